@@ -1,0 +1,25 @@
+// The seam between the core's loop and the world it acts on: the executor performs an action
+// that is already durable in the journal and reports its outcome later as an ActionResult input.
+#pragma once
+
+#include "core/schema.h"
+
+namespace drop {
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+
+  // `action` is an ActionIssued entry (its seq identifies it in the ActionResult). Must not block:
+  // the loop thread calls it.
+  virtual void Execute(const v1::Entry& action) = 0;
+};
+
+// The only clock the process reads; the loop stamps inputs with it. Tests hand in a manual one.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual int64_t NowMs() = 0;  // milliseconds since the Unix epoch
+};
+
+}  // namespace drop

@@ -1,0 +1,81 @@
+// How one CachedImage stands on every node: targeted or why not, cached, which of its drop pods
+// sits there. Reconcile, pacing and the replay tool's explain all read the cluster through this.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/scheduling.h"
+#include "core/schema.h"
+
+namespace drop {
+
+struct NodeFacts {
+  const v1::Node* node = nullptr;
+  Fit fit = Fit::kTargeted;
+  bool pulled = false;   // a drop pod succeeded here for the current image
+  bool present = false;  // node.status.images lists the image
+  bool cached = false;   // targeted, and pulled or (present and the policy is IfNotPresent)
+  const v1::PodRecord* pod = nullptr;          // this CachedImage's drop pod on the node
+  const v1::FailedNode* failure = nullptr;     // latest failure on the node, this image
+  bool candidate() const { return fit == Fit::kTargeted && !cached && pod == nullptr; }
+};
+
+class ImageView {
+ public:
+  ImageView(const v1::State& state, const v1::ImageRecord& record);
+
+  const v1::ImageRecord& record() const { return *record_; }
+  const std::string& name() const { return record_->object().name(); }
+  const std::string& policy_name() const { return record_->object().spec().pull_policy_ref(); }
+  // nullptr when the named PullPolicy does not exist.
+  const v1::PullPolicySpec* policy() const { return policy_; }
+  // The policy that governs timeouts and clean-up: the named one, else the default.
+  const v1::PullPolicySpec& effective_policy() const;
+  // Why the spec (or its policy) cannot be acted on; empty when it can.
+  const std::string& spec_error() const { return spec_error_; }
+  // This CachedImage's drop pods, sorted by node.
+  const std::vector<const v1::PodRecord*>& pods() const { return pods_; }
+
+  // Calls f(const NodeFacts&) for every node in name order until f returns false.
+  template <typename F>
+  void ForEachNode(F&& f) const;
+
+ private:
+  const v1::State* state_;
+  const v1::ImageRecord* record_;
+  const v1::PullPolicySpec* policy_;
+  std::string spec_error_;
+  uint64_t match_hash_ = 0;
+  bool present_counts_ = true;
+  std::vector<const v1::PodRecord*> pods_;
+};
+
+template <typename F>
+void ImageView::ForEachNode(F&& f) const {
+  const auto& pulled = record_->pulled_nodes();
+  const auto& failures = record_->failures();
+  int p = 0, q = 0;
+  size_t k = 0;
+  // Nodes, pulled_nodes, failures and pods_ are all sorted by node name: one merge pass.
+  for (const v1::NodeRecord& nr : state_->nodes()) {
+    const v1::Node& node = nr.node();
+    NodeFacts facts;
+    facts.node = &node;
+    facts.fit = FitNode(node, record_->object().spec());
+    while (p < pulled.size() && pulled[p] < node.name()) ++p;
+    facts.pulled = p < pulled.size() && pulled[p] == node.name();
+    while (q < failures.size() && failures[q].node() < node.name()) ++q;
+    if (q < failures.size() && failures[q].node() == node.name()) facts.failure = &failures[q];
+    while (k < pods_.size() && pods_[k]->pod().node() < node.name()) ++k;
+    if (k < pods_.size() && pods_[k]->pod().node() == node.name()) facts.pod = pods_[k];
+    const auto& hashes = node.image_hashes();
+    facts.present = match_hash_ != 0 &&
+                    std::binary_search(hashes.begin(), hashes.end(), match_hash_);
+    facts.cached = facts.fit == Fit::kTargeted &&
+                   (facts.pulled || (facts.present && present_counts_));
+    if (!f(facts)) return;
+  }
+}
+
+}  // namespace drop

@@ -1,0 +1,243 @@
+#include "core/pacing.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <utility>
+
+#include "core/drop_pod.h"
+#include "core/image_view.h"
+#include "core/state.h"
+#include "core/validation.h"
+
+namespace drop {
+
+bool IsImagePullError(std::string_view reason) {
+  return reason == "ErrImagePull" || reason == "ImagePullBackOff" ||
+         reason == "InvalidImageName" || reason == "ErrImageNeverPull";
+}
+
+bool IsActive(const v1::PodRecord& r) {
+  if (!r.create_error().empty()) return false;
+  const v1::Pod& pod = r.pod();
+  bool running = pod.phase() == v1::POD_PHASE_UNKNOWN || pod.phase() == v1::POD_PENDING ||
+                 pod.phase() == v1::POD_RUNNING;
+  return running && !IsImagePullError(pod.waiting_reason());
+}
+
+int CountActive(const v1::State& state, std::string_view policy) {
+  int n = 0;
+  for (const v1::PodRecord& pod : state.pods()) n += pod.policy() == policy && IsActive(pod);
+  return n;
+}
+
+int64_t BackoffDelay(const v1::Backoff& b, int32_t failures) {
+  if (failures <= 0) return 0;
+  double delay = static_cast<double>(b.initial_delay_ms()) * std::pow(b.factor(), failures - 1);
+  if (!(delay < static_cast<double>(b.max_delay_ms()))) return b.max_delay_ms();
+  return static_cast<int64_t>(delay);
+}
+
+int64_t BackoffUntil(const v1::Backoff& b, const v1::ImageRecord& image) {
+  if (image.consecutive_failures() == 0) return 0;
+  return image.last_failure_ms() + BackoffDelay(b, image.consecutive_failures());
+}
+
+int64_t LastCreation(const v1::State& state, std::string_view policy) {
+  if (policy.empty()) return state.default_policy_last_creation_ms();
+  const v1::PolicyRecord* p = Find(state.policies(), policy);
+  return p == nullptr ? 0 : p->last_creation_ms();
+}
+
+const char* VerdictName(v1::Verdict v) {
+  switch (v) {
+    case v1::START: return "Start";
+    case v1::WAIT_CONCURRENCY: return "WaitConcurrency";
+    case v1::WAIT_MIN_DELAY: return "WaitMinDelay";
+    case v1::WAIT_BACKOFF: return "WaitBackoff";
+    case v1::NO_ELIGIBLE_NODE: return "NoEligibleNode";
+    default: return "Unknown";
+  }
+}
+
+namespace {
+
+// A CachedImage competing for the policy's budget in this pass.
+struct Lane {
+  const v1::ImageRecord* record;
+  int64_t last_start;
+  bool done = false;
+  std::vector<std::string> started;  // nodes started in this pass
+};
+
+// The node the image should pull on next: nodes that never failed it, in name order; then the
+// ones that did, least recent failure first, so one bad node cannot starve the others.
+struct Candidate {
+  const v1::Node* node = nullptr;
+  bool wanting = false;  // some targeted node lacks the image
+};
+
+Candidate FirstCandidate(const ImageView& view, const std::vector<std::string>& exclude) {
+  Candidate best;
+  const v1::FailedNode* best_failure = nullptr;
+  view.ForEachNode([&](const NodeFacts& f) {
+    if (f.fit != Fit::kTargeted || f.cached) return true;
+    best.wanting = true;
+    if (f.pod != nullptr ||
+        std::find(exclude.begin(), exclude.end(), f.node->name()) != exclude.end()) {
+      return true;
+    }
+    if (f.failure == nullptr) {
+      best.node = f.node;
+      best_failure = nullptr;
+      return false;
+    }
+    if (best_failure == nullptr ||
+        f.failure->last_failure_time_ms() < best_failure->last_failure_time_ms()) {
+      best.node = f.node;
+      best_failure = f.failure;
+    }
+    return true;
+  });
+  return best;
+}
+
+v1::Entry Decision(const v1::PacingDecision& d) {
+  v1::Entry e;
+  *e.mutable_pacing() = d;
+  return e;
+}
+
+}  // namespace
+
+std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view policy, int64_t now) {
+  std::vector<v1::Entry> out;
+  const v1::PullPolicySpec* spec = FindPolicySpec(state, policy);
+  if (spec == nullptr) return out;
+  const v1::PolicyRecord* record = Find(state.policies(), policy);
+  if (record != nullptr && !record->object().spec_error().empty()) return out;
+  if (!ValidatePullPolicy(policy, *spec).empty()) return out;
+
+  std::vector<Lane> lanes;
+  for (const v1::ImageRecord& image : state.images()) {
+    const v1::CachedImage& object = image.object();
+    if (object.spec().pull_policy_ref() != policy || object.deleting()) continue;
+    if (!ValidateCachedImage(object).empty()) continue;
+    lanes.push_back(Lane{.record = &image, .last_start = image.last_start_ms(), .started = {}});
+  }
+
+  int active = CountActive(state, policy);
+  int64_t last_creation = LastCreation(state, policy);
+  int64_t wake = std::numeric_limits<int64_t>::max();
+  const v1::Backoff& backoff = spec->backoff();
+
+  auto base = [&](const Lane& lane) {
+    v1::PacingDecision d;
+    d.set_policy(std::string(policy));
+    d.set_cached_image(lane.record->object().name());
+    d.set_active(active);
+    d.set_limit(spec->max_concurrent_nodes());
+    d.set_last_creation_ms(last_creation);
+    d.set_min_delay_ms(spec->min_delay_between_pulls_ms());
+    d.set_consecutive_failures(lane.record->consecutive_failures());
+    d.set_last_failure_ms(lane.record->last_failure_ms());
+    d.set_backoff_delay_ms(BackoffDelay(backoff, lane.record->consecutive_failures()));
+    return d;
+  };
+
+  // Round robin: the lane that started least recently goes first; a start sends it to the back.
+  while (true) {
+    std::stable_sort(lanes.begin(), lanes.end(), [](const Lane& a, const Lane& b) {
+      return a.last_start < b.last_start;  // ties keep name order (images are sorted by name)
+    });
+    Lane* next = nullptr;
+    Candidate candidate;
+    for (Lane& lane : lanes) {
+      if (lane.done) continue;
+      // Rule 3: the CachedImage's own backoff.
+      int64_t until = BackoffUntil(backoff, *lane.record);
+      if (now < until) {
+        v1::PacingDecision d = base(lane);
+        d.set_verdict(v1::WAIT_BACKOFF);
+        d.set_not_before_ms(until);
+        out.push_back(Decision(d));
+        wake = std::min(wake, until);
+        lane.done = true;
+        continue;
+      }
+      candidate = FirstCandidate(ImageView(state, *lane.record), lane.started);
+      if (candidate.node == nullptr) {
+        if (candidate.wanting) {  // every node lacking the image already has a pod of it
+          v1::PacingDecision d = base(lane);
+          d.set_verdict(v1::NO_ELIGIBLE_NODE);
+          out.push_back(Decision(d));
+        }
+        lane.done = true;
+        continue;
+      }
+      next = &lane;
+      break;
+    }
+    if (next == nullptr) break;
+
+    v1::PacingDecision d = base(*next);
+    // Rule 1: the policy's concurrency budget.
+    if (active >= spec->max_concurrent_nodes()) {
+      d.set_verdict(v1::WAIT_CONCURRENCY);
+      out.push_back(Decision(d));
+      break;  // a pod's end will wake the policy
+    }
+    // Rule 2: the least time between two creations under the policy.
+    int64_t min_delay = spec->min_delay_between_pulls_ms();
+    if (last_creation > 0 && now - last_creation < min_delay) {
+      d.set_verdict(v1::WAIT_MIN_DELAY);
+      d.set_not_before_ms(last_creation + min_delay);
+      out.push_back(Decision(d));
+      wake = std::min(wake, last_creation + min_delay);
+      break;
+    }
+
+    const v1::CachedImage& object = next->record->object();
+    v1::DropPodSpec pod = MakeDropPod(state.config(), object, *spec, candidate.node->name());
+    d.set_verdict(v1::START);
+    d.set_node(candidate.node->name());
+    d.set_pod(pod.name());
+    out.push_back(Decision(d));
+
+    v1::Entry create;
+    v1::CreatePod* c = create.mutable_action()->mutable_create_pod();
+    c->set_policy(std::string(policy));
+    *c->mutable_pod() = pod;
+    out.push_back(std::move(create));
+
+    v1::Entry event;
+    v1::EmitEvent* ev = event.mutable_action()->mutable_emit_event();
+    ev->set_kind(v1::KIND_CACHED_IMAGE);
+    ev->set_name(object.name());
+    ev->set_uid(object.uid());
+    ev->set_type("Normal");
+    ev->set_reason("PullStarted");
+    ev->set_message("Pulling " + object.spec().image() + " on node " + candidate.node->name() +
+                    " (pod " + pod.name() + ")");
+    out.push_back(std::move(event));
+
+    ++active;
+    last_creation = now;
+    next->last_start = now;
+    next->started.push_back(candidate.node->name());
+  }
+
+  v1::Key key = MakeKey(v1::KIND_PULL_POLICY, policy);
+  const v1::Requeue* pending = FindRequeue(state, key);
+  if (wake != std::numeric_limits<int64_t>::max() && (pending == nullptr || pending->at_ms() != wake)) {
+    v1::Entry requeue;
+    v1::RequeueAt* r = requeue.mutable_action()->mutable_requeue();
+    *r->mutable_key() = key;
+    r->set_at_ms(wake);
+    out.push_back(std::move(requeue));
+  }
+  return out;
+}
+
+}  // namespace drop

@@ -1,0 +1,40 @@
+// The pacing engine (DESIGN.md section 2): when a PullPolicy lets a new drop pod start, and which
+// (CachedImage, node) it goes to. Every evaluation that blocks or starts a pull is a
+// PacingDecision carrying its verdict and the inputs that decided it. Pure functions of the state.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "core/schema.h"
+
+namespace drop {
+
+// Container waiting reasons of a pull that cannot succeed by waiting. Pods in them do not count
+// as active, so a broken image does not hold a policy's budget.
+bool IsImagePullError(std::string_view reason);
+
+// Rule 1's notion of an active pod: issued or Pending/Running, and not waiting on a pull error.
+bool IsActive(const v1::PodRecord& pod);
+
+// Active drop pods whose pulls count against the policy (the default policy is "").
+int CountActive(const v1::State& state, std::string_view policy);
+
+// Rule 3: min(initialDelay * factor^(failures-1), maxDelay); 0 when there are no failures.
+int64_t BackoffDelay(const v1::Backoff& backoff, int32_t failures);
+
+// Rule 3 for one CachedImage: the earliest time it may start a pull (<= now: it may).
+int64_t BackoffUntil(const v1::Backoff& backoff, const v1::ImageRecord& image);
+
+// When the policy last created a drop pod (0 = never).
+int64_t LastCreation(const v1::State& state, std::string_view policy);
+
+// One pacing pass for a policy at `now`: starts as many pulls as the rules allow, and records
+// why the rest wait. Returns decision entries (PacingDecision, ActionIssued: CreatePod,
+// EmitEvent, RequeueAt), unstamped.
+std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view policy, int64_t now);
+
+const char* VerdictName(v1::Verdict verdict);
+
+}  // namespace drop

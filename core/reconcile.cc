@@ -1,0 +1,304 @@
+#include "core/reconcile.h"
+
+#include <google/protobuf/util/message_differencer.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "core/duration.h"
+#include "core/image_ref.h"
+#include "core/image_view.h"
+#include "core/pacing.h"
+#include "core/state.h"
+
+namespace drop {
+namespace {
+
+constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+
+v1::Entry Event(const v1::CachedImage& object, const char* type, const char* reason,
+                std::string message) {
+  v1::Entry e;
+  v1::EmitEvent* ev = e.mutable_action()->mutable_emit_event();
+  ev->set_kind(v1::KIND_CACHED_IMAGE);
+  ev->set_name(object.name());
+  ev->set_uid(object.uid());
+  ev->set_type(type);
+  ev->set_reason(reason);
+  ev->set_message(std::move(message));
+  return e;
+}
+
+v1::Entry Delete(const v1::State& state, const v1::PodRecord& r, const char* reason) {
+  v1::Entry e;
+  v1::DeletePod* d = e.mutable_action()->mutable_delete_pod();
+  d->set_namespace_(state.config().namespace_());
+  d->set_name(r.pod().name());
+  d->set_uid(r.pod().uid());
+  d->set_reason(reason);
+  return e;
+}
+
+// When the pull began, by drop's clock if drop created the pod, else by the API server's.
+int64_t StartOf(const v1::PodRecord& r) {
+  return r.issued_ms() > 0 ? r.issued_ms() : r.pod().creation_time_ms();
+}
+
+// A pod made for another image than the CachedImage now names (spec.image changed).
+bool Superseded(const v1::ImageRecord& image, const v1::PodRecord& r) {
+  Result<ImageRef> ref = ParseImageRef(r.pod().image());
+  return !ref.ok() || ref->MatchKey() != image.image_key();
+}
+
+// A pod drop may delete: the watch has shown it (its uid is the delete's precondition).
+bool Deletable(const v1::PodRecord& r) { return !r.delete_issued() && !r.pod().uid().empty(); }
+
+const v1::Condition* ReadyCondition(const v1::CachedImageStatus& status) {
+  for (const v1::Condition& c : status.conditions()) {
+    if (c.type() == "Ready") return &c;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view name, int64_t now) {
+  std::vector<v1::Entry> out;
+  const v1::ImageRecord* image = Find(state.images(), name);
+  const v1::PullPolicySpec* spec = nullptr;
+  if (image != nullptr) spec = FindPolicySpec(state, image->object().spec().pull_policy_ref());
+  const v1::PullPolicySpec& policy = spec != nullptr ? *spec : DefaultPolicySpec();
+  for (const v1::PodRecord& r : state.pods()) {
+    const v1::Pod& pod = r.pod();
+    if (pod.cached_image() != name || r.accounted()) continue;
+    v1::PullOutcome o;
+    o.set_cached_image(std::string(name));
+    o.set_node(pod.node());
+    o.set_pod(pod.name());
+    bool delete_pod = false;
+    if (!r.create_error().empty()) {
+      o.set_outcome(v1::PULL_FAILED);
+      o.set_reason("CreateFailed");
+      o.set_message("creating pod " + pod.name() + " failed: " + r.create_error_reason() + ": " +
+                    r.create_error());
+    } else if (image == nullptr || Superseded(*image, r)) {
+      continue;  // not a pull of the current image: ReconcileImage deletes it
+    } else if (pod.phase() == v1::POD_SUCCEEDED) {
+      o.set_outcome(v1::PULL_SUCCEEDED);
+      o.set_reason("Pulled");
+    } else if (pod.phase() == v1::POD_FAILED) {
+      o.set_outcome(v1::PULL_FAILED);
+      o.set_reason(!pod.terminated_reason().empty() ? pod.terminated_reason() : "PodFailed");
+      o.set_message("exit code " + std::to_string(pod.exit_code()) +
+                    (pod.terminated_message().empty() ? "" : ": " + pod.terminated_message()));
+    } else if (IsImagePullError(pod.waiting_reason()) && r.backoff_reports() >= 2) {
+      o.set_outcome(v1::PULL_FAILED);
+      o.set_reason(pod.waiting_reason());
+      o.set_message(pod.waiting_message());
+      delete_pod = true;
+    } else if (StartOf(r) > 0 && now >= StartOf(r) + policy.pull_timeout_ms()) {
+      o.set_outcome(v1::PULL_FAILED);
+      o.set_reason("PullTimeout");
+      std::string waiting = pod.waiting_reason().empty()
+                                ? ""
+                                : " (" + pod.waiting_reason() +
+                                      (pod.waiting_message().empty() ? "" : ": " + pod.waiting_message()) +
+                                      ")";
+      o.set_message("not finished within pullTimeout " + FormatDuration(policy.pull_timeout_ms()) +
+                    waiting);
+      delete_pod = true;
+    } else {
+      continue;  // still pulling
+    }
+    int64_t start = StartOf(r);
+    int64_t end = r.finished_ms() > 0 ? r.finished_ms() : now;
+    o.set_duration_ms(start > 0 && end > start ? end - start : 0);
+    out.push_back(v1::Entry());
+    *out.back().mutable_outcome() = o;
+    if (image != nullptr) {
+      const v1::CachedImage& object = image->object();
+      if (o.outcome() == v1::PULL_SUCCEEDED) {
+        out.push_back(Event(object, "Normal", "PullSucceeded",
+                            "Pulled " + object.spec().image() + " on node " + pod.node() + " in " +
+                                FormatDuration(o.duration_ms())));
+      } else {
+        out.push_back(Event(object, "Warning", "PullFailed",
+                            "Pull of " + object.spec().image() + " on node " + pod.node() +
+                                " failed: " + o.reason() + (o.message().empty() ? "" : ": ") +
+                                o.message()));
+      }
+    }
+    if (delete_pod && Deletable(r)) out.push_back(Delete(state, r, o.reason().c_str()));
+  }
+  return out;
+}
+
+const v1::CachedImageStatus& CurrentStatus(const v1::ImageRecord& image) {
+  return image.has_status_issued() ? image.status_issued() : image.object().status();
+}
+
+v1::CachedImageStatus DesiredStatus(const v1::State& state, const ImageView& view, int64_t now) {
+  const v1::ImageRecord& image = view.record();
+  const v1::CachedImage& object = image.object();
+  v1::CachedImageStatus s;
+  s.set_observed_generation(object.generation());
+  view.ForEachNode([&](const NodeFacts& f) {
+    if (f.fit != Fit::kTargeted) return true;
+    s.set_nodes_targeted(s.nodes_targeted() + 1);
+    if (f.cached) s.add_cached_nodes(f.node->name());
+    return true;
+  });
+  s.set_nodes_ready(s.cached_nodes_size());
+
+  // The latest failures, listed by node.
+  std::vector<const v1::FailedNode*> failures;
+  for (const v1::FailedNode& f : image.failures()) failures.push_back(&f);
+  std::stable_sort(failures.begin(), failures.end(), [](auto* a, auto* b) {
+    return a->last_failure_time_ms() > b->last_failure_time_ms();
+  });
+  if (failures.size() > kMaxFailedNodesInStatus) failures.resize(kMaxFailedNodesInStatus);
+  std::sort(failures.begin(), failures.end(), [](auto* a, auto* b) { return a->node() < b->node(); });
+  for (const v1::FailedNode* f : failures) *s.add_failed_nodes() = *f;
+
+  s.set_consecutive_failures(image.consecutive_failures());
+  const v1::PullPolicySpec& policy = view.effective_policy();
+  int64_t until = BackoffUntil(policy.backoff(), image);
+  if (until > now && s.nodes_ready() < s.nodes_targeted()) s.set_next_pull_time_ms(until);
+
+  v1::Condition c;
+  c.set_type("Ready");
+  c.set_observed_generation(object.generation());
+  const std::string& policy_ref = object.spec().pull_policy_ref();
+  std::string held = std::to_string(s.nodes_ready()) + " of " +
+                     std::to_string(s.nodes_targeted()) + " targeted nodes hold the image";
+  if (!view.spec_error().empty()) {
+    s.set_phase("Pending");
+    c.set_reason("InvalidSpec");
+    c.set_message(view.spec_error());
+  } else if (view.policy() == nullptr) {
+    s.set_phase("Pending");
+    c.set_reason("PullPolicyNotFound");
+    c.set_message("CachedImage " + object.name() + ": pullPolicyRef '" + policy_ref +
+                  "' not found; create PullPolicy " + policy_ref + " or remove the field");
+  } else if (s.nodes_targeted() == 0) {
+    s.set_phase("Pending");
+    c.set_reason("NoMatchingNodes");
+    c.set_message("No Ready, schedulable node matches spec.nodeSelector and spec.tolerations; " +
+                  std::to_string(state.nodes_size()) + " nodes checked");
+  } else if (s.nodes_ready() == s.nodes_targeted()) {
+    s.set_phase("Ready");
+    c.set_status("True");
+    c.set_reason("AllNodesCached");
+    c.set_message("All " + std::to_string(s.nodes_targeted()) + " targeted nodes hold " +
+                  object.spec().image());
+  } else if (image.consecutive_failures() >= policy.backoff().max_consecutive_failures()) {
+    s.set_phase("Degraded");
+    c.set_reason("Degraded");
+    const v1::FailedNode* last = nullptr;
+    for (const v1::FailedNode& f : image.failures()) {
+      if (last == nullptr || f.last_failure_time_ms() > last->last_failure_time_ms()) last = &f;
+    }
+    std::string detail = last == nullptr ? "" : " (last on node " + last->node() + ": " +
+                                                    last->reason() + ")";
+    c.set_message(std::to_string(image.consecutive_failures()) + " consecutive pull failures" +
+                  detail + "; " + held + "; retrying with backoff, check the drop pods' events");
+  } else {
+    s.set_phase(image.last_start_ms() > 0 ? "Pulling" : "Pending");
+    c.set_reason("Pulling");
+    c.set_message(held + "; pulls paced by " + PolicyDisplayName(policy_ref));
+  }
+  if (c.status().empty()) c.set_status("False");
+  // lastTransitionTime moves only when the condition's status does.
+  const v1::Condition* before = ReadyCondition(CurrentStatus(image));
+  bool transition = before == nullptr || before->status() != c.status();
+  c.set_last_transition_time_ms(transition ? now : before->last_transition_time_ms());
+  *s.add_conditions() = c;
+  return s;
+}
+
+std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view name, int64_t now) {
+  std::vector<v1::Entry> out;
+  const v1::ImageRecord* image = Find(state.images(), name);
+  if (image == nullptr) {
+    // Garbage collection removes pods owned by a deleted CachedImage; this covers pods it cannot
+    // (an owner reference lost, a pod made by hand with drop's labels).
+    for (const v1::PodRecord& r : state.pods()) {
+      if (r.pod().cached_image() == name && Deletable(r)) out.push_back(Delete(state, r, "Orphaned"));
+    }
+    return out;
+  }
+  const v1::CachedImage& object = image->object();
+  ImageView view(state, *image);
+  const v1::PullPolicySpec& policy = view.effective_policy();
+  int64_t wake = kNever;
+
+  bool has_candidate = false;
+  view.ForEachNode([&](const NodeFacts& f) {
+    has_candidate = f.candidate();
+    return !has_candidate;
+  });
+  bool backoff_passed = now >= BackoffUntil(policy.backoff(), *image);
+
+  for (const v1::PodRecord* r : view.pods()) {
+    const v1::Pod& pod = r->pod();
+    if (r->delete_issued() || !r->create_error().empty()) continue;
+    if (Superseded(*image, *r)) {
+      if (Deletable(*r)) out.push_back(Delete(state, *r, "Superseded"));
+      continue;
+    }
+    if (r->accounted()) {
+      int64_t expires = r->finished_ms() + policy.pod_ttl_after_finished_ms();
+      bool failed = pod.phase() == v1::POD_FAILED;
+      if (now >= expires) {
+        if (Deletable(*r)) out.push_back(Delete(state, *r, "TTLExpired"));
+      } else if (failed && backoff_passed && !has_candidate) {
+        // The node is due a retry and its failed pod holds the pod name: make way.
+        if (Deletable(*r)) out.push_back(Delete(state, *r, "Retry"));
+      } else {
+        wake = std::min(wake, expires);
+        if (failed && !backoff_passed) wake = std::min(wake, BackoffUntil(policy.backoff(), *image));
+      }
+    } else if (StartOf(*r) > 0) {
+      wake = std::min(wake, StartOf(*r) + policy.pull_timeout_ms());
+    }
+  }
+
+  if (!object.deleting()) {
+    v1::CachedImageStatus desired = DesiredStatus(state, view, now);
+    const v1::CachedImageStatus& current = CurrentStatus(*image);
+    const v1::Condition* before = ReadyCondition(current);
+    const v1::Condition* after = ReadyCondition(desired);
+    bool transition = before == nullptr || before->status() != after->status();
+    if (!google::protobuf::util::MessageDifferencer::Equals(desired, current)) {
+      if (now < image->status_retry_ms()) {
+        wake = std::min(wake, image->status_retry_ms());
+      } else {
+        if (after->status() == "True" && transition) {
+          out.push_back(Event(object, "Normal", "Ready", after->message()));
+        }
+        if (after->reason() == "Degraded" && (before == nullptr || before->reason() != "Degraded")) {
+          out.push_back(Event(object, "Warning", "Degraded", after->message()));
+        }
+        v1::Entry patch;
+        v1::PatchStatus* p = patch.mutable_action()->mutable_patch_status();
+        p->set_cached_image(object.name());
+        p->set_uid(object.uid());
+        p->set_resource_version(object.resource_version());
+        *p->mutable_status() = std::move(desired);
+        out.push_back(std::move(patch));
+      }
+    }
+  }
+
+  v1::Key key = MakeKey(v1::KIND_CACHED_IMAGE, name);
+  const v1::Requeue* pending = FindRequeue(state, key);
+  if (wake != kNever && (pending == nullptr || pending->at_ms() != wake)) {
+    v1::Entry requeue;
+    *requeue.mutable_action()->mutable_requeue()->mutable_key() = key;
+    requeue.mutable_action()->mutable_requeue()->set_at_ms(wake);
+    out.push_back(std::move(requeue));
+  }
+  return out;
+}
+
+}  // namespace drop

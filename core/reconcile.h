@@ -1,0 +1,35 @@
+// The reconciler for one CachedImage: what drop concludes about its pulls, which of its pods go,
+// and the status it writes. Pure functions of (state, name, now); the step runs them in order,
+// folding each one's decisions before the next reads the state.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "core/image_view.h"
+#include "core/schema.h"
+
+namespace drop {
+
+// Most failed nodes listed in status.failedNodes (the latest failures); the journal keeps all.
+constexpr int kMaxFailedNodesInStatus = 10;
+
+// Decides the outcome of every pull that ended (the pod Succeeded or Failed), can no longer
+// succeed (kubelet reported ImagePullBackOff twice), timed out, or could not be created:
+// PullOutcome entries, with the deletes and Events that go with them.
+std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view image, int64_t now);
+
+// Deletes pods that are done with (TTL expired, superseded by a new image, orphaned, in the way
+// of a retry), writes status when it changed, emits Ready and Degraded Events, requeues itself
+// for the next deadline.
+std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view image, int64_t now);
+
+// The status the CachedImage should have at `now`: what drop writes, and what `drop-replay state`
+// shows. lastTransitionTime carries over from the status drop last wrote.
+v1::CachedImageStatus DesiredStatus(const v1::State& state, const ImageView& view, int64_t now);
+
+// The status drop last wrote, or else the one last read from the API server.
+const v1::CachedImageStatus& CurrentStatus(const v1::ImageRecord& image);
+
+}  // namespace drop

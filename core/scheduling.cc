@@ -1,0 +1,79 @@
+#include "core/scheduling.h"
+
+#include "core/state.h"
+
+namespace drop {
+
+const char* FitName(Fit fit) {
+  switch (fit) {
+    case Fit::kTargeted: return "Targeted";
+    case Fit::kSelectorMismatch: return "SelectorMismatch";
+    case Fit::kTaintNotTolerated: return "TaintNotTolerated";
+    case Fit::kNotReady: return "NotReady";
+    case Fit::kUnschedulable: return "Unschedulable";
+  }
+  return "Unknown";
+}
+
+bool MatchesSelector(const google::protobuf::RepeatedPtrField<v1::Label>& labels,
+                     const google::protobuf::RepeatedPtrField<v1::Label>& selector) {
+  // Both lists are sorted by key: one merge pass.
+  int i = 0;
+  for (const v1::Label& want : selector) {
+    while (i < labels.size() && labels[i].key() < want.key()) ++i;
+    if (i == labels.size() || labels[i].key() != want.key() || labels[i].value() != want.value()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Tolerates(const v1::Toleration& t, const v1::Taint& taint) {
+  if (!t.effect().empty() && t.effect() != taint.effect()) return false;
+  if (!t.key().empty() && t.key() != taint.key()) return false;
+  if (t.operator_() == "Exists") return true;  // an empty key with Exists tolerates everything
+  if (t.key().empty()) return false;           // Equal needs a key
+  return t.value() == taint.value();           // Equal, the default operator
+}
+
+const v1::Taint* UntoleratedTaint(const v1::Node& node,
+                                  const google::protobuf::RepeatedPtrField<v1::Toleration>& tols) {
+  for (const v1::Taint& taint : node.taints()) {
+    if (taint.effect() != "NoSchedule" && taint.effect() != "NoExecute") continue;
+    bool tolerated = false;
+    for (const v1::Toleration& t : tols) tolerated = tolerated || Tolerates(t, taint);
+    if (!tolerated) return &taint;
+  }
+  return nullptr;
+}
+
+Fit FitNode(const v1::Node& node, const v1::CachedImageSpec& spec) {
+  if (!MatchesSelector(node.labels(), spec.node_selector())) return Fit::kSelectorMismatch;
+  if (!node.ready()) return Fit::kNotReady;
+  if (node.unschedulable()) return Fit::kUnschedulable;
+  if (UntoleratedTaint(node, spec.tolerations()) != nullptr) return Fit::kTaintNotTolerated;
+  return Fit::kTargeted;
+}
+
+std::string ExplainFit(const v1::Node& node, const v1::CachedImageSpec& spec) {
+  switch (FitNode(node, spec)) {
+    case Fit::kTargeted: return "targeted";
+    case Fit::kSelectorMismatch: {
+      std::string want;
+      for (const v1::Label& l : spec.node_selector()) {
+        want += (want.empty() ? "" : ",") + l.key() + "=" + l.value();
+      }
+      return "labels do not match nodeSelector " + want;
+    }
+    case Fit::kNotReady: return "node is NotReady";
+    case Fit::kUnschedulable: return "node is unschedulable (cordoned)";
+    case Fit::kTaintNotTolerated: {
+      const v1::Taint* t = UntoleratedTaint(node, spec.tolerations());
+      return "taint " + t->key() + (t->value().empty() ? "" : "=" + t->value()) + ":" +
+             t->effect() + " is not tolerated";
+    }
+  }
+  return "unknown";
+}
+
+}  // namespace drop

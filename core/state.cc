@@ -1,0 +1,110 @@
+#include "core/state.h"
+
+#include <algorithm>
+
+#include "core/duration.h"
+
+namespace drop {
+
+bool Synced(const v1::State& state) {
+  if (state.relisting_size() > 0) return false;
+  for (int kind : state.config().watches()) {
+    if (std::find(state.synced().begin(), state.synced().end(), kind) == state.synced().end()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+const v1::PullPolicySpec& DefaultPolicySpec() {
+  static const v1::PullPolicySpec* spec = [] {
+    auto* s = new v1::PullPolicySpec();  // never destroyed: a constant
+    s->set_max_concurrent_nodes(5);
+    s->set_min_delay_between_pulls_ms(10 * kSecond);
+    s->set_pull_timeout_ms(10 * kMinute);
+    s->set_image_pull_policy("IfNotPresent");
+    s->set_pod_ttl_after_finished_ms(10 * kMinute);
+    v1::Backoff* b = s->mutable_backoff();
+    b->set_initial_delay_ms(10 * kSecond);
+    b->set_max_delay_ms(10 * kMinute);
+    b->set_factor(2);
+    b->set_max_consecutive_failures(5);
+    return s;
+  }();
+  return *spec;
+}
+
+const v1::PullPolicySpec* FindPolicySpec(const v1::State& state, std::string_view name) {
+  if (name.empty()) return &DefaultPolicySpec();
+  const v1::PolicyRecord* p = Find(state.policies(), name);
+  return p == nullptr ? nullptr : &p->object().spec();
+}
+
+std::string PolicyDisplayName(std::string_view name) {
+  return name.empty() ? "the default PullPolicy" : "PullPolicy " + std::string(name);
+}
+
+bool operator<(const v1::Key& a, const v1::Key& b) {
+  if (a.kind() != b.kind()) return a.kind() < b.kind();
+  return a.name() < b.name();
+}
+
+bool operator==(const v1::Key& a, const v1::Key& b) {
+  return a.kind() == b.kind() && a.name() == b.name();
+}
+
+v1::Key MakeKey(v1::ObjectKind kind, std::string_view name) {
+  v1::Key key;
+  key.set_kind(kind);
+  key.set_name(std::string(name));
+  return key;
+}
+
+std::string KeyString(const v1::Key& key) {
+  switch (key.kind()) {
+    case v1::KIND_CACHED_IMAGE: return "cachedimage/" + key.name();
+    case v1::KIND_PULL_POLICY: return "pullpolicy/" + (key.name().empty() ? "(default)" : key.name());
+    case v1::KIND_DISCOVERY_POLICY: return "discoverypolicy/" + key.name();
+    case v1::KIND_NODE: return "node/" + key.name();
+    case v1::KIND_POD: return "pod/" + key.name();
+    default: return "unknown/" + key.name();
+  }
+}
+
+}  // namespace drop
+
+namespace drop {
+namespace {
+
+int RequeueIndex(const v1::State& state, const v1::Key& key) {
+  auto it = std::lower_bound(state.requeues().begin(), state.requeues().end(), key,
+                             [](const v1::Requeue& r, const v1::Key& k) { return r.key() < k; });
+  return static_cast<int>(it - state.requeues().begin());
+}
+
+}  // namespace
+
+const v1::Requeue* FindRequeue(const v1::State& state, const v1::Key& key) {
+  int i = RequeueIndex(state, key);
+  return i < state.requeues_size() && state.requeues(i).key() == key ? &state.requeues(i) : nullptr;
+}
+
+void SetRequeue(v1::State* state, const v1::Key& key, int64_t at_ms) {
+  int i = RequeueIndex(*state, key);
+  auto* list = state->mutable_requeues();
+  if (i >= list->size() || !(list->Get(i).key() == key)) {
+    list->Add();
+    std::rotate(list->pointer_begin() + i, list->pointer_end() - 1, list->pointer_end());
+    *list->Mutable(i)->mutable_key() = key;
+  }
+  list->Mutable(i)->set_at_ms(at_ms);
+}
+
+void ClearRequeue(v1::State* state, const v1::Key& key) {
+  int i = RequeueIndex(*state, key);
+  if (i < state->requeues_size() && state->requeues(i).key() == key) {
+    state->mutable_requeues()->erase(state->mutable_requeues()->begin() + i);
+  }
+}
+
+}  // namespace drop

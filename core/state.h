@@ -1,0 +1,105 @@
+// Keyed access to the fold's State. Every collection in State is a list sorted by name (so equal
+// states serialize to equal bytes); these helpers find, insert and erase by binary search.
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+
+#include "core/schema.h"
+
+namespace drop {
+
+inline const std::string& NameOf(const v1::NodeRecord& r) { return r.node().name(); }
+inline const std::string& NameOf(const v1::ImageRecord& r) { return r.object().name(); }
+inline const std::string& NameOf(const v1::PolicyRecord& r) { return r.object().name(); }
+inline const std::string& NameOf(const v1::PodRecord& r) { return r.pod().name(); }
+inline const std::string& NameOf(const v1::DiscoveryRecord& r) { return r.object().name(); }
+inline const std::string& NameOf(const v1::FailedNode& r) { return r.node(); }
+inline const std::string& NameOf(const std::string& s) { return s; }
+
+// After a failed status write, the least time before the next attempt.
+constexpr int64_t kStatusRetryDelayMs = 5000;
+
+template <typename T>
+using List = google::protobuf::RepeatedPtrField<T>;
+
+// Index of the first element whose name is not less than `name`.
+template <typename T>
+int LowerBound(const List<T>& list, std::string_view name) {
+  auto it = std::lower_bound(list.begin(), list.end(), name,
+                             [](const T& e, std::string_view n) { return NameOf(e) < n; });
+  return static_cast<int>(it - list.begin());
+}
+
+template <typename T>
+const T* Find(const List<T>& list, std::string_view name) {
+  int i = LowerBound(list, name);
+  return i < list.size() && NameOf(list[i]) == name ? &list[i] : nullptr;
+}
+
+template <typename T>
+T* FindMutable(List<T>* list, std::string_view name) {
+  int i = LowerBound(*list, name);
+  return i < list->size() && NameOf(list->Get(i)) == name ? list->Mutable(i) : nullptr;
+}
+
+// The element named `name`, inserted (default-valued, name unset) at its sorted place if absent.
+template <typename T>
+T* Upsert(List<T>* list, std::string_view name, bool* inserted = nullptr) {
+  int i = LowerBound(*list, name);
+  bool found = i < list->size() && NameOf(list->Get(i)) == name;
+  if (inserted != nullptr) *inserted = !found;
+  if (found) return list->Mutable(i);
+  list->Add();
+  std::rotate(list->pointer_begin() + i, list->pointer_end() - 1, list->pointer_end());
+  return list->Mutable(i);
+}
+
+template <typename T>
+bool Erase(List<T>* list, std::string_view name) {
+  int i = LowerBound(*list, name);
+  if (i >= list->size() || NameOf(list->Get(i)) != name) return false;
+  list->erase(list->begin() + i);
+  return true;
+}
+
+inline bool Contains(const List<std::string>& sorted, std::string_view s) {
+  return Find(sorted, s) != nullptr;
+}
+
+inline void InsertSorted(List<std::string>* sorted, std::string_view s) {
+  bool inserted = false;
+  std::string* slot = Upsert(sorted, s, &inserted);
+  if (inserted) slot->assign(s);
+}
+
+// Whether every kind the operator watches has been listed and no relist is in progress: until
+// then the state may be missing objects and the reconciler decides nothing.
+bool Synced(const v1::State& state);
+
+// The PullPolicy a CachedImage names: nullptr when it names one that does not exist. The built-in
+// default policy (empty name) always exists.
+const v1::PullPolicySpec* FindPolicySpec(const v1::State& state, std::string_view name);
+
+// The built-in default policy: DESIGN.md section 1.
+const v1::PullPolicySpec& DefaultPolicySpec();
+
+// "PullPolicy gentle", or "the default PullPolicy" for the built-in one.
+std::string PolicyDisplayName(std::string_view name);
+
+bool operator<(const v1::Key& a, const v1::Key& b);
+bool operator==(const v1::Key& a, const v1::Key& b);
+v1::Key MakeKey(v1::ObjectKind kind, std::string_view name);
+std::string KeyString(const v1::Key& key);  // "cachedimage/web", "pullpolicy/gentle"
+
+}  // namespace drop
+
+namespace drop {
+
+// The pending requeue of a key, or nullptr. State.requeues is sorted by key.
+const v1::Requeue* FindRequeue(const v1::State& state, const v1::Key& key);
+void SetRequeue(v1::State* state, const v1::Key& key, int64_t at_ms);
+void ClearRequeue(v1::State* state, const v1::Key& key);
+
+}  // namespace drop

@@ -1,0 +1,167 @@
+#include "core/step.h"
+
+#include <algorithm>
+#include <set>
+#include <string>
+
+#include "core/fold.h"
+#include "core/hash.h"
+#include "core/pacing.h"
+#include "core/reconcile.h"
+#include "core/scheduling.h"
+#include "core/state.h"
+
+namespace drop {
+namespace {
+
+struct Keys {
+  std::set<std::string> images;
+  std::set<std::string> policies;
+
+  void Image(const v1::State& state, const std::string& name) {
+    images.insert(name);
+    if (const v1::ImageRecord* r = Find(state.images(), name)) {
+      policies.insert(r->object().spec().pull_policy_ref());
+    }
+  }
+  void All(const v1::State& state) {
+    for (const v1::ImageRecord& r : state.images()) Image(state, r.object().name());
+    for (const v1::PolicyRecord& r : state.policies()) policies.insert(r.object().name());
+    policies.insert("");
+  }
+};
+
+// How a node stands for one image: whether it is targeted, and whether it lists the image.
+bool SameStanding(const v1::Node& a, const v1::Node& b, const v1::ImageRecord& image) {
+  const v1::CachedImageSpec& spec = image.object().spec();
+  if (FitNode(a, spec) != FitNode(b, spec)) return false;
+  uint64_t h = Fnv1a64(image.image_key());
+  return std::binary_search(a.image_hashes().begin(), a.image_hashes().end(), h) ==
+         std::binary_search(b.image_hashes().begin(), b.image_hashes().end(), h);
+}
+
+void NodeKeys(const v1::State& state, const v1::WatchEvent& w, Keys* keys) {
+  const v1::NodeRecord* before = Find(state.nodes(), w.node().name());
+  static const v1::Node kAbsent;
+  const v1::Node& old_node = before == nullptr ? kAbsent : before->node();
+  const v1::Node& new_node = w.type() == v1::DELETED ? kAbsent : w.node();
+  bool replaced = before != nullptr && old_node.uid() != new_node.uid();
+  for (const v1::ImageRecord& image : state.images()) {
+    if (replaced || !SameStanding(old_node, new_node, image)) keys->Image(state, image.object().name());
+  }
+}
+
+void WatchKeys(const v1::State& state, const v1::WatchEvent& w, Keys* keys) {
+  switch (w.object_case()) {
+    case v1::WatchEvent::kNode: NodeKeys(state, w, keys); break;
+    case v1::WatchEvent::kCachedImage:
+      keys->Image(state, w.cached_image().name());
+      keys->policies.insert(w.cached_image().spec().pull_policy_ref());
+      break;
+    case v1::WatchEvent::kPullPolicy: {
+      const std::string& name = w.pull_policy().name();
+      keys->policies.insert(name);
+      for (const v1::ImageRecord& r : state.images()) {
+        if (r.object().spec().pull_policy_ref() == name) keys->images.insert(r.object().name());
+      }
+      break;
+    }
+    case v1::WatchEvent::kPod: {
+      keys->Image(state, w.pod().cached_image());
+      if (const v1::PodRecord* r = Find(state.pods(), w.pod().name())) {
+        keys->policies.insert(r->policy());
+      }
+      break;
+    }
+    default: break;
+  }
+}
+
+}  // namespace
+
+bool IsDecision(const v1::Entry& e) {
+  switch (e.kind_case()) {
+    case v1::Entry::kReconcile:
+    case v1::Entry::kPacing:
+    case v1::Entry::kOutcome:
+    case v1::Entry::kAction: return true;
+    default: return false;
+  }
+}
+
+std::vector<v1::Key> TouchedKeys(const v1::State& state, const v1::Entry& input) {
+  Keys keys;
+  switch (input.kind_case()) {
+    case v1::Entry::kWatch: WatchKeys(state, input.watch(), &keys); break;
+    case v1::Entry::kRelistEnd: keys.All(state); break;
+    case v1::Entry::kTimer: {
+      const v1::Key& k = input.timer().key();
+      if (k.kind() == v1::KIND_CACHED_IMAGE) keys.images.insert(k.name());
+      if (k.kind() == v1::KIND_PULL_POLICY) keys.policies.insert(k.name());
+      break;
+    }
+    case v1::Entry::kActionResult: {
+      const v1::ActionResult& r = input.action_result();
+      if (r.kind() == v1::ACTION_PATCH_STATUS) keys.images.insert(r.target());
+      if (r.kind() == v1::ACTION_CREATE_POD || r.kind() == v1::ACTION_DELETE_POD) {
+        if (const v1::PodRecord* pod = Find(state.pods(), r.target())) {
+          keys.Image(state, pod->pod().cached_image());
+          keys.policies.insert(pod->policy());
+        }
+      }
+      break;
+    }
+    default: break;
+  }
+  std::vector<v1::Key> out;
+  for (const std::string& name : keys.images) out.push_back(MakeKey(v1::KIND_CACHED_IMAGE, name));
+  for (const std::string& name : keys.policies) out.push_back(MakeKey(v1::KIND_PULL_POLICY, name));
+  return out;
+}
+
+std::vector<v1::Entry> Step(const v1::Entry& input, v1::State* state) {
+  std::vector<v1::Key> keys = TouchedKeys(*state, input);
+  Apply(input, state);
+  std::vector<v1::Entry> out;
+  if (!Synced(*state)) return out;  // a partial view decides nothing
+
+  uint64_t seq = input.seq();
+  const int64_t now = input.time_ms();
+  auto record = [&](std::vector<v1::Entry> decisions, uint64_t reconcile_id) {
+    for (v1::Entry& d : decisions) {
+      d.set_seq(++seq);
+      d.set_time_ms(now);
+      d.set_reconcile_id(reconcile_id);
+      Apply(d, state);
+      out.push_back(std::move(d));
+    }
+  };
+  for (const v1::Key& key : keys) {
+    // The ReconcileStarted entry is written only when the reconcile decides something; its
+    // sequence number is reserved first so that it precedes its decisions.
+    uint64_t id = seq + 1;
+    size_t at = out.size();
+    ++seq;
+    if (key.kind() == v1::KIND_CACHED_IMAGE) {
+      record(AccountPulls(*state, key.name(), now), id);
+      record(ReconcileImage(*state, key.name(), now), id);
+    } else {
+      record(PacePolicy(*state, key.name(), now), id);
+    }
+    if (out.size() == at) {
+      --seq;  // nothing decided: give the number back
+      continue;
+    }
+    v1::Entry started;
+    started.set_seq(id);
+    started.set_time_ms(now);
+    started.set_reconcile_id(id);
+    *started.mutable_reconcile()->mutable_key() = key;
+    started.mutable_reconcile()->set_trigger_seq(input.seq());
+    // Folding a ReconcileStarted changes nothing but last_seq, which its decisions have moved on.
+    out.insert(out.begin() + static_cast<long>(at), std::move(started));
+  }
+  return out;
+}
+
+}  // namespace drop

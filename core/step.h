@@ -1,0 +1,24 @@
+// One turn of the event-sourced core (DESIGN.md section 4, steps 3-5): fold an input, run the
+// reconciler for the keys it touched, fold each decision as it is made. The operator's loop and
+// `drop-replay verify` both call it, so a recorded decision can be recomputed exactly.
+#pragma once
+
+#include <vector>
+
+#include "core/schema.h"
+
+namespace drop {
+
+bool IsDecision(const v1::Entry& entry);
+
+// Folds `input` (stamped with its seq and time) into *state and returns the decisions that
+// follow from it, stamped with the sequence numbers after the input's and the input's time.
+// Each decision carries its reconcileID: the seq of the ReconcileStarted entry that opens it.
+// A reconcile that decides nothing leaves no entry.
+std::vector<v1::Entry> Step(const v1::Entry& input, v1::State* state);
+
+// The keys an input makes the reconciler look at (before it is folded), in the order they run:
+// CachedImages by name, then PullPolicies by name.
+std::vector<v1::Key> TouchedKeys(const v1::State& state, const v1::Entry& input);
+
+}  // namespace drop

@@ -1,0 +1,129 @@
+// Value types of the core: durations, times, image references, drop pod names.
+#include <gtest/gtest.h>
+
+#include "core/drop_pod.h"
+#include "core/duration.h"
+#include "core/image_ref.h"
+#include "tests/support/builders.h"
+
+namespace drop {
+namespace {
+
+TEST(Duration, ParsesGoForms) {
+  EXPECT_EQ(*ParseDuration("90s"), 90'000);
+  EXPECT_EQ(*ParseDuration("10m"), 600'000);
+  EXPECT_EQ(*ParseDuration("1h30m"), 5'400'000);
+  EXPECT_EQ(*ParseDuration("1.5s"), 1500);
+  EXPECT_EQ(*ParseDuration("250ms"), 250);
+  EXPECT_EQ(*ParseDuration("0"), 0);
+  EXPECT_EQ(*ParseDuration("-2s"), -2000);
+  EXPECT_EQ(*ParseDuration("1h0m0s"), 3'600'000);
+}
+
+TEST(Duration, RejectsWithAMessageThatShowsTheForm) {
+  for (const char* bad : {"", "10", "ten seconds", "5d", "1.5.s", "s"}) {
+    Result<int64_t> d = ParseDuration(bad);
+    ASSERT_FALSE(d.ok()) << bad;
+    EXPECT_NE(d.status().message().find("e.g. \"90s\""), std::string::npos) << d.status().message();
+  }
+}
+
+TEST(Duration, FormatsLikeGo) {
+  EXPECT_EQ(FormatDuration(0), "0s");
+  EXPECT_EQ(FormatDuration(250), "250ms");
+  EXPECT_EQ(FormatDuration(1500), "1.5s");
+  EXPECT_EQ(FormatDuration(600'000), "10m0s");
+  EXPECT_EQ(FormatDuration(5'400'000), "1h30m0s");
+}
+
+TEST(Time, RoundTripsRfc3339) {
+  Result<int64_t> t = ParseTime("2026-11-25T10:42:46Z");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(*t, 1'795'603'366'000);
+  EXPECT_EQ(FormatTime(*t), "2026-11-25T10:42:46Z");
+  EXPECT_EQ(FormatTimeMillis(*t + 5), "2026-11-25T10:42:46.005Z");
+  EXPECT_EQ(*ParseTime("2026-11-25T11:42:46.250+01:00"), *t + 250);
+  EXPECT_FALSE(ParseTime("yesterday").ok());
+  EXPECT_FALSE(ParseTime("2026-13-01T00:00:00Z").ok());
+}
+
+TEST(ImageRef, NormalizesLikeContainerRuntimes) {
+  EXPECT_EQ(ParseImageRef("nginx")->Normalized(), "docker.io/library/nginx:latest");
+  EXPECT_EQ(ParseImageRef("nginx:1.25")->MatchKey(), "docker.io/library/nginx:1.25");
+  EXPECT_EQ(ParseImageRef("team/app:2")->MatchKey(), "docker.io/team/app:2");
+  EXPECT_EQ(ParseImageRef("registry.example.com/team/app:1.4.2")->MatchKey(),
+            "registry.example.com/team/app:1.4.2");
+  EXPECT_EQ(ParseImageRef("localhost:5000/app")->MatchKey(), "localhost:5000/app:latest");
+  std::string digest = "sha256:" + std::string(64, 'a');
+  EXPECT_EQ(ParseImageRef("quay.io/x/y:1@" + digest)->MatchKey(), "quay.io/x/y@" + digest);
+  EXPECT_EQ(ImageMatchHash("nginx:1.25"), ImageMatchHash("docker.io/library/nginx:1.25"));
+  EXPECT_NE(ImageMatchHash("nginx:1.25"), ImageMatchHash("nginx:1.26"));
+}
+
+TEST(ImageRef, RejectsInvalidReferencesNamingThePart) {
+  struct Case {
+    const char* ref;
+    const char* names;
+  } cases[] = {
+      {"", "empty"},
+      {"Team/App:1", "repository part"},
+      {"app:-bad", "tag"},
+      {"app@sha256:abc", "digest"},
+      {"registry.example.com/", "empty"},
+      {"a//b", "repository part"},
+  };
+  for (const Case& c : cases) {
+    Result<ImageRef> r = ParseImageRef(c.ref);
+    ASSERT_FALSE(r.ok()) << c.ref;
+    EXPECT_NE(r.status().message().find(c.names), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(DropPod, NameIsAFunctionOfImageNodeAndGeneration) {
+  std::string a = DropPodName("web", "gpu-1", 3);
+  EXPECT_EQ(a, DropPodName("web", "gpu-1", 3));
+  EXPECT_NE(a, DropPodName("web", "gpu-2", 3));
+  EXPECT_NE(a, DropPodName("web", "gpu-1", 4));
+  EXPECT_EQ(a.rfind("drop-web-", 0), 0u);
+  EXPECT_EQ(a.size(), std::string("drop-web-").size() + 10);
+}
+
+TEST(DropPod, CarriesLabelsTolerationsSecretsAndHardening) {
+  v1::OperatorConfig config;
+  config.set_namespace_("drop-system");
+  config.set_init_image("registry.local/drop:1");
+  v1::CachedImage image = testing::ImageBuilder("web", "registry.example.com/web:1")
+                              .Tolerate("gpu", "Equal", "true", "NoSchedule")
+                              .Secret("regcred");
+  v1::PullPolicySpec policy;
+  policy.set_image_pull_policy("Always");
+  v1::DropPodSpec pod = MakeDropPod(config, image, policy, "gpu-7");
+  EXPECT_EQ(pod.namespace_(), "drop-system");
+  EXPECT_EQ(pod.node(), "gpu-7");
+  ASSERT_EQ(pod.labels_size(), 3);
+  EXPECT_EQ(pod.labels(0).key(), "app.kubernetes.io/managed-by");
+  EXPECT_EQ(pod.labels(0).value(), "drop");
+  EXPECT_EQ(pod.labels(1).key(), "drop.io/cachedimage");
+  EXPECT_EQ(pod.labels(1).value(), "web");
+  EXPECT_EQ(pod.labels(2).key(), "drop.io/node");
+  EXPECT_EQ(pod.labels(2).value(), "gpu-7");
+  EXPECT_EQ(pod.tolerations_size(), 1);
+  EXPECT_EQ(pod.image_pull_secrets(0), "regcred");
+  EXPECT_EQ(pod.image_pull_policy(), "Always");
+  EXPECT_EQ(pod.image(), "registry.example.com/web:1");
+  EXPECT_EQ(pod.init_image(), "registry.local/drop:1");
+  EXPECT_EQ(pod.cached_image_uid(), "uid-web");
+  EXPECT_EQ(pod.run_as_user(), 65532);
+}
+
+TEST(DropPod, LongNodeNamesBecomeValidLabelValues) {
+  std::string node(100, 'n');
+  std::string value = LabelValue(node);
+  EXPECT_LE(value.size(), 63u);
+  EXPECT_NE(value, LabelValue(std::string(101, 'n')));
+  EXPECT_EQ(LabelValue("gpu-7"), "gpu-7");
+  EXPECT_EQ(LabelValue("a.b_c-d"), "a.b_c-d");
+}
+
+}  // namespace
+}  // namespace drop

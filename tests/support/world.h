@@ -1,0 +1,103 @@
+// A simulated cluster around the real core: it answers the loop's actions the way the API server
+// and the kubelet would (pods are created, pull for a while, succeed or fail; statuses are
+// written; timers fire), with a manual clock. Tests state a scenario and read the journal.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <queue>
+#include <string>
+#include <vector>
+
+#include "core/loop.h"
+#include "tests/support/fakes.h"
+
+namespace drop::testing {
+
+// How the simulated kubelet treats one pull.
+struct Pull {
+  enum Mode { kSucceed, kNotFound, kExitFailure, kHang, kAuthFailure };
+  Mode mode = kSucceed;
+  int64_t duration_ms = 2000;  // until the pod ends (kSucceed, kExitFailure)
+};
+using Behaviour = std::function<Pull(const v1::Pod& pod)>;
+
+class World {
+ public:
+  static constexpr int64_t kStart = 1'800'000'000'000;  // 2027-01-15T08:00:00Z
+
+  explicit World(Loop::Options options = {});
+
+  // The operator starts and lists the (empty or prepared) cluster; reconciling begins.
+  void Start();
+
+  void PutNode(const v1::Node& node);
+  void RemoveNode(const std::string& name);
+  // Creates or updates (a spec change bumps the generation).
+  void PutImage(v1::CachedImage image);
+  void DeleteImage(const std::string& name);
+  void PutPolicy(const v1::PullPolicy& policy);
+  void DeletePolicy(const std::string& name);
+  void SetBehaviour(Behaviour b) { behaviour_ = std::move(b); }
+
+  // Delivers everything due up to now + ms, in time order.
+  void RunFor(int64_t ms);
+  // Runs until pred() holds or `limit_ms` passes; returns whether pred() held.
+  bool RunUntil(const std::function<bool()>& pred, int64_t limit_ms);
+
+  int64_t now() const { return clock_.now_ms; }
+  const v1::State& state() const { return loop_->state(); }
+  const std::vector<v1::Entry>& journal() const { return journal_.entries; }
+  MemoryJournal& journal_writer() { return journal_; }
+  // The CachedImage as the "API server" holds it (status as drop wrote it).
+  const v1::CachedImage& Image(const std::string& name) const { return images_.at(name); }
+  const std::map<std::string, v1::Pod>& pods() const { return pods_; }
+  const std::vector<v1::EmitEvent>& events() const { return events_; }
+  // Every pod ever created, in creation order, with its policy and creation time.
+  struct Creation {
+    std::string pod, image, node, policy;
+    int64_t at;
+  };
+  const std::vector<Creation>& creations() const { return creations_; }
+  // Number of pods whose creation found another pod of the same CachedImage on its node.
+  int double_pods() const { return double_pods_; }
+
+ private:
+  struct Happening {
+    int64_t at;
+    uint64_t order;
+    std::function<void()> run;
+    bool operator>(const Happening& o) const {
+      return at != o.at ? at > o.at : order > o.order;
+    }
+  };
+  void At(int64_t at, std::function<void()> run);
+  void Input(v1::Entry e);  // submit and process now
+  void Act(const v1::Entry& action);
+  void PodEvent(v1::EventType type, const v1::Pod& pod);
+  void Progress(const std::string& name, const std::string& uid, int step);
+
+  ManualClock clock_{kStart};
+  MemoryJournal journal_;
+  RecordingExecutor executor_;
+  std::unique_ptr<Loop> loop_;
+  Behaviour behaviour_;
+  std::priority_queue<Happening, std::vector<Happening>, std::greater<>> agenda_;
+  uint64_t order_ = 0;
+  uint64_t uid_ = 0;
+  uint64_t rv_ = 100;
+  std::map<std::string, v1::Node> nodes_;
+  std::map<std::string, v1::CachedImage> images_;
+  std::map<std::string, v1::PullPolicy> policies_;
+  std::map<std::string, v1::Pod> pods_;
+  std::map<std::string, Pull> pulls_;
+  std::map<std::string, int64_t> timers_;  // key string -> due
+  std::vector<v1::EmitEvent> events_;
+  std::vector<Creation> creations_;
+  int double_pods_ = 0;
+  bool started_ = false;
+};
+
+}  // namespace drop::testing
