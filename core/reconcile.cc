@@ -232,11 +232,17 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
   const v1::PullPolicySpec& policy = view.effective_policy();
   int64_t wake = kNever;
 
+  // Nodes that are targeted and lack the image, in name order; whether any is free to pull.
+  std::vector<std::string_view> wanting;
   bool has_candidate = false;
   view.ForEachNode([&](const NodeFacts& f) {
-    has_candidate = f.candidate();
-    return !has_candidate;
+    if (f.fit == Fit::kTargeted && !f.cached) wanting.push_back(f.node->name());
+    has_candidate = has_candidate || f.candidate();
+    return true;
   });
+  auto wants = [&](const std::string& node) {
+    return std::binary_search(wanting.begin(), wanting.end(), std::string_view(node));
+  };
   bool backoff_passed = now >= BackoffUntil(policy.backoff(), *image);
 
   for (const v1::PodRecord* r : view.pods()) {
@@ -249,10 +255,13 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
     if (r->accounted()) {
       int64_t expires = r->finished_ms() + policy.pod_ttl_after_finished_ms();
       bool failed = pod.phase() == v1::POD_FAILED;
+      // A finished pod holds its node's pod name. On a node that lacks the image it makes way
+      // for the next pull: at once after a success that no longer counts (the node was
+      // replaced), after a failure once the backoff has passed and no other node can pull.
+      bool make_way = wants(pod.node()) && (!failed || (backoff_passed && !has_candidate));
       if (now >= expires) {
         if (Deletable(*r)) out.push_back(Delete(state, *r, "TTLExpired"));
-      } else if (failed && backoff_passed && !has_candidate) {
-        // The node is due a retry and its failed pod holds the pod name: make way.
+      } else if (make_way) {
         if (Deletable(*r)) out.push_back(Delete(state, *r, "Retry"));
       } else {
         wake = std::min(wake, expires);

@@ -2,13 +2,14 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
+#include "core/fold.h"
 #include "core/state.h"
 #include "tests/support/builders.h"
 
 namespace drop::testing {
 
 World::World(Loop::Options options)
-    : loop_(std::make_unique<Loop>(v1::State(), &journal_, &executor_, &clock_, options)) {
+    : loop_(std::make_unique<Loop>(InitialState(), &journal_, &executor_, &clock_, options)) {
   behaviour_ = [](const v1::Pod&) { return Pull{}; };
 }
 
@@ -267,7 +268,7 @@ void World::Progress(const std::string& name, const std::string& uid, int step) 
       pod.set_waiting_message(pull.mode == Pull::kNotFound ? "manifest unknown"
                                                            : "unauthorized: authentication required");
       PodEvent(v1::MODIFIED, pod);
-      int tries = step / 2;
+      int tries = step / 2 - 1;  // backoffs served before this one
       int64_t backoff = std::min<int64_t>(10'000LL << std::min(tries, 5), 300'000);
       next(err ? 100 : backoff, step + 1);
       return;

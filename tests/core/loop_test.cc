@@ -1,0 +1,239 @@
+// The fold's bookkeeping (relists, restarts, replaced objects) and the loop's contract: stamp,
+// journal, fold, reconcile, commit, and only then act.
+#include <gtest/gtest.h>
+
+#include "core/fold.h"
+#include "core/loop.h"
+#include "core/state.h"
+#include "core/step.h"
+#include "tests/support/builders.h"
+#include "tests/support/fakes.h"
+#include "tests/support/world.h"
+
+namespace drop {
+namespace {
+
+using namespace drop::testing;  // NOLINT(build/namespaces)
+
+constexpr int64_t kSec = 1000;
+
+class LoopTest : public ::testing::Test {
+ protected:
+  void Submit(v1::Entry e) { loop.Submit(std::move(e)); }
+  void Run() { ASSERT_TRUE(loop.RunOnce(std::chrono::milliseconds(0)).ok()); }
+  void SubmitAndRun(v1::Entry e) {
+    Submit(std::move(e));
+    Run();
+  }
+  void ListEverything() {
+    SubmitAndRun(Started());
+    for (v1::ObjectKind k : {v1::KIND_NODE, v1::KIND_CACHED_IMAGE, v1::KIND_PULL_POLICY, v1::KIND_POD}) {
+      SubmitAndRun(RelistBegin(k));
+      SubmitAndRun(RelistEnd(k));
+    }
+  }
+  v1::Entry FirstCreate() const {
+    for (const v1::Entry& a : executor.actions) {
+      if (a.action().has_create_pod()) return a;
+    }
+    ADD_FAILURE() << "no CreatePod action";
+    return v1::Entry();
+  }
+  bool AnyDecision() const {
+    for (const v1::Entry& e : journal.entries) {
+      if (IsDecision(e)) return true;
+    }
+    return false;
+  }
+
+  MemoryJournal journal;
+  ManualClock clock{World::kStart};
+  RecordingExecutor executor;
+  Loop loop{InitialState(), &journal, &executor, &clock};
+};
+
+TEST_F(LoopTest, NothingIsDecidedUntilEveryWatchedKindIsListed) {
+  SubmitAndRun(Started());
+  SubmitAndRun(RelistBegin(v1::KIND_NODE));
+  SubmitAndRun(Watch(v1::LISTED, NodeBuilder("a")));
+  SubmitAndRun(RelistEnd(v1::KIND_NODE));
+  SubmitAndRun(RelistBegin(v1::KIND_CACHED_IMAGE));
+  SubmitAndRun(Watch(v1::LISTED, ImageBuilder("web", "web:1")));
+  SubmitAndRun(RelistEnd(v1::KIND_CACHED_IMAGE));
+  SubmitAndRun(RelistBegin(v1::KIND_PULL_POLICY));
+  SubmitAndRun(RelistEnd(v1::KIND_PULL_POLICY));
+  EXPECT_FALSE(AnyDecision());  // pods not listed yet: a pod may already be on node a
+  SubmitAndRun(RelistBegin(v1::KIND_POD));
+  SubmitAndRun(RelistEnd(v1::KIND_POD));
+  EXPECT_TRUE(AnyDecision());
+  EXPECT_EQ(FirstCreate().action().create_pod().pod().node(), "a");
+}
+
+TEST_F(LoopTest, ARestartDecidesNothingUntilItHasRelisted) {
+  ListEverything();
+  ASSERT_TRUE(Synced(loop.state()));
+  SubmitAndRun(Started());
+  EXPECT_FALSE(Synced(loop.state()));
+  size_t before = journal.entries.size();
+  SubmitAndRun(Watch(v1::ADDED, NodeBuilder("a")));
+  SubmitAndRun(Watch(v1::ADDED, ImageBuilder("web", "web:1")));
+  EXPECT_EQ(journal.entries.size(), before + 2);  // inputs only
+}
+
+TEST_F(LoopTest, ARelistForgetsWhatItDidNotReturn) {
+  ListEverything();
+  SubmitAndRun(Watch(v1::ADDED, NodeBuilder("a")));
+  SubmitAndRun(Watch(v1::ADDED, NodeBuilder("b")));
+  SubmitAndRun(Watch(v1::ADDED, ImageBuilder("web", "web:1")));
+  SubmitAndRun(RelistBegin(v1::KIND_NODE));  // e.g. after 410 Gone
+  SubmitAndRun(Watch(v1::LISTED, NodeBuilder("b")));
+  SubmitAndRun(RelistEnd(v1::KIND_NODE));
+  ASSERT_EQ(loop.state().nodes_size(), 1);
+  EXPECT_EQ(loop.state().nodes(0).node().name(), "b");
+  EXPECT_EQ(loop.state().images_size(), 1);
+}
+
+TEST_F(LoopTest, APodBeingCreatedSurvivesARelistThatMissedIt) {
+  ListEverything();
+  SubmitAndRun(Watch(v1::ADDED, NodeBuilder("a")));
+  SubmitAndRun(Watch(v1::ADDED, ImageBuilder("web", "web:1")));
+  ASSERT_EQ(loop.state().pods_size(), 1);  // issued, create in flight
+  SubmitAndRun(RelistBegin(v1::KIND_POD));
+  SubmitAndRun(RelistEnd(v1::KIND_POD));
+  EXPECT_EQ(loop.state().pods_size(), 1);
+  // After a restart no create is in flight any more: a relist that misses it is the truth.
+  SubmitAndRun(Started());
+  SubmitAndRun(RelistBegin(v1::KIND_POD));
+  SubmitAndRun(RelistEnd(v1::KIND_POD));
+  EXPECT_EQ(loop.state().pods_size(), 0);
+}
+
+TEST_F(LoopTest, ActionsAreExecutedOnlyAfterTheirCommit) {
+  ListEverything();
+  SubmitAndRun(Watch(v1::ADDED, NodeBuilder("a")));
+  executor.actions.clear();
+  journal.fail_commits = true;
+  Submit(Watch(v1::ADDED, ImageBuilder("web", "web:1")));
+  Result<size_t> r = loop.RunOnce(std::chrono::milliseconds(0));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("journal commit"), std::string::npos);
+  EXPECT_TRUE(executor.actions.empty());
+  // The loop stays stopped: it cannot know what is durable any more.
+  journal.fail_commits = false;
+  Submit(Watch(v1::ADDED, NodeBuilder("b")));
+  EXPECT_FALSE(loop.RunOnce(std::chrono::milliseconds(0)).ok());
+  EXPECT_TRUE(executor.actions.empty());
+}
+
+TEST_F(LoopTest, OneCommitCoversABatchOfInputs) {
+  ListEverything();
+  int commits = journal.commits;
+  for (int i = 0; i < 50; ++i) Submit(Watch(v1::ADDED, NodeBuilder("n" + std::to_string(i))));
+  Result<size_t> n = loop.RunOnce(std::chrono::milliseconds(0));
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 50u);
+  EXPECT_EQ(journal.commits, commits + 1);
+}
+
+TEST_F(LoopTest, SequenceNumbersAreContiguousAndTimeNeverGoesBack) {
+  ListEverything();
+  SubmitAndRun(Watch(v1::ADDED, NodeBuilder("a")));
+  clock.now_ms -= 60 * kSec;  // the wall clock steps back
+  SubmitAndRun(Watch(v1::ADDED, ImageBuilder("web", "web:1")));
+  for (size_t i = 0; i < journal.entries.size(); ++i) {
+    EXPECT_EQ(journal.entries[i].seq(), i + 1);
+    if (i > 0) {
+      EXPECT_GE(journal.entries[i].time_ms(), journal.entries[i - 1].time_ms());
+    }
+  }
+}
+
+TEST_F(LoopTest, ReconcileIdIsTheSequenceNumberOfItsReconcileStarted) {
+  ListEverything();
+  SubmitAndRun(Watch(v1::ADDED, NodeBuilder("a")));
+  SubmitAndRun(Watch(v1::ADDED, ImageBuilder("web", "web:1")));
+  int decisions = 0;
+  for (const v1::Entry& e : journal.entries) {
+    if (!IsDecision(e)) {
+      EXPECT_EQ(e.reconcile_id(), 0u);
+      continue;
+    }
+    ++decisions;
+    const v1::Entry& start = journal.entries[e.reconcile_id() - 1];
+    ASSERT_TRUE(start.has_reconcile()) << e.DebugString();
+    EXPECT_LE(start.seq(), e.seq());
+    EXPECT_FALSE(IsDecision(journal.entries[start.reconcile().trigger_seq() - 1]));
+  }
+  EXPECT_GT(decisions, 3);
+}
+
+TEST_F(LoopTest, AlreadyExistsOnCreateCountsAsCreated) {
+  ListEverything();
+  SubmitAndRun(Watch(v1::ADDED, NodeBuilder("a")));
+  SubmitAndRun(Watch(v1::ADDED, ImageBuilder("web", "web:1")));
+  const v1::Entry create = FirstCreate();
+  v1::Entry result;
+  result.mutable_action_result()->set_action_seq(create.seq());
+  result.mutable_action_result()->set_kind(v1::ACTION_CREATE_POD);
+  result.mutable_action_result()->set_target(create.action().create_pod().pod().name());
+  result.mutable_action_result()->set_reason("AlreadyExists");
+  result.mutable_action_result()->set_http_code(409);
+  SubmitAndRun(result);
+  ASSERT_EQ(loop.state().pods_size(), 1);
+  EXPECT_TRUE(loop.state().pods(0).create_error().empty());
+  EXPECT_EQ(loop.state().images(0).consecutive_failures(), 0);
+}
+
+TEST(Fold, ANodeReplacedUnderTheSameNameHoldsNothingDropPulled) {
+  World w;
+  w.PutNode(NodeBuilder("a"));
+  w.PutImage(ImageBuilder("web", "web:1"));
+  w.Start();
+  w.RunFor(30 * kSec);
+  ASSERT_EQ(w.Image("web").status().phase(), "Ready");
+  w.PutNode(NodeBuilder("a").Uid("another-machine"));
+  w.RunFor(kSec / 2);
+  EXPECT_EQ(w.Image("web").status().nodes_ready(), 0);
+  w.RunFor(30 * kSec);
+  EXPECT_EQ(w.Image("web").status().phase(), "Ready");
+  EXPECT_EQ(w.creations().size(), 2u);
+}
+
+TEST(Fold, ACreateThatFailsCountsAsAFailedPullAndLeavesNoPod) {
+  MemoryJournal journal;
+  ManualClock clock(World::kStart);
+  RecordingExecutor executor;
+  Loop loop(InitialState(), &journal, &executor, &clock);
+  auto run = [&](v1::Entry e) {
+    loop.Submit(std::move(e));
+    ASSERT_TRUE(loop.RunOnce(std::chrono::milliseconds(0)).ok());
+  };
+  run(Started());
+  for (v1::ObjectKind k : {v1::KIND_NODE, v1::KIND_CACHED_IMAGE, v1::KIND_PULL_POLICY, v1::KIND_POD}) {
+    run(RelistBegin(k));
+    run(RelistEnd(k));
+  }
+  run(Watch(v1::ADDED, NodeBuilder("a")));
+  run(Watch(v1::ADDED, ImageBuilder("web", "web:1")));
+  v1::Entry create;
+  for (const v1::Entry& a : executor.actions) {
+    if (a.action().has_create_pod()) create = a;
+  }
+  ASSERT_TRUE(create.action().has_create_pod());
+  v1::Entry result;
+  result.mutable_action_result()->set_action_seq(create.seq());
+  result.mutable_action_result()->set_kind(v1::ACTION_CREATE_POD);
+  result.mutable_action_result()->set_target(create.action().create_pod().pod().name());
+  result.mutable_action_result()->set_reason("Forbidden");
+  result.mutable_action_result()->set_http_code(403);
+  result.mutable_action_result()->set_message("pods is forbidden: User cannot create pods in drop-system");
+  run(result);
+  EXPECT_EQ(loop.state().pods_size(), 0);
+  ASSERT_EQ(loop.state().images(0).failures_size(), 1);
+  EXPECT_EQ(loop.state().images(0).failures(0).reason(), "CreateFailed");
+  EXPECT_NE(loop.state().images(0).failures(0).message().find("Forbidden"), std::string::npos);
+  EXPECT_EQ(loop.state().images(0).consecutive_failures(), 1);
+}
+
+}  // namespace
+}  // namespace drop

@@ -1,0 +1,299 @@
+// The pacing rules of DESIGN.md section 2, one test per rule, on the real core in a simulated
+// cluster (tests/support/world.h).
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "core/pacing.h"
+#include "core/state.h"
+#include "tests/support/builders.h"
+#include "tests/support/query.h"
+#include "tests/support/world.h"
+
+namespace drop {
+namespace {
+
+using testing::Decisions;
+using testing::ImageBuilder;
+using testing::NodeBuilder;
+using testing::PolicyBuilder;
+using testing::Pull;
+using testing::World;
+
+constexpr int64_t kSec = 1000;
+
+void AddNodes(World& w, int n, const std::string& prefix = "node-") {
+  for (int i = 0; i < n; ++i) w.PutNode(NodeBuilder(prefix + std::to_string(i)));
+}
+
+int Pending(const World& w) {
+  int n = 0;
+  for (const auto& [name, pod] : w.pods()) {
+    n += pod.phase() == v1::POD_PENDING || pod.phase() == v1::POD_RUNNING;
+  }
+  return n;
+}
+
+Pull Takes(int64_t ms) { return Pull{Pull::kSucceed, ms}; }
+
+TEST(Pacing, ConcurrencyLimitCapsActivePods) {
+  World w;
+  AddNodes(w, 5);
+  w.PutPolicy(PolicyBuilder("gentle", /*max_concurrent=*/2));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("gentle"));
+  w.SetBehaviour([](const v1::Pod&) { return Takes(10 * kSec); });
+  w.Start();
+  w.RunFor(5 * kSec);
+  EXPECT_EQ(w.creations().size(), 2u);
+  EXPECT_EQ(Pending(w), 2);
+  std::vector<v1::PacingDecision> waits = Decisions(w.journal(), v1::WAIT_CONCURRENCY);
+  ASSERT_FALSE(waits.empty());
+  EXPECT_EQ(waits.back().active(), 2);
+  EXPECT_EQ(waits.back().limit(), 2);
+  EXPECT_EQ(waits.back().policy(), "gentle");
+  w.RunFor(10 * kSec);  // the first two end; two more start
+  EXPECT_EQ(w.creations().size(), 4u);
+}
+
+TEST(Pacing, ErrImagePullPodsDoNotBlockOtherPulls) {
+  World w;
+  AddNodes(w, 3);
+  w.PutPolicy(PolicyBuilder("one", /*max_concurrent=*/1));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("one"));
+  w.SetBehaviour([](const v1::Pod& pod) {
+    return pod.node() == "node-0" ? Pull{Pull::kNotFound, 0} : Takes(60 * kSec);
+  });
+  w.Start();
+  w.RunFor(2 * kSec);
+  // node-0's pod waits on ErrImagePull/ImagePullBackOff; it no longer holds the only slot.
+  ASSERT_EQ(w.creations().size(), 2u);
+  EXPECT_EQ(w.creations()[0].node, "node-0");
+  EXPECT_EQ(w.creations()[1].node, "node-1");
+  EXPECT_EQ(Pending(w), 2);
+  EXPECT_EQ(CountActive(w.state(), "one"), 1);
+}
+
+TEST(Pacing, EveryImagePullErrorReasonIsExcludedFromActive) {
+  for (const char* reason : {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}) {
+    v1::PodRecord r;
+    r.mutable_pod()->set_phase(v1::POD_PENDING);
+    r.mutable_pod()->set_waiting_reason(reason);
+    EXPECT_FALSE(IsActive(r)) << reason;
+  }
+  v1::PodRecord pulling;
+  pulling.mutable_pod()->set_phase(v1::POD_PENDING);
+  pulling.mutable_pod()->set_waiting_reason("ContainerCreating");
+  EXPECT_TRUE(IsActive(pulling));
+  v1::PodRecord issued;  // created by drop, not yet seen by the watch
+  EXPECT_TRUE(IsActive(issued));
+  v1::PodRecord done;
+  done.mutable_pod()->set_phase(v1::POD_SUCCEEDED);
+  EXPECT_FALSE(IsActive(done));
+}
+
+TEST(Pacing, MinDelaySpacesCreationsUnderAPolicy) {
+  World w;
+  AddNodes(w, 3);
+  w.PutPolicy(PolicyBuilder("slow", /*max_concurrent=*/10, /*min_delay_ms=*/30 * kSec));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("slow"));
+  w.SetBehaviour([](const v1::Pod&) { return Takes(kSec); });
+  w.Start();
+  w.RunFor(5 * kSec);
+  ASSERT_EQ(w.creations().size(), 1u);
+  std::vector<v1::PacingDecision> waits = Decisions(w.journal(), v1::WAIT_MIN_DELAY);
+  ASSERT_FALSE(waits.empty());
+  EXPECT_EQ(waits[0].not_before_ms(), w.creations()[0].at + 30 * kSec);
+  EXPECT_EQ(waits[0].min_delay_ms(), 30 * kSec);
+  EXPECT_EQ(waits[0].last_creation_ms(), w.creations()[0].at);
+  w.RunFor(120 * kSec);
+  ASSERT_EQ(w.creations().size(), 3u);
+  EXPECT_EQ(w.creations()[1].at - w.creations()[0].at, 30 * kSec);  // woken by its requeue
+  EXPECT_EQ(w.creations()[2].at - w.creations()[1].at, 30 * kSec);
+}
+
+TEST(Pacing, BackoffGrowsByFactorAndIsCappedAtMaxDelay) {
+  World w;
+  AddNodes(w, 12);
+  w.PutPolicy(PolicyBuilder("p", 1).Backoff(10 * kSec, 100 * kSec, 2, 100));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kExitFailure, kSec}; });
+  w.Start();
+  w.RunFor(1000 * kSec);
+  std::vector<v1::Entry> failures = testing::Outcomes(w.journal(), v1::PULL_FAILED);
+  ASSERT_GE(failures.size(), 7u);
+  // After the n-th consecutive failure the next pull waits min(10s * 2^(n-1), 100s).
+  const int64_t expected[] = {10, 20, 40, 80, 100, 100};
+  for (int n = 1; n <= 6; ++n) {
+    EXPECT_EQ(w.creations()[n].at - failures[n - 1].time_ms(), expected[n - 1] * kSec) << n;
+  }
+  std::vector<v1::PacingDecision> waits = Decisions(w.journal(), v1::WAIT_BACKOFF);
+  ASSERT_FALSE(waits.empty());
+  EXPECT_EQ(waits[0].consecutive_failures(), 1);
+  EXPECT_EQ(waits[0].backoff_delay_ms(), 10 * kSec);
+  EXPECT_EQ(waits[0].not_before_ms(), waits[0].last_failure_ms() + 10 * kSec);
+}
+
+TEST(Pacing, BackoffDelayFormula) {
+  v1::Backoff b;
+  b.set_initial_delay_ms(10'000);
+  b.set_max_delay_ms(600'000);
+  b.set_factor(2);
+  EXPECT_EQ(BackoffDelay(b, 0), 0);
+  EXPECT_EQ(BackoffDelay(b, 1), 10'000);
+  EXPECT_EQ(BackoffDelay(b, 2), 20'000);
+  EXPECT_EQ(BackoffDelay(b, 6), 320'000);
+  EXPECT_EQ(BackoffDelay(b, 7), 600'000);
+  EXPECT_EQ(BackoffDelay(b, 500), 600'000);  // no overflow
+}
+
+TEST(Pacing, TwoCachedImagesShareOnePolicysBudget) {
+  World w;
+  AddNodes(w, 4);
+  w.PutPolicy(PolicyBuilder("shared", /*max_concurrent=*/2));
+  w.PutImage(ImageBuilder("a", "a:1").Policy("shared"));
+  w.PutImage(ImageBuilder("b", "b:1").Policy("shared"));
+  w.SetBehaviour([](const v1::Pod&) { return Takes(10 * kSec); });
+  w.Start();
+  w.RunFor(5 * kSec);
+  ASSERT_EQ(w.creations().size(), 2u);
+  EXPECT_EQ(Pending(w), 2);
+  std::set<std::string> images{w.creations()[0].image, w.creations()[1].image};
+  EXPECT_EQ(images, (std::set<std::string>{"a", "b"}));
+  w.RunFor(60 * kSec);
+  EXPECT_EQ(w.creations().size(), 8u);
+}
+
+TEST(Pacing, CachedImagesTakeTurnsByLeastRecentStart) {
+  World w;
+  AddNodes(w, 2);
+  w.PutPolicy(PolicyBuilder("p", 1));
+  for (const char* name : {"c", "a", "b"}) w.PutImage(ImageBuilder(name, std::string(name) + ":1").Policy("p"));
+  w.SetBehaviour([](const v1::Pod&) { return Takes(kSec); });
+  w.Start();
+  w.RunFor(60 * kSec);
+  std::string order;
+  for (const auto& c : w.creations()) order += c.image;
+  EXPECT_EQ(order, "abcabc");
+}
+
+TEST(Pacing, NodesArePulledInNameOrder) {
+  World w;
+  for (const char* n : {"node-c", "node-a", "node-b"}) w.PutNode(NodeBuilder(n));
+  w.PutPolicy(PolicyBuilder("p", 1));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+  w.SetBehaviour([](const v1::Pod&) { return Takes(kSec); });
+  w.Start();
+  w.RunFor(60 * kSec);
+  ASSERT_EQ(w.creations().size(), 3u);
+  EXPECT_EQ(w.creations()[0].node, "node-a");
+  EXPECT_EQ(w.creations()[1].node, "node-b");
+  EXPECT_EQ(w.creations()[2].node, "node-c");
+}
+
+TEST(Pacing, ANodeThatFailedIsRetriedAfterTheOthers) {
+  World w;
+  AddNodes(w, 4);
+  w.PutPolicy(PolicyBuilder("p", 1).Backoff(kSec, kSec, 1, 10));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+  int node0_tries = 0;
+  w.SetBehaviour([&](const v1::Pod& pod) {
+    if (pod.node() == "node-0" && node0_tries++ == 0) return Pull{Pull::kExitFailure, kSec};
+    return Takes(kSec);
+  });
+  w.Start();
+  w.RunFor(120 * kSec);
+  std::vector<std::string> nodes;
+  for (const auto& c : w.creations()) nodes.push_back(c.node);
+  EXPECT_EQ(nodes, (std::vector<std::string>{"node-0", "node-1", "node-2", "node-3", "node-0"}));
+  // The failed pod made way for the retry (same name: it is a function of node and generation).
+  EXPECT_EQ(testing::Deletes(w.journal(), "Retry").size(), 1u);
+  EXPECT_EQ(w.Image("web").status().phase(), "Ready");
+}
+
+TEST(Pacing, NoEligibleNodeWhenEveryNodeLackingTheImageHasItsPod) {
+  World w;
+  AddNodes(w, 2);
+  w.PutPolicy(PolicyBuilder("p", 5));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+  w.SetBehaviour([](const v1::Pod&) { return Takes(30 * kSec); });
+  w.Start();
+  w.RunFor(5 * kSec);
+  EXPECT_EQ(w.creations().size(), 2u);
+  EXPECT_FALSE(Decisions(w.journal(), v1::NO_ELIGIBLE_NODE).empty());
+  EXPECT_TRUE(Decisions(w.journal(), v1::WAIT_CONCURRENCY).empty());
+}
+
+TEST(Pacing, APodNotFinishedByPullTimeoutIsDeletedAndCountsAsAFailure) {
+  World w;
+  AddNodes(w, 1);
+  w.PutPolicy(PolicyBuilder("p", 1).Timeout(60 * kSec));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kHang, 0}; });
+  w.Start();
+  w.RunFor(59 * kSec);
+  EXPECT_TRUE(testing::Outcomes(w.journal(), v1::PULL_FAILED).empty());
+  w.RunFor(2 * kSec);
+  std::vector<v1::Entry> failed = testing::Outcomes(w.journal(), v1::PULL_FAILED);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].outcome().reason(), "PullTimeout");
+  EXPECT_EQ(failed[0].time_ms() - w.creations()[0].at, 60 * kSec);
+  EXPECT_EQ(testing::Deletes(w.journal(), "PullTimeout").size(), 1u);
+  EXPECT_TRUE(w.pods().empty());
+  EXPECT_EQ(w.Image("web").status().consecutive_failures(), 1);
+}
+
+TEST(Pacing, ImagePullBackOffReportedTwiceCountsAsAFailure) {
+  World w;
+  AddNodes(w, 1);
+  w.PutPolicy(PolicyBuilder("p", 1));
+  w.PutImage(ImageBuilder("web", "web:broken").Policy("p"));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kNotFound, 0}; });
+  w.Start();
+  // ErrImagePull at 0.5 s, ImagePullBackOff at 0.6 s, ErrImagePull at 10.6 s, BackOff at 10.7 s.
+  w.RunFor(10 * kSec);
+  EXPECT_TRUE(testing::Outcomes(w.journal(), v1::PULL_FAILED).empty());
+  w.RunFor(2 * kSec);
+  std::vector<v1::Entry> failed = testing::Outcomes(w.journal(), v1::PULL_FAILED);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].outcome().reason(), "ImagePullBackOff");
+  EXPECT_EQ(failed[0].outcome().message(), "manifest unknown");
+  EXPECT_EQ(testing::Deletes(w.journal(), "ImagePullBackOff").size(), 1u);
+}
+
+TEST(Pacing, FinishedPodsAreDeletedWhenTheirTTLExpires) {
+  World w;
+  AddNodes(w, 1);
+  w.PutPolicy(PolicyBuilder("p", 1).Ttl(60 * kSec));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+  w.SetBehaviour([](const v1::Pod&) { return Takes(2 * kSec); });
+  w.Start();
+  w.RunFor(61 * kSec);
+  EXPECT_EQ(w.pods().size(), 1u);  // Succeeded at ~2 s, kept for `kubectl describe`
+  EXPECT_EQ(w.pods().begin()->second.phase(), v1::POD_SUCCEEDED);
+  w.RunFor(2 * kSec);
+  EXPECT_TRUE(w.pods().empty());
+  ASSERT_EQ(testing::Deletes(w.journal(), "TTLExpired").size(), 1u);
+  EXPECT_EQ(testing::Deletes(w.journal(), "TTLExpired")[0].time_ms() - w.creations()[0].at, 62 * kSec);
+}
+
+TEST(Pacing, StartDecisionNamesTheNodeAndPodAndIsFollowedByTheCreate) {
+  World w;
+  AddNodes(w, 1);
+  w.PutImage(ImageBuilder("web", "web:1"));  // the built-in default policy
+  w.Start();
+  const auto& j = w.journal();
+  auto it = std::find_if(j.begin(), j.end(), [](const v1::Entry& e) {
+    return e.has_pacing() && e.pacing().verdict() == v1::START;
+  });
+  ASSERT_NE(it, j.end());
+  EXPECT_EQ(it->pacing().node(), "node-0");
+  EXPECT_EQ(it->pacing().policy(), "");
+  EXPECT_EQ(it->pacing().limit(), 5);
+  EXPECT_EQ(it->pacing().min_delay_ms(), 10 * kSec);
+  ASSERT_TRUE((it + 1)->has_action() && (it + 1)->action().has_create_pod());
+  EXPECT_EQ((it + 1)->action().create_pod().pod().name(), it->pacing().pod());
+  EXPECT_EQ((it + 1)->reconcile_id(), it->reconcile_id());
+}
+
+}  // namespace
+}  // namespace drop

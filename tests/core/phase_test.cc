@@ -1,0 +1,326 @@
+// CachedImage phases and the Ready condition (DESIGN.md section 1), and the status fields the
+// user guide names, as drop writes them through the simulated API server.
+#include <gtest/gtest.h>
+
+#include "core/state.h"
+#include "tests/support/builders.h"
+#include "tests/support/query.h"
+#include "tests/support/world.h"
+
+namespace drop {
+namespace {
+
+using testing::ImageBuilder;
+using testing::NodeBuilder;
+using testing::PolicyBuilder;
+using testing::Pull;
+using testing::World;
+
+constexpr int64_t kSec = 1000;
+
+const v1::Condition& Ready(const World& w, const std::string& name) {
+  const v1::CachedImageStatus& s = w.Image(name).status();
+  EXPECT_EQ(s.conditions_size(), 1);
+  return s.conditions(0);
+}
+
+int CreationsOn(const World& w, const std::string& node) {
+  int n = 0;
+  for (const auto& c : w.creations()) n += c.node == node;
+  return n;
+}
+
+TEST(Phase, PendingUntilTheFirstDropPodIsCreated) {
+  World w;
+  w.PutNode(NodeBuilder("a"));
+  w.PutPolicy(PolicyBuilder("p", 1));
+  w.PutImage(ImageBuilder("first", "first:1").Policy("p"));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, 30 * kSec}; });
+  w.Start();
+  w.RunFor(kSec);
+  w.PutImage(ImageBuilder("second", "second:1").Policy("p"));  // the only slot is taken
+  w.RunFor(kSec);
+  EXPECT_EQ(w.Image("second").status().phase(), "Pending");
+  EXPECT_EQ(Ready(w, "second").reason(), "Pulling");
+  EXPECT_EQ(w.Image("second").status().nodes_targeted(), 1);
+  w.RunFor(30 * kSec);
+  EXPECT_EQ(w.Image("second").status().phase(), "Pulling");
+}
+
+TEST(Phase, PullingWhileTargetedNodesLackTheImage) {
+  World w;
+  w.PutNode(NodeBuilder("a"));
+  w.PutNode(NodeBuilder("b"));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+  w.PutPolicy(PolicyBuilder("p", 1));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, 5 * kSec}; });
+  w.Start();
+  w.RunFor(6 * kSec);
+  const v1::CachedImageStatus& s = w.Image("web").status();
+  EXPECT_EQ(s.phase(), "Pulling");
+  EXPECT_EQ(s.nodes_targeted(), 2);
+  EXPECT_EQ(s.nodes_ready(), 1);
+  EXPECT_EQ(Ready(w, "web").status(), "False");
+  EXPECT_EQ(Ready(w, "web").reason(), "Pulling");
+  EXPECT_EQ(Ready(w, "web").message(), "1 of 2 targeted nodes hold the image; pulls paced by PullPolicy p");
+}
+
+TEST(Phase, ReadyWhenEveryTargetedNodeHoldsTheImage) {
+  World w;
+  for (const char* n : {"c", "a", "b"}) w.PutNode(NodeBuilder(n));
+  w.PutPolicy(PolicyBuilder("p", 3));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+  w.Start();
+  w.RunFor(30 * kSec);
+  const v1::CachedImageStatus& s = w.Image("web").status();
+  EXPECT_EQ(s.phase(), "Ready");
+  EXPECT_EQ(s.nodes_targeted(), 3);
+  EXPECT_EQ(s.nodes_ready(), 3);
+  EXPECT_EQ(std::vector<std::string>(s.cached_nodes().begin(), s.cached_nodes().end()),
+            (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(s.observed_generation(), 1);
+  EXPECT_EQ(s.consecutive_failures(), 0);
+  EXPECT_EQ(Ready(w, "web").status(), "True");
+  EXPECT_EQ(Ready(w, "web").reason(), "AllNodesCached");
+  int ready_events = 0;
+  for (const v1::EmitEvent& e : w.events()) ready_events += e.reason() == "Ready";
+  EXPECT_EQ(ready_events, 1);
+}
+
+TEST(Phase, AnImageAlreadyOnANodeCountsAsCachedWithoutAPod) {
+  World w;
+  w.PutNode(NodeBuilder("a").Image("docker.io/library/web:1"));
+  w.PutNode(NodeBuilder("b"));
+  w.PutImage(ImageBuilder("web", "web:1"));
+  w.Start();
+  w.RunFor(60 * kSec);
+  EXPECT_EQ(CreationsOn(w, "a"), 0);
+  EXPECT_EQ(CreationsOn(w, "b"), 1);
+  EXPECT_EQ(w.Image("web").status().phase(), "Ready");
+}
+
+TEST(Phase, AnImageEverywhereAlreadyIsReadyAtOnce) {
+  World w;
+  w.PutNode(NodeBuilder("a").Image("web:1"));
+  w.PutImage(ImageBuilder("web", "web:1"));
+  w.Start();
+  EXPECT_TRUE(w.creations().empty());
+  EXPECT_EQ(w.Image("web").status().phase(), "Ready");
+}
+
+TEST(Phase, UnderImagePullPolicyAlwaysAListedImageIsPulledAgain) {
+  World w;
+  w.PutNode(NodeBuilder("a").Image("web:latest"));
+  w.PutPolicy(PolicyBuilder("fresh", 1).Always());
+  w.PutImage(ImageBuilder("web", "web:latest").Policy("fresh"));
+  w.Start();
+  w.RunFor(30 * kSec);
+  EXPECT_EQ(CreationsOn(w, "a"), 1);
+  EXPECT_EQ(w.Image("web").status().phase(), "Ready");
+}
+
+TEST(Phase, ANodeThatJoinsLaterSendsItBackToPulling) {
+  World w;
+  w.PutNode(NodeBuilder("gpu-0").Labels({{"pool", "gpu"}}));
+  w.PutImage(ImageBuilder("web", "web:1").Selector({{"pool", "gpu"}}));
+  w.Start();
+  w.RunFor(30 * kSec);
+  ASSERT_EQ(w.Image("web").status().phase(), "Ready");
+  w.PutNode(NodeBuilder("cpu-0").Labels({{"pool", "cpu"}}));  // does not match
+  EXPECT_EQ(w.Image("web").status().phase(), "Ready");
+  w.PutNode(NodeBuilder("gpu-1").Labels({{"pool", "gpu"}}));
+  w.RunFor(kSec / 2);
+  EXPECT_EQ(w.Image("web").status().phase(), "Pulling");
+  EXPECT_EQ(w.Image("web").status().nodes_targeted(), 2);
+  w.RunFor(30 * kSec);
+  EXPECT_EQ(w.Image("web").status().phase(), "Ready");
+  EXPECT_EQ(CreationsOn(w, "gpu-1"), 1);
+  EXPECT_EQ(CreationsOn(w, "cpu-0"), 0);
+}
+
+TEST(Phase, ASpecImageChangeForgetsEveryCachedNode) {
+  World w;
+  w.PutNode(NodeBuilder("a"));
+  w.PutNode(NodeBuilder("b"));
+  w.PutPolicy(PolicyBuilder("p", 2));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+  w.Start();
+  w.RunFor(30 * kSec);
+  ASSERT_EQ(w.Image("web").status().phase(), "Ready");
+  w.PutImage(ImageBuilder("web", "web:2").Policy("p"));
+  w.RunFor(kSec / 2);
+  const v1::CachedImageStatus& s = w.Image("web").status();
+  EXPECT_EQ(s.observed_generation(), 2);
+  EXPECT_EQ(s.nodes_ready(), 0);
+  EXPECT_EQ(s.phase(), "Pulling");
+  // The finished pods of web:1 held the node's pod slot: they go as Superseded.
+  EXPECT_EQ(testing::Deletes(w.journal(), "Superseded").size(), 2u);
+  w.RunFor(30 * kSec);
+  EXPECT_EQ(w.Image("web").status().phase(), "Ready");
+  EXPECT_EQ(w.creations().size(), 4u);
+  EXPECT_EQ(w.double_pods(), 0);
+}
+
+TEST(Phase, NoMatchingNodesIsPendingWithItsReason) {
+  World w;
+  w.PutNode(NodeBuilder("a").Labels({{"pool", "cpu"}}));
+  w.PutNode(NodeBuilder("b").Labels({{"pool", "gpu"}}).NotReady());
+  w.PutImage(ImageBuilder("web", "web:1").Selector({{"pool", "gpu"}}));
+  w.Start();
+  EXPECT_EQ(w.Image("web").status().phase(), "Pending");
+  EXPECT_EQ(w.Image("web").status().nodes_targeted(), 0);
+  EXPECT_EQ(Ready(w, "web").reason(), "NoMatchingNodes");
+  EXPECT_TRUE(w.creations().empty());
+}
+
+TEST(Phase, DegradedAfterMaxConsecutiveFailuresThenHealsOnSuccess) {
+  World w;
+  for (int i = 0; i < 6; ++i) w.PutNode(NodeBuilder("n" + std::to_string(i)));
+  w.PutPolicy(PolicyBuilder("p", 1).Backoff(kSec, 4 * kSec, 2, 3));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+  bool broken = true;
+  w.SetBehaviour([&](const v1::Pod&) {
+    return broken ? Pull{Pull::kExitFailure, kSec} : Pull{Pull::kSucceed, kSec};
+  });
+  w.Start();
+  w.RunUntil([&] { return w.Image("web").status().phase() == "Degraded"; }, 120 * kSec);
+  const v1::CachedImageStatus& s = w.Image("web").status();
+  ASSERT_EQ(s.phase(), "Degraded");
+  EXPECT_EQ(s.consecutive_failures(), 3);
+  EXPECT_EQ(Ready(w, "web").reason(), "Degraded");
+  EXPECT_EQ(s.failed_nodes_size(), 3);
+  EXPECT_EQ(s.failed_nodes(0).reason(), "Error");
+  EXPECT_GT(s.next_pull_time_ms(), w.now());
+  bool warned = false;
+  for (const v1::EmitEvent& e : w.events()) warned |= e.reason() == "Degraded" && e.type() == "Warning";
+  EXPECT_TRUE(warned);
+  broken = false;  // the registry recovers
+  w.RunFor(120 * kSec);
+  EXPECT_EQ(w.Image("web").status().consecutive_failures(), 0);
+  EXPECT_EQ(w.Image("web").status().phase(), "Ready");
+  EXPECT_EQ(w.Image("web").status().failed_nodes_size(), 0);
+}
+
+TEST(Phase, FailedNodesListIsBoundedToTheLatest) {
+  World w;
+  for (int i = 0; i < 15; ++i) w.PutNode(NodeBuilder("n" + std::to_string(10 + i)));
+  w.PutPolicy(PolicyBuilder("p", 15).Backoff(0, 0, 1, 100));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kExitFailure, kSec}; });
+  w.Start();
+  w.RunFor(5 * kSec);
+  EXPECT_EQ(w.Image("web").status().failed_nodes_size(), 10);
+  EXPECT_GE(w.Image("web").status().consecutive_failures(), 15);
+}
+
+TEST(Phase, AnUnknownPullPolicyIsReportedAndPullsWaitForIt) {
+  World w;
+  w.PutNode(NodeBuilder("a"));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("fast"));
+  w.PutImage(ImageBuilder("other", "other:1"));
+  w.Start();
+  w.RunFor(10 * kSec);
+  EXPECT_EQ(w.Image("web").status().phase(), "Pending");
+  EXPECT_EQ(Ready(w, "web").reason(), "PullPolicyNotFound");
+  EXPECT_EQ(Ready(w, "web").message(),
+            "CachedImage web: pullPolicyRef 'fast' not found; create PullPolicy fast or remove the field");
+  EXPECT_EQ(w.Image("other").status().phase(), "Ready");  // the others keep working
+  w.PutPolicy(PolicyBuilder("fast", 5));
+  w.RunFor(10 * kSec);
+  EXPECT_EQ(w.Image("web").status().phase(), "Ready");
+}
+
+TEST(Phase, APullPolicyDeletedWhileInUseStopsNewPullsWithACondition) {
+  World w;
+  for (int i = 0; i < 4; ++i) w.PutNode(NodeBuilder("n" + std::to_string(i)));
+  w.PutPolicy(PolicyBuilder("p", 1));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, 10 * kSec}; });
+  w.Start();
+  w.RunFor(kSec);
+  w.DeletePolicy("p");
+  w.RunFor(60 * kSec);
+  EXPECT_EQ(w.creations().size(), 1u);
+  EXPECT_EQ(Ready(w, "web").reason(), "PullPolicyNotFound");
+  EXPECT_EQ(w.Image("web").status().nodes_ready(), 1);  // the pull in flight still counted
+}
+
+TEST(Phase, AnEmptyOrMalformedImageIsInvalidSpec) {
+  World w;
+  w.PutNode(NodeBuilder("a"));
+  w.PutImage(ImageBuilder("empty", ""));
+  w.PutImage(ImageBuilder("upper", "Registry/App:1"));
+  w.PutImage(ImageBuilder("fine", "fine:1"));
+  w.Start();
+  w.RunFor(30 * kSec);
+  EXPECT_EQ(Ready(w, "empty").reason(), "InvalidSpec");
+  EXPECT_NE(Ready(w, "empty").message().find("spec.image"), std::string::npos);
+  EXPECT_EQ(Ready(w, "upper").reason(), "InvalidSpec");
+  EXPECT_EQ(w.Image("fine").status().phase(), "Ready");
+  EXPECT_EQ(w.creations().size(), 1u);
+}
+
+TEST(Phase, ANegativeLimitMakesItsCachedImagesInvalidSpec) {
+  World w;
+  w.PutNode(NodeBuilder("a"));
+  w.PutPolicy(PolicyBuilder("broken", -1));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("broken"));
+  w.Start();
+  w.RunFor(30 * kSec);
+  EXPECT_EQ(Ready(w, "web").reason(), "InvalidSpec");
+  EXPECT_EQ(Ready(w, "web").message(),
+            "PullPolicy broken: spec.maxConcurrentNodes is -1; it must be at least 1");
+  EXPECT_TRUE(w.creations().empty());
+}
+
+TEST(Phase, TaintedNodesAreTargetedOnlyWithAToleration) {
+  World w;
+  w.PutNode(NodeBuilder("plain"));
+  w.PutNode(NodeBuilder("gpu").Taint("gpu", "true", "NoSchedule"));
+  w.PutNode(NodeBuilder("cordoned").Unschedulable());
+  w.PutImage(ImageBuilder("plain-only", "a:1"));
+  w.PutImage(ImageBuilder("everywhere", "b:1").Tolerate("gpu", "Exists", "", "NoSchedule"));
+  w.Start();
+  w.RunFor(60 * kSec);
+  EXPECT_EQ(w.Image("plain-only").status().nodes_targeted(), 1);
+  EXPECT_EQ(w.Image("everywhere").status().nodes_targeted(), 2);
+  for (const auto& c : w.creations()) {
+    EXPECT_NE(c.node, "cordoned");
+    if (c.node == "gpu") {
+      EXPECT_EQ(c.image, "everywhere");
+    }
+  }
+}
+
+TEST(Phase, LastTransitionTimeMovesOnlyWithTheConditionStatus) {
+  World w;
+  w.PutNode(NodeBuilder("a"));
+  w.PutNode(NodeBuilder("b"));
+  w.PutPolicy(PolicyBuilder("p", 1));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, 5 * kSec}; });
+  w.Start();
+  int64_t first = Ready(w, "web").last_transition_time_ms();
+  w.RunFor(6 * kSec);  // one node done: message changes, status stays False
+  EXPECT_EQ(Ready(w, "web").last_transition_time_ms(), first);
+  w.RunFor(30 * kSec);
+  EXPECT_EQ(Ready(w, "web").status(), "True");
+  EXPECT_GT(Ready(w, "web").last_transition_time_ms(), first);
+}
+
+TEST(Phase, DeletingACachedImageDeletesItsPods) {
+  World w;
+  w.PutNode(NodeBuilder("a"));
+  w.PutImage(ImageBuilder("web", "web:1"));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, 60 * kSec}; });
+  w.Start();
+  w.RunFor(kSec);
+  ASSERT_EQ(w.pods().size(), 1u);
+  w.DeleteImage("web");
+  w.RunFor(kSec);
+  EXPECT_TRUE(w.pods().empty());
+  EXPECT_EQ(testing::Deletes(w.journal(), "Orphaned").size(), 1u);
+}
+
+}  // namespace
+}  // namespace drop

@@ -1,0 +1,162 @@
+// Properties over random histories (tests/support/random_world.h): the fold is a function of the
+// journal however it is cut by snapshots, reconcile is deterministic to the byte, and no history
+// ever breaks a policy's limits.
+#include <gtest/gtest.h>
+
+#include <google/protobuf/util/message_differencer.h>
+
+#include <map>
+
+#include "core/fold.h"
+#include "core/pacing.h"
+#include "core/reconcile.h"
+#include "core/state.h"
+#include "core/step.h"
+#include "tests/support/random_world.h"
+
+namespace drop {
+namespace {
+
+using testing::RandomWorld;
+
+constexpr uint64_t kSeeds = 12;
+constexpr int kSteps = 300;
+
+std::string Bytes(const google::protobuf::Message& m) {
+  std::string out;
+  m.SerializeToString(&out);
+  return out;
+}
+
+// Equal serialized bytes; on failure, which fields differ.
+::testing::AssertionResult SameBytes(const google::protobuf::Message& a,
+                                     const google::protobuf::Message& b) {
+  if (Bytes(a) == Bytes(b)) return ::testing::AssertionSuccess();
+  google::protobuf::util::MessageDifferencer diff;
+  std::string report;
+  diff.ReportDifferencesToString(&report);
+  diff.Compare(a, b);
+  if (report.size() > 2000) report = report.substr(0, 2000) + "...";
+  return ::testing::AssertionFailure() << "bytes differ:\n" << report;
+}
+
+v1::State FoldAll(const std::vector<v1::Entry>& journal, size_t from, v1::State state) {
+  for (size_t i = from; i < journal.size(); ++i) Apply(journal[i], &state);
+  return state;
+}
+
+class Property : public ::testing::TestWithParam<uint64_t> {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < kSteps; ++i) random.Step();
+    ASSERT_GT(random.world.journal().size(), 1000u) << "the history is too short to say much";
+  }
+  RandomWorld random{GetParam()};
+};
+
+TEST_P(Property, FoldingFromScratchEqualsTheLiveState) {
+  const auto& journal = random.world.journal();
+  EXPECT_TRUE(SameBytes(FoldAll(journal, 0, InitialState()), random.world.state()));
+}
+
+TEST_P(Property, FoldingFromASnapshotTakenMidwayEqualsFoldingFromScratch) {
+  const auto& journal = random.world.journal();
+  v1::State full = FoldAll(journal, 0, InitialState());
+  for (size_t cut : {journal.size() / 7, journal.size() / 3, journal.size() / 2, journal.size() - 1}) {
+    v1::State snapshot = FoldAll(std::vector<v1::Entry>(journal.begin(), journal.begin() + cut), 0,
+                                 InitialState());
+    v1::State parsed;
+    ASSERT_TRUE(parsed.ParseFromString(Bytes(snapshot)));
+    EXPECT_EQ(Bytes(parsed), Bytes(snapshot)) << "a snapshot must round-trip exactly";
+    EXPECT_TRUE(SameBytes(FoldAll(journal, cut, parsed), full)) << "cut at " << cut;
+  }
+}
+
+TEST_P(Property, RecomputingEveryDecisionFromTheInputsGivesTheRecordedBytes) {
+  const auto& journal = random.world.journal();
+  v1::State state = InitialState();
+  size_t i = 0, inputs = 0;
+  while (i < journal.size()) {
+    ASSERT_FALSE(IsDecision(journal[i])) << "seq " << journal[i].seq();
+    std::vector<v1::Entry> decided = Step(journal[i], &state);
+    ++inputs;
+    for (const v1::Entry& d : decided) {
+      ++i;
+      ASSERT_LT(i, journal.size());
+      ASSERT_TRUE(SameBytes(d, journal[i])) << "diverges at seq " << journal[i].seq();
+    }
+    ++i;
+  }
+  EXPECT_GT(inputs, 500u);
+}
+
+TEST_P(Property, ReconcileOnEqualStateAndTimeGivesByteIdenticalDecisions) {
+  const auto& journal = random.world.journal();
+  for (size_t cut : {journal.size() / 4, journal.size() / 2, journal.size()}) {
+    v1::State a = FoldAll(std::vector<v1::Entry>(journal.begin(), journal.begin() + cut), 0,
+                          InitialState());
+    v1::State b;
+    ASSERT_TRUE(b.ParseFromString(Bytes(a)));
+    int64_t now = a.last_time_ms() + 1234;
+    for (const v1::ImageRecord& r : a.images()) {
+      const std::string& name = r.object().name();
+      auto x = ReconcileImage(a, name, now), y = ReconcileImage(b, name, now);
+      ASSERT_EQ(x.size(), y.size());
+      for (size_t k = 0; k < x.size(); ++k) EXPECT_TRUE(SameBytes(x[k], y[k]));
+      auto p = AccountPulls(a, name, now), q = AccountPulls(b, name, now);
+      ASSERT_EQ(p.size(), q.size());
+      for (size_t k = 0; k < p.size(); ++k) EXPECT_TRUE(SameBytes(p[k], q[k]));
+    }
+    for (const char* policy : {"", "policy-0", "policy-1"}) {
+      auto x = PacePolicy(a, policy, now), y = PacePolicy(b, policy, now);
+      ASSERT_EQ(x.size(), y.size());
+      for (size_t k = 0; k < x.size(); ++k) EXPECT_TRUE(SameBytes(x[k], y[k]));
+    }
+  }
+}
+
+// Rule 1 as the test reads it, independently of the core's CountActive.
+int ActiveUnder(const v1::State& state, const std::string& policy) {
+  int n = 0;
+  for (const v1::PodRecord& r : state.pods()) {
+    if (r.policy() != policy || !r.create_error().empty()) continue;
+    v1::PodPhase phase = r.pod().phase();
+    const std::string& why = r.pod().waiting_reason();
+    bool pull_error = why == "ErrImagePull" || why == "ImagePullBackOff" ||
+                      why == "InvalidImageName" || why == "ErrImageNeverPull";
+    if ((phase == v1::POD_PHASE_UNKNOWN || phase == v1::POD_PENDING || phase == v1::POD_RUNNING) &&
+        !pull_error) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+TEST_P(Property, NoHistoryBreaksAPolicysLimits) {
+  const auto& journal = random.world.journal();
+  v1::State state = InitialState();
+  std::map<std::string, int64_t> last_creation;
+  int creations = 0;
+  for (const v1::Entry& e : journal) {
+    if (e.has_action() && e.action().has_create_pod()) {
+      ++creations;
+      const std::string& policy = e.action().create_pod().policy();
+      const v1::PullPolicySpec* spec = FindPolicySpec(state, policy);
+      ASSERT_NE(spec, nullptr) << "created under a policy that does not exist, seq " << e.seq();
+      EXPECT_LT(ActiveUnder(state, policy), spec->max_concurrent_nodes()) << "seq " << e.seq();
+      if (last_creation.count(policy) > 0) {
+        EXPECT_GE(e.time_ms() - last_creation[policy], spec->min_delay_between_pulls_ms())
+            << "seq " << e.seq();
+      }
+      last_creation[policy] = e.time_ms();
+    }
+    Apply(e, &state);
+  }
+  EXPECT_GT(creations, 20);
+  EXPECT_EQ(random.world.double_pods(), 0) << "a node had two drop pods of one CachedImage";
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, Property, ::testing::Range<uint64_t>(1, kSeeds + 1));
+
+}  // namespace
+}  // namespace drop

@@ -1,0 +1,89 @@
+// Random cluster histories for property tests and benchmarks: nodes come and go and flap, images
+// and policies are created, changed (sometimes into nonsense) and deleted, pulls succeed, fail,
+// hang or loop in ImagePullBackOff. Seeded, so a failing seed replays exactly.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+
+#include "tests/support/builders.h"
+#include "tests/support/world.h"
+
+namespace drop::testing {
+
+struct RandomWorld {
+  explicit RandomWorld(uint64_t seed, int nodes = 12, int images = 4, int policies = 2)
+      : rng(seed), node_count(nodes), image_count(images), policy_count(policies) {
+    world.SetBehaviour([this](const v1::Pod&) {
+      int roll = Pick(100);
+      if (roll < 60) return Pull{Pull::kSucceed, 200 + Pick(20'000)};
+      if (roll < 75) return Pull{Pull::kNotFound, 0};
+      if (roll < 88) return Pull{Pull::kExitFailure, 100 + Pick(5'000)};
+      return Pull{Pull::kHang, 0};
+    });
+    for (int i = 0; i < policy_count; ++i) world.PutPolicy(Policy(i));
+    for (int i = 0; i < node_count; ++i) world.PutNode(Node(i));
+    for (int i = 0; i < image_count; ++i) world.PutImage(Image(i));
+    world.Start();
+  }
+
+  int Pick(int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); }
+
+  v1::Node Node(int i) {
+    NodeBuilder b("node-" + std::to_string(i));
+    b.Labels({{"pool", Pick(3) == 0 ? "gpu" : "cpu"}});
+    if (Pick(6) == 0) b.Taint("gpu", "true", "NoSchedule");
+    if (Pick(10) == 0) b.NotReady();
+    if (Pick(15) == 0) b.Unschedulable();
+    if (Pick(4) == 0) b.Image("img-" + std::to_string(Pick(image_count)) + ":1");
+    if (Pick(20) == 0) b.Uid("uid-" + std::to_string(rng()));
+    return b;
+  }
+
+  v1::PullPolicy Policy(int i) {
+    PolicyBuilder b("policy-" + std::to_string(i), 1 + Pick(4), Pick(3) == 0 ? 0 : Pick(5) * 1000);
+    b.Timeout(5'000 + Pick(60'000)).Ttl(Pick(30'000));
+    b.Backoff(Pick(4) * 1000, 10'000 + Pick(50'000), 1 + Pick(3), 1 + Pick(4));
+    if (Pick(5) == 0) b.Always();
+    v1::PullPolicy p = b;
+    if (Pick(25) == 0) p.mutable_spec()->set_max_concurrent_nodes(-1);  // nonsense, must not crash
+    return p;
+  }
+
+  v1::CachedImage Image(int i) {
+    ImageBuilder b("img-" + std::to_string(i), "img-" + std::to_string(i) + ":" + std::to_string(1 + Pick(2)));
+    int policy = Pick(policy_count + 2);  // sometimes the default, sometimes a missing one
+    if (policy < policy_count) b.Policy("policy-" + std::to_string(policy));
+    if (policy == policy_count + 1) b.Policy("missing");
+    if (Pick(3) == 0) b.Selector({{"pool", "gpu"}});
+    if (Pick(3) == 0) b.Tolerate("gpu", "Exists", "", "NoSchedule");
+    v1::CachedImage image = b;
+    if (Pick(30) == 0) image.mutable_spec()->set_image("Not A Reference");
+    return image;
+  }
+
+  // One random change to the cluster, then time passes.
+  void Step() {
+    switch (Pick(10)) {
+      case 0: world.PutNode(Node(Pick(node_count))); break;
+      case 1: world.RemoveNode("node-" + std::to_string(Pick(node_count))); break;
+      case 2: world.PutImage(Image(Pick(image_count))); break;
+      case 3:
+        if (Pick(4) == 0) world.DeleteImage("img-" + std::to_string(Pick(image_count)));
+        break;
+      case 4: world.PutPolicy(Policy(Pick(policy_count))); break;
+      case 5:
+        if (Pick(6) == 0) world.DeletePolicy("policy-" + std::to_string(Pick(policy_count)));
+        break;
+      default: break;
+    }
+    world.RunFor(Pick(15'000));
+  }
+
+  std::mt19937_64 rng;
+  int node_count, image_count, policy_count;
+  World world;
+};
+
+}  // namespace drop::testing
