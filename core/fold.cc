@@ -95,16 +95,18 @@ void ApplyDiscoveryPolicy(const v1::WatchEvent& w, v1::State* state, uint64_t ma
 
 void ApplyPod(const v1::WatchEvent& w, int64_t time, v1::State* state, uint64_t mark) {
   const v1::Pod& pod = w.pod();
+  std::string key = PodKey(pod);
   if (w.type() == v1::DELETED) {
-    Erase(state->mutable_pods(), pod.name());
+    Erase(state->mutable_pods(), key);
     return;
   }
   bool inserted = false;
-  v1::PodRecord* r = Upsert(state->mutable_pods(), pod.name(), &inserted);
+  v1::PodRecord* r = Upsert(state->mutable_pods(), key, &inserted);
   bool replaced = !inserted && !r->pod().uid().empty() && r->pod().uid() != pod.uid();
   if (inserted || replaced) {
     // A pod drop did not create in this life: it counts against its CachedImage's policy.
     r->Clear();
+    r->set_key(key);
     const v1::ImageRecord* image = Find(state->images(), pod.cached_image());
     if (image != nullptr) r->set_policy(image->object().spec().pull_policy_ref());
   }
@@ -198,9 +200,10 @@ void ApplyRelistBegin(const v1::Entry& e, v1::State* state) {
 
 void ApplyActionResult(const v1::Entry& e, v1::State* state) {
   const v1::ActionResult& r = e.action_result();
+  const std::string key = PodKey(r.cached_image(), r.node(), r.target());
   switch (r.kind()) {
     case v1::ACTION_CREATE_POD: {
-      v1::PodRecord* pod = FindMutable(state->mutable_pods(), r.target());
+      v1::PodRecord* pod = FindMutable(state->mutable_pods(), key);
       if (pod == nullptr) return;
       pod->set_create_pending(false);
       if (r.ok() || r.reason() == "AlreadyExists") {
@@ -215,8 +218,8 @@ void ApplyActionResult(const v1::Entry& e, v1::State* state) {
     case v1::ACTION_DELETE_POD: {
       if (r.ok()) return;  // the watch reports the pod gone
       if (r.reason() == "NotFound") {
-        Erase(state->mutable_pods(), r.target());
-      } else if (v1::PodRecord* pod = FindMutable(state->mutable_pods(), r.target())) {
+        Erase(state->mutable_pods(), key);
+      } else if (v1::PodRecord* pod = FindMutable(state->mutable_pods(), key)) {
         pod->set_delete_issued(false);  // a later reconcile tries again
       }
       return;
@@ -244,9 +247,10 @@ void ApplyStarted(const v1::Entry& e, v1::State* state) {
 
 void ApplyOutcome(const v1::Entry& e, v1::State* state) {
   const v1::PullOutcome& o = e.outcome();
-  if (v1::PodRecord* pod = FindMutable(state->mutable_pods(), o.pod())) {
+  const std::string key = PodKey(o.cached_image(), o.node(), o.pod());
+  if (v1::PodRecord* pod = FindMutable(state->mutable_pods(), key)) {
     if (!pod->create_error().empty()) {
-      Erase(state->mutable_pods(), o.pod());  // it never existed
+      Erase(state->mutable_pods(), key);  // it never existed
     } else {
       pod->set_accounted(true);
       if (pod->finished_ms() == 0) pod->set_finished_ms(e.time_ms());
@@ -276,8 +280,10 @@ void ApplyAction(const v1::Entry& e, v1::State* state) {
     case v1::ActionIssued::kCreatePod: {
       const v1::DropPodSpec& spec = a.create_pod().pod();
       bool inserted = false;
-      v1::PodRecord* r = Upsert(state->mutable_pods(), spec.name(), &inserted);
+      std::string key = PodKey(spec.cached_image(), spec.node(), spec.name());
+      v1::PodRecord* r = Upsert(state->mutable_pods(), key, &inserted);
       if (inserted) {
+        r->set_key(key);
         v1::Pod* pod = r->mutable_pod();
         pod->set_name(spec.name());
         pod->set_node(spec.node());
@@ -299,16 +305,20 @@ void ApplyAction(const v1::Entry& e, v1::State* state) {
       }
       return;
     }
-    case v1::ActionIssued::kDeletePod:
-      if (v1::PodRecord* r = FindMutable(state->mutable_pods(), a.delete_pod().name())) {
+    case v1::ActionIssued::kDeletePod: {
+      const v1::DeletePod& d = a.delete_pod();
+      if (v1::PodRecord* r =
+              FindMutable(state->mutable_pods(), PodKey(d.cached_image(), d.node(), d.name()))) {
         r->set_delete_issued(true);
       }
       return;
+    }
     case v1::ActionIssued::kPatchStatus:
       if (v1::ImageRecord* image =
               FindMutable(state->mutable_images(), a.patch_status().cached_image())) {
         *image->mutable_status_issued() = a.patch_status().status();
         image->set_status_retry_ms(0);
+        image->set_status_written_ms(e.time_ms());
       }
       return;
     case v1::ActionIssued::kRequeue:

@@ -1,8 +1,6 @@
 #include "core/image_view.h"
 
-#include <algorithm>
-
-#include "core/image_ref.h"
+#include "core/hash.h"
 #include "core/state.h"
 #include "core/validation.h"
 
@@ -21,15 +19,11 @@ ImageView::ImageView(const v1::State& state, const v1::ImageRecord& record)
       spec_error_ = ValidatePullPolicy(object.spec().pull_policy_ref(), *policy_);
     }
   }
-  match_hash_ = ImageMatchHash(object.spec().image());
+  match_hash_ = record.image_key().empty() ? 0 : Fnv1a64(record.image_key());
   // Under Always the user asks for a fresh pull of a moving tag: a listed image proves nothing.
   present_counts_ = effective_policy().image_pull_policy() != "Always";
-  for (const v1::PodRecord& pod : state.pods()) {
-    if (pod.pod().cached_image() == object.name()) pods_.push_back(&pod);
-  }
-  std::stable_sort(pods_.begin(), pods_.end(), [](const v1::PodRecord* a, const v1::PodRecord* b) {
-    return a->pod().node() < b->pod().node();
-  });
+  auto [first, last] = PodsOf(state, object.name());
+  for (int i = first; i < last; ++i) pods_.push_back(&state.pods(i));
 }
 
 const v1::PullPolicySpec& ImageView::effective_policy() const {

@@ -34,7 +34,7 @@ class ImageView {
   const v1::PullPolicySpec& effective_policy() const;
   // Why the spec (or its policy) cannot be acted on; empty when it can.
   const std::string& spec_error() const { return spec_error_; }
-  // This CachedImage's drop pods, sorted by node.
+  // This CachedImage's drop pods, sorted by node (then name).
   const std::vector<const v1::PodRecord*>& pods() const { return pods_; }
 
   // Calls f(const NodeFacts&) for every node in name order until f returns false.

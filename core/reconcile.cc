@@ -1,7 +1,5 @@
 #include "core/reconcile.h"
 
-#include <google/protobuf/util/message_differencer.h>
-
 #include <algorithm>
 #include <limits>
 
@@ -36,6 +34,8 @@ v1::Entry Delete(const v1::State& state, const v1::PodRecord& r, const char* rea
   d->set_name(r.pod().name());
   d->set_uid(r.pod().uid());
   d->set_reason(reason);
+  d->set_cached_image(r.pod().cached_image());
+  d->set_node(r.pod().node());
   return e;
 }
 
@@ -68,9 +68,11 @@ std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view nam
   const v1::PullPolicySpec* spec = nullptr;
   if (image != nullptr) spec = FindPolicySpec(state, image->object().spec().pull_policy_ref());
   const v1::PullPolicySpec& policy = spec != nullptr ? *spec : DefaultPolicySpec();
-  for (const v1::PodRecord& r : state.pods()) {
+  auto [first, last] = PodsOf(state, name);
+  for (int i = first; i < last; ++i) {
+    const v1::PodRecord& r = state.pods(i);
     const v1::Pod& pod = r.pod();
-    if (pod.cached_image() != name || r.accounted()) continue;
+    if (r.accounted()) continue;
     v1::PullOutcome o;
     o.set_cached_image(std::string(name));
     o.set_node(pod.node());
@@ -137,17 +139,35 @@ const v1::CachedImageStatus& CurrentStatus(const v1::ImageRecord& image) {
   return image.has_status_issued() ? image.status_issued() : image.object().status();
 }
 
+Census TakeCensus(const ImageView& view) {
+  Census c;
+  view.ForEachNode([&](const NodeFacts& f) {
+    if (f.fit != Fit::kTargeted) return true;
+    ++c.targeted;
+    if (f.cached) {
+      c.cached.push_back(&f.node->name());
+    } else {
+      c.wanting.push_back(f.node->name());
+      c.has_candidate = c.has_candidate || f.pod == nullptr;
+    }
+    return true;
+  });
+  return c;
+}
+
 v1::CachedImageStatus DesiredStatus(const v1::State& state, const ImageView& view, int64_t now) {
+  return DesiredStatus(state, view, TakeCensus(view), now);
+}
+
+v1::CachedImageStatus DesiredStatus(const v1::State& state, const ImageView& view,
+                                    const Census& census, int64_t now) {
   const v1::ImageRecord& image = view.record();
   const v1::CachedImage& object = image.object();
   v1::CachedImageStatus s;
   s.set_observed_generation(object.generation());
-  view.ForEachNode([&](const NodeFacts& f) {
-    if (f.fit != Fit::kTargeted) return true;
-    s.set_nodes_targeted(s.nodes_targeted() + 1);
-    if (f.cached) s.add_cached_nodes(f.node->name());
-    return true;
-  });
+  s.set_nodes_targeted(census.targeted);
+  s.mutable_cached_nodes()->Reserve(static_cast<int>(census.cached.size()));
+  for (const std::string* node : census.cached) s.add_cached_nodes(*node);
   s.set_nodes_ready(s.cached_nodes_size());
 
   // The latest failures, listed by node.
@@ -222,8 +242,9 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
   if (image == nullptr) {
     // Garbage collection removes pods owned by a deleted CachedImage; this covers pods it cannot
     // (an owner reference lost, a pod made by hand with drop's labels).
-    for (const v1::PodRecord& r : state.pods()) {
-      if (r.pod().cached_image() == name && Deletable(r)) out.push_back(Delete(state, r, "Orphaned"));
+    auto [first, last] = PodsOf(state, name);
+    for (int i = first; i < last; ++i) {
+      if (Deletable(state.pods(i))) out.push_back(Delete(state, state.pods(i), "Orphaned"));
     }
     return out;
   }
@@ -232,16 +253,11 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
   const v1::PullPolicySpec& policy = view.effective_policy();
   int64_t wake = kNever;
 
-  // Nodes that are targeted and lack the image, in name order; whether any is free to pull.
-  std::vector<std::string_view> wanting;
-  bool has_candidate = false;
-  view.ForEachNode([&](const NodeFacts& f) {
-    if (f.fit == Fit::kTargeted && !f.cached) wanting.push_back(f.node->name());
-    has_candidate = has_candidate || f.candidate();
-    return true;
-  });
+  const Census census = TakeCensus(view);
+  const bool has_candidate = census.has_candidate;
   auto wants = [&](const std::string& node) {
-    return std::binary_search(wanting.begin(), wanting.end(), std::string_view(node));
+    return std::binary_search(census.wanting.begin(), census.wanting.end(),
+                              std::string_view(node));
   };
   bool backoff_passed = now >= BackoffUntil(policy.backoff(), *image);
 
@@ -273,14 +289,25 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
   }
 
   if (!object.deleting()) {
-    v1::CachedImageStatus desired = DesiredStatus(state, view, now);
+    v1::CachedImageStatus desired = DesiredStatus(state, view, census, now);
     const v1::CachedImageStatus& current = CurrentStatus(*image);
     const v1::Condition* before = ReadyCondition(current);
     const v1::Condition* after = ReadyCondition(desired);
     bool transition = before == nullptr || before->status() != after->status();
-    if (!google::protobuf::util::MessageDifferencer::Equals(desired, current)) {
+    // Progress alone (one more node cached) is written at most every kStatusMinIntervalMs; a
+    // change of phase, condition or generation at once. A 5,000-node status rewritten on every
+    // pull would load etcd and the journal for nothing a reader can see.
+    bool significant = before == nullptr || transition || before->reason() != after->reason() ||
+                       desired.phase() != current.phase() ||
+                       desired.observed_generation() != current.observed_generation();
+    int64_t progress_at = image->status_written_ms() + kStatusMinIntervalMs;
+    // Both lists are in a fixed order, so equal statuses serialize to equal bytes; far cheaper
+    // than a reflective comparison of 5,000 names.
+    if (desired.SerializeAsString() != current.SerializeAsString()) {
       if (now < image->status_retry_ms()) {
         wake = std::min(wake, image->status_retry_ms());
+      } else if (!significant && now < progress_at) {
+        wake = std::min(wake, progress_at);
       } else {
         if (after->status() == "True" && transition) {
           out.push_back(Event(object, "Normal", "Ready", after->message()));

@@ -6,6 +6,23 @@
 
 namespace drop {
 
+std::string PodKey(std::string_view cached_image, std::string_view node, std::string_view name) {
+  std::string key;
+  key.reserve(cached_image.size() + node.size() + name.size() + 2);
+  key.append(cached_image).push_back('\0');
+  key.append(node).push_back('\0');
+  key.append(name);
+  return key;
+}
+
+std::pair<int, int> PodsOf(const v1::State& state, std::string_view cached_image) {
+  std::string prefix(cached_image);
+  prefix.push_back('\0');
+  int first = LowerBound(state.pods(), prefix);
+  prefix.back() = '\1';
+  return {first, LowerBound(state.pods(), prefix)};
+}
+
 bool Synced(const v1::State& state) {
   if (state.relisting_size() > 0) return false;
   for (int kind : state.config().watches()) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/schema.h"
 
@@ -13,13 +14,15 @@ namespace drop {
 inline const std::string& NameOf(const v1::NodeRecord& r) { return r.node().name(); }
 inline const std::string& NameOf(const v1::ImageRecord& r) { return r.object().name(); }
 inline const std::string& NameOf(const v1::PolicyRecord& r) { return r.object().name(); }
-inline const std::string& NameOf(const v1::PodRecord& r) { return r.pod().name(); }
+inline const std::string& NameOf(const v1::PodRecord& r) { return r.key(); }
 inline const std::string& NameOf(const v1::DiscoveryRecord& r) { return r.object().name(); }
 inline const std::string& NameOf(const v1::FailedNode& r) { return r.node(); }
 inline const std::string& NameOf(const std::string& s) { return s; }
 
 // After a failed status write, the least time before the next attempt.
 constexpr int64_t kStatusRetryDelayMs = 5000;
+// Least time between two status writes that only report progress.
+constexpr int64_t kStatusMinIntervalMs = 2000;
 
 template <typename T>
 using List = google::protobuf::RepeatedPtrField<T>;
@@ -73,6 +76,15 @@ inline void InsertSorted(List<std::string>* sorted, std::string_view s) {
   std::string* slot = Upsert(sorted, s, &inserted);
   if (inserted) slot->assign(s);
 }
+
+// The sort key of a PodRecord: CachedImage, node and pod name, NUL-separated.
+std::string PodKey(std::string_view cached_image, std::string_view node, std::string_view name);
+inline std::string PodKey(const v1::Pod& pod) {
+  return PodKey(pod.cached_image(), pod.node(), pod.name());
+}
+
+// The pods of one CachedImage, in node order: indices [first, second) of State.pods.
+std::pair<int, int> PodsOf(const v1::State& state, std::string_view cached_image);
 
 // Whether every kind the operator watches has been listed and no relist is in progress: until
 // then the state may be missing objects and the reconciler decides nothing.

@@ -68,7 +68,7 @@ void WatchKeys(const v1::State& state, const v1::WatchEvent& w, Keys* keys) {
     }
     case v1::WatchEvent::kPod: {
       keys->Image(state, w.pod().cached_image());
-      if (const v1::PodRecord* r = Find(state.pods(), w.pod().name())) {
+      if (const v1::PodRecord* r = Find(state.pods(), PodKey(w.pod()))) {
         keys->policies.insert(r->policy());
       }
       break;
@@ -104,7 +104,8 @@ std::vector<v1::Key> TouchedKeys(const v1::State& state, const v1::Entry& input)
       const v1::ActionResult& r = input.action_result();
       if (r.kind() == v1::ACTION_PATCH_STATUS) keys.images.insert(r.target());
       if (r.kind() == v1::ACTION_CREATE_POD || r.kind() == v1::ACTION_DELETE_POD) {
-        if (const v1::PodRecord* pod = Find(state.pods(), r.target())) {
+        if (const v1::PodRecord* pod =
+                Find(state.pods(), PodKey(r.cached_image(), r.node(), r.target()))) {
           keys.Image(state, pod->pod().cached_image());
           keys.policies.insert(pod->policy());
         }

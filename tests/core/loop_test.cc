@@ -172,13 +172,7 @@ TEST_F(LoopTest, AlreadyExistsOnCreateCountsAsCreated) {
   SubmitAndRun(Watch(v1::ADDED, NodeBuilder("a")));
   SubmitAndRun(Watch(v1::ADDED, ImageBuilder("web", "web:1")));
   const v1::Entry create = FirstCreate();
-  v1::Entry result;
-  result.mutable_action_result()->set_action_seq(create.seq());
-  result.mutable_action_result()->set_kind(v1::ACTION_CREATE_POD);
-  result.mutable_action_result()->set_target(create.action().create_pod().pod().name());
-  result.mutable_action_result()->set_reason("AlreadyExists");
-  result.mutable_action_result()->set_http_code(409);
-  SubmitAndRun(result);
+  SubmitAndRun(CreateResult(create, "AlreadyExists", 409));
   ASSERT_EQ(loop.state().pods_size(), 1);
   EXPECT_TRUE(loop.state().pods(0).create_error().empty());
   EXPECT_EQ(loop.state().images(0).consecutive_failures(), 0);
@@ -220,14 +214,8 @@ TEST(Fold, ACreateThatFailsCountsAsAFailedPullAndLeavesNoPod) {
     if (a.action().has_create_pod()) create = a;
   }
   ASSERT_TRUE(create.action().has_create_pod());
-  v1::Entry result;
-  result.mutable_action_result()->set_action_seq(create.seq());
-  result.mutable_action_result()->set_kind(v1::ACTION_CREATE_POD);
-  result.mutable_action_result()->set_target(create.action().create_pod().pod().name());
-  result.mutable_action_result()->set_reason("Forbidden");
-  result.mutable_action_result()->set_http_code(403);
-  result.mutable_action_result()->set_message("pods is forbidden: User cannot create pods in drop-system");
-  run(result);
+  run(CreateResult(create, "Forbidden", 403,
+                   "pods is forbidden: User cannot create pods in drop-system"));
   EXPECT_EQ(loop.state().pods_size(), 0);
   ASSERT_EQ(loop.state().images(0).failures_size(), 1);
   EXPECT_EQ(loop.state().images(0).failures(0).reason(), "CreateFailed");

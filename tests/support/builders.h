@@ -167,4 +167,22 @@ inline v1::Entry Timer(v1::ObjectKind kind, std::string name) {
   return e;
 }
 
+// The executor's answer to a CreatePod action.
+inline v1::Entry CreateResult(const v1::Entry& create, std::string reason, int http_code,
+                              std::string message = "") {
+  const v1::DropPodSpec& pod = create.action().create_pod().pod();
+  v1::Entry e;
+  v1::ActionResult* r = e.mutable_action_result();
+  r->set_action_seq(create.seq());
+  r->set_kind(v1::ACTION_CREATE_POD);
+  r->set_target(pod.name());
+  r->set_cached_image(pod.cached_image());
+  r->set_node(pod.node());
+  r->set_ok(http_code / 100 == 2);
+  r->set_reason(std::move(reason));
+  r->set_http_code(http_code);
+  r->set_message(std::move(message));
+  return e;
+}
+
 }  // namespace drop::testing

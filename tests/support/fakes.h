@@ -16,7 +16,7 @@ class MemoryJournal : public JournalWriter {
     pending_.push_back(entry);
     return Status::Ok();
   }
-  Status Commit(const v1::State& state) override {
+  Status Commit(const v1::State&) override {
     if (fail_commits) {
       pending_.clear();
       return Status::IOError("injected commit failure");
@@ -24,12 +24,10 @@ class MemoryJournal : public JournalWriter {
     for (v1::Entry& e : pending_) entries.push_back(std::move(e));
     pending_.clear();
     ++commits;
-    last_state = state;
     return Status::Ok();
   }
 
   std::vector<v1::Entry> entries;  // durable
-  v1::State last_state;
   int commits = 0;
   bool fail_appends = false;
   bool fail_commits = false;

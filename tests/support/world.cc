@@ -7,6 +7,20 @@
 #include "tests/support/builders.h"
 
 namespace drop::testing {
+namespace {
+
+// The CachedImage as drop's watch projects it: without the status node lists.
+v1::CachedImage Projected(v1::CachedImage image) {
+  image.mutable_status()->clear_cached_nodes();
+  image.mutable_status()->clear_failed_nodes();
+  return image;
+}
+
+v1::Entry Listed(const v1::CachedImage& o) { return Watch(v1::LISTED, Projected(o)); }
+template <typename T>
+v1::Entry Listed(const T& o) { return Watch(v1::LISTED, o); }
+
+}  // namespace
 
 World::World(Loop::Options options)
     : loop_(std::make_unique<Loop>(InitialState(), &journal_, &executor_, &clock_, options)) {
@@ -31,7 +45,7 @@ void World::Start() {
   Input(Started());
   auto relist = [&](v1::ObjectKind kind, auto& objects) {
     Input(RelistBegin(kind));
-    for (const auto& [name, object] : objects) Input(Watch(v1::LISTED, object));
+    for (const auto& [name, object] : objects) Input(Listed(object));
     Input(RelistEnd(kind));
   };
   relist(v1::KIND_NODE, nodes_);
@@ -66,7 +80,7 @@ void World::PutImage(v1::CachedImage image) {
   }
   image.set_resource_version(std::to_string(++rv_));
   images_[image.name()] = image;
-  if (started_) Input(Watch(existed ? v1::MODIFIED : v1::ADDED, image));
+  if (started_) Input(Watch(existed ? v1::MODIFIED : v1::ADDED, Projected(image)));
 }
 
 void World::DeleteImage(const std::string& name) {
@@ -131,6 +145,13 @@ v1::Entry Result(const v1::Entry& action, v1::ActionKind kind, const std::string
   r->set_ok(ok);
   r->set_reason(reason);
   r->set_http_code(code);
+  if (action.action().has_create_pod()) {
+    r->set_cached_image(action.action().create_pod().pod().cached_image());
+    r->set_node(action.action().create_pod().pod().node());
+  } else if (action.action().has_delete_pod()) {
+    r->set_cached_image(action.action().delete_pod().cached_image());
+    r->set_node(action.action().delete_pod().node());
+  }
   return e;
 }
 
@@ -199,7 +220,7 @@ void World::Act(const v1::Entry& action) {
       }
       *it->second.mutable_status() = p.status();
       it->second.set_resource_version(std::to_string(++rv_));
-      v1::CachedImage image = it->second;
+      v1::CachedImage image = Projected(it->second);
       At(now, [this, image] { Input(Watch(v1::MODIFIED, image)); });
       v1::Entry r = Result(action, v1::ACTION_PATCH_STATUS, p.cached_image(), true, "", 200);
       At(now, [this, r] { Input(r); });
