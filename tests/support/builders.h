@@ -30,7 +30,10 @@ struct NodeBuilder {
     node.set_name(std::move(name));
     node.set_ready(true);
   }
-  NodeBuilder& Labels(testing::Labels l) { SetLabels(node.mutable_labels(), l); return *this; }
+  NodeBuilder& Labels(testing::Labels l) {
+    SetLabels(node.mutable_labels(), l);
+    return *this;
+  }
   NodeBuilder& Taint(std::string key, std::string value, std::string effect) {
     v1::Taint* t = node.add_taints();
     t->set_key(std::move(key));
@@ -38,14 +41,23 @@ struct NodeBuilder {
     t->set_effect(std::move(effect));
     return *this;
   }
-  NodeBuilder& NotReady() { node.set_ready(false); return *this; }
-  NodeBuilder& Unschedulable() { node.set_unschedulable(true); return *this; }
+  NodeBuilder& NotReady() {
+    node.set_ready(false);
+    return *this;
+  }
+  NodeBuilder& Unschedulable() {
+    node.set_unschedulable(true);
+    return *this;
+  }
   NodeBuilder& Image(const std::string& ref) {
     node.add_image_hashes(ImageMatchHash(ref));
     std::sort(node.mutable_image_hashes()->begin(), node.mutable_image_hashes()->end());
     return *this;
   }
-  NodeBuilder& Uid(std::string uid) { node.set_uid(std::move(uid)); return *this; }
+  NodeBuilder& Uid(std::string uid) {
+    node.set_uid(std::move(uid));
+    return *this;
+  }
   operator v1::Node() const { return node; }  // NOLINT
 };
 
@@ -78,7 +90,10 @@ struct ImageBuilder {
     object.mutable_spec()->add_image_pull_secrets(std::move(name));
     return *this;
   }
-  ImageBuilder& Generation(int64_t g) { object.set_generation(g); return *this; }
+  ImageBuilder& Generation(int64_t g) {
+    object.set_generation(g);
+    return *this;
+  }
   operator v1::CachedImage() const { return object; }  // NOLINT
 };
 
@@ -100,9 +115,18 @@ struct PolicyBuilder {
     b->set_factor(2);
     b->set_max_consecutive_failures(5);
   }
-  PolicyBuilder& Timeout(int64_t ms) { object.mutable_spec()->set_pull_timeout_ms(ms); return *this; }
-  PolicyBuilder& Ttl(int64_t ms) { object.mutable_spec()->set_pod_ttl_after_finished_ms(ms); return *this; }
-  PolicyBuilder& Always() { object.mutable_spec()->set_image_pull_policy("Always"); return *this; }
+  PolicyBuilder& Timeout(int64_t ms) {
+    object.mutable_spec()->set_pull_timeout_ms(ms);
+    return *this;
+  }
+  PolicyBuilder& Ttl(int64_t ms) {
+    object.mutable_spec()->set_pod_ttl_after_finished_ms(ms);
+    return *this;
+  }
+  PolicyBuilder& Always() {
+    object.mutable_spec()->set_image_pull_policy("Always");
+    return *this;
+  }
   PolicyBuilder& Backoff(int64_t initial, int64_t max, double factor, int max_failures) {
     v1::Backoff* b = object.mutable_spec()->mutable_backoff();
     b->set_initial_delay_ms(initial);
@@ -157,7 +181,8 @@ inline v1::Entry Started(std::initializer_list<v1::ObjectKind> watches = {
   c->set_init_image("registry.local/drop/operator:test");
   c->set_version("test");
   c->set_identity("test-0");
-  for (v1::ObjectKind k : watches) c->add_watches(k);
+  for (v1::ObjectKind k : watches)
+    c->add_watches(k);
   return e;
 }
 inline v1::Entry Timer(v1::ObjectKind kind, std::string name) {

@@ -21,7 +21,8 @@ class MemoryJournal : public JournalWriter {
       pending_.clear();
       return Status::IOError("injected commit failure");
     }
-    for (v1::Entry& e : pending_) entries.push_back(std::move(e));
+    for (v1::Entry& e : pending_)
+      entries.push_back(std::move(e));
     pending_.clear();
     ++commits;
     return Status::Ok();

@@ -22,9 +22,12 @@ struct RandomWorld {
       if (roll < 88) return Pull{Pull::kExitFailure, 100 + Pick(5'000)};
       return Pull{Pull::kHang, 0};
     });
-    for (int i = 0; i < policy_count; ++i) world.PutPolicy(Policy(i));
-    for (int i = 0; i < node_count; ++i) world.PutNode(Node(i));
-    for (int i = 0; i < image_count; ++i) world.PutImage(Image(i));
+    for (int i = 0; i < policy_count; ++i)
+      world.PutPolicy(Policy(i));
+    for (int i = 0; i < node_count; ++i)
+      world.PutNode(Node(i));
+    for (int i = 0; i < image_count; ++i)
+      world.PutImage(Image(i));
     world.Start();
   }
 
@@ -52,7 +55,8 @@ struct RandomWorld {
   }
 
   v1::CachedImage Image(int i) {
-    ImageBuilder b("img-" + std::to_string(i), "img-" + std::to_string(i) + ":" + std::to_string(1 + Pick(2)));
+    ImageBuilder b("img-" + std::to_string(i),
+                   "img-" + std::to_string(i) + ":" + std::to_string(1 + Pick(2)));
     int policy = Pick(policy_count + 2);  // sometimes the default, sometimes a missing one
     if (policy < policy_count) b.Policy("policy-" + std::to_string(policy));
     if (policy == policy_count + 1) b.Policy("missing");
@@ -66,17 +70,26 @@ struct RandomWorld {
   // One random change to the cluster, then time passes.
   void Step() {
     switch (Pick(10)) {
-      case 0: world.PutNode(Node(Pick(node_count))); break;
-      case 1: world.RemoveNode("node-" + std::to_string(Pick(node_count))); break;
-      case 2: world.PutImage(Image(Pick(image_count))); break;
+      case 0:
+        world.PutNode(Node(Pick(node_count)));
+        break;
+      case 1:
+        world.RemoveNode("node-" + std::to_string(Pick(node_count)));
+        break;
+      case 2:
+        world.PutImage(Image(Pick(image_count)));
+        break;
       case 3:
         if (Pick(4) == 0) world.DeleteImage("img-" + std::to_string(Pick(image_count)));
         break;
-      case 4: world.PutPolicy(Policy(Pick(policy_count))); break;
+      case 4:
+        world.PutPolicy(Policy(Pick(policy_count)));
+        break;
       case 5:
         if (Pick(6) == 0) world.DeletePolicy("policy-" + std::to_string(Pick(policy_count)));
         break;
-      default: break;
+      default:
+        break;
     }
     world.RunFor(Pick(15'000));
   }

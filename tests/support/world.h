@@ -69,9 +69,7 @@ class World {
     int64_t at;
     uint64_t order;
     std::function<void()> run;
-    bool operator>(const Happening& o) const {
-      return at != o.at ? at > o.at : order > o.order;
-    }
+    bool operator>(const Happening& o) const { return at != o.at ? at > o.at : order > o.order; }
   };
   void At(int64_t at, std::function<void()> run);
   void Input(v1::Entry e);  // submit and process now

@@ -1,0 +1,375 @@
+#include "journal/store.h"
+
+#include <rocksdb/convenience.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <regex>
+
+#include "core/fold.h"
+#include "journal/format.h"
+
+namespace drop::journal {
+namespace fs = std::filesystem;
+
+namespace {
+
+// RocksDB requires the default family; drop keeps nothing in it.
+const char* const kFamilies[] = {"default", kEntriesFamily, kSnapshotsFamily, kMetaFamily};
+
+bool Supported(rocksdb::CompressionType type) {
+  auto all = rocksdb::GetSupportedCompressions();
+  return std::find(all.begin(), all.end(), type) != all.end();
+}
+
+rocksdb::ColumnFamilyOptions FamilyOptions(const std::string& name) {
+  rocksdb::ColumnFamilyOptions o;
+  rocksdb::BlockBasedTableOptions table;
+  // Entries are small and read in sequence: big blocks compress well and cost nothing on scans.
+  table.block_size = name == kEntriesFamily ? 64 * 1024 : 16 * 1024;
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  if (Supported(rocksdb::kLZ4Compression)) o.compression = rocksdb::kLZ4Compression;
+  if (Supported(rocksdb::kZSTD)) {
+    // The cold bulk of the journal sits in the bottom level: compress it hard.
+    o.bottommost_compression = rocksdb::kZSTD;
+    if (name == kSnapshotsFamily) o.compression = rocksdb::kZSTD;
+  }
+  o.write_buffer_size = name == kEntriesFamily ? 32 << 20 : 8 << 20;
+  return o;
+}
+
+Result<uint64_t> ParseNumber(const std::string& text, const std::string& what) {
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return Status::Corruption(what + " is \"" + text + "\", not a number");
+  }
+  return v;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options& options) {
+  std::unique_ptr<Store> store(new Store());
+  store->dir_ = dir;
+  store->mode_ = options.mode;
+  std::error_code ec;
+  bool exists = fs::is_directory(dir, ec);
+  bool has_db = fs::exists(fs::path(dir) / "CURRENT", ec);
+  if (!exists && !(options.mode == Mode::kReadWrite && options.create_if_missing)) {
+    return Status::NotFound("journal " + dir + ": no such directory; give the directory the " +
+                            "operator writes its journal to (--journal-dir), or a copy of it");
+  }
+  if (exists && !has_db &&
+      !(options.mode == Mode::kReadWrite && options.create_if_missing && fs::is_empty(dir, ec))) {
+    return Status::InvalidArgument("journal " + dir + ": not a drop journal (no RocksDB CURRENT " +
+                                   "file); give the operator's --journal-dir or a copy of it");
+  }
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = options.create_if_missing;
+  db_options.paranoid_checks = true;
+  // A crash can tear the last record of the WAL; anything else damaged is an error, unless the
+  // user asks to salvage what comes before it.
+  db_options.wal_recovery_mode = options.salvage
+                                     ? rocksdb::WALRecoveryMode::kPointInTimeRecovery
+                                     : rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  db_options.max_open_files = options.mode == Mode::kSecondary ? -1 : 512;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.keep_log_file_num = 3;
+
+  if (has_db) {
+    std::vector<std::string> names;
+    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
+    if (!s.ok()) return store->Convert(s, "open");
+    for (const char* want : {kEntriesFamily, kSnapshotsFamily, kMetaFamily}) {
+      if (std::find(names.begin(), names.end(), want) == names.end()) {
+        return Status::InvalidArgument("journal " + dir + ": a RocksDB database but not a drop " +
+                                       "journal (no column family \"" + want + "\")");
+      }
+    }
+  }
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const char* name : kFamilies)
+    families.emplace_back(name, FamilyOptions(name));
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s;
+  switch (options.mode) {
+    case Mode::kReadWrite:
+      s = rocksdb::DB::Open(db_options, dir, families, &store->cfs_, &db);
+      break;
+    case Mode::kReadOnly:
+      s = rocksdb::DB::OpenForReadOnly(db_options, dir, families, &store->cfs_, &db);
+      break;
+    case Mode::kSecondary:
+      fs::create_directories(options.secondary_dir, ec);
+      s = rocksdb::DB::OpenAsSecondary(db_options, dir, options.secondary_dir, families,
+                                       &store->cfs_, &db);
+      break;
+  }
+  store->db_.reset(db);
+  if (!s.ok()) {
+    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+      return Status::Unavailable("journal " + dir + ": another process has it open for writing (" +
+                                 s.ToString() + "); read a live journal with a read-only or " +
+                                 "secondary open, or copy it first");
+    }
+    return store->Convert(s, "open");
+  }
+
+  Result<uint32_t> version = store->SchemaVersion();
+  if (!version.ok()) return version.status();
+  if (*version > kSchemaVersion) {
+    return Status::FailedPrecondition(
+        "journal " + dir + ": written with schema version " + std::to_string(*version) +
+        ", newer than this build of drop knows (" + std::to_string(kSchemaVersion) +
+        "); use a drop (or drop-replay) at least as new as the one that wrote it");
+  }
+  return store;
+}
+
+Store::~Store() {
+  for (rocksdb::ColumnFamilyHandle* cf : cfs_) {
+    if (db_ != nullptr) db_->DestroyColumnFamilyHandle(cf);
+  }
+  cfs_.clear();
+  if (db_ != nullptr) db_->Close().PermitUncheckedError();
+}
+
+std::string Store::DescribeFile(const std::string& message) const {
+  static const std::regex kFile(R"((\d{6,})\.(sst|log|blob))");
+  std::smatch m;
+  if (!std::regex_search(message, m, kFile)) return "";
+  std::string file = m[0];
+  if (m[2] == "log") {
+    return "write-ahead log " + file + " (the newest entries, not yet in a table file)";
+  }
+  std::vector<rocksdb::LiveFileMetaData> files;
+  db_->GetLiveFilesMetaData(&files);
+  for (const rocksdb::LiveFileMetaData& f : files) {
+    if (f.relative_filename != file && f.name != "/" + file) continue;
+    if (f.column_family_name == kEntriesFamily || f.column_family_name == kSnapshotsFamily) {
+      std::string what = f.column_family_name == kEntriesFamily ? "entries " : "snapshots at seq ";
+      return "table file " + file + " (" + what + std::to_string(DecodeSeq(f.smallestkey)) + ".." +
+             std::to_string(DecodeSeq(f.largestkey)) + ")";
+    }
+    return "table file " + file + " (" + f.column_family_name + ")";
+  }
+  return "file " + file;
+}
+
+Status Store::Convert(const rocksdb::Status& s, const std::string& what) const {
+  if (s.ok()) return Status::Ok();
+  std::string where = "journal " + dir_ + ": " + what + ": ";
+  if (s.IsCorruption()) {
+    std::string file = db_ != nullptr ? DescribeFile(s.ToString()) : "";
+    return Status::Corruption(
+        where + (file.empty() ? "" : file + " is damaged: ") + s.ToString() +
+        ". Restore the journal from a checkpoint (drop-replay checkpoint), or move the directory "
+        "aside so drop starts a new journal and relists the cluster; the moved copy keeps the "
+        "record up to the damage (open it with --salvage)");
+  }
+  if (s.IsNotFound()) return Status::NotFound(where + s.ToString());
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(where + s.ToString());
+  if (s.IsBusy() || s.IsTryAgain()) return Status::Unavailable(where + s.ToString());
+  return Status::IOError(where + s.ToString());
+}
+
+Result<uint64_t> Store::MetaNumber(std::string_view key) const {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), meta(), rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return uint64_t{0};
+  if (!s.ok()) return Convert(s, "read meta " + std::string(key));
+  Result<uint64_t> n = ParseNumber(value, "meta " + std::string(key));
+  if (!n.ok()) return Status::Corruption("journal " + dir_ + ": " + n.status().message());
+  return n;
+}
+
+Result<uint32_t> Store::SchemaVersion() const {
+  Result<uint64_t> v = MetaNumber(kSchemaVersionKey);
+  if (!v.ok()) return v.status();
+  return static_cast<uint32_t>(*v);
+}
+
+Result<std::pair<uint64_t, uint64_t>> Store::Range() const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), entries()));
+  it->SeekToFirst();
+  if (!it->Valid()) {
+    if (!it->status().ok()) return Convert(it->status(), "read entries");
+    return std::pair<uint64_t, uint64_t>{1, 0};
+  }
+  uint64_t first = DecodeSeq(it->key().ToStringView());
+  it->SeekToLast();
+  if (!it->Valid()) return Convert(it->status(), "read entries");
+  return std::pair<uint64_t, uint64_t>{first, DecodeSeq(it->key().ToStringView())};
+}
+
+Result<v1::Entry> Store::Get(uint64_t seq) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), entries(), EncodeSeq(seq), &value);
+  if (s.IsNotFound()) {
+    return Status::NotFound("journal " + dir_ + ": no entry " + std::to_string(seq));
+  }
+  if (!s.ok()) return Convert(s, "read entry " + std::to_string(seq));
+  v1::Entry e;
+  if (!e.ParseFromString(value) || e.seq() != seq) {
+    return Status::Corruption("journal " + dir_ + ": entry " + std::to_string(seq) +
+                              " does not decode as a drop.v1.Entry; the journal is damaged");
+  }
+  return e;
+}
+
+Store::Iterator::Iterator(const Store* store, std::unique_ptr<rocksdb::Iterator> it, uint64_t from,
+                          uint64_t to)
+    : store_(store), it_(std::move(it)), expect_(from), to_(to) {
+  it_->Seek(EncodeSeq(from));
+  Load();
+}
+
+void Store::Iterator::Next() {
+  if (!valid_) return;
+  it_->Next();
+  Load();
+}
+
+void Store::Iterator::Load() {
+  valid_ = false;
+  if (expect_ > to_) return;
+  if (!it_->Valid()) {
+    if (!it_->status().ok()) status_ = store_->Convert(it_->status(), "read entries");
+    return;
+  }
+  uint64_t seq = DecodeSeq(it_->key().ToStringView());
+  if (seq > to_) return;
+  if (seq != expect_) {
+    status_ =
+        Status::Corruption("journal " + store_->dir_ + ": entries " + std::to_string(expect_) +
+                           ".." + std::to_string(seq - 1) + " are missing; the journal is damaged");
+    return;
+  }
+  bytes_.assign(it_->value().data(), it_->value().size());
+  if (!entry_.ParseFromString(bytes_) || entry_.seq() != seq) {
+    status_ = Status::Corruption("journal " + store_->dir_ + ": entry " + std::to_string(seq) +
+                                 " does not decode as a drop.v1.Entry; the journal is damaged");
+    return;
+  }
+  ++expect_;
+  valid_ = true;
+}
+
+Store::Iterator Store::Entries(uint64_t from, uint64_t to) const {
+  rocksdb::ReadOptions read;
+  read.readahead_size = 2 << 20;  // replay reads the journal front to back
+  return Iterator(this, std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(read, entries())), from,
+                  to);
+}
+
+std::vector<Store::SnapshotInfo> Store::Snapshots() const {
+  std::vector<SnapshotInfo> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta()));
+  std::string prefix(kSnapshotTimePrefix);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string_view key = it->key().ToStringView().substr(prefix.size());
+    Result<uint64_t> time = ParseNumber(it->value().ToString(), "snapshot time");
+    if (time.ok()) out.push_back({DecodeSeq(key), static_cast<int64_t>(*time)});
+  }
+  return out;
+}
+
+Result<std::optional<std::pair<uint64_t, v1::State>>> Store::SnapshotAtOrBefore(
+    uint64_t seq) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), snapshots()));
+  it->SeekForPrev(EncodeSeq(seq));
+  if (!it->Valid()) {
+    if (!it->status().ok()) return Convert(it->status(), "read snapshots");
+    return std::optional<std::pair<uint64_t, v1::State>>();
+  }
+  uint64_t at = DecodeSeq(it->key().ToStringView());
+  v1::State state;
+  if (!state.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())) ||
+      state.last_seq() != at) {
+    return Status::Corruption("journal " + dir_ + ": the snapshot at entry " + std::to_string(at) +
+                              " does not decode as a drop.v1.State; the journal is damaged");
+  }
+  return std::optional<std::pair<uint64_t, v1::State>>(std::make_pair(at, std::move(state)));
+}
+
+Result<uint64_t> Store::SeqAtOrAfter(int64_t time_ms) const {
+  Result<std::pair<uint64_t, uint64_t>> range = Range();
+  if (!range.ok()) return range.status();
+  uint64_t lo = range->first, hi = range->second + 1;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    Result<v1::Entry> e = Get(mid);
+    if (!e.ok()) return e.status();
+    if (e->time_ms() >= time_ms) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return lo;  // range.second + 1 when every entry is older
+}
+
+Result<v1::State> Store::StateAt(uint64_t seq) const {
+  Result<std::pair<uint64_t, uint64_t>> range = Range();
+  if (!range.ok()) return range.status();
+  Result<std::optional<std::pair<uint64_t, v1::State>>> snap = SnapshotAtOrBefore(seq);
+  if (!snap.ok()) return snap.status();
+  v1::State state = InitialState();
+  uint64_t from = 1;
+  if (snap->has_value()) {
+    from = (*snap)->first + 1;
+    state = std::move((*snap)->second);
+  }
+  if (from < range->first && from <= seq) {
+    return Status::InvalidArgument("journal " + dir_ + ": entry " + std::to_string(seq) +
+                                   " is before the oldest point the journal can rebuild (entries " +
+                                   "start at " + std::to_string(range->first) +
+                                   " after retention)");
+  }
+  if (seq > range->second) {
+    return Status::InvalidArgument("journal " + dir_ + ": entry " + std::to_string(seq) +
+                                   " is after the last one (" + std::to_string(range->second) +
+                                   ")");
+  }
+  Iterator it = Entries(from, seq);
+  for (; it.Valid(); it.Next())
+    Apply(it.entry(), &state);
+  if (!it.status().ok()) return it.status();
+  return state;
+}
+
+Status Store::CatchUp() {
+  if (mode_ != Mode::kSecondary) return Status::Ok();
+  return Convert(db_->TryCatchUpWithPrimary(), "catch up with the writer");
+}
+
+Status Store::Checkpoint(const std::string& dest) const {
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  if (s.ok()) s = checkpoint->CreateCheckpoint(dest);
+  return Convert(s, "checkpoint to " + dest);
+}
+
+Status Store::VerifyChecksums() const {
+  return Convert(db_->VerifyChecksum(), "verify checksums");
+}
+
+uint64_t Store::BytesOnDisk() const {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const fs::directory_entry& f : fs::directory_iterator(dir_, ec)) {
+    if (f.is_regular_file(ec)) total += f.file_size(ec);
+  }
+  return total;
+}
+
+}  // namespace drop::journal

@@ -1,0 +1,116 @@
+// One journal directory's RocksDB handles and the reads everything else is built on: entries by
+// sequence number or time, snapshots, the fold up to a point. Opened for writing (by the
+// Journal), read-only (a copied journal or checkpoint), or as a secondary that follows a live
+// journal another process writes.
+#pragma once
+
+#include <rocksdb/db.h>
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/schema.h"
+#include "core/status.h"
+
+namespace drop::journal {
+
+class Store {
+ public:
+  enum class Mode {
+    kReadWrite,  // the operator's journal
+    kReadOnly,   // a copy or a checkpoint: nothing else writes it
+    kSecondary,  // a live journal: follows the writer with CatchUp()
+  };
+  struct Options {
+    Mode mode = Mode::kReadOnly;
+    bool create_if_missing = false;
+    // Open past a damaged WAL by keeping the entries before the damage (RocksDB point-in-time
+    // recovery) instead of refusing. Entries after the damage are lost.
+    bool salvage = false;
+    std::string secondary_dir;  // kSecondary: where RocksDB keeps the secondary's own files
+  };
+
+  static Result<std::unique_ptr<Store>> Open(const std::string& dir, const Options& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const std::string& dir() const { return dir_; }
+  rocksdb::DB* db() const { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* entries() const { return cfs_[1]; }
+  rocksdb::ColumnFamilyHandle* snapshots() const { return cfs_[2]; }
+  rocksdb::ColumnFamilyHandle* meta() const { return cfs_[3]; }
+
+  // The schema version in meta; 0 for a journal that has none yet.
+  Result<uint32_t> SchemaVersion() const;
+  Result<uint64_t> MetaNumber(std::string_view key) const;  // 0 when absent
+  // [first, last] of the entries held; first > last when there are none.
+  Result<std::pair<uint64_t, uint64_t>> Range() const;
+
+  Result<v1::Entry> Get(uint64_t seq) const;
+
+  // Entries [from, to] in order. Checks that sequence numbers are contiguous and every value
+  // parses; the first problem ends the iteration with a status that names it.
+  class Iterator {
+   public:
+    bool Valid() const { return valid_; }
+    void Next();
+    const v1::Entry& entry() const { return entry_; }
+    const std::string& bytes() const { return bytes_; }  // the entry as stored
+    const Status& status() const { return status_; }
+
+   private:
+    friend class Store;
+    Iterator(const Store* store, std::unique_ptr<rocksdb::Iterator> it, uint64_t from, uint64_t to);
+    void Load();
+    const Store* store_;
+    std::unique_ptr<rocksdb::Iterator> it_;
+    uint64_t expect_, to_;
+    bool valid_ = false;
+    v1::Entry entry_;
+    std::string bytes_;
+    Status status_;
+  };
+  Iterator Entries(uint64_t from, uint64_t to = std::numeric_limits<uint64_t>::max()) const;
+
+  struct SnapshotInfo {
+    uint64_t seq;
+    int64_t time_ms;
+  };
+  std::vector<SnapshotInfo> Snapshots() const;
+  // The newest snapshot folding entries up to at most `seq`, if any.
+  Result<std::optional<std::pair<uint64_t, v1::State>>> SnapshotAtOrBefore(uint64_t seq) const;
+
+  // The first entry recorded at or after `time_ms` (binary search: times never decrease).
+  Result<uint64_t> SeqAtOrAfter(int64_t time_ms) const;
+  // The state after entry `seq`: the newest snapshot at or before it, and the entries after.
+  Result<v1::State> StateAt(uint64_t seq) const;
+
+  // A secondary instance reads what the writer has made durable since it last looked.
+  Status CatchUp();
+  // A consistent copy that opens on its own (hard links where it can), e.g. for `kubectl cp`.
+  Status Checkpoint(const std::string& dest) const;
+  // Reads every block of every file and checks its checksum. A failure names the file, the
+  // sequence numbers it holds, and what to do.
+  Status VerifyChecksums() const;
+  uint64_t BytesOnDisk() const;
+
+  // Turns a RocksDB status into ours, naming the journal and, for corruption, the file and
+  // entries affected.
+  Status Convert(const rocksdb::Status& s, const std::string& what) const;
+
+ private:
+  Store() = default;
+  std::string DescribeFile(const std::string& message) const;
+
+  std::string dir_;
+  Mode mode_ = Mode::kReadOnly;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // default, entries, snapshots, meta
+};
+
+}  // namespace drop::journal

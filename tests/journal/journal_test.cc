@@ -1,0 +1,379 @@
+// The RocksDB journal: recovery, ordering rules, snapshots and retention, reads by time and
+// sequence, schema versions, group commit, a reader beside a live writer, checkpoints.
+#include "journal/journal.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "core/fold.h"
+#include "journal/format.h"
+#include "tests/support/random_world.h"
+#include "tests/support/temp_dir.h"
+
+namespace drop::journal {
+namespace {
+
+using drop::testing::RandomWorld;
+using drop::testing::TempDir;
+
+std::string Bytes(const google::protobuf::Message& m) {
+  return m.SerializeAsString();
+}
+
+// A recorded history from the real core, to write and read back.
+const std::vector<v1::Entry>& History(uint64_t seed = 7) {
+  static std::map<uint64_t, std::vector<v1::Entry>> cache;
+  auto it = cache.find(seed);
+  if (it == cache.end()) {
+    RandomWorld random(seed);
+    for (int i = 0; i < 250; ++i)
+      random.Step();
+    it = cache.emplace(seed, random.world.journal()).first;
+  }
+  return it->second;
+}
+
+v1::State FoldPrefix(const std::vector<v1::Entry>& entries, size_t n) {
+  v1::State state = InitialState();
+  for (size_t i = 0; i < n; ++i)
+    Apply(entries[i], &state);
+  return state;
+}
+
+JournalOptions Options(const std::string& dir) {
+  JournalOptions o;
+  o.dir = dir;
+  return o;
+}
+
+// Appends `entries` [from, to) through the JournalWriter interface in batches of `batch`,
+// committing each with the state it folds to.
+void WriteAll(Journal* j, const std::vector<v1::Entry>& entries, size_t from, size_t to,
+              size_t batch, v1::State* state) {
+  for (size_t i = from; i < to; i += batch) {
+    for (size_t k = i; k < std::min(to, i + batch); ++k) {
+      ASSERT_TRUE(j->Append(entries[k]).ok());
+      Apply(entries[k], state);
+    }
+    Status s = j->Commit(*state);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+}
+
+TEST(Journal, ReopeningRecoversTheStateTheEntriesFoldTo) {
+  TempDir dir;
+  const auto& h = History();
+  v1::State state = InitialState();
+  {
+    auto j = Journal::Open(Options(dir.path()));
+    ASSERT_TRUE(j.ok()) << j.status().ToString();
+    WriteAll(j->get(), h, 0, h.size(), 37, &state);
+  }
+  auto j = Journal::Open(Options(dir.path()));
+  ASSERT_TRUE(j.ok()) << j.status().ToString();
+  EXPECT_EQ(Bytes((*j)->TakeRecoveredState()), Bytes(FoldPrefix(h, h.size())));
+  EXPECT_EQ((*j)->last_seq(), h.size());
+}
+
+TEST(Journal, RefusesAGapOrATimeThatGoesBack) {
+  TempDir dir;
+  auto j = Journal::Open(Options(dir.path()));
+  ASSERT_TRUE(j.ok());
+  const auto& h = History();
+  v1::State state = InitialState();
+  WriteAll(j->get(), h, 0, 10, 10, &state);
+  ASSERT_TRUE((*j)->Append(h[11]).ok());  // entry 12 after 10: a gap
+  Status s = (*j)->Commit(state);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("does not continue the journal"), std::string::npos) << s.message();
+  v1::Entry back = h[10];
+  back.set_time_ms(h[9].time_ms() - 1);
+  ASSERT_TRUE((*j)->Append(back).ok());
+  s = (*j)->Commit(state);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("recorded earlier"), std::string::npos) << s.message();
+  Batch batch;
+  ASSERT_TRUE(batch.Add(h[10]).ok());
+  EXPECT_FALSE(batch.Add(h[12]).ok());
+  EXPECT_EQ((*j)->last_seq(), 10u);
+}
+
+TEST(Journal, SnapshotPlusTailEqualsFullReplayForRandomHistories) {
+  for (uint64_t seed : {1, 2, 3}) {
+    TempDir dir;
+    const auto& h = History(seed);
+    JournalOptions o = Options(dir.path());
+    o.snapshot_every_entries = 500;
+    {
+      auto j = Journal::Open(o);
+      ASSERT_TRUE(j.ok());
+      v1::State state = InitialState();
+      WriteAll(j->get(), h, 0, h.size(), 23, &state);
+      EXPECT_GT((*j)->metrics().snapshots_written.load(), 3u);
+    }
+    auto j = Journal::Open(o);
+    ASSERT_TRUE(j.ok());
+    EXPECT_EQ(Bytes((*j)->TakeRecoveredState()), Bytes(FoldPrefix(h, h.size()))) << "seed " << seed;
+    const Store& store = (*j)->store();
+    for (uint64_t seq :
+         {uint64_t{1}, uint64_t{499}, uint64_t{500}, uint64_t{777}, uint64_t{h.size()}}) {
+      Result<v1::State> at = store.StateAt(seq);
+      ASSERT_TRUE(at.ok()) << at.status().ToString();
+      EXPECT_EQ(Bytes(*at), Bytes(FoldPrefix(h, seq))) << "seed " << seed << " seq " << seq;
+    }
+  }
+}
+
+TEST(Journal, RetentionDropsAPrefixAndTheRestStillRebuilds) {
+  TempDir dir;
+  const auto& h = History(4);
+  JournalOptions o = Options(dir.path());
+  o.snapshot_every_entries = 400;
+  // Keep entries recorded in the last 20 minutes of the history, and at least one snapshot.
+  o.retention_age_ms = 20 * 60 * 1000;
+  {
+    auto j = Journal::Open(o);
+    ASSERT_TRUE(j.ok());
+    v1::State state = InitialState();
+    WriteAll(j->get(), h, 0, h.size(), 50, &state);
+    EXPECT_GT((*j)->metrics().entries_dropped.load(), 0u);
+  }
+  auto j = Journal::Open(o);
+  ASSERT_TRUE(j.ok()) << j.status().ToString();
+  EXPECT_EQ(Bytes((*j)->TakeRecoveredState()), Bytes(FoldPrefix(h, h.size())));
+  const Store& store = (*j)->store();
+  auto range = store.Range();
+  ASSERT_TRUE(range.ok());
+  EXPECT_GT(range->first, 1u);
+  EXPECT_GE(h[range->first - 1].time_ms(), h.back().time_ms() - 2 * o.retention_age_ms);
+  // The oldest point left is rebuildable; anything before it is refused with a reason.
+  Result<v1::State> oldest = store.StateAt(range->first - 1);
+  ASSERT_TRUE(oldest.ok()) << oldest.status().ToString();
+  EXPECT_EQ(Bytes(*oldest), Bytes(FoldPrefix(h, range->first - 1)));
+  Result<v1::State> before = store.StateAt(range->first - 2);
+  EXPECT_FALSE(before.ok());
+  EXPECT_NE(before.status().message().find("before the oldest point"), std::string::npos);
+}
+
+TEST(Journal, RetentionBySizeKeepsTheJournalBounded) {
+  TempDir dir;
+  JournalOptions o = Options(dir.path());
+  o.snapshot_every_entries = 2000;
+  o.retention_bytes = 2 << 20;
+  auto j = Journal::Open(o);
+  ASSERT_TRUE(j.ok());
+  v1::State state = InitialState();
+  const auto& h = History(5);
+  // Write the history several times over (renumbered), far past the limit.
+  uint64_t seq = 0;
+  int64_t time = h.front().time_ms();
+  for (int round = 0; round < 12; ++round) {
+    for (size_t i = 0; i < h.size(); i += 64) {
+      for (size_t k = i; k < std::min(h.size(), i + 64); ++k) {
+        v1::Entry e = h[k];
+        e.set_seq(++seq);
+        time = std::max<int64_t>(time, e.time_ms() + round * int64_t{86'400'000});
+        e.set_time_ms(time);
+        ASSERT_TRUE((*j)->Append(e).ok());
+        Apply(e, &state);
+      }
+      ASSERT_TRUE((*j)->Commit(state).ok());
+    }
+  }
+  EXPECT_GT((*j)->metrics().entries_dropped.load(), 0u);
+  EXPECT_LT((*j)->store().BytesOnDisk(), 4u << 20)
+      << "retention should hold the journal near 2 MiB";
+}
+
+TEST(Journal, FindsEntriesByTime) {
+  TempDir dir;
+  auto j = Journal::Open(Options(dir.path()));
+  ASSERT_TRUE(j.ok());
+  const auto& h = History();
+  v1::State state = InitialState();
+  WriteAll(j->get(), h, 0, h.size(), 100, &state);
+  const Store& store = (*j)->store();
+  for (size_t i : {size_t{0}, h.size() / 3, h.size() - 1}) {
+    Result<uint64_t> seq = store.SeqAtOrAfter(h[i].time_ms());
+    ASSERT_TRUE(seq.ok());
+    EXPECT_EQ(h[*seq - 1].time_ms(), h[i].time_ms());
+    EXPECT_TRUE(*seq == 1 || h[*seq - 2].time_ms() < h[i].time_ms());
+  }
+  EXPECT_EQ(*store.SeqAtOrAfter(h.back().time_ms() + 1), h.size() + 1);
+}
+
+TEST(Journal, AJournalOfANewerSchemaIsRefusedWithAMessageThatSaysSo) {
+  TempDir dir;
+  {
+    auto j = Journal::Open(Options(dir.path()));
+    ASSERT_TRUE(j.ok());
+    v1::State state = InitialState();
+    WriteAll(j->get(), History(), 0, 10, 10, &state);
+    rocksdb::WriteOptions w;
+    ASSERT_TRUE((*j)->store()
+                    .db()
+                    ->Put(w, (*j)->store().meta(), std::string(kSchemaVersionKey), "99")
+                    .ok());
+  }
+  auto j = Journal::Open(Options(dir.path()));
+  ASSERT_FALSE(j.ok());
+  EXPECT_EQ(j.status().code(), Status::Code::kFailedPrecondition);
+  EXPECT_NE(j.status().message().find("schema version 99, newer than this build"),
+            std::string::npos)
+      << j.status().message();
+  Store::Options ro;
+  EXPECT_FALSE(Store::Open(dir.path(), ro).ok());
+}
+
+TEST(Journal, EntriesWithFieldsThisBuildDoesNotKnowStillRead) {
+  TempDir dir;
+  const auto& h = History();
+  {
+    auto j = Journal::Open(Options(dir.path()));
+    ASSERT_TRUE(j.ok());
+    v1::State state = InitialState();
+    WriteAll(j->get(), h, 0, 20, 20, &state);
+    // An entry as a later writer of the same schema might leave it: with a field added.
+    std::string value = h[20].SerializeAsString();
+    value += std::string("\xf8\x07\x2a", 3);  // field 127, varint 42
+    rocksdb::WriteOptions w;
+    ASSERT_TRUE((*j)->store().db()->Put(w, (*j)->store().entries(), EncodeSeq(21), value).ok());
+  }
+  Store::Options ro;
+  auto store = Store::Open(dir.path(), ro);
+  ASSERT_TRUE(store.ok());
+  Result<v1::Entry> e = (*store)->Get(21);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->seq(), 21u);
+}
+
+TEST(Journal, ADirectoryThatIsNotAJournalGetsAClearError) {
+  TempDir dir;
+  Store::Options ro;
+  auto missing = Store::Open(dir / "nope", ro);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("no such directory"), std::string::npos);
+  std::ofstream(dir / "notes.txt") << "hello";
+  auto other = Journal::Open(Options(dir.path()));
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.status().message().find("not a drop journal"), std::string::npos)
+      << other.status().message();
+  EXPECT_TRUE(std::filesystem::exists(dir / "notes.txt"));  // nothing touched
+}
+
+TEST(Journal, ConcurrentWritersShareSyncs) {
+  TempDir dir;
+  auto j = Journal::Open(Options(dir.path()));
+  ASSERT_TRUE(j.ok());
+  Journal* journal = j->get();
+  const int kThreads = 8, kBatches = 40, kPerBatch = 4;
+  std::atomic<int> ticket{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      while (true) {
+        int n = ticket.fetch_add(1);
+        if (n >= kThreads * kBatches) return;
+        Batch b;
+        for (int k = 0; k < kPerBatch; ++k) {
+          v1::Entry e;
+          e.set_seq(static_cast<uint64_t>(n * kPerBatch + k + 1));
+          e.set_time_ms(1000);
+          e.mutable_timer()->mutable_key()->set_name("batch-" + std::to_string(n));
+          if (!b.Add(e).ok()) failures++;
+        }
+        if (!journal->Write(b).ok()) failures++;
+      }
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(journal->last_seq(), static_cast<uint64_t>(kThreads * kBatches * kPerBatch));
+  uint64_t syncs = journal->metrics().batches_committed.load();
+  EXPECT_LT(syncs, static_cast<uint64_t>(kThreads * kBatches)) << "no write was shared";
+  std::cout << "[   INFO   ] " << kThreads * kBatches << " batches in " << syncs
+            << " synced writes\n";
+  Store::Iterator it = journal->store().Entries(1);
+  uint64_t n = 0;
+  for (; it.Valid(); it.Next())
+    ++n;
+  EXPECT_TRUE(it.status().ok());
+  EXPECT_EQ(n, journal->last_seq());
+}
+
+TEST(Journal, AReaderBesideALiveWriterSeesWholeBatchesAndCatchesUp) {
+  TempDir dir;
+  auto j = Journal::Open(Options(dir.path()));
+  ASSERT_TRUE(j.ok());
+  std::atomic<bool> stop{false};
+  const int kPerBatch = 7;
+  std::thread writer([&] {
+    uint64_t seq = 0;
+    for (int b = 0; !stop && b < 3000; ++b) {
+      Batch batch;
+      for (int k = 0; k < kPerBatch; ++k) {
+        v1::Entry e;
+        e.set_seq(++seq);
+        e.set_time_ms(1000 + b);
+        e.mutable_timer()->mutable_key()->set_name(std::to_string(b));
+        ASSERT_TRUE(batch.Add(e).ok());
+      }
+      ASSERT_TRUE((*j)->Write(batch).ok());
+    }
+  });
+  while ((*j)->last_seq() < 200)
+    std::this_thread::yield();
+  TempDir secondary;
+  Store::Options so;
+  so.mode = Store::Mode::kSecondary;
+  so.secondary_dir = secondary.path();
+  auto reader = Store::Open(dir.path(), so);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  uint64_t seen = 0;
+  for (int look = 0; look < 5; ++look) {
+    auto range = (*reader)->Range();
+    ASSERT_TRUE(range.ok());
+    EXPECT_EQ(range->first, 1u);
+    EXPECT_EQ(range->second % kPerBatch, 0u) << "a batch seen in part";
+    EXPECT_GE(range->second, seen);
+    Store::Iterator it = (*reader)->Entries(1);
+    uint64_t n = 0;
+    for (; it.Valid(); it.Next())
+      ++n;
+    EXPECT_TRUE(it.status().ok()) << it.status().ToString();
+    EXPECT_GE(n, range->second);  // a prefix, contiguous
+    seen = range->second;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE((*reader)->CatchUp().ok());
+  }
+  stop = true;
+  writer.join();
+  ASSERT_TRUE((*reader)->CatchUp().ok());
+  EXPECT_EQ((*reader)->Range()->second, (*j)->last_seq());
+  EXPECT_GT(seen, 200u);
+}
+
+TEST(Journal, ACheckpointOpensOnItsOwnAndFoldsToTheSameState) {
+  TempDir dir, copies;
+  const auto& h = History();
+  auto j = Journal::Open(Options(dir.path()));
+  ASSERT_TRUE(j.ok());
+  v1::State state = InitialState();
+  WriteAll(j->get(), h, 0, 1000, 50, &state);
+  ASSERT_TRUE((*j)->Checkpoint(copies / "cp").ok());
+  WriteAll(j->get(), h, 1000, 1100, 50, &state);  // the writer carries on
+  Store::Options ro;
+  auto copy = Store::Open(copies / "cp", ro);
+  ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+  EXPECT_EQ((*copy)->Range()->second, 1000u);
+  EXPECT_EQ(Bytes(*(*copy)->StateAt(1000)), Bytes(FoldPrefix(h, 1000)));
+}
+
+}  // namespace
+}  // namespace drop::journal
