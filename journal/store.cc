@@ -5,9 +5,9 @@
 #include <rocksdb/utilities/checkpoint.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <filesystem>
-#include <regex>
 
 #include "core/fold.h"
 #include "journal/format.h"
@@ -141,12 +141,23 @@ Store::~Store() {
   if (db_ != nullptr) db_->Close().PermitUncheckedError();
 }
 
+// The first "<digits>.sst" or "<digits>.log" in a RocksDB message, e.g. "000012.sst".
+std::string FileNamed(const std::string& message) {
+  for (const char* ext : {".sst", ".log"}) {
+    for (size_t at = message.find(ext); at != std::string::npos; at = message.find(ext, at + 1)) {
+      size_t start = at;
+      while (start > 0 && std::isdigit(static_cast<unsigned char>(message[start - 1])))
+        --start;
+      if (at - start >= 6) return message.substr(start, at - start + 4);
+    }
+  }
+  return "";
+}
+
 std::string Store::DescribeFile(const std::string& message) const {
-  static const std::regex kFile(R"((\d{6,})\.(sst|log|blob))");
-  std::smatch m;
-  if (!std::regex_search(message, m, kFile)) return "";
-  std::string file = m[0];
-  if (m[2] == "log") {
+  std::string file = FileNamed(message);
+  if (file.empty()) return "";
+  if (file.ends_with(".log")) {
     return "write-ahead log " + file + " (the newest entries, not yet in a table file)";
   }
   std::vector<rocksdb::LiveFileMetaData> files;
@@ -168,6 +179,19 @@ Status Store::Convert(const rocksdb::Status& s, const std::string& what) const {
   std::string where = "journal " + dir_ + ": " + what + ": ";
   if (s.IsCorruption()) {
     std::string file = db_ != nullptr ? DescribeFile(s.ToString()) : "";
+    if (file.empty() && db_ == nullptr) {
+      // Opening reads the write-ahead log through and table files only for their metadata, and
+      // RocksDB's checksum errors from the log do not name it: name the logs there are.
+      std::vector<std::string> logs;
+      std::error_code ec;
+      for (const fs::directory_entry& f : fs::directory_iterator(dir_, ec)) {
+        if (f.path().extension() == ".log") logs.push_back(f.path().filename().string());
+      }
+      std::sort(logs.begin(), logs.end());
+      for (const std::string& log : logs)
+        file += (file.empty() ? "" : ", ") + log;
+      if (!file.empty()) file = "write-ahead log " + file;
+    }
     return Status::Corruption(
         where + (file.empty() ? "" : file + " is damaged: ") + s.ToString() +
         ". Restore the journal from a checkpoint (drop-replay checkpoint), or move the directory "
