@@ -7,3 +7,8 @@ for b in "$build"/tests/bench/bench_*; do
   echo "== $(basename "$b")"
   "$b" --benchmark_counters_tabular=true
 done
+# The test cluster's capacity (minutes: it starts real clusters); BENCH_CLUSTER=1 to run it.
+if [ "${BENCH_CLUSTER:-0}" = 1 ] && [ -x "$build/tests/bench/cluster_capacity" ]; then
+  echo "== cluster_capacity"
+  "$build/tests/bench/cluster_capacity"
+fi
