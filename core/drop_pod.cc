@@ -50,7 +50,8 @@ std::string LabelValue(std::string_view s) {
               c == '-' || c == '_' || c == '.';
     if (ok && prefix.size() < 52) prefix += c;
   }
-  while (!prefix.empty() && !IsLabelValue(prefix.substr(0, 1))) prefix.erase(0, 1);
+  while (!prefix.empty() && !IsLabelValue(prefix.substr(0, 1)))
+    prefix.erase(0, 1);
   return (prefix.empty() ? "x" : prefix) + "-" + Hex(Fnv1a64(s), 10);
 }
 

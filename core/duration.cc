@@ -15,13 +15,13 @@ struct Unit {
 
 // Go's units; "µs" is spelled in both of the code points Go accepts.
 constexpr Unit kUnits[] = {
-    {"ns", 1e-6},          {"us", 1e-3},        {"\xC2\xB5s", 1e-3}, {"\xCE\xBCs", 1e-3},
-    {"ms", 1},             {"s", 1e3},          {"m", 60e3},         {"h", 3600e3},
+    {"ns", 1e-6}, {"us", 1e-3}, {"\xC2\xB5s", 1e-3}, {"\xCE\xBCs", 1e-3},
+    {"ms", 1},    {"s", 1e3},   {"m", 60e3},         {"h", 3600e3},
 };
 
 Status BadDuration(std::string_view text, std::string_view why) {
-  return Status::InvalidArgument("invalid duration \"" + std::string(text) + "\": " +
-                                 std::string(why) +
+  return Status::InvalidArgument("invalid duration \"" + std::string(text) +
+                                 "\": " + std::string(why) +
                                  " (use Go's form, a number and a unit of ns, us, ms, s, m or h, "
                                  "e.g. \"90s\", \"10m\", \"1h30m\")");
 }
@@ -40,14 +40,16 @@ Result<int64_t> ParseDuration(std::string_view text) {
   double total = 0;
   while (!s.empty()) {
     size_t i = 0;
-    while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) ++i;
+    while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.'))
+      ++i;
     if (i == 0 || s.substr(0, i) == ".") return BadDuration(text, "expected a number");
     double number = 0;
     auto [end, ec] = std::from_chars(s.data(), s.data() + i, number);
     if (ec != std::errc() || end != s.data() + i) return BadDuration(text, "bad number");
     s.remove_prefix(i);
     size_t u = 0;
-    while (u < s.size() && !((s[u] >= '0' && s[u] <= '9') || s[u] == '.')) ++u;
+    while (u < s.size() && !((s[u] >= '0' && s[u] <= '9') || s[u] == '.'))
+      ++u;
     if (u == 0) return BadDuration(text, "missing unit");
     std::string_view unit = s.substr(0, u);
     const Unit* found = nullptr;
@@ -80,7 +82,8 @@ std::string FormatDuration(int64_t ms) {
   if (frac > 0) {
     std::snprintf(buf, sizeof buf, ".%03llu", static_cast<unsigned long long>(frac));
     std::string f = buf;
-    while (f.back() == '0') f.pop_back();
+    while (f.back() == '0')
+      f.pop_back();
     out += f;
   }
   return out + "s";
@@ -118,8 +121,12 @@ bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
 
 }  // namespace
 
-std::string FormatTime(int64_t ms) { return Format(ms, false); }
-std::string FormatTimeMillis(int64_t ms) { return Format(ms, true); }
+std::string FormatTime(int64_t ms) {
+  return Format(ms, false);
+}
+std::string FormatTimeMillis(int64_t ms) {
+  return Format(ms, true);
+}
 
 Result<int64_t> ParseTime(std::string_view s) {
   auto bad = [&] {

@@ -3,12 +3,15 @@
 #include <algorithm>
 
 #include "core/image_ref.h"
+#include "core/reconcile.h"
 #include "core/state.h"
 
 namespace drop {
 namespace {
 
-bool Terminal(v1::PodPhase phase) { return phase == v1::POD_SUCCEEDED || phase == v1::POD_FAILED; }
+bool Terminal(v1::PodPhase phase) {
+  return phase == v1::POD_SUCCEEDED || phase == v1::POD_FAILED;
+}
 
 // The image's content key, or "" when the reference does not parse (the spec is invalid).
 std::string ImageKey(const std::string& image) {
@@ -126,14 +129,23 @@ void ApplyWatch(const v1::Entry& e, v1::State* state) {
     return w.type() == v1::LISTED ? RelistMark(*state, kind) : 0;
   };
   switch (w.object_case()) {
-    case v1::WatchEvent::kNode: ApplyNode(w, state, mark(v1::KIND_NODE)); break;
-    case v1::WatchEvent::kCachedImage: ApplyCachedImage(w, state, mark(v1::KIND_CACHED_IMAGE)); break;
-    case v1::WatchEvent::kPullPolicy: ApplyPullPolicy(w, state, mark(v1::KIND_PULL_POLICY)); break;
+    case v1::WatchEvent::kNode:
+      ApplyNode(w, state, mark(v1::KIND_NODE));
+      break;
+    case v1::WatchEvent::kCachedImage:
+      ApplyCachedImage(w, state, mark(v1::KIND_CACHED_IMAGE));
+      break;
+    case v1::WatchEvent::kPullPolicy:
+      ApplyPullPolicy(w, state, mark(v1::KIND_PULL_POLICY));
+      break;
     case v1::WatchEvent::kDiscoveryPolicy:
       ApplyDiscoveryPolicy(w, state, mark(v1::KIND_DISCOVERY_POLICY));
       break;
-    case v1::WatchEvent::kPod: ApplyPod(w, e.time_ms(), state, mark(v1::KIND_POD)); break;
-    case v1::WatchEvent::OBJECT_NOT_SET: break;
+    case v1::WatchEvent::kPod:
+      ApplyPod(w, e.time_ms(), state, mark(v1::KIND_POD));
+      break;
+    case v1::WatchEvent::OBJECT_NOT_SET:
+      break;
   }
 }
 
@@ -161,16 +173,23 @@ void ApplyRelistEnd(const v1::RelistEnd& end, v1::State* state) {
       }
       break;
     }
-    case v1::KIND_CACHED_IMAGE: Sweep(state->mutable_images(), begin, unlisted); break;
-    case v1::KIND_PULL_POLICY: Sweep(state->mutable_policies(), begin, unlisted); break;
-    case v1::KIND_DISCOVERY_POLICY: Sweep(state->mutable_discovery(), begin, unlisted); break;
+    case v1::KIND_CACHED_IMAGE:
+      Sweep(state->mutable_images(), begin, unlisted);
+      break;
+    case v1::KIND_PULL_POLICY:
+      Sweep(state->mutable_policies(), begin, unlisted);
+      break;
+    case v1::KIND_DISCOVERY_POLICY:
+      Sweep(state->mutable_discovery(), begin, unlisted);
+      break;
     case v1::KIND_POD:
       // A create still in flight may land after the list was served: keep its record.
       Sweep(state->mutable_pods(), begin, [](const v1::PodRecord& r, uint64_t b) {
         return r.relist_mark() < b && !r.create_pending();
       });
       break;
-    default: break;
+    default:
+      break;
   }
   auto* relisting = state->mutable_relisting();
   for (int i = 0; i < relisting->size(); ++i) {
@@ -232,7 +251,8 @@ void ApplyActionResult(const v1::Entry& e, v1::State* state) {
       }
       return;
     }
-    default: return;
+    default:
+      return;
   }
 }
 
@@ -242,7 +262,8 @@ void ApplyStarted(const v1::Entry& e, v1::State* state) {
   state->clear_synced();
   state->clear_relisting();
   state->clear_requeues();
-  for (v1::PodRecord& pod : *state->mutable_pods()) pod.set_create_pending(false);
+  for (v1::PodRecord& pod : *state->mutable_pods())
+    pod.set_create_pending(false);
 }
 
 void ApplyOutcome(const v1::Entry& e, v1::State* state) {
@@ -317,6 +338,7 @@ void ApplyAction(const v1::Entry& e, v1::State* state) {
       if (v1::ImageRecord* image =
               FindMutable(state->mutable_images(), a.patch_status().cached_image())) {
         *image->mutable_status_issued() = a.patch_status().status();
+        CompactStatus(image->mutable_status_issued());
         image->set_status_retry_ms(0);
         image->set_status_written_ms(e.time_ms());
       }
@@ -342,11 +364,21 @@ void Apply(const v1::Entry& e, v1::State* state) {
   state->set_last_seq(e.seq());
   state->set_last_time_ms(std::max(state->last_time_ms(), e.time_ms()));
   switch (e.kind_case()) {
-    case v1::Entry::kWatch: ApplyWatch(e, state); break;
-    case v1::Entry::kRelistBegin: ApplyRelistBegin(e, state); break;
-    case v1::Entry::kRelistEnd: ApplyRelistEnd(e.relist_end(), state); break;
-    case v1::Entry::kTimer: ClearRequeue(state, e.timer().key()); break;
-    case v1::Entry::kActionResult: ApplyActionResult(e, state); break;
+    case v1::Entry::kWatch:
+      ApplyWatch(e, state);
+      break;
+    case v1::Entry::kRelistBegin:
+      ApplyRelistBegin(e, state);
+      break;
+    case v1::Entry::kRelistEnd:
+      ApplyRelistEnd(e.relist_end(), state);
+      break;
+    case v1::Entry::kTimer:
+      ClearRequeue(state, e.timer().key());
+      break;
+    case v1::Entry::kActionResult:
+      ApplyActionResult(e, state);
+      break;
     case v1::Entry::kDiscovery:
       if (v1::DiscoveryRecord* d =
               FindMutable(state->mutable_discovery(), e.discovery().policy())) {
@@ -354,12 +386,19 @@ void Apply(const v1::Entry& e, v1::State* state) {
         d->set_last_result_ms(e.time_ms());
       }
       break;
-    case v1::Entry::kStarted: ApplyStarted(e, state); break;
-    case v1::Entry::kOutcome: ApplyOutcome(e, state); break;
-    case v1::Entry::kAction: ApplyAction(e, state); break;
+    case v1::Entry::kStarted:
+      ApplyStarted(e, state);
+      break;
+    case v1::Entry::kOutcome:
+      ApplyOutcome(e, state);
+      break;
+    case v1::Entry::kAction:
+      ApplyAction(e, state);
+      break;
     case v1::Entry::kReconcile:
     case v1::Entry::kPacing:
-    case v1::Entry::KIND_NOT_SET: break;
+    case v1::Entry::KIND_NOT_SET:
+      break;
   }
 }
 

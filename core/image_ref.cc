@@ -5,10 +5,18 @@
 namespace drop {
 namespace {
 
-bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool IsAlnum(char c) { return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z'); }
-bool IsHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-bool IsWord(char c) { return IsAlnum(c) || c == '_'; }
+bool IsLowerAlnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+bool IsAlnum(char c) {
+  return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z');
+}
+bool IsHex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+bool IsWord(char c) {
+  return IsAlnum(c) || c == '_';
+}
 
 // path-component := [a-z0-9]+ (separator [a-z0-9]+)*, separator := [_.] | __ | -+
 bool ValidPathComponent(std::string_view s) {
@@ -19,7 +27,8 @@ bool ValidPathComponent(std::string_view s) {
       continue;
     }
     size_t j = i;
-    while (j < s.size() && !IsLowerAlnum(s[j])) ++j;
+    while (j < s.size() && !IsLowerAlnum(s[j]))
+      ++j;
     std::string_view sep = s.substr(i, j - i);
     bool dashes = sep.find_first_not_of('-') == std::string_view::npos;
     if (!(sep == "." || sep == "_" || sep == "__" || dashes)) return false;
@@ -126,7 +135,8 @@ Result<ImageRef> ParseImageRef(std::string_view text) {
     ref.digest = std::string(rest.substr(at + 1));
     rest = rest.substr(0, at);
     if (!ValidDigest(ref.digest)) {
-      return Bad(text, "digest \"" + ref.digest + "\" is not algorithm:hex (sha256 has 64 hex digits)");
+      return Bad(text,
+                 "digest \"" + ref.digest + "\" is not algorithm:hex (sha256 has 64 hex digits)");
     }
   }
   // A tag is after the last ':' that follows the last '/' (a ':' before it is a registry port).
@@ -136,7 +146,8 @@ Result<ImageRef> ParseImageRef(std::string_view text) {
     ref.tag = std::string(rest.substr(colon + 1));
     rest = rest.substr(0, colon);
     if (!ValidTag(ref.tag)) {
-      return Bad(text, "tag \"" + ref.tag + "\" must be 1-128 of [A-Za-z0-9_.-], not starting with . or -");
+      return Bad(text, "tag \"" + ref.tag +
+                           "\" must be 1-128 of [A-Za-z0-9_.-], not starting with . or -");
     }
   }
   std::string_view name = rest;
@@ -149,7 +160,8 @@ Result<ImageRef> ParseImageRef(std::string_view text) {
   if (has_domain) {
     ref.domain = std::string(head);
     path = name.substr(first + 1);
-    if (!ValidDomain(ref.domain)) return Bad(text, "registry \"" + ref.domain + "\" is not a host[:port]");
+    if (!ValidDomain(ref.domain))
+      return Bad(text, "registry \"" + ref.domain + "\" is not a host[:port]");
   } else {
     ref.domain = "docker.io";
   }
@@ -158,10 +170,12 @@ Result<ImageRef> ParseImageRef(std::string_view text) {
   size_t start = 0;
   while (true) {
     size_t next = path.find('/', start);
-    std::string_view part = path.substr(start, next == std::string_view::npos ? next : next - start);
+    std::string_view part =
+        path.substr(start, next == std::string_view::npos ? next : next - start);
     if (!ValidPathComponent(part)) {
-      return Bad(text, "repository part \"" + std::string(part) +
-                           "\" must be lowercase letters and digits separated by '.', '_', '__' or '-'");
+      return Bad(text,
+                 "repository part \"" + std::string(part) +
+                     "\" must be lowercase letters and digits separated by '.', '_', '__' or '-'");
     }
     if (next == std::string_view::npos) break;
     start = next + 1;

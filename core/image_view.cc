@@ -23,7 +23,8 @@ ImageView::ImageView(const v1::State& state, const v1::ImageRecord& record)
   // Under Always the user asks for a fresh pull of a moving tag: a listed image proves nothing.
   present_counts_ = effective_policy().image_pull_policy() != "Always";
   auto [first, last] = PodsOf(state, object.name());
-  for (int i = first; i < last; ++i) pods_.push_back(&state.pods(i));
+  for (int i = first; i < last; ++i)
+    pods_.push_back(&state.pods(i));
 }
 
 const v1::PullPolicySpec& ImageView::effective_policy() const {

@@ -16,8 +16,8 @@ struct NodeFacts {
   bool pulled = false;   // a drop pod succeeded here for the current image
   bool present = false;  // node.status.images lists the image
   bool cached = false;   // targeted, and pulled or (present and the policy is IfNotPresent)
-  const v1::PodRecord* pod = nullptr;          // this CachedImage's drop pod on the node
-  const v1::FailedNode* failure = nullptr;     // latest failure on the node, this image
+  const v1::PodRecord* pod = nullptr;       // this CachedImage's drop pod on the node
+  const v1::FailedNode* failure = nullptr;  // latest failure on the node, this image
   bool candidate() const { return fit == Fit::kTargeted && !cached && pod == nullptr; }
 };
 
@@ -63,17 +63,20 @@ void ImageView::ForEachNode(F&& f) const {
     NodeFacts facts;
     facts.node = &node;
     facts.fit = FitNode(node, record_->object().spec());
-    while (p < pulled.size() && pulled[p] < node.name()) ++p;
+    while (p < pulled.size() && pulled[p] < node.name())
+      ++p;
     facts.pulled = p < pulled.size() && pulled[p] == node.name();
-    while (q < failures.size() && failures[q].node() < node.name()) ++q;
+    while (q < failures.size() && failures[q].node() < node.name())
+      ++q;
     if (q < failures.size() && failures[q].node() == node.name()) facts.failure = &failures[q];
-    while (k < pods_.size() && pods_[k]->pod().node() < node.name()) ++k;
+    while (k < pods_.size() && pods_[k]->pod().node() < node.name())
+      ++k;
     if (k < pods_.size() && pods_[k]->pod().node() == node.name()) facts.pod = pods_[k];
     const auto& hashes = node.image_hashes();
-    facts.present = match_hash_ != 0 &&
-                    std::binary_search(hashes.begin(), hashes.end(), match_hash_);
-    facts.cached = facts.fit == Fit::kTargeted &&
-                   (facts.pulled || (facts.present && present_counts_));
+    facts.present =
+        match_hash_ != 0 && std::binary_search(hashes.begin(), hashes.end(), match_hash_);
+    facts.cached =
+        facts.fit == Fit::kTargeted && (facts.pulled || (facts.present && present_counts_));
     if (!f(facts)) return;
   }
 }

@@ -58,10 +58,14 @@ Result<size_t> Loop::RunOnce(std::chrono::milliseconds wait) {
     input.set_time_ms(std::max(clock_->NowMs(), state_.last_time_ms()));
     std::vector<v1::Entry> decisions = Step(input, &state_);
     batch.push_back(std::move(input));
-    for (v1::Entry& d : decisions) batch.push_back(std::move(d));
+    for (v1::Entry& d : decisions)
+      batch.push_back(std::move(d));
   }
+  v1::Entry scratch;
   for (const v1::Entry& e : batch) {
-    if (Status s = journal_->Append(e); !s.ok()) return failed_ = s.Annotate("journal append");
+    if (Status s = journal_->Append(JournalForm(e, &scratch)); !s.ok()) {
+      return failed_ = s.Annotate("journal append");
+    }
   }
   if (Status s = journal_->Commit(state_); !s.ok()) return failed_ = s.Annotate("journal commit");
 

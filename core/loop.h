@@ -1,6 +1,6 @@
 // The event loop (DESIGN.md section 4): one thread owns the state; I/O threads only Submit inputs.
-// For each batch of inputs: stamp, append, fold and reconcile (Step), append the decisions,
-// commit (one synced write), and only then hand the actions to the executor.
+// For each batch of inputs: stamp, append, fold and reconcile (Step), append the decisions (in
+// their JournalForm), commit (one synced write), and only then hand the actions to the executor.
 #pragma once
 
 #include <chrono>
@@ -27,8 +27,7 @@ class Loop {
   using CommitHook = std::function<void(std::span<const v1::Entry>, const v1::State&)>;
 
   // `state` is where the journal left off (snapshot + tail); the loop owns it from here on.
-  Loop(v1::State state, JournalWriter* journal, Executor* executor, Clock* clock,
-       Options options);
+  Loop(v1::State state, JournalWriter* journal, Executor* executor, Clock* clock, Options options);
   Loop(v1::State state, JournalWriter* journal, Executor* executor, Clock* clock)
       : Loop(std::move(state), journal, executor, clock, Options{}) {}
 

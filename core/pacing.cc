@@ -14,8 +14,8 @@
 namespace drop {
 
 bool IsImagePullError(std::string_view reason) {
-  return reason == "ErrImagePull" || reason == "ImagePullBackOff" ||
-         reason == "InvalidImageName" || reason == "ErrImageNeverPull";
+  return reason == "ErrImagePull" || reason == "ImagePullBackOff" || reason == "InvalidImageName" ||
+         reason == "ErrImageNeverPull";
 }
 
 bool IsActive(const v1::PodRecord& r) {
@@ -28,7 +28,8 @@ bool IsActive(const v1::PodRecord& r) {
 
 int CountActive(const v1::State& state, std::string_view policy) {
   int n = 0;
-  for (const v1::PodRecord& pod : state.pods()) n += pod.policy() == policy && IsActive(pod);
+  for (const v1::PodRecord& pod : state.pods())
+    n += pod.policy() == policy && IsActive(pod);
   return n;
 }
 
@@ -52,12 +53,18 @@ int64_t LastCreation(const v1::State& state, std::string_view policy) {
 
 const char* VerdictName(v1::Verdict v) {
   switch (v) {
-    case v1::START: return "Start";
-    case v1::WAIT_CONCURRENCY: return "WaitConcurrency";
-    case v1::WAIT_MIN_DELAY: return "WaitMinDelay";
-    case v1::WAIT_BACKOFF: return "WaitBackoff";
-    case v1::NO_ELIGIBLE_NODE: return "NoEligibleNode";
-    default: return "Unknown";
+    case v1::START:
+      return "Start";
+    case v1::WAIT_CONCURRENCY:
+      return "WaitConcurrency";
+    case v1::WAIT_MIN_DELAY:
+      return "WaitMinDelay";
+    case v1::WAIT_BACKOFF:
+      return "WaitBackoff";
+    case v1::NO_ELIGIBLE_NODE:
+      return "NoEligibleNode";
+    default:
+      return "Unknown";
   }
 }
 
@@ -230,7 +237,8 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
 
   v1::Key key = MakeKey(v1::KIND_PULL_POLICY, policy);
   const v1::Requeue* pending = FindRequeue(state, key);
-  if (wake != std::numeric_limits<int64_t>::max() && (pending == nullptr || pending->at_ms() != wake)) {
+  if (wake != std::numeric_limits<int64_t>::max() &&
+      (pending == nullptr || pending->at_ms() != wake)) {
     v1::Entry requeue;
     v1::RequeueAt* r = requeue.mutable_action()->mutable_requeue();
     *r->mutable_key() = key;

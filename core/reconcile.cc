@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "core/duration.h"
+#include "core/hash.h"
 #include "core/image_ref.h"
 #include "core/image_view.h"
 #include "core/pacing.h"
@@ -51,7 +52,9 @@ bool Superseded(const v1::ImageRecord& image, const v1::PodRecord& r) {
 }
 
 // A pod drop may delete: the watch has shown it (its uid is the delete's precondition).
-bool Deletable(const v1::PodRecord& r) { return !r.delete_issued() && !r.pod().uid().empty(); }
+bool Deletable(const v1::PodRecord& r) {
+  return !r.delete_issued() && !r.pod().uid().empty();
+}
 
 const v1::Condition* ReadyCondition(const v1::CachedImageStatus& status) {
   for (const v1::Condition& c : status.conditions()) {
@@ -101,11 +104,11 @@ std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view nam
     } else if (StartOf(r) > 0 && now >= StartOf(r) + policy.pull_timeout_ms()) {
       o.set_outcome(v1::PULL_FAILED);
       o.set_reason("PullTimeout");
-      std::string waiting = pod.waiting_reason().empty()
-                                ? ""
-                                : " (" + pod.waiting_reason() +
-                                      (pod.waiting_message().empty() ? "" : ": " + pod.waiting_message()) +
-                                      ")";
+      std::string waiting =
+          pod.waiting_reason().empty()
+              ? ""
+              : " (" + pod.waiting_reason() +
+                    (pod.waiting_message().empty() ? "" : ": " + pod.waiting_message()) + ")";
       o.set_message("not finished within pullTimeout " + FormatDuration(policy.pull_timeout_ms()) +
                     waiting);
       delete_pod = true;
@@ -133,6 +136,17 @@ std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view nam
     if (delete_pod && Deletable(r)) out.push_back(Delete(state, r, o.reason().c_str()));
   }
   return out;
+}
+
+void CompactStatus(v1::CachedImageStatus* status) {
+  if (status->cached_nodes_size() == 0 && status->cached_nodes_digest() != 0) return;  // already
+  uint64_t h = Fnv1a64("");
+  for (const std::string& node : status->cached_nodes()) {
+    h = Fnv1a64(node, h);
+    h = Fnv1a64("\n", h);
+  }
+  status->clear_cached_nodes();
+  status->set_cached_nodes_digest(h);
 }
 
 const v1::CachedImageStatus& CurrentStatus(const v1::ImageRecord& image) {
@@ -167,18 +181,22 @@ v1::CachedImageStatus DesiredStatus(const v1::State& state, const ImageView& vie
   s.set_observed_generation(object.generation());
   s.set_nodes_targeted(census.targeted);
   s.mutable_cached_nodes()->Reserve(static_cast<int>(census.cached.size()));
-  for (const std::string* node : census.cached) s.add_cached_nodes(*node);
+  for (const std::string* node : census.cached)
+    s.add_cached_nodes(*node);
   s.set_nodes_ready(s.cached_nodes_size());
 
   // The latest failures, listed by node.
   std::vector<const v1::FailedNode*> failures;
-  for (const v1::FailedNode& f : image.failures()) failures.push_back(&f);
+  for (const v1::FailedNode& f : image.failures())
+    failures.push_back(&f);
   std::stable_sort(failures.begin(), failures.end(), [](auto* a, auto* b) {
     return a->last_failure_time_ms() > b->last_failure_time_ms();
   });
   if (failures.size() > kMaxFailedNodesInStatus) failures.resize(kMaxFailedNodesInStatus);
-  std::sort(failures.begin(), failures.end(), [](auto* a, auto* b) { return a->node() < b->node(); });
-  for (const v1::FailedNode* f : failures) *s.add_failed_nodes() = *f;
+  std::sort(failures.begin(), failures.end(),
+            [](auto* a, auto* b) { return a->node() < b->node(); });
+  for (const v1::FailedNode* f : failures)
+    *s.add_failed_nodes() = *f;
 
   s.set_consecutive_failures(image.consecutive_failures());
   const v1::PullPolicySpec& policy = view.effective_policy();
@@ -189,8 +207,8 @@ v1::CachedImageStatus DesiredStatus(const v1::State& state, const ImageView& vie
   c.set_type("Ready");
   c.set_observed_generation(object.generation());
   const std::string& policy_ref = object.spec().pull_policy_ref();
-  std::string held = std::to_string(s.nodes_ready()) + " of " +
-                     std::to_string(s.nodes_targeted()) + " targeted nodes hold the image";
+  std::string held = std::to_string(s.nodes_ready()) + " of " + std::to_string(s.nodes_targeted()) +
+                     " targeted nodes hold the image";
   if (!view.spec_error().empty()) {
     s.set_phase("Pending");
     c.set_reason("InvalidSpec");
@@ -218,8 +236,8 @@ v1::CachedImageStatus DesiredStatus(const v1::State& state, const ImageView& vie
     for (const v1::FailedNode& f : image.failures()) {
       if (last == nullptr || f.last_failure_time_ms() > last->last_failure_time_ms()) last = &f;
     }
-    std::string detail = last == nullptr ? "" : " (last on node " + last->node() + ": " +
-                                                    last->reason() + ")";
+    std::string detail =
+        last == nullptr ? "" : " (last on node " + last->node() + ": " + last->reason() + ")";
     c.set_message(std::to_string(image.consecutive_failures()) + " consecutive pull failures" +
                   detail + "; " + held + "; retrying with backoff, check the drop pods' events");
   } else {
@@ -256,8 +274,7 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
   const Census census = TakeCensus(view);
   const bool has_candidate = census.has_candidate;
   auto wants = [&](const std::string& node) {
-    return std::binary_search(census.wanting.begin(), census.wanting.end(),
-                              std::string_view(node));
+    return std::binary_search(census.wanting.begin(), census.wanting.end(), std::string_view(node));
   };
   bool backoff_passed = now >= BackoffUntil(policy.backoff(), *image);
 
@@ -281,7 +298,8 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
         if (Deletable(*r)) out.push_back(Delete(state, *r, "Retry"));
       } else {
         wake = std::min(wake, expires);
-        if (failed && !backoff_passed) wake = std::min(wake, BackoffUntil(policy.backoff(), *image));
+        if (failed && !backoff_passed)
+          wake = std::min(wake, BackoffUntil(policy.backoff(), *image));
       }
     } else if (StartOf(*r) > 0) {
       wake = std::min(wake, StartOf(*r) + policy.pull_timeout_ms());
@@ -301,9 +319,11 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
                        desired.phase() != current.phase() ||
                        desired.observed_generation() != current.observed_generation();
     int64_t progress_at = image->status_written_ms() + kStatusMinIntervalMs;
-    // Both lists are in a fixed order, so equal statuses serialize to equal bytes; far cheaper
-    // than a reflective comparison of 5,000 names.
-    if (desired.SerializeAsString() != current.SerializeAsString()) {
+    // Compared compact: equal statuses serialize to equal bytes, far cheaper than a reflective
+    // comparison, and the node list is compared through its digest.
+    v1::CachedImageStatus compact = desired;
+    CompactStatus(&compact);
+    if (compact.SerializeAsString() != current.SerializeAsString()) {
       if (now < image->status_retry_ms()) {
         wake = std::min(wake, image->status_retry_ms());
       } else if (!significant && now < progress_at) {
@@ -312,7 +332,8 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
         if (after->status() == "True" && transition) {
           out.push_back(Event(object, "Normal", "Ready", after->message()));
         }
-        if (after->reason() == "Degraded" && (before == nullptr || before->reason() != "Degraded")) {
+        if (after->reason() == "Degraded" &&
+            (before == nullptr || before->reason() != "Degraded")) {
           out.push_back(Event(object, "Warning", "Degraded", after->message()));
         }
         v1::Entry patch;

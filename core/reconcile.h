@@ -41,7 +41,11 @@ v1::CachedImageStatus DesiredStatus(const v1::State& state, const ImageView& vie
 v1::CachedImageStatus DesiredStatus(const v1::State& state, const ImageView& view,
                                     const Census& census, int64_t now);
 
-// The status drop last wrote, or else the one last read from the API server.
+// The status drop last wrote, or else the one last read from the API server; compact (see
+// CompactStatus).
 const v1::CachedImageStatus& CurrentStatus(const v1::ImageRecord& image);
+
+// The status as the journal and the State keep it: cached_nodes replaced by its digest.
+void CompactStatus(v1::CachedImageStatus* status);
 
 }  // namespace drop

@@ -6,11 +6,16 @@ namespace drop {
 
 const char* FitName(Fit fit) {
   switch (fit) {
-    case Fit::kTargeted: return "Targeted";
-    case Fit::kSelectorMismatch: return "SelectorMismatch";
-    case Fit::kTaintNotTolerated: return "TaintNotTolerated";
-    case Fit::kNotReady: return "NotReady";
-    case Fit::kUnschedulable: return "Unschedulable";
+    case Fit::kTargeted:
+      return "Targeted";
+    case Fit::kSelectorMismatch:
+      return "SelectorMismatch";
+    case Fit::kTaintNotTolerated:
+      return "TaintNotTolerated";
+    case Fit::kNotReady:
+      return "NotReady";
+    case Fit::kUnschedulable:
+      return "Unschedulable";
   }
   return "Unknown";
 }
@@ -20,7 +25,8 @@ bool MatchesSelector(const google::protobuf::RepeatedPtrField<v1::Label>& labels
   // Both lists are sorted by key: one merge pass.
   int i = 0;
   for (const v1::Label& want : selector) {
-    while (i < labels.size() && labels[i].key() < want.key()) ++i;
+    while (i < labels.size() && labels[i].key() < want.key())
+      ++i;
     if (i == labels.size() || labels[i].key() != want.key() || labels[i].value() != want.value()) {
       return false;
     }
@@ -41,7 +47,8 @@ const v1::Taint* UntoleratedTaint(const v1::Node& node,
   for (const v1::Taint& taint : node.taints()) {
     if (taint.effect() != "NoSchedule" && taint.effect() != "NoExecute") continue;
     bool tolerated = false;
-    for (const v1::Toleration& t : tols) tolerated = tolerated || Tolerates(t, taint);
+    for (const v1::Toleration& t : tols)
+      tolerated = tolerated || Tolerates(t, taint);
     if (!tolerated) return &taint;
   }
   return nullptr;
@@ -57,7 +64,8 @@ Fit FitNode(const v1::Node& node, const v1::CachedImageSpec& spec) {
 
 std::string ExplainFit(const v1::Node& node, const v1::CachedImageSpec& spec) {
   switch (FitNode(node, spec)) {
-    case Fit::kTargeted: return "targeted";
+    case Fit::kTargeted:
+      return "targeted";
     case Fit::kSelectorMismatch: {
       std::string want;
       for (const v1::Label& l : spec.node_selector()) {
@@ -65,8 +73,10 @@ std::string ExplainFit(const v1::Node& node, const v1::CachedImageSpec& spec) {
       }
       return "labels do not match nodeSelector " + want;
     }
-    case Fit::kNotReady: return "node is NotReady";
-    case Fit::kUnschedulable: return "node is unschedulable (cordoned)";
+    case Fit::kNotReady:
+      return "node is NotReady";
+    case Fit::kUnschedulable:
+      return "node is unschedulable (cordoned)";
     case Fit::kTaintNotTolerated: {
       const v1::Taint* t = UntoleratedTaint(node, spec.tolerations());
       return "taint " + t->key() + (t->value().empty() ? "" : "=" + t->value()) + ":" +

@@ -79,12 +79,18 @@ v1::Key MakeKey(v1::ObjectKind kind, std::string_view name) {
 
 std::string KeyString(const v1::Key& key) {
   switch (key.kind()) {
-    case v1::KIND_CACHED_IMAGE: return "cachedimage/" + key.name();
-    case v1::KIND_PULL_POLICY: return "pullpolicy/" + (key.name().empty() ? "(default)" : key.name());
-    case v1::KIND_DISCOVERY_POLICY: return "discoverypolicy/" + key.name();
-    case v1::KIND_NODE: return "node/" + key.name();
-    case v1::KIND_POD: return "pod/" + key.name();
-    default: return "unknown/" + key.name();
+    case v1::KIND_CACHED_IMAGE:
+      return "cachedimage/" + key.name();
+    case v1::KIND_PULL_POLICY:
+      return "pullpolicy/" + (key.name().empty() ? "(default)" : key.name());
+    case v1::KIND_DISCOVERY_POLICY:
+      return "discoverypolicy/" + key.name();
+    case v1::KIND_NODE:
+      return "node/" + key.name();
+    case v1::KIND_POD:
+      return "pod/" + key.name();
+    default:
+      return "unknown/" + key.name();
   }
 }
 

@@ -11,13 +11,27 @@
 
 namespace drop {
 
-inline const std::string& NameOf(const v1::NodeRecord& r) { return r.node().name(); }
-inline const std::string& NameOf(const v1::ImageRecord& r) { return r.object().name(); }
-inline const std::string& NameOf(const v1::PolicyRecord& r) { return r.object().name(); }
-inline const std::string& NameOf(const v1::PodRecord& r) { return r.key(); }
-inline const std::string& NameOf(const v1::DiscoveryRecord& r) { return r.object().name(); }
-inline const std::string& NameOf(const v1::FailedNode& r) { return r.node(); }
-inline const std::string& NameOf(const std::string& s) { return s; }
+inline const std::string& NameOf(const v1::NodeRecord& r) {
+  return r.node().name();
+}
+inline const std::string& NameOf(const v1::ImageRecord& r) {
+  return r.object().name();
+}
+inline const std::string& NameOf(const v1::PolicyRecord& r) {
+  return r.object().name();
+}
+inline const std::string& NameOf(const v1::PodRecord& r) {
+  return r.key();
+}
+inline const std::string& NameOf(const v1::DiscoveryRecord& r) {
+  return r.object().name();
+}
+inline const std::string& NameOf(const v1::FailedNode& r) {
+  return r.node();
+}
+inline const std::string& NameOf(const std::string& s) {
+  return s;
+}
 
 // After a failed status write, the least time before the next attempt.
 constexpr int64_t kStatusRetryDelayMs = 5000;

@@ -25,8 +25,10 @@ struct Keys {
     }
   }
   void All(const v1::State& state) {
-    for (const v1::ImageRecord& r : state.images()) Image(state, r.object().name());
-    for (const v1::PolicyRecord& r : state.policies()) policies.insert(r.object().name());
+    for (const v1::ImageRecord& r : state.images())
+      Image(state, r.object().name());
+    for (const v1::PolicyRecord& r : state.policies())
+      policies.insert(r.object().name());
     policies.insert("");
   }
 };
@@ -47,13 +49,16 @@ void NodeKeys(const v1::State& state, const v1::WatchEvent& w, Keys* keys) {
   const v1::Node& new_node = w.type() == v1::DELETED ? kAbsent : w.node();
   bool replaced = before != nullptr && old_node.uid() != new_node.uid();
   for (const v1::ImageRecord& image : state.images()) {
-    if (replaced || !SameStanding(old_node, new_node, image)) keys->Image(state, image.object().name());
+    if (replaced || !SameStanding(old_node, new_node, image))
+      keys->Image(state, image.object().name());
   }
 }
 
 void WatchKeys(const v1::State& state, const v1::WatchEvent& w, Keys* keys) {
   switch (w.object_case()) {
-    case v1::WatchEvent::kNode: NodeKeys(state, w, keys); break;
+    case v1::WatchEvent::kNode:
+      NodeKeys(state, w, keys);
+      break;
     case v1::WatchEvent::kCachedImage:
       keys->Image(state, w.cached_image().name());
       keys->policies.insert(w.cached_image().spec().pull_policy_ref());
@@ -73,7 +78,8 @@ void WatchKeys(const v1::State& state, const v1::WatchEvent& w, Keys* keys) {
       }
       break;
     }
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -84,16 +90,32 @@ bool IsDecision(const v1::Entry& e) {
     case v1::Entry::kReconcile:
     case v1::Entry::kPacing:
     case v1::Entry::kOutcome:
-    case v1::Entry::kAction: return true;
-    default: return false;
+    case v1::Entry::kAction:
+      return true;
+    default:
+      return false;
   }
+}
+
+const v1::Entry& JournalForm(const v1::Entry& entry, v1::Entry* scratch) {
+  if (!entry.has_action() || !entry.action().has_patch_status() ||
+      entry.action().patch_status().status().cached_nodes_size() == 0) {
+    return entry;
+  }
+  *scratch = entry;
+  CompactStatus(scratch->mutable_action()->mutable_patch_status()->mutable_status());
+  return *scratch;
 }
 
 std::vector<v1::Key> TouchedKeys(const v1::State& state, const v1::Entry& input) {
   Keys keys;
   switch (input.kind_case()) {
-    case v1::Entry::kWatch: WatchKeys(state, input.watch(), &keys); break;
-    case v1::Entry::kRelistEnd: keys.All(state); break;
+    case v1::Entry::kWatch:
+      WatchKeys(state, input.watch(), &keys);
+      break;
+    case v1::Entry::kRelistEnd:
+      keys.All(state);
+      break;
     case v1::Entry::kTimer: {
       const v1::Key& k = input.timer().key();
       if (k.kind() == v1::KIND_CACHED_IMAGE) keys.images.insert(k.name());
@@ -112,11 +134,14 @@ std::vector<v1::Key> TouchedKeys(const v1::State& state, const v1::Entry& input)
       }
       break;
     }
-    default: break;
+    default:
+      break;
   }
   std::vector<v1::Key> out;
-  for (const std::string& name : keys.images) out.push_back(MakeKey(v1::KIND_CACHED_IMAGE, name));
-  for (const std::string& name : keys.policies) out.push_back(MakeKey(v1::KIND_PULL_POLICY, name));
+  for (const std::string& name : keys.images)
+    out.push_back(MakeKey(v1::KIND_CACHED_IMAGE, name));
+  for (const std::string& name : keys.policies)
+    out.push_back(MakeKey(v1::KIND_PULL_POLICY, name));
   return out;
 }
 

@@ -17,6 +17,11 @@ bool IsDecision(const v1::Entry& entry);
 // A reconcile that decides nothing leaves no entry.
 std::vector<v1::Entry> Step(const v1::Entry& input, v1::State* state);
 
+// The form in which the journal keeps an entry: the same, except that a status write keeps the
+// digest of its cachedNodes list instead of the list (see CachedImageStatus.cached_nodes_digest).
+// Returns `entry` itself, or `scratch` filled with the journal form. Both fold to the same state.
+const v1::Entry& JournalForm(const v1::Entry& entry, v1::Entry* scratch);
+
 // The keys an input makes the reconciler look at (before it is folded), in the order they run:
 // CachedImages by name, then PullPolicies by name.
 std::vector<v1::Key> TouchedKeys(const v1::State& state, const v1::Entry& input);

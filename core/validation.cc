@@ -31,7 +31,8 @@ std::string ValidateCachedImage(const v1::CachedImage& image) {
     }
   }
   for (const std::string& s : image.spec().image_pull_secrets()) {
-    if (s.empty()) return who + "spec.imagePullSecrets: an entry has no name; give the Secret's name";
+    if (s.empty())
+      return who + "spec.imagePullSecrets: an entry has no name; give the Secret's name";
   }
   return "";
 }

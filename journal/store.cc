@@ -81,6 +81,9 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options
   db_options.max_open_files = options.mode == Mode::kSecondary ? -1 : 512;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.keep_log_file_num = 3;
+  // meta takes a small write with every batch and would pin every WAL file behind its never-full
+  // memtable: past this much WAL, RocksDB flushes whichever family holds the oldest.
+  db_options.max_total_wal_size = 64 << 20;
 
   if (has_db) {
     std::vector<std::string> names;
@@ -277,8 +280,18 @@ void Store::Iterator::Load() {
                            ".." + std::to_string(seq - 1) + " are missing; the journal is damaged");
     return;
   }
-  bytes_.assign(it_->value().data(), it_->value().size());
-  if (!entry_.ParseFromString(bytes_) || entry_.seq() != seq) {
+  bytes_ = it_->value().ToStringView();
+  // Arena memory is freed all at once: start a fresh arena every kArenaEntries decodes.
+  constexpr int kArenaEntries = 512;
+  if (decoded_++ % kArenaEntries == 0) {
+    entry_ = nullptr;
+    arena_ = std::make_unique<google::protobuf::Arena>();
+    entry_ = google::protobuf::Arena::CreateMessage<v1::Entry>(arena_.get());
+  } else {
+    entry_->Clear();
+  }
+  if (!entry_->ParseFromArray(bytes_.data(), static_cast<int>(bytes_.size())) ||
+      entry_->seq() != seq) {
     status_ = Status::Corruption("journal " + store_->dir_ + ": entry " + std::to_string(seq) +
                                  " does not decode as a drop.v1.Entry; the journal is damaged");
     return;

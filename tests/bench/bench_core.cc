@@ -29,13 +29,16 @@ const std::vector<v1::Entry>& RolloutJournal() {
     World w;
     for (int i = 0; i < 1000; ++i) {
       NodeBuilder n("node-" + std::to_string(10000 + i));
-      n.Labels({{"kubernetes.io/hostname", "node-" + std::to_string(i)}, {"pool", i % 4 ? "cpu" : "gpu"}});
-      for (int k = 0; k < 50; ++k) n.Image("registry.example.com/base/layer-" + std::to_string(k) + ":1");
+      n.Labels({{"kubernetes.io/hostname", "node-" + std::to_string(i)},
+                {"pool", i % 4 ? "cpu" : "gpu"}});
+      for (int k = 0; k < 50; ++k)
+        n.Image("registry.example.com/base/layer-" + std::to_string(k) + ":1");
       w.PutNode(n);
     }
     w.PutPolicy(PolicyBuilder("rollout", 50, 0));
     for (int i = 0; i < 10; ++i) {
-      w.PutImage(ImageBuilder("app-" + std::to_string(i), "registry.example.com/app-" + std::to_string(i) + ":1.0")
+      w.PutImage(ImageBuilder("app-" + std::to_string(i),
+                              "registry.example.com/app-" + std::to_string(i) + ":1.0")
                      .Policy("rollout"));
     }
     int n = 0;
@@ -55,7 +58,8 @@ void BM_Fold(benchmark::State& st) {
   const auto& journal = RolloutJournal();
   for (auto _ : st) {
     v1::State state = InitialState();
-    for (const v1::Entry& e : journal) Apply(e, &state);
+    for (const v1::Entry& e : journal)
+      Apply(e, &state);
     benchmark::DoNotOptimize(state);
   }
   st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * journal.size()));
@@ -103,13 +107,16 @@ v1::State BigState(int nodes, int images, double pulled_share) {
               {"node.kubernetes.io/instance-type", "m5.xlarge"},
               {"pool", "cpu"},
               {"topology.kubernetes.io/zone", "zone-" + std::to_string(i % 3)}});
-    for (int k = 0; k < 50; ++k) n.Image("registry.example.com/base/layer-" + std::to_string(k) + ":1");
+    for (int k = 0; k < 50; ++k)
+      n.Image("registry.example.com/base/layer-" + std::to_string(k) + ":1");
     apply(Watch(v1::ADDED, static_cast<v1::Node>(n)));
   }
   for (int m = 0; m < images; ++m) {
     std::string name = "app-" + std::to_string(m);
-    apply(Watch(v1::ADDED, static_cast<v1::CachedImage>(
-                               ImageBuilder(name, "registry.example.com/team/" + name + ":1.0").Policy("rollout"))));
+    apply(Watch(
+        v1::ADDED,
+        static_cast<v1::CachedImage>(
+            ImageBuilder(name, "registry.example.com/team/" + name + ":1.0").Policy("rollout"))));
     for (int i = 0; i < nodes * pulled_share; ++i) {
       v1::Entry o;
       v1::PullOutcome* out = o.mutable_outcome();
@@ -132,13 +139,15 @@ v1::State BigState(int nodes, int images, double pulled_share) {
     create->mutable_pod()->set_image("registry.example.com/team/" + image + ":1.0");
     apply(c);
   }
-  for (v1::ObjectKind k : {v1::KIND_NODE, v1::KIND_CACHED_IMAGE, v1::KIND_PULL_POLICY, v1::KIND_POD}) {
+  for (v1::ObjectKind k :
+       {v1::KIND_NODE, v1::KIND_CACHED_IMAGE, v1::KIND_PULL_POLICY, v1::KIND_POD}) {
     state.add_synced(k);
   }
   // Each CachedImage's status is already written: the common case, a reconcile that finds
   // nothing to change, compares a full status against it.
   for (int m = 0; m < state.images_size(); ++m) {
-    v1::CachedImageStatus status = DesiredStatus(state, ImageView(state, state.images(m)), World::kStart);
+    v1::CachedImageStatus status =
+        DesiredStatus(state, ImageView(state, state.images(m)), World::kStart);
     *state.mutable_images(m)->mutable_status_issued() = status;
   }
   return state;
@@ -176,7 +185,8 @@ void BM_ReconcileBaselineNodeWalk(benchmark::State& st) {
   const v1::State& state = State5000();
   for (auto _ : st) {
     size_t sum = 0;
-    for (const v1::NodeRecord& n : state.nodes()) sum += n.node().name().size();
+    for (const v1::NodeRecord& n : state.nodes())
+      sum += n.node().name().size();
     benchmark::DoNotOptimize(sum);
   }
 }

@@ -1,0 +1,280 @@
+// bench_journal: the journal's speed and size, each beside a baseline measured in the same run.
+//   append   durable entries/s of ~200-byte entries at batch sizes 1, 64, 1024, against a plain
+//            append-only file written with write + fdatasync at the same batch sizes (the disk's
+//            physical limit).                                       target >= 0.7 at batch 64
+//   replay   open + iterate + decode + fold of N entries (default 10 million) of a recorded
+//            rollout's mix, against a bare RocksDB iteration of the same keys.
+//                                                     target >= 2,000,000/s and >= 0.5 of bare
+//   size     bytes on disk per entry of that mix after compaction.   target <= 80
+// Usage: bench_journal [--entries N] [--dir DIR] [--only append|replay]
+//   --dir keeps the replay journal there and reuses it when it exists.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "core/fold.h"
+#include "journal/journal.h"
+#include "tests/support/builders.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/world.h"
+
+using namespace drop;  // NOLINT(build/namespaces)
+using Steady = std::chrono::steady_clock;
+
+namespace {
+
+double Seconds(Steady::time_point since) {
+  return std::chrono::duration<double>(Steady::now() - since).count();
+}
+
+// A pod status change, ~200 bytes serialized: the commonest input.
+v1::Entry PodEntry(uint64_t seq) {
+  v1::Entry e;
+  e.set_seq(seq);
+  e.set_time_ms(1'800'000'000'000 + static_cast<int64_t>(seq));
+  v1::WatchEvent* w = e.mutable_watch();
+  w->set_type(v1::MODIFIED);
+  w->set_resource_version(std::to_string(1'000'000 + seq));
+  v1::Pod* p = w->mutable_pod();
+  p->set_name("drop-ml-runtime-" + std::to_string(0x3f2a910000 + seq % 5000));
+  p->set_uid("6f1c2d4e-8a7b-4c3d-9e0f-" + std::to_string(100000000000 + seq));
+  p->set_node("ip-10-0-" + std::to_string(seq % 250) + "-" + std::to_string(seq % 97) +
+              ".ec2.internal");
+  p->set_cached_image("ml-runtime");
+  p->set_image("registry.example.com/ml/runtime:2.1.0");
+  p->set_generation(3);
+  p->set_phase(v1::POD_PENDING);
+  p->set_waiting_reason("ContainerCreating");
+  p->set_creation_time_ms(1'800'000'000'000);
+  p->set_start_time_ms(1'800'000'001'000);
+  return e;
+}
+
+struct AppendFigures {
+  double journal_per_s, file_per_s;
+};
+
+AppendFigures MeasureAppend(const std::string& root, int batch, int batches) {
+  std::string one = PodEntry(1).SerializeAsString();
+  AppendFigures f{};
+  {
+    drop::testing::TempDir dir;
+    journal::JournalOptions o;
+    o.dir = dir.path();
+    o.verify_on_open = false;
+    auto j = journal::Journal::Open(o);
+    if (!j.ok()) {
+      std::fprintf(stderr, "%s\n", j.status().ToString().c_str());
+      std::exit(2);
+    }
+    std::vector<v1::Entry> entries;
+    for (int i = 1; i <= batch * batches; ++i)
+      entries.push_back(PodEntry(static_cast<uint64_t>(i)));
+    uint64_t seq = 0;
+    journal::Batch batch_entries;
+    auto start = Steady::now();
+    for (int b = 0; b < batches; ++b) {
+      batch_entries.Clear();
+      for (int k = 0; k < batch; ++k)
+        (void)batch_entries.Add(entries[seq++]);
+      if (!(*j)->Write(batch_entries).ok()) std::exit(2);
+    }
+    f.journal_per_s = static_cast<double>(seq) / Seconds(start);
+  }
+  {
+    std::string path = root + "/plain.log";
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+    // The same bytes the journal writes: entry plus an 8-byte key, per entry.
+    std::string buf;
+    for (int k = 0; k < batch; ++k)
+      buf += std::string(8, 'k') + one;
+    auto start = Steady::now();
+    for (int b = 0; b < batches; ++b) {
+      if (write(fd, buf.data(), buf.size()) != static_cast<ssize_t>(buf.size())) std::exit(2);
+      fdatasync(fd);
+    }
+    f.file_per_s = static_cast<double>(batch) * batches / Seconds(start);
+    close(fd);
+    unlink(path.c_str());
+  }
+  return f;
+}
+
+// The entries of a recorded 500-node rollout (the real core in the simulated cluster).
+std::vector<v1::Entry> RecordedMix() {
+  using namespace drop::testing;  // NOLINT(build/namespaces)
+  World w;
+  for (int i = 0; i < 500; ++i) {
+    NodeBuilder n("ip-10-0-" + std::to_string(i / 250) + "-" + std::to_string(i % 250) +
+                  ".ec2.internal");
+    n.Labels({{"pool", i % 4 ? "cpu" : "gpu"},
+              {"topology.kubernetes.io/zone", "zone-" + std::to_string(i % 3)}});
+    for (int k = 0; k < 50; ++k)
+      n.Image("registry.example.com/base/layer-" + std::to_string(k) + ":1");
+    w.PutNode(n);
+  }
+  w.PutPolicy(PolicyBuilder("rollout", 50, 0));
+  for (int i = 0; i < 8; ++i) {
+    w.PutImage(ImageBuilder("app-" + std::to_string(i),
+                            "registry.example.com/team/app-" + std::to_string(i) + ":1.0")
+                   .Policy("rollout"));
+  }
+  int n = 0;
+  w.SetBehaviour([&](const v1::Pod&) {
+    ++n;
+    return n % 40 == 0 ? Pull{Pull::kNotFound, 0} : Pull{Pull::kSucceed, 2000 + (n * 7919) % 3000};
+  });
+  w.Start();
+  w.RunFor(3 * 3600 * 1000);
+  return w.journal();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  uint64_t total = 10'000'000;
+  std::string root, only;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--entries") == 0) total = std::stoull(argv[i + 1]);
+    if (std::strcmp(argv[i], "--dir") == 0) root = argv[i + 1];
+    if (std::strcmp(argv[i], "--only") == 0) only = argv[i + 1];
+  }
+  drop::testing::TempDir scratch;
+  if (root.empty()) root = scratch.path();
+
+  if (only != "replay") {
+    std::printf("append: ~%zu-byte entries, durable (one synced write per batch)\n",
+                PodEntry(1).ByteSizeLong());
+    std::printf("  %-6s %14s %14s %7s\n", "batch", "journal/s", "write+fdatasync/s", "ratio");
+    for (auto [batch, batches] : {std::pair{1, 2000}, std::pair{64, 400}, std::pair{1024, 60}}) {
+      AppendFigures f = MeasureAppend(root, batch, batches);
+      std::printf("  %-6d %14.0f %14.0f %7.2f   (%.1f vs %.1f MB/s)\n", batch, f.journal_per_s,
+                  f.file_per_s, f.journal_per_s / f.file_per_s, f.journal_per_s * 208 / 1e6,
+                  f.file_per_s * 208 / 1e6);
+    }
+  }
+  if (only == "append") return 0;
+
+  std::string dir = root + "/replay";
+  if (!std::filesystem::exists(dir)) {
+    std::printf("\nreplay: writing %llu entries of a recorded rollout's mix...\n",
+                static_cast<unsigned long long>(total));
+    std::vector<v1::Entry> mix = RecordedMix();
+    journal::JournalOptions o;
+    o.dir = dir;
+    o.sync = false;
+    o.verify_on_open = false;
+    o.snapshot_every_entries = ~uint64_t{0};  // replay folds every entry
+    o.snapshot_every_ms = 0;
+    auto j = journal::Journal::Open(o);
+    if (!j.ok()) return 2;
+    uint64_t seq = 0;
+    int64_t shift = 0;
+    while (seq < total) {
+      for (size_t i = 0; i < mix.size() && seq < total; i += 1024) {
+        journal::Batch b;
+        for (size_t k = i; k < std::min(mix.size(), i + 1024) && seq < total; ++k) {
+          v1::Entry e = mix[k];
+          e.set_seq(++seq);
+          if (e.reconcile_id() != 0) e.set_reconcile_id(e.reconcile_id() + shift);
+          e.set_time_ms(e.time_ms() + static_cast<int64_t>(shift) * 1000);
+          (void)b.Add(e);
+        }
+        if (!(*j)->Write(b).ok()) return 2;
+      }
+      shift += static_cast<int64_t>(mix.size());
+    }
+    const journal::Store& store = (*j)->store();
+    rocksdb::CompactRangeOptions c;
+    c.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    (void)store.db()->CompactRange(c, store.entries(), nullptr, nullptr);
+    for (auto* cf : {store.entries(), store.snapshots(), store.meta()}) {
+      (void)store.db()->Flush(rocksdb::FlushOptions(), cf);
+    }
+  }
+  uint64_t sst = 0, files = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    files += f.file_size();
+    if (f.path().extension() == ".sst") sst += f.file_size();
+  }
+  std::printf("size: %.1f bytes/entry in table files, %.1f bytes/entry for the whole directory\n",
+              static_cast<double>(sst) / static_cast<double>(total),
+              static_cast<double>(files) / static_cast<double>(total));
+
+  // Bare iteration: the floor any replay pays.
+  double bare_per_s = 0;
+  {
+    journal::Store::Options ro;
+    auto store = journal::Store::Open(dir, ro);
+    if (!store.ok()) return 2;
+    auto start = Steady::now();
+    rocksdb::ReadOptions read;
+    read.readahead_size = 2 << 20;
+    std::unique_ptr<rocksdb::Iterator> it((*store)->db()->NewIterator(read, (*store)->entries()));
+    uint64_t n = 0, bytes = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      ++n;
+      bytes += it->key().size() + it->value().size();
+    }
+    bare_per_s = static_cast<double>(n) / Seconds(start);
+    std::printf("\nreplay of %llu entries:\n  bare RocksDB iteration      %12.0f entries/s\n",
+                static_cast<unsigned long long>(n), bare_per_s);
+  }
+  {
+    journal::Store::Options ro;
+    auto store = journal::Store::Open(dir, ro);
+    if (!store.ok()) return 2;
+    auto start = Steady::now();
+    journal::Store::Iterator it = (*store)->Entries(1);
+    uint64_t n = 0;
+    std::map<int, std::pair<uint64_t, uint64_t>> kinds;  // kind -> (count, bytes)
+    for (; it.Valid(); it.Next()) {
+      ++n;
+      auto& k = kinds[it.entry().kind_case()];
+      ++k.first;
+      k.second += it.bytes().size();
+    }
+    double per_s = static_cast<double>(n) / Seconds(start);
+    std::printf("  iterate+decode              %12.0f entries/s   ratio to bare %.2f\n", per_s,
+                per_s / bare_per_s);
+    std::printf("  the mix (share of entries, average bytes before compression):");
+    for (const auto& [kind, cb] : kinds) {
+      const auto* f = v1::Entry::descriptor()->FindFieldByNumber(kind);
+      std::printf(" %s %.0f%% %.0fB;", f ? f->name().c_str() : "?", 100.0 * cb.first / n,
+                  static_cast<double>(cb.second) / cb.first);
+    }
+    std::printf("\n");
+  }
+  {
+    auto start = Steady::now();
+    journal::Store::Options ro;
+    auto store = journal::Store::Open(dir, ro);
+    if (!store.ok()) return 2;
+    v1::State state = InitialState();
+    journal::Store::Iterator it = (*store)->Entries(1);
+    uint64_t n = 0;
+    for (; it.Valid(); it.Next()) {
+      Apply(it.entry(), &state);
+      ++n;
+    }
+    if (!it.status().ok()) std::fprintf(stderr, "%s\n", it.status().ToString().c_str());
+    double per_s = static_cast<double>(n) / Seconds(start);
+    std::printf("  open+iterate+decode+fold    %12.0f entries/s   ratio to bare %.2f\n", per_s,
+                per_s / bare_per_s);
+  }
+  {
+    journal::Store::Options ro;
+    auto store = journal::Store::Open(dir, ro);
+    auto start = Steady::now();
+    drop::Status s = (*store)->VerifyChecksums();
+    std::printf("  checksum verification on open: %.2f s (%s)\n", Seconds(start),
+                s.ok() ? "clean" : s.ToString().c_str());
+  }
+  return 0;
+}
