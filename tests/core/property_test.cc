@@ -80,10 +80,12 @@ TEST_P(Property, RecomputingEveryDecisionFromTheInputsGivesTheRecordedBytes) {
     ASSERT_FALSE(IsDecision(journal[i])) << "seq " << journal[i].seq();
     std::vector<v1::Entry> decided = Step(journal[i], &state);
     ++inputs;
+    v1::Entry scratch;
     for (const v1::Entry& d : decided) {
       ++i;
       ASSERT_LT(i, journal.size());
-      ASSERT_TRUE(SameBytes(d, journal[i])) << "diverges at seq " << journal[i].seq();
+      ASSERT_TRUE(SameBytes(JournalForm(d, &scratch), journal[i]))
+          << "diverges at seq " << journal[i].seq();
     }
     ++i;
   }
