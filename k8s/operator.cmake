@@ -1,0 +1,13 @@
+# The operator's own targets in k8s/ (the client library's are in k8s/CMakeLists.txt).
+
+# drop-noop: static and tiny, no C++ runtime (see noop.cc).
+add_executable(drop-noop ${CMAKE_CURRENT_LIST_DIR}/noop.cc)
+target_compile_options(drop-noop PRIVATE -Os -fno-exceptions -fno-rtti -fno-asynchronous-unwind-tables)
+target_link_options(drop-noop PRIVATE -static -s)
+set_target_properties(drop-noop PROPERTIES CXX_COMPILER_LAUNCHER "")
+
+find_package(Boost 1.81 REQUIRED COMPONENTS json)
+
+# drop_operator: the operator's pieces above the client (manifests, executor, metrics, logs).
+add_library(drop_operator ${CMAKE_CURRENT_LIST_DIR}/manifests.cc)
+target_link_libraries(drop_operator PUBLIC drop_core Boost::json)
