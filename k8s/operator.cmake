@@ -9,5 +9,13 @@ set_target_properties(drop-noop PROPERTIES CXX_COMPILER_LAUNCHER "")
 find_package(Boost 1.81 REQUIRED COMPONENTS json)
 
 # drop_operator: the operator's pieces above the client (manifests, executor, metrics, logs).
-add_library(drop_operator ${CMAKE_CURRENT_LIST_DIR}/manifests.cc)
-target_link_libraries(drop_operator PUBLIC drop_core Boost::json)
+find_package(prometheus-cpp REQUIRED)
+find_package(OpenSSL REQUIRED)
+add_library(drop_operator
+  ${CMAKE_CURRENT_LIST_DIR}/manifests.cc
+  ${CMAKE_CURRENT_LIST_DIR}/log.cc
+  ${CMAKE_CURRENT_LIST_DIR}/metrics.cc
+  ${CMAKE_CURRENT_LIST_DIR}/health_server.cc
+)
+target_link_libraries(drop_operator PUBLIC drop_journal Boost::json prometheus-cpp::core
+  prometheus-cpp::pull)

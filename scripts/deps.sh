@@ -9,6 +9,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libssl-dev
   libspdlog-dev prometheus-cpp-dev libyaml-cpp-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  prometheus  # promtool checks the metrics the operator exposes
 )
 # Extra groups, asked for by the targets that need them (e.g. DROP_DEPS_EXTRA="prometheus chromium").
 read -r -a extra <<<"${DROP_DEPS_EXTRA:-}"

@@ -1,0 +1,151 @@
+// What the operator shows about itself: metrics (checked by promtool), JSON logs, health probes.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cstdio>
+#include <fstream>
+
+#include "k8s/health_server.h"
+#include "k8s/log.h"
+#include "k8s/metrics.h"
+#include "tests/support/builders.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/world.h"
+
+namespace drop::k8s {
+namespace {
+
+using namespace drop::testing;  // NOLINT(build/namespaces)
+
+std::string Shell(const std::string& command) {
+  std::string out;
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+    out.append(buf, n);
+  int rc = pclose(p);
+  return "rc=" + std::to_string(WEXITSTATUS(rc)) + "\n" + out;
+}
+
+// A short rollout with a broken image, recorded by the real core.
+const World& Rollout() {
+  static World* w = [] {
+    auto* world = new World();
+    for (int i = 0; i < 6; ++i)
+      world->PutNode(NodeBuilder("node-" + std::to_string(i)));
+    world->PutPolicy(PolicyBuilder("gentle", 2, 0));
+    world->PutImage(ImageBuilder("web", "registry.example.com/web:1").Policy("gentle"));
+    world->PutImage(ImageBuilder("broken", "registry.example.com/broken:1"));
+    world->SetBehaviour([](const v1::Pod& pod) {
+      return pod.cached_image() == "broken" ? Pull{Pull::kNotFound, 0} : Pull{Pull::kSucceed, 3000};
+    });
+    world->Start();
+    world->RunFor(120'000);
+    return world;
+  }();
+  return *w;
+}
+
+TEST(Metrics, ExposeTheGuidesNamesAndPassPromtool) {
+  journal::JournalMetrics journal;
+  journal.entries_appended = 10;
+  journal.commit_seconds.Observe(0.002);
+  Metrics metrics(&journal, [] { return uint64_t{4096}; });
+  metrics.Observe(Rollout().journal(), Rollout().state());
+  std::string text = metrics.Scrape();
+  for (const char* name :
+       {"drop_active_pulls", "drop_pull_errors_total", "drop_pull_duration_seconds",
+        "drop_reconcile_total", "drop_pacing_decisions_total",
+        "drop_journal_entries_appended_total", "drop_journal_commit_duration_seconds_bucket",
+        "drop_journal_bytes_on_disk"}) {
+    EXPECT_NE(text.find(name), std::string::npos) << name << " missing from:\n" << text;
+  }
+  EXPECT_NE(text.find("drop_pull_errors_total{image=\"registry.example.com/broken:1\""),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("drop_pacing_decisions_total{verdict=\"Start\"}"), std::string::npos);
+  EXPECT_NE(text.find("drop_active_pulls{policy=\"gentle\"} 0"), std::string::npos) << text;
+  TempDir dir;
+  std::ofstream(dir / "metrics.txt") << text;
+  std::string check = Shell("promtool check metrics < " + dir / "metrics.txt");
+  EXPECT_EQ(check.substr(0, 5), "rc=0\n") << check;
+}
+
+TEST(Logger, WritesOneJsonObjectALineWithItsFields) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  Logger log(Level::kInfo, fds[1]);
+  log.Info("created pod \"x\"\n",
+           {{"controller", "pullpolicy"}, {"reconcileID", "1234"}, {"pod", "drop-web-1"}});
+  log.Debug("not shown");
+  close(fds[1]);
+  std::string out;
+  char buf[1024];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0)
+    out.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  ASSERT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  boost::json::object line = boost::json::parse(out).as_object();
+  EXPECT_EQ(line.at("level"), "info");
+  EXPECT_EQ(line.at("msg"), "created pod \"x\"\n");
+  EXPECT_EQ(line.at("controller"), "pullpolicy");
+  EXPECT_EQ(line.at("reconcileID"), "1234");
+  EXPECT_EQ(line.at("ts").as_string().size(), std::string("2026-11-25T10:42:46.005Z").size());
+  Level level;
+  EXPECT_TRUE(Logger::ParseLevel("debug", &level));
+  EXPECT_FALSE(Logger::ParseLevel("loud", &level));
+}
+
+int Get(uint16_t port, const std::string& target) {
+  namespace beast = boost::beast;
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  beast::http::request<beast::http::empty_body> req(beast::http::verb::get, target, 11);
+  req.set(beast::http::field::host, "localhost");
+  beast::http::write(socket, req);
+  beast::flat_buffer buffer;
+  beast::http::response<beast::http::string_body> res;
+  beast::http::read(socket, buffer, res);
+  return res.result_int();
+}
+
+TEST(HealthServer, AnswersProbesFromItsChecks) {
+  std::atomic<bool> ready{false};
+  auto endpoint = ParseBindAddress("127.0.0.1:0", "--health-probe-bind-address");
+  ASSERT_TRUE(endpoint.ok());
+  auto server = HealthServer::Start(
+      *endpoint, [] { return true; }, [&] { return ready.load(); });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  uint16_t port = (*server)->port();
+  EXPECT_EQ(Get(port, "/healthz"), 200);
+  EXPECT_EQ(Get(port, "/readyz"), 503);
+  ready = true;
+  EXPECT_EQ(Get(port, "/readyz"), 200);
+  EXPECT_EQ(Get(port, "/nope"), 404);
+}
+
+TEST(HealthServer, ABusyPortAndABadAddressGetClearErrors) {
+  auto first = HealthServer::Start(
+      *ParseBindAddress("127.0.0.1:0", "--x"), [] { return true; }, [] { return true; });
+  ASSERT_TRUE(first.ok());
+  auto taken = ParseBindAddress("127.0.0.1:" + std::to_string((*first)->port()), "--x");
+  auto second = HealthServer::Start(
+      *taken, [] { return true; }, [] { return true; });
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("cannot listen"), std::string::npos);
+  EXPECT_EQ(ParseBindAddress(":8081", "--health-probe-bind-address")->port(), 8081);
+  auto bad = ParseBindAddress("localhost", "--health-probe-bind-address");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--health-probe-bind-address \"localhost\""),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace drop::k8s
