@@ -16,6 +16,7 @@ add_library(drop_operator
   ${CMAKE_CURRENT_LIST_DIR}/log.cc
   ${CMAKE_CURRENT_LIST_DIR}/metrics.cc
   ${CMAKE_CURRENT_LIST_DIR}/health_server.cc
+  ${CMAKE_CURRENT_LIST_DIR}/batch_log.cc
 )
 target_link_libraries(drop_operator PUBLIC drop_journal Boost::json prometheus-cpp::core
   prometheus-cpp::pull)

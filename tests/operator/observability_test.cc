@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "k8s/batch_log.h"
 #include "k8s/health_server.h"
 #include "k8s/log.h"
 #include "k8s/metrics.h"
@@ -145,6 +146,53 @@ TEST(HealthServer, ABusyPortAndABadAddressGetClearErrors) {
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("--health-probe-bind-address \"localhost\""),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace drop::k8s
+
+namespace drop::k8s {
+namespace {
+
+TEST(BatchLog, EveryActionLineCarriesControllerReconcileIdAndObject) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  {
+    Logger log(Level::kInfo, fds[1]);
+    LogBatch(log, Rollout().journal());
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0)
+    out.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int creates = 0, failures = 0;
+  for (size_t at = 0, next; at < out.size(); at = next + 1) {
+    next = out.find('\n', at);
+    boost::json::object line = boost::json::parse(out.substr(at, next - at)).as_object();
+    const std::string msg(line.at("msg").as_string());
+    if (msg == "creating drop pod") {
+      ++creates;
+      EXPECT_EQ(line.at("controller"), "pullpolicy");
+      EXPECT_TRUE(line.contains("reconcileID"));
+      EXPECT_TRUE(line.contains("pullpolicy"));
+      EXPECT_TRUE(line.contains("node"));
+      // The reconcileID leads to the journal: it is the ReconcileStarted entry's seq.
+      uint64_t id = std::stoull(std::string(line.at("reconcileID").as_string()));
+      EXPECT_TRUE(Rollout().journal()[id - 1].has_reconcile());
+    }
+    if (msg == "pull failed") {
+      ++failures;
+      EXPECT_EQ(line.at("level"), "warn");
+      EXPECT_EQ(line.at("controller"), "cachedimage");
+      EXPECT_EQ(line.at("cachedimage"), "broken");
+    }
+    EXPECT_EQ(out.find("token"), std::string::npos);
+  }
+  EXPECT_GT(creates, 6);
+  EXPECT_GT(failures, 0);
 }
 
 }  // namespace
