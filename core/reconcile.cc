@@ -47,6 +47,7 @@ int64_t StartOf(const v1::PodRecord& r) {
 
 // A pod made for another image than the CachedImage now names (spec.image changed).
 bool Superseded(const v1::ImageRecord& image, const v1::PodRecord& r) {
+  if (r.pod().image() == image.object().spec().image()) return false;  // the common case
   Result<ImageRef> ref = ParseImageRef(r.pod().image());
   return !ref.ok() || ref->MatchKey() != image.image_key();
 }
