@@ -26,6 +26,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"drop.io/tests/cluster/internal/testkit"
 )
 
 //go:embed testdata/e2e.yaml
@@ -43,12 +45,12 @@ func scenarioFile(t *testing.T) string {
 // TestBasics runs one cluster with the e2e scenario (testdata/e2e.yaml) through the behaviours
 // other tests rely on.
 func TestBasics(t *testing.T) {
-	c := startCluster(t, "--scenario", scenarioFile(t))
+	c := testkit.StartCluster(t, "--scenario", scenarioFile(t))
 	ctx := context.Background()
 
 	t.Run("KubectlListsNodesWithLabelsAndTaints", func(t *testing.T) {
-		c.t = t
-		out := c.mustKubectl("", "get", "nodes", "-o", "json")
+		c.T = t
+		out := c.MustKubectl("", "get", "nodes", "-o", "json")
 		var list corev1.NodeList
 		if err := json.Unmarshal([]byte(out), &list); err != nil {
 			t.Fatal(err)
@@ -79,35 +81,35 @@ func TestBasics(t *testing.T) {
 				t.Errorf("%s: images %v lack registry.example.com/base:1", name, n.Status.Images)
 			}
 		}
-		wide := c.mustKubectl("", "get", "nodes", "-L", "pool")
+		wide := c.MustKubectl("", "get", "nodes", "-L", "pool")
 		if !strings.Contains(wide, "gpu-0") || !strings.Contains(wide, "Ready") {
 			t.Errorf("kubectl get nodes -L pool:\n%s", wide)
 		}
 		// A pod whose image becomes pullable by a timed event (checked in ImageRuleEvent).
-		if _, err := c.cs.CoreV1().Pods("default").Create(ctx,
+		if _, err := c.CS.CoreV1().Pods("default").Create(ctx,
 			dropPod("default", "fixed-later", "cpu-1", "registry.example.com/team/app:fixed-later", "ghcr.io/drop/drop:0.1", nil, nil),
 			metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		desc := c.mustKubectl("", "describe", "node", "gpu-1")
+		desc := c.MustKubectl("", "describe", "node", "gpu-1")
 		if !strings.Contains(desc, "gpu=true:NoSchedule") {
 			t.Errorf("kubectl describe node gpu-1 shows no taint gpu=true:NoSchedule:\n%s", desc)
 		}
 	})
 
 	t.Run("PinnedPodPendingToSucceeded", func(t *testing.T) {
-		c.t = t
-		c.namespace("drop-system")
+		c.T = t
+		c.Namespace("drop-system")
 		// Watch the pod's phases from before it exists.
-		w, err := c.cs.CoreV1().Pods("drop-system").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=drop-pinned-abc"})
+		w, err := c.CS.CoreV1().Pods("drop-system").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=drop-pinned-abc"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer w.Stop()
 		pod := dropPod("drop-system", "drop-pinned-abc", "cpu-0", "registry.example.com/team/app:1.4.2", "ghcr.io/drop/drop:0.1", nil, nil)
 		b, _ := json.Marshal(pod)
-		c.mustKubectl(string(b), "apply", "-f", "-")
-		c.mustKubectl("", "wait", "-n", "drop-system", "--for=jsonpath={.status.phase}=Succeeded", "pod/drop-pinned-abc", "--timeout=120s")
+		c.MustKubectl(string(b), "apply", "-f", "-")
+		c.MustKubectl("", "wait", "-n", "drop-system", "--for=jsonpath={.status.phase}=Succeeded", "pod/drop-pinned-abc", "--timeout=120s")
 		var phases []string
 		timeout := time.After(10 * time.Second)
 	collect:
@@ -130,7 +132,7 @@ func TestBasics(t *testing.T) {
 		if len(phases) < 2 || phases[0] != "Pending" || phases[len(phases)-1] != "Succeeded" {
 			t.Errorf("phases seen %v, want Pending ... Succeeded", phases)
 		}
-		got, err := c.cs.CoreV1().Pods("drop-system").Get(ctx, "drop-pinned-abc", metav1.GetOptions{})
+		got, err := c.CS.CoreV1().Pods("drop-system").Get(ctx, "drop-pinned-abc", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +146,7 @@ func TestBasics(t *testing.T) {
 		if ics := got.Status.InitContainerStatuses; len(ics) != 1 || ics[0].State.Terminated == nil {
 			t.Errorf("init container status %+v", ics)
 		}
-		ev := c.podEvents("drop-system", "drop-pinned-abc")
+		ev := podEvents(c, "drop-system", "drop-pinned-abc")
 		for _, want := range []string{
 			"Scheduled: Successfully assigned drop-system/drop-pinned-abc to cpu-0",
 			`Pulling: Pulling image "ghcr.io/drop/drop:0.1"`,
@@ -160,13 +162,13 @@ func TestBasics(t *testing.T) {
 				t.Errorf("no event %q in %q", want, ev)
 			}
 		}
-		desc := c.mustKubectl("", "describe", "pod", "-n", "drop-system", "drop-pinned-abc")
+		desc := c.MustKubectl("", "describe", "pod", "-n", "drop-system", "drop-pinned-abc")
 		if !strings.Contains(desc, "Status:           Succeeded") && !strings.Contains(desc, "Succeeded") {
 			t.Errorf("kubectl describe pod:\n%s", desc)
 		}
 		// The pulled image joins the node's images (at the kubelet's next status update).
-		eventually(t, 90*time.Second, "image on cpu-0", func() (bool, string) {
-			n, err := c.cs.CoreV1().Nodes().Get(ctx, "cpu-0", metav1.GetOptions{})
+		testkit.Eventually(t, 90*time.Second, "image on cpu-0", func() (bool, string) {
+			n, err := c.CS.CoreV1().Nodes().Get(ctx, "cpu-0", metav1.GetOptions{})
 			if err != nil {
 				return false, err.Error()
 			}
@@ -174,26 +176,26 @@ func TestBasics(t *testing.T) {
 		})
 		// A second pod for the same image on the same node finds it present.
 		pod2 := dropPod("drop-system", "drop-pinned-again", "cpu-0", "registry.example.com/team/app:1.4.2", "ghcr.io/drop/drop:0.1", nil, nil)
-		if _, err := c.cs.CoreV1().Pods("drop-system").Create(ctx, pod2, metav1.CreateOptions{}); err != nil {
+		if _, err := c.CS.CoreV1().Pods("drop-system").Create(ctx, pod2, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		c.mustKubectl("", "wait", "-n", "drop-system", "--for=jsonpath={.status.phase}=Succeeded", "pod/drop-pinned-again", "--timeout=120s")
-		if ev := c.podEvents("drop-system", "drop-pinned-again"); !hasEvent(ev, `Pulled: Container image "registry.example.com/team/app:1.4.2" already present on machine`) {
+		c.MustKubectl("", "wait", "-n", "drop-system", "--for=jsonpath={.status.phase}=Succeeded", "pod/drop-pinned-again", "--timeout=120s")
+		if ev := podEvents(c, "drop-system", "drop-pinned-again"); !hasEvent(ev, `Pulled: Container image "registry.example.com/team/app:1.4.2" already present on machine`) {
 			t.Errorf("second pod: no 'already present' event in %q", ev)
 		}
 		// Deleting a finished pod removes it.
-		c.mustKubectl("", "delete", "pod", "-n", "drop-system", "drop-pinned-again", "--wait=true", "--timeout=60s")
+		c.MustKubectl("", "delete", "pod", "-n", "drop-system", "drop-pinned-again", "--wait=true", "--timeout=60s")
 	})
 
 	t.Run("NotFoundImageErrImagePullThenBackOff", func(t *testing.T) {
-		c.t = t
-		w, err := c.cs.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=broken"})
+		c.T = t
+		w, err := c.CS.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=broken"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer w.Stop()
 		pod := dropPod("default", "broken", "cpu-1", "registry.example.com/team/app:broken", "ghcr.io/drop/drop:0.1", nil, nil)
-		if _, err := c.cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		if _, err := c.CS.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		var reasons []string
@@ -221,7 +223,7 @@ func TestBasics(t *testing.T) {
 				t.Fatalf("waiting reasons seen %v, want ErrImagePull then ImagePullBackOff", reasons)
 			}
 		}
-		ev := c.podEvents("default", "broken")
+		ev := podEvents(c, "default", "broken")
 		for _, want := range []string{
 			`Failed: Failed to pull image "registry.example.com/team/app:broken": `,
 			"Failed: Error: ErrImagePull",
@@ -232,22 +234,22 @@ func TestBasics(t *testing.T) {
 				t.Errorf("no event %q in %q", want, ev)
 			}
 		}
-		out := c.mustKubectl("", "get", "pod", "broken")
+		out := c.MustKubectl("", "get", "pod", "broken")
 		if !strings.Contains(out, "ImagePullBackOff") && !strings.Contains(out, "ErrImagePull") {
 			t.Errorf("kubectl get pod broken:\n%s", out)
 		}
 	})
 
 	t.Run("PrivateImageNeedsItsSecret", func(t *testing.T) {
-		c.t = t
-		c.namespace("priv")
+		c.T = t
+		c.Namespace("priv")
 		img := "private.example.com/team/secret-app:2"
 		nosecret := dropPod("priv", "nosecret", "cpu-1", img, "ghcr.io/drop/drop:0.1", nil, nil)
-		if _, err := c.cs.CoreV1().Pods("priv").Create(ctx, nosecret, metav1.CreateOptions{}); err != nil {
+		if _, err := c.CS.CoreV1().Pods("priv").Create(ctx, nosecret, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 60*time.Second, "nosecret in ErrImagePull/ImagePullBackOff", func() (bool, string) {
-			p, err := c.cs.CoreV1().Pods("priv").Get(ctx, "nosecret", metav1.GetOptions{})
+		testkit.Eventually(t, 60*time.Second, "nosecret in ErrImagePull/ImagePullBackOff", func() (bool, string) {
+			p, err := c.CS.CoreV1().Pods("priv").Get(ctx, "nosecret", metav1.GetOptions{})
 			if err != nil {
 				return false, err.Error()
 			}
@@ -260,16 +262,16 @@ func TestBasics(t *testing.T) {
 		})
 		// Referencing a secret that does not exist does not help either.
 		missing := dropPod("priv", "missingsecret", "cpu-1", img, "ghcr.io/drop/drop:0.1", nil, []string{"regcred"})
-		if _, err := c.cs.CoreV1().Pods("priv").Create(ctx, missing, metav1.CreateOptions{}); err != nil {
+		if _, err := c.CS.CoreV1().Pods("priv").Create(ctx, missing, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 60*time.Second, "missingsecret warned and failing", func() (bool, string) {
-			ev := c.podEvents("priv", "missingsecret")
+		testkit.Eventually(t, 60*time.Second, "missingsecret warned and failing", func() (bool, string) {
+			ev := podEvents(c, "priv", "missingsecret")
 			return hasEvent(ev, "FailedToRetrieveImagePullSecret: Unable to retrieve some image pull secrets (regcred)") &&
 				hasEvent(ev, "Failed: Error: ErrImagePull"), fmt.Sprint(ev)
 		})
 		// With the secret in the namespace and referenced, the pull succeeds.
-		_, err := c.cs.CoreV1().Secrets("priv").Create(ctx, &corev1.Secret{
+		_, err := c.CS.CoreV1().Secrets("priv").Create(ctx, &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: "regcred"},
 			Type:       corev1.SecretTypeDockerConfigJson,
 			Data:       map[string][]byte{corev1.DockerConfigJsonKey: []byte(`{"auths":{"private.example.com":{"auth":"dTpw"}}}`)},
@@ -278,24 +280,24 @@ func TestBasics(t *testing.T) {
 			t.Fatal(err)
 		}
 		withSecret := dropPod("priv", "withsecret", "cpu-1", img, "ghcr.io/drop/drop:0.1", nil, []string{"regcred"})
-		if _, err := c.cs.CoreV1().Pods("priv").Create(ctx, withSecret, metav1.CreateOptions{}); err != nil {
+		if _, err := c.CS.CoreV1().Pods("priv").Create(ctx, withSecret, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		c.mustKubectl("", "wait", "-n", "priv", "--for=jsonpath={.status.phase}=Succeeded", "pod/withsecret", "--timeout=120s")
-		p, err := c.cs.CoreV1().Pods("priv").Get(ctx, "nosecret", metav1.GetOptions{})
+		c.MustKubectl("", "wait", "-n", "priv", "--for=jsonpath={.status.phase}=Succeeded", "pod/withsecret", "--timeout=120s")
+		p, err := c.CS.CoreV1().Pods("priv").Get(ctx, "nosecret", metav1.GetOptions{})
 		if err != nil || p.Status.Phase != corev1.PodPending {
 			t.Errorf("nosecret: %v %v, want still Pending", err, p.Status.Phase)
 		}
 	})
 
 	t.Run("UntoleratedTaintsStayPendingUnschedulable", func(t *testing.T) {
-		c.t = t
+		c.T = t
 		pod := dropPod("default", "gpu-notoleration", "gpu-0", "registry.example.com/team/app:1.4.2", "ghcr.io/drop/drop:0.1", nil, nil)
-		if _, err := c.cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		if _, err := c.CS.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 60*time.Second, "PodScheduled=False Unschedulable", func() (bool, string) {
-			p, err := c.cs.CoreV1().Pods("default").Get(ctx, "gpu-notoleration", metav1.GetOptions{})
+		testkit.Eventually(t, 60*time.Second, "PodScheduled=False Unschedulable", func() (bool, string) {
+			p, err := c.CS.CoreV1().Pods("default").Get(ctx, "gpu-notoleration", metav1.GetOptions{})
 			if err != nil {
 				return false, err.Error()
 			}
@@ -307,7 +309,7 @@ func TestBasics(t *testing.T) {
 			return false, fmt.Sprint(p.Status.Conditions)
 		})
 		time.Sleep(3 * time.Second)
-		p, err := c.cs.CoreV1().Pods("default").Get(ctx, "gpu-notoleration", metav1.GetOptions{})
+		p, err := c.CS.CoreV1().Pods("default").Get(ctx, "gpu-notoleration", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -317,20 +319,20 @@ func TestBasics(t *testing.T) {
 		// The same pod tolerating the taint runs there.
 		tol := []corev1.Toleration{{Key: "gpu", Operator: corev1.TolerationOpEqual, Value: "true", Effect: corev1.TaintEffectNoSchedule}}
 		ok := dropPod("default", "gpu-toleration", "gpu-0", "registry.example.com/base:1", "ghcr.io/drop/drop:0.1", tol, nil)
-		if _, err := c.cs.CoreV1().Pods("default").Create(ctx, ok, metav1.CreateOptions{}); err != nil {
+		if _, err := c.CS.CoreV1().Pods("default").Create(ctx, ok, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		c.mustKubectl("", "wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/gpu-toleration", "--timeout=120s")
-		if ev := c.podEvents("default", "gpu-toleration"); !hasEvent(ev, `Pulled: Container image "registry.example.com/base:1" already present on machine`) {
+		c.MustKubectl("", "wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/gpu-toleration", "--timeout=120s")
+		if ev := podEvents(c, "default", "gpu-toleration"); !hasEvent(ev, `Pulled: Container image "registry.example.com/base:1" already present on machine`) {
 			t.Errorf("gpu-toleration: a scenario image should be present; events %q", ev)
 		}
 	})
 
 	t.Run("TimedEventNodeGetsPods", func(t *testing.T) {
-		c.t = t
+		c.T = t
 		// The scenario adds late-0 (pool=late) 15 s after its start.
-		eventually(t, 120*time.Second, "late-0 Ready", func() (bool, string) {
-			n, err := c.cs.CoreV1().Nodes().Get(ctx, "late-0", metav1.GetOptions{})
+		testkit.Eventually(t, 120*time.Second, "late-0 Ready", func() (bool, string) {
+			n, err := c.CS.CoreV1().Nodes().Get(ctx, "late-0", metav1.GetOptions{})
 			if err != nil {
 				return false, err.Error()
 			}
@@ -354,36 +356,36 @@ func TestBasics(t *testing.T) {
 				Containers:    []corev1.Container{{Name: "c", Image: "busybox:1.36"}},
 			},
 		}
-		if _, err := c.cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		if _, err := c.CS.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		c.mustKubectl("", "wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/on-late", "--timeout=120s")
-		p, _ := c.cs.CoreV1().Pods("default").Get(ctx, "on-late", metav1.GetOptions{})
+		c.MustKubectl("", "wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/on-late", "--timeout=120s")
+		p, _ := c.CS.CoreV1().Pods("default").Get(ctx, "on-late", metav1.GetOptions{})
 		if p.Spec.NodeName != "late-0" {
 			t.Errorf("on-late ran on %q, want late-0", p.Spec.NodeName)
 		}
 	})
 
 	t.Run("ImageRuleEvent", func(t *testing.T) {
-		c.t = t
+		c.T = t
 		// NotFound until the scenario's event at 30 s; the kubelet's back-off retry then pulls it.
-		c.mustKubectl("", "wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/fixed-later", "--timeout=180s")
-		if ev := c.podEvents("default", "fixed-later"); !hasEvent(ev, "Failed: Error: ErrImagePull") || !hasEvent(ev, `Pulled: Successfully pulled image "registry.example.com/team/app:fixed-later"`) {
+		c.MustKubectl("", "wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/fixed-later", "--timeout=180s")
+		if ev := podEvents(c, "default", "fixed-later"); !hasEvent(ev, "Failed: Error: ErrImagePull") || !hasEvent(ev, `Pulled: Successfully pulled image "registry.example.com/team/app:fixed-later"`) {
 			t.Errorf("fixed-later events %q", ev)
 		}
 	})
 
 	t.Run("NodeEvents", func(t *testing.T) {
-		c.t = t
+		c.T = t
 		// removeNode at 10 s.
-		eventually(t, 60*time.Second, "flaky-1 removed", func() (bool, string) {
-			_, err := c.cs.CoreV1().Nodes().Get(ctx, "flaky-1", metav1.GetOptions{})
+		testkit.Eventually(t, 60*time.Second, "flaky-1 removed", func() (bool, string) {
+			_, err := c.CS.CoreV1().Nodes().Get(ctx, "flaky-1", metav1.GetOptions{})
 			return apierrors.IsNotFound(err), fmt.Sprint(err)
 		})
 		// notReady at 5 s: heartbeats stop and the node lifecycle controller marks it Unknown;
 		// ready at 45 s: the node reports Ready again.
 		nodeReady := func() (corev1.ConditionStatus, string) {
-			n, err := c.cs.CoreV1().Nodes().Get(ctx, "flaky-0", metav1.GetOptions{})
+			n, err := c.CS.CoreV1().Nodes().Get(ctx, "flaky-0", metav1.GetOptions{})
 			if err != nil {
 				return "", err.Error()
 			}
@@ -394,16 +396,16 @@ func TestBasics(t *testing.T) {
 			}
 			return "", "no Ready condition"
 		}
-		eventually(t, 150*time.Second, "flaky-0 marked NotReady by the node lifecycle controller, then Ready again", func() (bool, string) {
-			out, err := c.kubectl("", "get", "events", "-n", "default", "--field-selector", "involvedObject.kind=Node,involvedObject.name=flaky-0,reason=NodeNotReady", "-o", "name")
+		testkit.Eventually(t, 150*time.Second, "flaky-0 marked NotReady by the node lifecycle controller, then Ready again", func() (bool, string) {
+			out, err := c.Kubectl("", "get", "events", "-n", "default", "--field-selector", "involvedObject.kind=Node,involvedObject.name=flaky-0,reason=NodeNotReady", "-o", "name")
 			st, msg := nodeReady()
 			return err == nil && strings.TrimSpace(out) != "" && st == corev1.ConditionTrue, fmt.Sprint(out, err, st, " ", msg)
 		})
 	})
 
 	t.Run("AuditLog", func(t *testing.T) {
-		c.t = t
-		b, err := os.ReadFile(filepath.Join(c.dir, "audit.jsonl"))
+		c.T = t
+		b, err := os.ReadFile(filepath.Join(c.Dir, "audit.jsonl"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -443,9 +445,9 @@ func TestBasics(t *testing.T) {
 // server has compacted etcd (a short --etcd-compaction-interval; the watch cache off so the
 // watch reads etcd).
 func TestCompaction(t *testing.T) {
-	c := startCluster(t, "--nodes", "1", "--etcd-compaction-interval", "3s", "--watch-cache=false")
+	c := testkit.StartCluster(t, "--nodes", "1", "--etcd-compaction-interval", "3s", "--watch-cache=false")
 	ctx := context.Background()
-	cms := c.cs.CoreV1().ConfigMaps("default")
+	cms := c.CS.CoreV1().ConfigMaps("default")
 	cm, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "counter"}, Data: map[string]string{"n": "0"}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -471,7 +473,7 @@ func TestCompaction(t *testing.T) {
 	w.Stop()
 	// Writes move the revision on; two compaction rounds later the old version is gone.
 	var gone *metav1.Status
-	eventually(t, 90*time.Second, "410 Gone for an old resourceVersion", func() (bool, string) {
+	testkit.Eventually(t, 90*time.Second, "410 Gone for an old resourceVersion", func() (bool, string) {
 		cm.Data["n"] = time.Now().String()
 		if u, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err == nil {
 			cm = u
@@ -501,7 +503,7 @@ func TestCompaction(t *testing.T) {
 	})
 	t.Logf("watch from resourceVersion %s: %d %s: %s", oldRV, gone.Code, gone.Reason, gone.Message)
 	// kubectl sees it too.
-	out, err := c.kubectl("", "get", "--raw", "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion="+oldRV)
+	out, err := c.Kubectl("", "get", "--raw", "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion="+oldRV)
 	if err == nil && !strings.Contains(out, "410") && !strings.Contains(out, "Expired") {
 		t.Errorf("kubectl get --raw watch: %s", out)
 	}
@@ -509,48 +511,48 @@ func TestCompaction(t *testing.T) {
 
 // TestRestart restarts each control plane component; the data stays and the cluster works on.
 func TestRestart(t *testing.T) {
-	c := startCluster(t, "--nodes", "2")
+	c := testkit.StartCluster(t, "--nodes", "2")
 	ctx := context.Background()
-	c.mustKubectl("", "create", "configmap", "keep", "--from-literal=k=v")
-	before := c.mustKubectl("", "get", "configmap", "keep", "-o", "jsonpath={.metadata.uid}/{.data.k}")
+	c.MustKubectl("", "create", "configmap", "keep", "--from-literal=k=v")
+	before := c.MustKubectl("", "get", "configmap", "keep", "-o", "jsonpath={.metadata.uid}/{.data.k}")
 	pod := dropPod("default", "before", "node-0", "registry.example.com/a:1", "ghcr.io/drop/drop:0.1", nil, nil)
-	if _, err := c.cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+	if _, err := c.CS.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	c.mustKubectl("", "wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/before", "--timeout=120s")
+	c.MustKubectl("", "wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/before", "--timeout=120s")
 
 	for i, comp := range []string{"apiserver", "etcd", "scheduler", "controller-manager", "apiserver"} {
-		args := []string{"restart", "--dir", c.dir, comp}
+		args := []string{"restart", "--dir", c.Dir, comp}
 		if comp == "etcd" {
 			args = append(args, "--kill")
 		}
 		t0 := time.Now()
-		if out, err := c.testcluster(args...); err != nil {
+		if out, err := c.Testcluster(args...); err != nil {
 			t.Fatalf("restart %s: %v\n%s", comp, err, out)
 		}
 		t.Logf("restart %s: %v", comp, time.Since(t0).Round(time.Millisecond))
-		eventually(t, 60*time.Second, "configmap after restarting "+comp, func() (bool, string) {
-			out, err := c.kubectl("", "get", "configmap", "keep", "-o", "jsonpath={.metadata.uid}/{.data.k}")
+		testkit.Eventually(t, 60*time.Second, "configmap after restarting "+comp, func() (bool, string) {
+			out, err := c.Kubectl("", "get", "configmap", "keep", "-o", "jsonpath={.metadata.uid}/{.data.k}")
 			return err == nil && out == before, fmt.Sprint(out, err)
 		})
-		p, err := c.cs.CoreV1().Pods("default").Get(ctx, "before", metav1.GetOptions{})
+		p, err := c.CS.CoreV1().Pods("default").Get(ctx, "before", metav1.GetOptions{})
 		if err != nil || p.Status.Phase != corev1.PodSucceeded {
 			t.Fatalf("pod before after restarting %s: %v %v", comp, err, p.Status.Phase)
 		}
 		// The whole cluster still works: a new pod is scheduled, run and reported.
 		name := fmt.Sprintf("after-%d", i)
 		pod := dropPod("default", name, "node-1", "registry.example.com/a:1", "ghcr.io/drop/drop:0.1", nil, nil)
-		eventually(t, 60*time.Second, "create "+name, func() (bool, string) {
-			_, err := c.cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{})
+		testkit.Eventually(t, 60*time.Second, "create "+name, func() (bool, string) {
+			_, err := c.CS.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{})
 			return err == nil || apierrors.IsAlreadyExists(err), fmt.Sprint(err)
 		})
-		c.mustKubectl("", "wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/"+name, "--timeout=120s")
+		c.MustKubectl("", "wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/"+name, "--timeout=120s")
 	}
-	out := c.mustKubectl("", "get", "nodes")
+	out := c.MustKubectl("", "get", "nodes")
 	if strings.Count(out, " Ready ") != 2 {
 		t.Errorf("nodes after restarts:\n%s", out)
 	}
-	if _, err := c.testcluster("restart", "--dir", c.dir, "nosuch"); err == nil {
+	if _, err := c.Testcluster("restart", "--dir", c.Dir, "nosuch"); err == nil {
 		t.Error("restart of an unknown component succeeded")
 	}
 }
@@ -558,14 +560,14 @@ func TestRestart(t *testing.T) {
 // TestFaults: watches closed by the API server, 429s from API Priority and Fairness for a
 // service account, and the TCP fault proxy's latency and resets.
 func TestFaults(t *testing.T) {
-	c := startCluster(t, "--nodes", "1", "--min-request-timeout", "2s",
+	c := testkit.StartCluster(t, "--nodes", "1", "--min-request-timeout", "2s",
 		"--max-requests-inflight", "5", "--max-mutating-requests-inflight", "5", "--fault-proxy")
 	ctx := context.Background()
-	direct := c.client(filepath.Join(c.dir, "kubeconfig.direct"))
+	direct := c.Client(filepath.Join(c.Dir, "kubeconfig.direct"))
 
 	t.Run("KubeconfigPointsAtProxy", func(t *testing.T) {
-		c.t = t
-		st, err := os.ReadFile(filepath.Join(c.dir, "cluster.json"))
+		c.T = t
+		st, err := os.ReadFile(filepath.Join(c.Dir, "cluster.json"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -573,18 +575,18 @@ func TestFaults(t *testing.T) {
 		if err := json.Unmarshal(st, &state); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := clientcmd.LoadFromFile(c.kubeconfig())
+		cfg, err := clientcmd.LoadFromFile(c.Kubeconfig())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := cfg.Clusters[cfg.Contexts[cfg.CurrentContext].Cluster].Server; got != state.ProxyServer || state.ProxyServer == state.Server {
 			t.Errorf("kubeconfig server %s, proxy %s, direct %s", got, state.ProxyServer, state.Server)
 		}
-		c.mustKubectl("", "get", "nodes")
+		c.MustKubectl("", "get", "nodes")
 	})
 
 	t.Run("WatchClosedByServer", func(t *testing.T) {
-		c.t = t
+		c.T = t
 		t0 := time.Now()
 		w, err := direct.CoreV1().ConfigMaps("default").Watch(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -605,7 +607,7 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("TooManyRequestsForServiceAccount", func(t *testing.T) {
-		c.t = t
+		c.T = t
 		sa, err := direct.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "load"}}, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -622,7 +624,7 @@ func TestFaults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		base, err := clientcmd.BuildConfigFromFlags("", filepath.Join(c.dir, "kubeconfig.direct"))
+		base, err := clientcmd.BuildConfigFromFlags("", filepath.Join(c.Dir, "kubeconfig.direct"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -693,28 +695,28 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("ProxyLatencyAndResets", func(t *testing.T) {
-		c.t = t
+		c.T = t
 		timeGet := func() (time.Duration, error) {
 			t0 := time.Now()
-			_, err := c.kubectl("", "get", "--raw", "/version", "--request-timeout=20s")
+			_, err := c.Kubectl("", "get", "--raw", "/version", "--request-timeout=20s")
 			return time.Since(t0), err
 		}
 		fast, err := timeGet()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if out, err := c.testcluster("fault", "--dir", c.dir, "--latency", "400ms"); err != nil {
+		if out, err := c.Testcluster("fault", "--dir", c.Dir, "--latency", "400ms"); err != nil {
 			t.Fatalf("fault: %v %s", err, out)
 		}
-		eventually(t, 30*time.Second, "latency through the proxy", func() (bool, string) {
+		testkit.Eventually(t, 30*time.Second, "latency through the proxy", func() (bool, string) {
 			d, err := timeGet()
 			// A TLS handshake and a request cross the proxy several times.
 			return err == nil && d >= fast+800*time.Millisecond, fmt.Sprint(d, err)
 		})
-		if out, err := c.testcluster("fault", "--dir", c.dir, "--reset-probability", "1"); err != nil {
+		if out, err := c.Testcluster("fault", "--dir", c.Dir, "--reset-probability", "1"); err != nil {
 			t.Fatalf("fault: %v %s", err, out)
 		}
-		eventually(t, 30*time.Second, "connection reset through the proxy", func() (bool, string) {
+		testkit.Eventually(t, 30*time.Second, "connection reset through the proxy", func() (bool, string) {
 			_, err := timeGet()
 			return err != nil && (strings.Contains(err.Error(), "reset") || strings.Contains(err.Error(), "EOF")), fmt.Sprint(err)
 		})
@@ -722,10 +724,10 @@ func TestFaults(t *testing.T) {
 		if _, err := direct.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err != nil {
 			t.Errorf("direct: %v", err)
 		}
-		if out, err := c.testcluster("fault", "--dir", c.dir); err != nil {
+		if out, err := c.Testcluster("fault", "--dir", c.Dir); err != nil {
 			t.Fatalf("fault: %v %s", err, out)
 		}
-		eventually(t, 30*time.Second, "proxy healthy again", func() (bool, string) {
+		testkit.Eventually(t, 30*time.Second, "proxy healthy again", func() (bool, string) {
 			d, err := timeGet()
 			return err == nil, fmt.Sprint(d, err)
 		})

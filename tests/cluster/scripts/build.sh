@@ -41,6 +41,7 @@ b -o "$bindir/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-
 b -o "$bindir/" ./cmd/drop-nodesim ./cmd/drop-testcluster
 # Test binaries, run by ctest (see CMakeLists.txt).
 t -o "$bindir/cluster-e2e.test" ./e2e
+t -o "$bindir/cluster-operator.test" ./operator
 for pkg in scenario nodesim faultproxy; do
   t -o "$bindir/cluster-$pkg.test" "./internal/$pkg"
 done
