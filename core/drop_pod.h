@@ -20,6 +20,8 @@ inline constexpr std::string_view kDefaultNamespace = "drop-system";
 // The no-op binary in the operator's image, and where the init container installs it.
 inline constexpr std::string_view kNoopPathInOperatorImage = "/drop-noop";
 inline constexpr std::string_view kNoopInstallDir = "/drop";
+// The drop pod's container that runs the target image (the watch projection finds it by name).
+inline constexpr std::string_view kTargetContainer = "image";
 
 // "drop-<cachedimage>-<10 hex digits of FNV-1a(node, generation)>".
 std::string DropPodName(std::string_view cached_image, std::string_view node, int64_t generation);

@@ -259,11 +259,18 @@ void ApplyActionResult(const v1::Entry& e, v1::State* state) {
 void ApplyStarted(const v1::Entry& e, v1::State* state) {
   *state->mutable_config() = e.started().config();
   // A new process: nothing is listed yet, no timer survived, no executor call is in flight.
+  // Writes the last process issued may never have reached the server: their outcome is unknown,
+  // so they are decided again from what the relist shows (a create finds its pod by its name, a
+  // delete of a pod already gone is done, a status already written is not written twice).
   state->clear_synced();
   state->clear_relisting();
   state->clear_requeues();
-  for (v1::PodRecord& pod : *state->mutable_pods())
+  for (v1::PodRecord& pod : *state->mutable_pods()) {
     pod.set_create_pending(false);
+    pod.set_delete_issued(false);
+  }
+  for (v1::ImageRecord& image : *state->mutable_images())
+    image.clear_status_issued();
 }
 
 void ApplyOutcome(const v1::Entry& e, v1::State* state) {
@@ -395,8 +402,18 @@ void Apply(const v1::Entry& e, v1::State* state) {
     case v1::Entry::kAction:
       ApplyAction(e, state);
       break;
-    case v1::Entry::kReconcile:
     case v1::Entry::kPacing:
+      // The last wait recorded for the CachedImage, so an identical one is not recorded again.
+      if (v1::ImageRecord* image =
+              FindMutable(state->mutable_images(), e.pacing().cached_image())) {
+        if (e.pacing().verdict() == v1::START) {
+          image->clear_last_wait();
+        } else {
+          *image->mutable_last_wait() = e.pacing();
+        }
+      }
+      break;
+    case v1::Entry::kReconcile:
     case v1::Entry::KIND_NOT_SET:
       break;
   }

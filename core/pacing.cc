@@ -116,6 +116,16 @@ v1::Entry Decision(const v1::PacingDecision& d) {
   return e;
 }
 
+// Records a wait unless it repeats the last one recorded for the CachedImage (same verdict, same
+// inputs): a repeat tells the audit nothing new.
+void RecordWait(const Lane& lane, const v1::PacingDecision& d, std::vector<v1::Entry>* out) {
+  if (lane.record->has_last_wait() &&
+      lane.record->last_wait().SerializeAsString() == d.SerializeAsString()) {
+    return;
+  }
+  out->push_back(Decision(d));
+}
+
 }  // namespace
 
 std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view policy, int64_t now) {
@@ -168,7 +178,7 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
         v1::PacingDecision d = base(lane);
         d.set_verdict(v1::WAIT_BACKOFF);
         d.set_not_before_ms(until);
-        out.push_back(Decision(d));
+        RecordWait(lane, d, &out);
         wake = std::min(wake, until);
         lane.done = true;
         continue;
@@ -176,9 +186,14 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
       candidate = FirstCandidate(ImageView(state, *lane.record), lane.started);
       if (candidate.node == nullptr) {
         if (candidate.wanting) {  // every node lacking the image already has a pod of it
-          v1::PacingDecision d = base(lane);
+          // Only the CachedImage's own state decides this; the policy's counters are left out so
+          // that other images' pulls do not make it a new decision.
+          v1::PacingDecision d;
+          d.set_policy(std::string(policy));
+          d.set_cached_image(lane.record->object().name());
           d.set_verdict(v1::NO_ELIGIBLE_NODE);
-          out.push_back(Decision(d));
+          d.set_consecutive_failures(lane.record->consecutive_failures());
+          RecordWait(lane, d, &out);
         }
         lane.done = true;
         continue;
@@ -192,7 +207,7 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
     // Rule 1: the policy's concurrency budget.
     if (active >= spec->max_concurrent_nodes()) {
       d.set_verdict(v1::WAIT_CONCURRENCY);
-      out.push_back(Decision(d));
+      RecordWait(*next, d, &out);
       break;  // a pod's end will wake the policy
     }
     // Rule 2: the least time between two creations under the policy.
@@ -200,7 +215,7 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
     if (last_creation > 0 && now - last_creation < min_delay) {
       d.set_verdict(v1::WAIT_MIN_DELAY);
       d.set_not_before_ms(last_creation + min_delay);
-      out.push_back(Decision(d));
+      RecordWait(*next, d, &out);
       wake = std::min(wake, last_creation + min_delay);
       break;
     }

@@ -1,6 +1,8 @@
 // The pacing engine (DESIGN.md section 2): when a PullPolicy lets a new drop pod start, and which
 // (CachedImage, node) it goes to. Every evaluation that blocks or starts a pull is a
-// PacingDecision carrying its verdict and the inputs that decided it. Pure functions of the state.
+// PacingDecision carrying its verdict and the inputs that decided it; a wait that repeats the last
+// one recorded for the CachedImage, inputs and all, is not recorded twice. Pure functions of the
+// state.
 #pragma once
 
 #include <cstdint>

@@ -139,15 +139,17 @@ std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view nam
   return out;
 }
 
+uint64_t CachedNodesDigest(const google::protobuf::RepeatedPtrField<std::string>& nodes) {
+  uint64_t h = kEmptyCachedNodesDigest;
+  for (const std::string& node : nodes)
+    h = CachedNodesDigestStep(h, node);
+  return h;
+}
+
 void CompactStatus(v1::CachedImageStatus* status) {
   if (status->cached_nodes_size() == 0 && status->cached_nodes_digest() != 0) return;  // already
-  uint64_t h = Fnv1a64("");
-  for (const std::string& node : status->cached_nodes()) {
-    h = Fnv1a64(node, h);
-    h = Fnv1a64("\n", h);
-  }
+  status->set_cached_nodes_digest(CachedNodesDigest(status->cached_nodes()));
   status->clear_cached_nodes();
-  status->set_cached_nodes_digest(h);
 }
 
 const v1::CachedImageStatus& CurrentStatus(const v1::ImageRecord& image) {

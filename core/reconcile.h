@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/hash.h"
 #include "core/image_view.h"
 #include "core/schema.h"
 
@@ -47,5 +48,14 @@ const v1::CachedImageStatus& CurrentStatus(const v1::ImageRecord& image);
 
 // The status as the journal and the State keep it: cached_nodes replaced by its digest.
 void CompactStatus(v1::CachedImageStatus* status);
+
+// FNV-1a 64 of the node names, each followed by a newline: CachedImageStatus.cached_nodes_digest.
+// A status read back from the API server is compacted with it, so it compares equal to drop's.
+uint64_t CachedNodesDigest(const google::protobuf::RepeatedPtrField<std::string>& nodes);
+// The same, a name at a time: start from kEmptyCachedNodesDigest.
+inline constexpr uint64_t kEmptyCachedNodesDigest = Fnv1a64("");
+inline uint64_t CachedNodesDigestStep(uint64_t digest, std::string_view node) {
+  return Fnv1a64("\n", Fnv1a64(node, digest));
+}
 
 }  // namespace drop

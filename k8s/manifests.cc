@@ -84,7 +84,7 @@ json::object PodManifest(const v1::DropPodSpec& pod) {
       {"resources", Resources(pod)},
   };
   json::object target{
-      {"name", "image"},
+      {"name", kTargetContainer},
       {"image", pod.image()},
       {"imagePullPolicy", pod.image_pull_policy()},
       {"command", json::array{dir + "/noop"}},

@@ -1,10 +1,11 @@
 // The pacing rules of DESIGN.md section 2, one test per rule, on the real core in a simulated
 // cluster (tests/support/world.h).
+#include "core/pacing.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "core/pacing.h"
 #include "core/state.h"
 #include "tests/support/builders.h"
 #include "tests/support/query.h"
@@ -23,7 +24,8 @@ using testing::World;
 constexpr int64_t kSec = 1000;
 
 void AddNodes(World& w, int n, const std::string& prefix = "node-") {
-  for (int i = 0; i < n; ++i) w.PutNode(NodeBuilder(prefix + std::to_string(i)));
+  for (int i = 0; i < n; ++i)
+    w.PutNode(NodeBuilder(prefix + std::to_string(i)));
 }
 
 int Pending(const World& w) {
@@ -34,7 +36,9 @@ int Pending(const World& w) {
   return n;
 }
 
-Pull Takes(int64_t ms) { return Pull{Pull::kSucceed, ms}; }
+Pull Takes(int64_t ms) {
+  return Pull{Pull::kSucceed, ms};
+}
 
 TEST(Pacing, ConcurrencyLimitCapsActivePods) {
   World w;
@@ -74,7 +78,8 @@ TEST(Pacing, ErrImagePullPodsDoNotBlockOtherPulls) {
 }
 
 TEST(Pacing, EveryImagePullErrorReasonIsExcludedFromActive) {
-  for (const char* reason : {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}) {
+  for (const char* reason :
+       {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}) {
     v1::PodRecord r;
     r.mutable_pod()->set_phase(v1::POD_PENDING);
     r.mutable_pod()->set_waiting_reason(reason);
@@ -167,18 +172,21 @@ TEST(Pacing, CachedImagesTakeTurnsByLeastRecentStart) {
   World w;
   AddNodes(w, 2);
   w.PutPolicy(PolicyBuilder("p", 1));
-  for (const char* name : {"c", "a", "b"}) w.PutImage(ImageBuilder(name, std::string(name) + ":1").Policy("p"));
+  for (const char* name : {"c", "a", "b"})
+    w.PutImage(ImageBuilder(name, std::string(name) + ":1").Policy("p"));
   w.SetBehaviour([](const v1::Pod&) { return Takes(kSec); });
   w.Start();
   w.RunFor(60 * kSec);
   std::string order;
-  for (const auto& c : w.creations()) order += c.image;
+  for (const auto& c : w.creations())
+    order += c.image;
   EXPECT_EQ(order, "abcabc");
 }
 
 TEST(Pacing, NodesArePulledInNameOrder) {
   World w;
-  for (const char* n : {"node-c", "node-a", "node-b"}) w.PutNode(NodeBuilder(n));
+  for (const char* n : {"node-c", "node-a", "node-b"})
+    w.PutNode(NodeBuilder(n));
   w.PutPolicy(PolicyBuilder("p", 1));
   w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
   w.SetBehaviour([](const v1::Pod&) { return Takes(kSec); });
@@ -203,7 +211,8 @@ TEST(Pacing, ANodeThatFailedIsRetriedAfterTheOthers) {
   w.Start();
   w.RunFor(120 * kSec);
   std::vector<std::string> nodes;
-  for (const auto& c : w.creations()) nodes.push_back(c.node);
+  for (const auto& c : w.creations())
+    nodes.push_back(c.node);
   EXPECT_EQ(nodes, (std::vector<std::string>{"node-0", "node-1", "node-2", "node-3", "node-0"}));
   // The failed pod made way for the retry (same name: it is a function of node and generation).
   EXPECT_EQ(testing::Deletes(w.journal(), "Retry").size(), 1u);
@@ -273,7 +282,8 @@ TEST(Pacing, FinishedPodsAreDeletedWhenTheirTTLExpires) {
   w.RunFor(2 * kSec);
   EXPECT_TRUE(w.pods().empty());
   ASSERT_EQ(testing::Deletes(w.journal(), "TTLExpired").size(), 1u);
-  EXPECT_EQ(testing::Deletes(w.journal(), "TTLExpired")[0].time_ms() - w.creations()[0].at, 62 * kSec);
+  EXPECT_EQ(testing::Deletes(w.journal(), "TTLExpired")[0].time_ms() - w.creations()[0].at,
+            62 * kSec);
 }
 
 TEST(Pacing, StartDecisionNamesTheNodeAndPodAndIsFollowedByTheCreate) {
@@ -293,6 +303,30 @@ TEST(Pacing, StartDecisionNamesTheNodeAndPodAndIsFollowedByTheCreate) {
   ASSERT_TRUE((it + 1)->has_action() && (it + 1)->action().has_create_pod());
   EXPECT_EQ((it + 1)->action().create_pod().pod().name(), it->pacing().pod());
   EXPECT_EQ((it + 1)->reconcile_id(), it->reconcile_id());
+}
+
+TEST(Pacing, AWaitIsRecordedOnceUntilItsInputsChange) {
+  World w;
+  AddNodes(w, 3);
+  w.PutPolicy(PolicyBuilder("one", /*max_concurrent=*/1));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("one"));
+  w.SetBehaviour([](const v1::Pod&) { return Takes(60 * kSec); });
+  w.Start();
+  w.RunFor(2 * kSec);
+  ASSERT_EQ(w.creations().size(), 1u);
+  size_t waits = Decisions(w.journal(), v1::WAIT_CONCURRENCY).size();
+  ASSERT_EQ(waits, 1u);
+  // Label changes on a node re-run the pacing pass; its verdict and inputs are the same, so the
+  // journal gains no wait.
+  for (int i = 0; i < 5; ++i) {
+    w.PutNode(NodeBuilder("node-2").Labels({{"round", std::to_string(i)}}));
+    w.RunFor(kSec);
+  }
+  EXPECT_EQ(Decisions(w.journal(), v1::WAIT_CONCURRENCY).size(), waits);
+  // The first pull ends and the next starts: the policy is blocked again, a new wait.
+  w.RunFor(60 * kSec);
+  ASSERT_EQ(w.creations().size(), 2u);
+  EXPECT_EQ(Decisions(w.journal(), v1::WAIT_CONCURRENCY).size(), waits + 1);
 }
 
 }  // namespace
