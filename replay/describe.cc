@@ -1,0 +1,416 @@
+#include "replay/describe.h"
+
+#include "core/duration.h"
+#include "core/pacing.h"
+#include "core/state.h"
+#include "core/step.h"
+
+namespace drop::replay {
+namespace {
+
+const char* EventName(v1::EventType t) {
+  switch (t) {
+    case v1::ADDED:
+      return "ADDED";
+    case v1::MODIFIED:
+      return "MODIFIED";
+    case v1::DELETED:
+      return "DELETED";
+    case v1::LISTED:
+      return "LISTED";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+const char* ObjectKindName(v1::ObjectKind k) {
+  switch (k) {
+    case v1::KIND_CACHED_IMAGE:
+      return "cachedimages";
+    case v1::KIND_PULL_POLICY:
+      return "pullpolicies";
+    case v1::KIND_DISCOVERY_POLICY:
+      return "discoverypolicies";
+    case v1::KIND_NODE:
+      return "nodes";
+    case v1::KIND_POD:
+      return "pods";
+    default:
+      return "unknown";
+  }
+}
+
+const char* ActionName(v1::ActionKind k) {
+  switch (k) {
+    case v1::ACTION_CREATE_POD:
+      return "create";
+    case v1::ACTION_DELETE_POD:
+      return "delete";
+    case v1::ACTION_PATCH_STATUS:
+      return "status write";
+    case v1::ACTION_EMIT_EVENT:
+      return "event";
+    case v1::ACTION_REQUEUE:
+      return "requeue";
+    default:
+      return "action";
+  }
+}
+
+std::string Policy(const std::string& name) {
+  return "pullpolicy/" + (name.empty() ? std::string("(default)") : name);
+}
+
+std::string NodeText(const v1::Node& n) {
+  std::string s = n.ready() ? "Ready" : "NotReady";
+  if (n.unschedulable()) s += ",SchedulingDisabled";
+  if (n.taints_size() > 0) s += ", " + std::to_string(n.taints_size()) + " taints";
+  return s + ", " + std::to_string(n.image_hashes_size()) + " images";
+}
+
+}  // namespace
+
+const char* PodPhaseName(v1::PodPhase phase) {
+  switch (phase) {
+    case v1::POD_PENDING:
+      return "Pending";
+    case v1::POD_RUNNING:
+      return "Running";
+    case v1::POD_SUCCEEDED:
+      return "Succeeded";
+    case v1::POD_FAILED:
+      return "Failed";
+    default:
+      return "Unknown";
+  }
+}
+
+std::string PodPhaseText(const v1::Pod& pod) {
+  std::string s = PodPhaseName(pod.phase());
+  if (!pod.waiting_reason().empty()) s += " (" + pod.waiting_reason() + ")";
+  if (pod.phase() == v1::POD_FAILED && !pod.terminated_reason().empty()) {
+    s += " (" + pod.terminated_reason() + ", exit code " + std::to_string(pod.exit_code()) + ")";
+  }
+  if (pod.deleting()) s += ", deleting";
+  return s;
+}
+
+std::string KindName(const v1::Entry& e) {
+  switch (e.kind_case()) {
+    case v1::Entry::kWatch:
+      return "watch";
+    case v1::Entry::kRelistBegin:
+      return "relist-begin";
+    case v1::Entry::kRelistEnd:
+      return "relist-end";
+    case v1::Entry::kTimer:
+      return "timer";
+    case v1::Entry::kActionResult:
+      return "result";
+    case v1::Entry::kDiscovery:
+      return "discovery";
+    case v1::Entry::kStarted:
+      return "started";
+    case v1::Entry::kReconcile:
+      return "reconcile";
+    case v1::Entry::kPacing:
+      return "pacing";
+    case v1::Entry::kOutcome:
+      return "outcome";
+    case v1::Entry::kAction:
+      switch (e.action().action_case()) {
+        case v1::ActionIssued::kCreatePod:
+          return "create-pod";
+        case v1::ActionIssued::kDeletePod:
+          return "delete-pod";
+        case v1::ActionIssued::kPatchStatus:
+          return "patch-status";
+        case v1::ActionIssued::kEmitEvent:
+          return "event";
+        case v1::ActionIssued::kRequeue:
+          return "requeue";
+        default:
+          return "action";
+      }
+    default:
+      return "unknown";
+  }
+}
+
+const std::vector<std::string>& KindFilters() {
+  static const std::vector<std::string> kinds = {
+      "input",   "decision",   "action",     "watch",        "relist-begin", "relist-end",
+      "timer",   "result",     "discovery",  "started",      "reconcile",    "pacing",
+      "outcome", "create-pod", "delete-pod", "patch-status", "event",        "requeue"};
+  return kinds;
+}
+
+bool KindMatches(const v1::Entry& e, std::string_view filter) {
+  if (filter == "input") return !IsDecision(e);
+  if (filter == "decision") return IsDecision(e);
+  if (filter == "action") return e.has_action();
+  return KindName(e) == filter;
+}
+
+std::vector<std::string> ObjectsOf(const v1::Entry& e) {
+  std::vector<std::string> out;
+  auto pod = [&](const std::string& name, const std::string& image, const std::string& node) {
+    if (!name.empty()) out.push_back("pod/" + name);
+    if (!image.empty()) out.push_back("cachedimage/" + image);
+    if (!node.empty()) out.push_back("node/" + node);
+  };
+  switch (e.kind_case()) {
+    case v1::Entry::kWatch: {
+      const v1::WatchEvent& w = e.watch();
+      if (w.has_node()) out.push_back("node/" + w.node().name());
+      if (w.has_cached_image()) out.push_back("cachedimage/" + w.cached_image().name());
+      if (w.has_pull_policy()) out.push_back("pullpolicy/" + w.pull_policy().name());
+      if (w.has_discovery_policy()) {
+        out.push_back("discoverypolicy/" + w.discovery_policy().name());
+      }
+      if (w.has_pod()) pod(w.pod().name(), w.pod().cached_image(), w.pod().node());
+      break;
+    }
+    case v1::Entry::kTimer:
+      out.push_back(KeyString(e.timer().key()));
+      break;
+    case v1::Entry::kActionResult: {
+      const v1::ActionResult& r = e.action_result();
+      if (r.kind() == v1::ACTION_PATCH_STATUS || r.kind() == v1::ACTION_EMIT_EVENT) {
+        out.push_back("cachedimage/" + r.target());
+      } else {
+        pod(r.target(), r.cached_image(), r.node());
+      }
+      break;
+    }
+    case v1::Entry::kDiscovery:
+      out.push_back("discoverypolicy/" + e.discovery().policy());
+      break;
+    case v1::Entry::kReconcile:
+      out.push_back(KeyString(e.reconcile().key()));
+      break;
+    case v1::Entry::kPacing: {
+      const v1::PacingDecision& d = e.pacing();
+      out.push_back(Policy(d.policy()));
+      out.push_back("cachedimage/" + d.cached_image());
+      if (!d.node().empty()) out.push_back("node/" + d.node());
+      if (!d.pod().empty()) out.push_back("pod/" + d.pod());
+      break;
+    }
+    case v1::Entry::kOutcome:
+      pod(e.outcome().pod(), e.outcome().cached_image(), e.outcome().node());
+      break;
+    case v1::Entry::kAction: {
+      const v1::ActionIssued& a = e.action();
+      if (a.has_create_pod()) {
+        const v1::DropPodSpec& p = a.create_pod().pod();
+        pod(p.name(), p.cached_image(), p.node());
+        out.push_back(Policy(a.create_pod().policy()));
+      } else if (a.has_delete_pod()) {
+        pod(a.delete_pod().name(), a.delete_pod().cached_image(), a.delete_pod().node());
+      } else if (a.has_patch_status()) {
+        out.push_back("cachedimage/" + a.patch_status().cached_image());
+      } else if (a.has_emit_event()) {
+        v1::Key k = MakeKey(a.emit_event().kind(), a.emit_event().name());
+        out.push_back(KeyString(k));
+      } else if (a.has_requeue()) {
+        out.push_back(KeyString(a.requeue().key()));
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return out;
+}
+
+std::string NodeOf(const v1::Entry& e) {
+  for (const std::string& o : ObjectsOf(e)) {
+    if (o.starts_with("node/")) return o.substr(5);
+  }
+  return "";
+}
+
+std::string Summary(const v1::Entry& e) {
+  switch (e.kind_case()) {
+    case v1::Entry::kWatch: {
+      const v1::WatchEvent& w = e.watch();
+      std::string head = std::string(EventName(w.type())) + " ";
+      if (w.has_node()) return head + "node/" + w.node().name() + " " + NodeText(w.node());
+      if (w.has_cached_image()) {
+        const v1::CachedImage& c = w.cached_image();
+        std::string s = head + "cachedimage/" + c.name() + " " + c.spec().image() + " generation " +
+                        std::to_string(c.generation());
+        if (!c.status().phase().empty()) s += ", status " + c.status().phase();
+        return s + (c.deleting() ? ", deleting" : "");
+      }
+      if (w.has_pull_policy()) {
+        const v1::PullPolicySpec& s = w.pull_policy().spec();
+        return head + "pullpolicy/" + w.pull_policy().name() +
+               " maxConcurrentNodes=" + std::to_string(s.max_concurrent_nodes()) +
+               " minDelayBetweenPulls=" + FormatDuration(s.min_delay_between_pulls_ms());
+      }
+      if (w.has_discovery_policy()) return head + "discoverypolicy/" + w.discovery_policy().name();
+      if (w.has_pod()) {
+        return head + "pod/" + w.pod().name() + " " + PodPhaseText(w.pod()) + " on " +
+               w.pod().node();
+      }
+      return head;
+    }
+    case v1::Entry::kRelistBegin:
+      return std::string("relist of ") + ObjectKindName(e.relist_begin().kind()) + " begins" +
+             (e.relist_begin().reason().empty() ? "" : " (" + e.relist_begin().reason() + ")");
+    case v1::Entry::kRelistEnd:
+      return std::string("relist of ") + ObjectKindName(e.relist_end().kind()) + " ends";
+    case v1::Entry::kTimer:
+      return "timer of " + KeyString(e.timer().key()) + " fired";
+    case v1::Entry::kActionResult: {
+      const v1::ActionResult& r = e.action_result();
+      std::string s = std::string(ActionName(r.kind())) + " " + r.target() + " (entry " +
+                      std::to_string(r.action_seq()) + "): ";
+      if (r.ok()) return s + "ok" + (r.http_code() ? " " + std::to_string(r.http_code()) : "");
+      return s + "failed " + std::to_string(r.http_code()) + " " + r.reason() +
+             (r.message().empty() ? "" : ": " + r.message());
+    }
+    case v1::Entry::kDiscovery:
+      return "discovery of " + e.discovery().policy() + ": " +
+             std::to_string(e.discovery().sources_size()) + " sources";
+    case v1::Entry::kStarted:
+      return "operator started (" + e.started().config().identity() + ", version " +
+             e.started().config().version() + ")";
+    case v1::Entry::kReconcile:
+      return "reconcile " + KeyString(e.reconcile().key()) + " (trigger entry " +
+             std::to_string(e.reconcile().trigger_seq()) + ")";
+    case v1::Entry::kPacing: {
+      const v1::PacingDecision& d = e.pacing();
+      std::string s = std::string(VerdictName(d.verdict())) + " " + d.cached_image() + " under " +
+                      Policy(d.policy()) + ": active " + std::to_string(d.active()) + "/" +
+                      std::to_string(d.limit());
+      if (d.verdict() == v1::START) s += ", node " + d.node() + ", pod " + d.pod();
+      if (d.not_before_ms() > 0) s += ", not before " + FormatTimeMillis(d.not_before_ms());
+      if (d.consecutive_failures() > 0) {
+        s += ", " + std::to_string(d.consecutive_failures()) + " consecutive failures";
+      }
+      return s;
+    }
+    case v1::Entry::kOutcome: {
+      const v1::PullOutcome& o = e.outcome();
+      std::string s = (o.outcome() == v1::PULL_SUCCEEDED ? "pulled " : "pull failed ") +
+                      o.cached_image() + " on " + o.node() + " (pod " + o.pod() + ") in " +
+                      FormatDuration(o.duration_ms());
+      if (o.outcome() != v1::PULL_SUCCEEDED) {
+        s += ": " + o.reason() + (o.message().empty() ? "" : ": " + o.message());
+      }
+      return s;
+    }
+    case v1::Entry::kAction: {
+      const v1::ActionIssued& a = e.action();
+      if (a.has_create_pod()) {
+        const v1::DropPodSpec& p = a.create_pod().pod();
+        return "create pod/" + p.name() + " on " + p.node() + " for " + p.cached_image() + " (" +
+               p.image() + ")";
+      }
+      if (a.has_delete_pod()) {
+        return "delete pod/" + a.delete_pod().name() + " on " + a.delete_pod().node() + ": " +
+               a.delete_pod().reason();
+      }
+      if (a.has_patch_status()) {
+        const v1::CachedImageStatus& s = a.patch_status().status();
+        std::string reason = s.conditions_size() > 0 ? s.conditions(0).reason() : "";
+        return "write status of cachedimage/" + a.patch_status().cached_image() + ": " + s.phase() +
+               " " + std::to_string(s.nodes_ready()) + "/" + std::to_string(s.nodes_targeted()) +
+               (reason.empty() ? "" : " (" + reason + ")");
+      }
+      if (a.has_emit_event()) {
+        return "event " + a.emit_event().type() + " " + a.emit_event().reason() + ": " +
+               a.emit_event().message();
+      }
+      if (a.has_requeue()) {
+        return "requeue " + KeyString(a.requeue().key()) + " at " +
+               FormatTimeMillis(a.requeue().at_ms());
+      }
+      return "action";
+    }
+    default:
+      return "unknown entry";
+  }
+}
+
+std::string TriggerText(const v1::Entry& e) {
+  switch (e.kind_case()) {
+    case v1::Entry::kWatch: {
+      const v1::WatchEvent& w = e.watch();
+      if (w.has_pod()) {
+        const v1::Pod& p = w.pod();
+        if (w.type() == v1::DELETED) return p.name() + " was deleted";
+        if (p.phase() == v1::POD_SUCCEEDED || p.phase() == v1::POD_FAILED) {
+          return p.name() + " " + PodPhaseName(p.phase());
+        }
+        if (!p.waiting_reason().empty()) return p.name() + " reported " + p.waiting_reason();
+        return p.name() + " was " + (w.type() == v1::ADDED ? "created" : "updated");
+      }
+      if (w.has_node()) {
+        const v1::Node& n = w.node();
+        if (w.type() == v1::DELETED) return "node " + n.name() + " was removed";
+        if (w.type() == v1::ADDED) return "node " + n.name() + " joined";
+        return "node " + n.name() + " changed (" + NodeText(n) + ")";
+      }
+      if (w.has_cached_image()) {
+        const v1::CachedImage& c = w.cached_image();
+        if (w.type() == v1::ADDED) return "CachedImage " + c.name() + " was created";
+        if (w.type() == v1::DELETED) return "CachedImage " + c.name() + " was deleted";
+        return "CachedImage " + c.name() + " changed (generation " +
+               std::to_string(c.generation()) + ")";
+      }
+      if (w.has_pull_policy()) {
+        return "PullPolicy " + w.pull_policy().name() + " " +
+               (w.type() == v1::ADDED ? "was created" : "changed") + " (maxConcurrentNodes " +
+               std::to_string(w.pull_policy().spec().max_concurrent_nodes()) + ")";
+      }
+      return Summary(e);
+    }
+    case v1::Entry::kTimer:
+      return "the requeue timer of " + KeyString(e.timer().key()) + " fired";
+    case v1::Entry::kRelistEnd:
+      return std::string("the relist of ") + ObjectKindName(e.relist_end().kind()) +
+             " ended (drop had a full view again)";
+    case v1::Entry::kActionResult: {
+      const v1::ActionResult& r = e.action_result();
+      return std::string("the ") + ActionName(r.kind()) + " of " + r.target() + " answered " +
+             (r.ok()               ? "ok"
+              : r.reason().empty() ? std::to_string(r.http_code())
+                                   : r.reason());
+    }
+    default:
+      return Summary(e);
+  }
+}
+
+Result<std::pair<std::string, std::string>> ParseObject(const std::string& text,
+                                                        const std::string& flag) {
+  size_t slash = text.find('/');
+  std::string kind = slash == std::string::npos ? "" : text.substr(0, slash);
+  std::string name = slash == std::string::npos ? "" : text.substr(slash + 1);
+  static const std::pair<const char*, const char*> kAliases[] = {
+      {"cachedimage", "cachedimage"},
+      {"cachedimages", "cachedimage"},
+      {"ci", "cachedimage"},
+      {"pullpolicy", "pullpolicy"},
+      {"pullpolicies", "pullpolicy"},
+      {"pp", "pullpolicy"},
+      {"node", "node"},
+      {"nodes", "node"},
+      {"no", "node"},
+      {"pod", "pod"},
+      {"pods", "pod"},
+      {"po", "pod"},
+      {"discoverypolicy", "discoverypolicy"},
+      {"discoverypolicies", "discoverypolicy"}};
+  for (const auto& [alias, canonical] : kAliases) {
+    if (kind == alias && !name.empty()) return std::make_pair(std::string(canonical), name);
+  }
+  return Status::InvalidArgument(flag + " " + text + ": name an object as KIND/NAME, e.g. " +
+                                 "cachedimage/web, pullpolicy/gentle, node/gpu-7 or pod/NAME");
+}
+
+}  // namespace drop::replay

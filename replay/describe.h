@@ -1,0 +1,43 @@
+// Journal entries in words: a short kind name, the objects an entry is about, and a one-line
+// summary ("pod/drop-web-3f2a Succeeded on node-3"). `log`, `explain` and `verify` print these.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/schema.h"
+#include "core/status.h"
+
+namespace drop::replay {
+
+// "watch", "relist-begin", "relist-end", "timer", "result", "discovery", "started", "reconcile",
+// "pacing", "outcome", "create-pod", "delete-pod", "patch-status", "event", "requeue".
+std::string KindName(const v1::Entry& e);
+// Whether `filter` selects the entry: a kind name above, or "input", "decision", "action".
+bool KindMatches(const v1::Entry& e, std::string_view filter);
+// Every kind name --kind accepts, for the error message.
+const std::vector<std::string>& KindFilters();
+
+// The objects the entry is about, as kind/name: "cachedimage/web", "pullpolicy/gentle",
+// "node/gpu-7", "pod/drop-web-3f2a"; the first is the main one.
+std::vector<std::string> ObjectsOf(const v1::Entry& e);
+// The node the entry concerns, or "".
+std::string NodeOf(const v1::Entry& e);
+
+std::string Summary(const v1::Entry& e);
+
+// "Pending", "Succeeded", ... with the waiting reason when there is one.
+std::string PodPhaseText(const v1::Pod& pod);
+const char* PodPhaseName(v1::PodPhase phase);
+
+// "pod drop-web-c3 Succeeded", "node gpu-7 became Ready", "the requeue timer of pullpolicy/gentle
+// fired": why a reconcile ran, in words, from the input that triggered it.
+std::string TriggerText(const v1::Entry& input);
+
+// What the user names an object by: "cachedimage/web" -> {"cachedimage", "web"}. Accepts plurals
+// ("cachedimages/web") and kubectl's short names (ci, pp, no, po).
+Result<std::pair<std::string, std::string>> ParseObject(const std::string& text,
+                                                        const std::string& flag);
+
+}  // namespace drop::replay

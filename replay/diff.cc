@@ -1,0 +1,170 @@
+// drop-replay diff: what changed in drop's view between two points.
+#include <google/protobuf/util/message_differencer.h>
+
+#include <map>
+
+#include "core/duration.h"
+#include "core/image_view.h"
+#include "core/reconcile.h"
+#include "core/state.h"
+#include "replay/commands.h"
+#include "replay/describe.h"
+
+namespace drop::replay {
+namespace {
+
+// "max_concurrent_nodes: 5 -> 10; min_delay_between_pulls_ms: 0 -> 10000"
+std::string FieldChanges(const google::protobuf::Message& a, const google::protobuf::Message& b) {
+  google::protobuf::util::MessageDifferencer d;
+  std::string report;
+  d.ReportDifferencesToString(&report);
+  d.set_repeated_field_comparison(google::protobuf::util::MessageDifferencer::AS_SET);
+  if (d.Compare(a, b)) return "";
+  std::string out;
+  size_t start = 0;
+  while (start < report.size()) {
+    size_t end = report.find('\n', start);
+    if (end == std::string::npos) end = report.size();
+    std::string line = report.substr(start, end - start);
+    for (const char* prefix : {"modified: ", "added: ", "deleted: "}) {
+      if (line.starts_with(prefix) && std::string(prefix) == "modified: ") {
+        line = line.substr(10);
+      }
+    }
+    if (!line.empty()) out += (out.empty() ? "" : "; ") + line;
+    start = end + 1;
+  }
+  return out;
+}
+
+struct Change {
+  char op;  // + - ~
+  std::string object;
+  std::string what;
+};
+
+template <typename T, typename Name, typename Describe, typename Changes>
+void Compare(const google::protobuf::RepeatedPtrField<T>& a,
+             const google::protobuf::RepeatedPtrField<T>& b, Name name, Describe describe,
+             Changes compare, std::vector<Change>* out) {
+  std::map<std::string, const T*> before, after;
+  for (const T& x : a)
+    before[name(x)] = &x;
+  for (const T& x : b)
+    after[name(x)] = &x;
+  for (const auto& [n, x] : before) {
+    if (after.count(n) == 0) out->push_back({'-', n, describe(*x, false)});
+  }
+  for (const auto& [n, y] : after) {
+    auto it = before.find(n);
+    if (it == before.end()) {
+      out->push_back({'+', n, describe(*y, true)});
+    } else if (std::string c = compare(*it->second, *y); !c.empty()) {
+      out->push_back({'~', n, c});
+    }
+  }
+}
+
+std::string StatusLine(const v1::CachedImageStatus& s) {
+  return s.phase() + " " + std::to_string(s.nodes_ready()) + "/" +
+         std::to_string(s.nodes_targeted()) + " ready, " +
+         std::to_string(s.consecutive_failures()) + " consecutive failures" +
+         (s.conditions_size() > 0 ? " (" + s.conditions(0).reason() + ")" : "");
+}
+
+}  // namespace
+
+Status Diff(const Reader& r, const DiffOptions& o, std::ostream& out) {
+  if (r.empty()) return Status::InvalidArgument("journal " + r.dir() + " has no entries");
+  if (o.from.empty() || o.to.empty()) {
+    return Status::InvalidArgument("diff needs --from and --to (a sequence number or a time)");
+  }
+  Result<Point> from = r.Resolve(o.from, "--from");
+  if (!from.ok()) return from.status();
+  Result<Point> to = r.Resolve(o.to, "--to");
+  if (!to.ok()) return to.status();
+  Result<v1::State> a = r.StateAt(*from);
+  if (!a.ok()) return a.status();
+  Result<v1::State> b = r.StateAt(*to);
+  if (!b.ok()) return b.status();
+
+  std::vector<Change> changes;
+  Compare(
+      a->nodes(), b->nodes(), [](const v1::NodeRecord& n) { return "node/" + n.node().name(); },
+      [](const v1::NodeRecord& n, bool) { return n.node().ready() ? "Ready" : "NotReady"; },
+      [](const v1::NodeRecord& x, const v1::NodeRecord& y) {
+        return FieldChanges(x.node(), y.node());
+      },
+      &changes);
+  Compare(
+      a->policies(), b->policies(),
+      [](const v1::PolicyRecord& p) { return "pullpolicy/" + p.object().name(); },
+      [](const v1::PolicyRecord& p, bool) {
+        return "maxConcurrentNodes " + std::to_string(p.object().spec().max_concurrent_nodes());
+      },
+      [](const v1::PolicyRecord& x, const v1::PolicyRecord& y) {
+        return FieldChanges(x.object().spec(), y.object().spec());
+      },
+      &changes);
+  auto desired = [](const v1::State& s, int64_t now) {
+    std::map<std::string, v1::CachedImageStatus> m;
+    for (const v1::ImageRecord& i : s.images())
+      m[i.object().name()] = DesiredStatus(s, ImageView(s, i), now);
+    return m;
+  };
+  auto da = desired(*a, from->time_ms), db = desired(*b, to->time_ms);
+  Compare(
+      a->images(), b->images(),
+      [](const v1::ImageRecord& i) { return "cachedimage/" + i.object().name(); },
+      [&](const v1::ImageRecord& i, bool after) {
+        const auto& m = after ? db : da;
+        return i.object().spec().image() + ", " + StatusLine(m.at(i.object().name()));
+      },
+      [&](const v1::ImageRecord& x, const v1::ImageRecord& y) {
+        std::string c;
+        if (x.object().spec().image() != y.object().spec().image()) {
+          c = "image " + x.object().spec().image() + " -> " + y.object().spec().image() + "; ";
+        }
+        std::string sa = StatusLine(da.at(x.object().name()));
+        std::string sb = StatusLine(db.at(y.object().name()));
+        if (sa != sb) c += sa + " -> " + sb;
+        int pulled = y.pulled_nodes_size() - x.pulled_nodes_size();
+        if (pulled != 0) c += (c.empty() ? "" : "; ") + std::to_string(pulled) + " nodes pulled";
+        return c;
+      },
+      &changes);
+  Compare(
+      a->pods(), b->pods(), [](const v1::PodRecord& p) { return "pod/" + p.pod().name(); },
+      [](const v1::PodRecord& p, bool) {
+        return "on " + p.pod().node() + " for " + p.pod().cached_image() + ", " +
+               PodPhaseText(p.pod());
+      },
+      [](const v1::PodRecord& x, const v1::PodRecord& y) {
+        std::string px = PodPhaseText(x.pod()), py = PodPhaseText(y.pod());
+        return px == py ? std::string() : px + " -> " + py;
+      },
+      &changes);
+
+  if (o.format != Format::kTable) {
+    boost::json::object doc;
+    doc["from"] =
+        boost::json::object{{"seq", from->seq}, {"time", FormatTimeMillis(from->time_ms)}};
+    doc["to"] = boost::json::object{{"seq", to->seq}, {"time", FormatTimeMillis(to->time_ms)}};
+    boost::json::array items;
+    for (const Change& c : changes) {
+      const char* op = c.op == '+' ? "added" : c.op == '-' ? "removed" : "changed";
+      items.push_back(boost::json::object{{"change", op}, {"object", c.object}, {"what", c.what}});
+    }
+    doc["changes"] = std::move(items);
+    Print(doc, o.format, out);
+    return Status::Ok();
+  }
+  out << "From entry " << from->seq << " (" << FormatTimeMillis(from->time_ms) << ") to entry "
+      << to->seq << " (" << FormatTimeMillis(to->time_ms) << "), "
+      << FormatDuration(to->time_ms - from->time_ms) << ": " << changes.size() << " changes\n";
+  for (const Change& c : changes)
+    out << c.op << ' ' << c.object << ": " << c.what << '\n';
+  return Status::Ok();
+}
+
+}  // namespace drop::replay

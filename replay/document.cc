@@ -1,0 +1,136 @@
+#include "replay/document.h"
+
+#include <yaml-cpp/yaml.h>
+
+namespace drop::replay {
+namespace {
+
+void Emit(YAML::Emitter& e, const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::object:
+      e << YAML::BeginMap;
+      for (const auto& kv : v.get_object()) {
+        e << YAML::Key << std::string(kv.key()) << YAML::Value;
+        Emit(e, kv.value());
+      }
+      e << YAML::EndMap;
+      return;
+    case boost::json::kind::array:
+      e << YAML::BeginSeq;
+      for (const auto& item : v.get_array())
+        Emit(e, item);
+      e << YAML::EndSeq;
+      return;
+    case boost::json::kind::string: {
+      std::string s(v.get_string());
+      // Quote what YAML would read back as another type ("true", "10", "", "null").
+      bool plain = !s.empty() && s != "true" && s != "false" && s != "null" && s != "~" &&
+                   s.find_first_not_of("0123456789.-+eE") != std::string::npos;
+      if (!plain) e << YAML::DoubleQuoted;
+      e << s;
+      return;
+    }
+    case boost::json::kind::int64:
+      e << v.get_int64();
+      return;
+    case boost::json::kind::uint64:
+      e << v.get_uint64();
+      return;
+    case boost::json::kind::double_:
+      e << v.get_double();
+      return;
+    case boost::json::kind::bool_:
+      e << v.get_bool();
+      return;
+    case boost::json::kind::null:
+      e << YAML::Null;
+      return;
+  }
+}
+
+void Indent(std::ostream& out, int n) {
+  for (int i = 0; i < n; ++i)
+    out << ' ';
+}
+
+void EmitJson(const boost::json::value& v, std::ostream& out, int depth) {
+  switch (v.kind()) {
+    case boost::json::kind::object: {
+      const auto& o = v.get_object();
+      if (o.empty()) {
+        out << "{}";
+        return;
+      }
+      out << "{\n";
+      size_t i = 0;
+      for (const auto& kv : o) {
+        Indent(out, (depth + 1) * 4);
+        out << boost::json::serialize(boost::json::string(kv.key())) << ": ";
+        EmitJson(kv.value(), out, depth + 1);
+        out << (++i < o.size() ? ",\n" : "\n");
+      }
+      Indent(out, depth * 4);
+      out << "}";
+      return;
+    }
+    case boost::json::kind::array: {
+      const auto& a = v.get_array();
+      if (a.empty()) {
+        out << "[]";
+        return;
+      }
+      out << "[\n";
+      for (size_t i = 0; i < a.size(); ++i) {
+        Indent(out, (depth + 1) * 4);
+        EmitJson(a[i], out, depth + 1);
+        out << (i + 1 < a.size() ? ",\n" : "\n");
+      }
+      Indent(out, depth * 4);
+      out << "]";
+      return;
+    }
+    default:
+      out << boost::json::serialize(v);
+  }
+}
+
+}  // namespace
+
+Result<Format> ParseFormat(const std::string& text) {
+  if (text.empty() || text == "table" || text == "wide") return Format::kTable;
+  if (text == "yaml") return Format::kYaml;
+  if (text == "json") return Format::kJson;
+  return Status::InvalidArgument("--output " + text + ": unknown format; use yaml or json " +
+                                 "(or leave it out for a table)");
+}
+
+void PrintYaml(const boost::json::value& doc, std::ostream& out) {
+  YAML::Emitter e;
+  e.SetIndent(2);
+  e.SetSeqFormat(YAML::Block);
+  Emit(e, doc);
+  out << e.c_str() << '\n';
+}
+
+void PrintJson(const boost::json::value& doc, std::ostream& out) {
+  EmitJson(doc, out, 0);
+  out << '\n';
+}
+
+void Print(const boost::json::value& doc, Format format, std::ostream& out) {
+  if (format == Format::kJson) {
+    PrintJson(doc, out);
+  } else {
+    PrintYaml(doc, out);
+  }
+}
+
+boost::json::object List(boost::json::array items) {
+  boost::json::object list;
+  list["apiVersion"] = "v1";
+  list["kind"] = "List";
+  list["items"] = std::move(items);
+  return list;
+}
+
+}  // namespace drop::replay

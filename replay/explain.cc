@@ -1,0 +1,451 @@
+#include "replay/explain.h"
+
+#include <algorithm>
+#include <map>
+
+#include "core/duration.h"
+#include "core/image_view.h"
+#include "core/pacing.h"
+#include "core/reconcile.h"
+#include "core/scheduling.h"
+#include "core/state.h"
+#include "replay/describe.h"
+#include "replay/history.h"
+
+namespace drop::replay {
+namespace {
+
+// "08:01:02" (or with milliseconds) when the journal lies within one day, else RFC 3339.
+class Clock {
+ public:
+  explicit Clock(const Reader& r) {
+    one_day_ = r.first_time() / (24 * kHour) == r.last_time() / (24 * kHour);
+  }
+  std::string operator()(int64_t ms) const {
+    std::string full = FormatTimeMillis(ms);  // 2027-01-15T08:01:02.250Z
+    if (!one_day_) return full;
+    std::string t = full.substr(11, full.size() - 12);
+    if (t.ends_with(".000")) t.resize(t.size() - 4);
+    return t;
+  }
+
+ private:
+  bool one_day_ = true;
+};
+
+std::string List(const std::vector<std::string>& names, size_t most = 5) {
+  std::string s;
+  for (size_t i = 0; i < names.size() && i < most; ++i)
+    s += (i ? ", " : "") + names[i];
+  if (names.size() > most) s += ", ... (" + std::to_string(names.size()) + " in all)";
+  return s;
+}
+
+struct Story {
+  std::string node;
+  std::string standing;  // NotTargeted, Cached, Pulling, Failed, Waiting
+  std::string text;
+  std::string rule;  // the verdict or filter that decided it
+  boost::json::object inputs;
+};
+
+class Explainer {
+ public:
+  Explainer(const Reader& r, const History& h, const v1::State& state, const Point& at,
+            const v1::ImageRecord& image)
+      : r_(r), h_(h), state_(state), at_(at), image_(image), clock_(r) {
+    id_ = h.images.Find(image.object().name());
+    policy_ = h.policies.Find(image.object().spec().pull_policy_ref());
+    for (size_t i = 0; i < h.passes.size(); ++i) {
+      if (h.passes[i].policy == policy_) passes_.push_back(&h.passes[i]);
+    }
+    for (const PullRecord& p : h.pulls) {
+      if (p.image == id_) pulls_[h.nodes[p.node]].push_back(&p);
+    }
+  }
+
+  // The pacing pass in force at the point, as it concerned this image.
+  std::string Pacing(const ImageView& view) {
+    Story s;
+    const PassRecord* pass = PassAt();
+    std::string started;
+    if (pass != nullptr) {
+      std::vector<std::string> nodes;
+      for (const auto& [image, node] : pass->started) {
+        if (image == id_) nodes.push_back(h_.nodes[node]);
+      }
+      if (!nodes.empty()) {
+        started = "Start: the pacing pass at " + clock_(pass->time_ms) + " started pulls on " +
+                  List(nodes) + " (" + std::to_string(pass->active_after) + " of " +
+                  std::to_string(pass->limit) + " active after it)";
+      }
+      bool held = std::any_of(pass->held.begin(), pass->held.end(),
+                              [&](const PassRecord::Held& x) { return x.image == id_; });
+      if (!started.empty() && !held && pass->blocking == v1::VERDICT_UNKNOWN) return started;
+    }
+    Rule(view, &s);
+    return started.empty() ? s.text : started + "; then " + s.text;
+  }
+
+  Story Tell(const NodeFacts& f, const ImageView& view) {
+    Story s;
+    s.node = f.node->name();
+    const std::string at = clock_(at_.time_ms);
+    const std::vector<const PullRecord*>& pulls = PullsOn(s.node);
+    // The pull in progress or last finished at the point, and the first started after it.
+    const PullRecord* current = nullptr;
+    const PullRecord* later = nullptr;
+    for (const PullRecord* p : pulls) {
+      if (p->start_seq <= at_.seq || p->start_seq == 0) current = p;
+      if (p->start_seq > at_.seq && later == nullptr) later = p;
+    }
+    if (f.fit != Fit::kTargeted) {
+      s.standing = "NotTargeted";
+      s.rule = FitName(f.fit);
+      s.text = "not targeted — " + ExplainFit(*f.node, image_.object().spec());
+      if (f.present) s.text += "; the image is listed in node.status.images anyway";
+      s.inputs["filter"] = FitName(f.fit);
+      return s;
+    }
+    if (f.cached) {
+      s.standing = "Cached";
+      if (!f.pulled) {
+        s.rule = "ImagePresent";
+        s.text =
+            "cached — node.status.images lists the image, so no pull was needed "
+            "(imagePullPolicy IfNotPresent)";
+        return s;
+      }
+      s.rule = "Pulled";
+      s.text = "cached";
+      if (current != nullptr && current->outcome == v1::PULL_SUCCEEDED) {
+        s.text += " — " + PullText(*current, true);
+      } else {
+        s.text += " — a drop pod pulled it before this part of the journal";
+      }
+      return s;
+    }
+    if (f.pod != nullptr && !f.pod->accounted()) {
+      const bool failing = IsImagePullError(f.pod->pod().waiting_reason());
+      s.standing = failing ? "Failing" : "Pulling";
+      s.rule = s.standing;
+      s.text = (failing ? "failing to pull at " : "pulling at ") + at + " — pod " +
+               f.pod->pod().name() + " " + PodPhaseText(f.pod->pod());
+      if (failing) {
+        s.text +=
+            " (not counted as active; drop counts the failure at the second "
+            "ImagePullBackOff or at pullTimeout)";
+      }
+      if (current != nullptr && current->pod == f.pod->pod().name()) {
+        s.text += ", started " + clock_(current->start_ms) + " when " + Trigger(*current) + "; " +
+                  Ending(*current);
+      }
+      s.inputs["pod"] = f.pod->pod().name();
+      return s;
+    }
+    s.standing = f.pod != nullptr ? "Failed" : "Waiting";
+    s.text = "not pulled at " + at + " — ";
+    if (f.pod != nullptr) {
+      s.rule = "PodInTheWay";
+      std::string failure =
+          f.failure != nullptr
+              ? f.failure->reason() +
+                    (f.failure->message().empty() ? "" : ": " + f.failure->message())
+              : "failed";
+      s.text += "its last pull (pod " + f.pod->pod().name() + ") failed at " +
+                clock_(f.pod->finished_ms()) + ": " + failure +
+                "; the finished pod stays until its TTL or the image's backoff lets a retry "
+                "replace it";
+      s.inputs["pod"] = f.pod->pod().name();
+    } else {
+      Rule(view, &s);
+    }
+    if (later != nullptr) {
+      s.text += "; started " + clock_(later->start_ms) + " when " + Trigger(*later);
+      if (later->end_ms > 0) s.text += ", " + Ending(*later);
+    } else {
+      s.text += "; not started by the end of the journal (" + clock_(r_.last_time()) + ")";
+    }
+    return s;
+  }
+
+ private:
+  const std::vector<const PullRecord*>& PullsOn(const std::string& node) {
+    static const std::vector<const PullRecord*> kNone;
+    auto it = pulls_.find(node);
+    return it == pulls_.end() ? kNone : it->second;
+  }
+
+  std::string Trigger(const PullRecord& p) {
+    if (p.trigger_seq == 0) return "a pacing pass ran";
+    if (p.trigger_seq < r_.first()) return "entry " + std::to_string(p.trigger_seq) + " arrived";
+    Result<v1::Entry> e = r_.store().Get(p.trigger_seq);
+    return e.ok() ? TriggerText(*e) : "entry " + std::to_string(p.trigger_seq) + " arrived";
+  }
+
+  std::string Ending(const PullRecord& p) {
+    if (p.end_ms == 0) return "not finished by the end of the journal";
+    if (p.outcome == v1::PULL_SUCCEEDED) {
+      return "Succeeded at " + clock_(p.end_ms) + " (took " + FormatDuration(p.duration_ms) + ")";
+    }
+    return "failed at " + clock_(p.end_ms) + ": " + p.reason +
+           (p.message.empty() ? "" : ": " + p.message);
+  }
+
+  // "pulled by pod P, started S when T, Succeeded at E (took D); waited W before: ..."
+  std::string PullText(const PullRecord& p, bool with_wait) {
+    std::string s = "pod " + p.pod + " started " + clock_(p.start_ms) + " when " + Trigger(p) +
+                    ", " + Ending(p);
+    if (with_wait && p.start_ms > p.wait_from_ms) {
+      s += "; it had waited " + FormatDuration(p.start_ms - p.wait_from_ms) + " since " +
+           clock_(p.wait_from_ms) + ": " + Breakdown(p.wait_from_ms, p.start_ms);
+    }
+    return s;
+  }
+
+  // The label of a pacing pass for this image: the rule that held it back.
+  std::string Label(const PassRecord& pass) const {
+    for (const PassRecord::Held& held : pass.held) {
+      if (held.image == id_) return VerdictName(held.verdict);
+    }
+    if (pass.blocking != v1::VERDICT_UNKNOWN) return VerdictName(pass.blocking);
+    return "its turn (other nodes first)";
+  }
+
+  // How the time [from, to) divides among the rules that held the image back.
+  std::string Breakdown(int64_t from, int64_t to) const {
+    std::map<std::string, int64_t> spent;
+    auto first = std::upper_bound(passes_.begin(), passes_.end(), from,
+                                  [](int64_t t, const PassRecord* p) { return t < p->time_ms; });
+    if (first != passes_.begin()) --first;
+    for (auto it = first; it != passes_.end() && (*it)->time_ms < to; ++it) {
+      int64_t a = std::max(from, (*it)->time_ms);
+      int64_t b = std::next(it) == passes_.end() ? to : std::min(to, (*std::next(it))->time_ms);
+      if (b > a) spent[Label(**it)] += b - a;
+    }
+    std::vector<std::pair<int64_t, std::string>> order;
+    for (const auto& [label, ms] : spent)
+      order.push_back({-ms, label});
+    std::sort(order.begin(), order.end());
+    std::string s;
+    for (const auto& [ms, label] : order)
+      s += (s.empty() ? "" : ", ") + label + " " + FormatDuration(-ms);
+    return s.empty() ? "no pacing pass ran meanwhile" : s;
+  }
+
+  // Why a candidate node was not started at the point: the pass in force then.
+  void Rule(const ImageView& view, Story* s) {
+    const std::string who = PolicyDisplayName(image_.object().spec().pull_policy_ref());
+    if (!view.spec_error().empty()) {
+      s->rule = "InvalidSpec";
+      s->text += "InvalidSpec: " + view.spec_error();
+      return;
+    }
+    if (view.policy() == nullptr) {
+      s->rule = "PullPolicyNotFound";
+      s->text += "PullPolicyNotFound: " + who + " does not exist";
+      return;
+    }
+    if (!Synced(state_)) {
+      s->rule = "Relisting";
+      s->text += "drop was relisting the cluster; a partial view decides nothing";
+      return;
+    }
+    const PassRecord* pass = PassAt();
+    if (pass == nullptr) {
+      s->rule = "NoPass";
+      s->text += "no pacing pass of " + who + " had run yet";
+      return;
+    }
+    for (const PassRecord::Held& held : pass->held) {
+      if (held.image != id_) continue;
+      Result<v1::Entry> e = r_.store().Get(held.seq);
+      if (!e.ok()) break;
+      const v1::PacingDecision& d = e->pacing();
+      s->rule = VerdictName(d.verdict());
+      Inputs(d, held.seq, s);
+      if (d.verdict() == v1::WAIT_BACKOFF) {
+        s->text += "WaitBackoff: " + std::to_string(d.consecutive_failures()) +
+                   " consecutive failures of cachedimage " + image_.object().name() +
+                   ", the last at " + clock_(d.last_failure_ms()) + "; backoff " +
+                   FormatDuration(d.backoff_delay_ms()) + " under " + who + ": not before " +
+                   clock_(d.not_before_ms()) + " (pacing pass at " + clock_(pass->time_ms) + ")";
+      } else {
+        std::vector<std::string> pods;
+        for (const v1::PodRecord* p : view.pods()) {
+          if (!p->accounted()) pods.push_back(p->pod().name() + " " + PodPhaseText(p->pod()));
+        }
+        s->text +=
+            "NoEligibleNode: every targeted node lacking the image already had a drop pod "
+            "of it at " +
+            clock_(pass->time_ms) + " (pods " + List(pods) + ")";
+      }
+      return;
+    }
+    if (pass->blocking == v1::VERDICT_UNKNOWN) {
+      s->rule = "InLine";
+      s->text += "its turn had not come: the pacing pass at " + clock_(pass->time_ms) +
+                 " started " + std::to_string(pass->starts) +
+                 " pulls and every image's next node got one (nodes go in name order, images "
+                 "in round robin)";
+      return;
+    }
+    Result<v1::Entry> e = r_.store().Get(pass->blocking_seq);
+    if (!e.ok()) return;
+    const v1::PacingDecision& d = e->pacing();
+    s->rule = VerdictName(d.verdict());
+    Inputs(d, pass->blocking_seq, s);
+    std::string next = d.cached_image() == image_.object().name()
+                           ? ""
+                           : "; cachedimage " + d.cached_image() +
+                                 " was next in line, and the rule holds every image under the "
+                                 "policy";
+    if (d.verdict() == v1::WAIT_CONCURRENCY) {
+      std::vector<std::string> pods = ActivePods(pass->blocking_seq - 1);
+      s->text += "WaitConcurrency: " + std::to_string(d.active()) + " of " +
+                 std::to_string(d.limit()) + " active under " + who + " (pods " + List(pods) + ")" +
+                 next;
+    } else {
+      s->text += "WaitMinDelay: the last drop pod under " + who + " was created at " +
+                 clock_(d.last_creation_ms()) + " and minDelayBetweenPulls is " +
+                 FormatDuration(d.min_delay_ms()) + ": not before " + clock_(d.not_before_ms()) +
+                 next;
+    }
+  }
+
+  const PassRecord* PassAt() const {
+    const PassRecord* pass = nullptr;
+    for (const PassRecord* p : passes_) {
+      if (p->reconcile_id > at_.seq) break;
+      pass = p;
+    }
+    return pass;
+  }
+
+  std::vector<std::string> ActivePods(uint64_t seq) {
+    std::vector<std::string> names;
+    Result<v1::State> s = r_.store().StateAt(seq);
+    if (!s.ok()) return names;
+    const std::string& policy = image_.object().spec().pull_policy_ref();
+    for (const v1::PodRecord& p : s->pods()) {
+      if (p.policy() == policy && IsActive(p)) names.push_back(p.pod().name());
+    }
+    return names;
+  }
+
+  void Inputs(const v1::PacingDecision& d, uint64_t seq, Story* s) {
+    boost::json::object& in = s->inputs;
+    in["decision"] = seq;
+    in["verdict"] = VerdictName(d.verdict());
+    in["nextInLine"] = d.cached_image();
+    in["active"] = d.active();
+    in["limit"] = d.limit();
+    if (d.last_creation_ms() > 0) in["lastCreation"] = FormatTimeMillis(d.last_creation_ms());
+    in["minDelayBetweenPulls"] = FormatDuration(d.min_delay_ms());
+    in["consecutiveFailures"] = d.consecutive_failures();
+    if (d.last_failure_ms() > 0) in["lastFailure"] = FormatTimeMillis(d.last_failure_ms());
+    if (d.backoff_delay_ms() > 0) in["backoffDelay"] = FormatDuration(d.backoff_delay_ms());
+    if (d.not_before_ms() > 0) in["notBefore"] = FormatTimeMillis(d.not_before_ms());
+    if (d.verdict() == v1::WAIT_CONCURRENCY) {
+      boost::json::array pods;
+      for (const std::string& p : ActivePods(seq - 1))
+        pods.push_back(boost::json::string(p));
+      in["activePods"] = std::move(pods);
+    }
+  }
+
+  const Reader& r_;
+  const History& h_;
+  const v1::State& state_;
+  Point at_;
+  const v1::ImageRecord& image_;
+  Clock clock_;
+  int id_ = -1, policy_ = -1;
+  std::vector<const PassRecord*> passes_;
+  std::map<std::string, std::vector<const PullRecord*>> pulls_;
+};
+
+}  // namespace
+
+Status Explain(const Reader& r, const ExplainOptions& o, std::ostream& out) {
+  auto object = ParseObject(o.object, "explain");
+  if (!object.ok()) return object.status();
+  if (object->first != "cachedimage") {
+    return Status::InvalidArgument("explain " + o.object +
+                                   ": explain tells the story of a cachedimage/NAME");
+  }
+  const std::string& name = object->second;
+  if (r.empty()) return Status::InvalidArgument("journal " + r.dir() + " has no entries");
+  Result<Point> at = o.at.empty() ? Result<Point>(r.end()) : r.Resolve(o.at, "--at");
+  if (!at.ok()) return at.status();
+  Result<v1::State> state = r.StateAt(*at);
+  if (!state.ok()) return state.status();
+  const v1::ImageRecord* image = Find(state->images(), name);
+  if (image == nullptr) {
+    std::string names;
+    for (const v1::ImageRecord& i : state->images())
+      names += (names.empty() ? "" : ", ") + i.object().name();
+    return Status::NotFound("cachedimage/" + name + " does not exist after entry " +
+                            std::to_string(at->seq) + " (" + FormatTimeMillis(at->time_ms) +
+                            "); CachedImages then: " + (names.empty() ? "none" : names));
+  }
+  if (!o.node.empty() && Find(state->nodes(), o.node) == nullptr) {
+    return Status::NotFound("node/" + o.node + " does not exist after entry " +
+                            std::to_string(at->seq) + " (" + FormatTimeMillis(at->time_ms) + "); " +
+                            std::to_string(state->nodes_size()) + " nodes then");
+  }
+  HistoryOptions ho;
+  ho.only_image = name;
+  ho.only_policy = image->object().spec().pull_policy_ref();
+  Result<History> history = History::Scan(r, r.origin(), r.last(), ho);
+  if (!history.ok()) return history.status();
+
+  ImageView view(*state, *image);
+  v1::CachedImageStatus status = DesiredStatus(*state, view, at->time_ms);
+  Explainer explainer(r, *history, *state, *at, *image);
+  const std::string pacing = explainer.Pacing(view);
+  std::vector<Story> stories;
+  view.ForEachNode([&](const NodeFacts& f) {
+    if (o.node.empty() || f.node->name() == o.node) stories.push_back(explainer.Tell(f, view));
+    return true;
+  });
+
+  const v1::PullPolicySpec& policy = view.effective_policy();
+  const std::string& policy_name = image->object().spec().pull_policy_ref();
+  if (o.format != Format::kTable) {
+    boost::json::object doc;
+    doc["cachedImage"] = name;
+    doc["image"] = image->object().spec().image();
+    doc["at"] = boost::json::object{{"seq", at->seq}, {"time", FormatTimeMillis(at->time_ms)}};
+    doc["phase"] = status.phase();
+    doc["nodesTargeted"] = status.nodes_targeted();
+    doc["nodesReady"] = status.nodes_ready();
+    doc["pacing"] = pacing;
+    boost::json::array nodes;
+    for (Story& s : stories) {
+      nodes.push_back(boost::json::object{{"node", s.node},
+                                          {"standing", s.standing},
+                                          {"rule", s.rule},
+                                          {"story", s.text},
+                                          {"inputs", std::move(s.inputs)}});
+    }
+    doc["nodes"] = std::move(nodes);
+    Print(doc, o.format, out);
+    return Status::Ok();
+  }
+  out << "cachedimage/" << name << " (" << image->object().spec().image() << ") after entry "
+      << at->seq << ", " << FormatTimeMillis(at->time_ms) << ": " << status.phase() << ", "
+      << status.nodes_ready() << " of " << status.nodes_targeted()
+      << " targeted nodes hold the image.\n"
+      << "Paced by " << PolicyDisplayName(policy_name) << ": maxConcurrentNodes "
+      << policy.max_concurrent_nodes() << ", minDelayBetweenPulls "
+      << FormatDuration(policy.min_delay_between_pulls_ms()) << ", backoff "
+      << FormatDuration(policy.backoff().initial_delay_ms()) << " x" << policy.backoff().factor()
+      << " up to " << FormatDuration(policy.backoff().max_delay_ms()) << ".\n"
+      << "Pacing at " << FormatTimeMillis(at->time_ms) << ": " << pacing << "\n\n";
+  for (const Story& s : stories)
+    out << s.node << ": " << s.text << '\n';
+  return Status::Ok();
+}
+
+}  // namespace drop::replay

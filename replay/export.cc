@@ -1,0 +1,39 @@
+// drop-replay export: the journal as JSON lines, for other tools (jq, a notebook, a database).
+#include <google/protobuf/util/json_util.h>
+
+#include "core/duration.h"
+#include "replay/commands.h"
+#include "replay/describe.h"
+
+namespace drop::replay {
+
+Status Export(const Reader& r, const ExportOptions& o, std::ostream& out) {
+  if (r.empty()) return Status::Ok();
+  uint64_t from = r.first(), to = r.last();
+  if (!o.since.empty()) {
+    Result<Point> p = r.Resolve(o.since, "--since");
+    if (!p.ok()) return p.status();
+    from = std::max(from, p->seq + 1);
+  }
+  if (!o.until.empty()) {
+    Result<Point> p = r.Resolve(o.until, "--until");
+    if (!p.ok()) return p.status();
+    to = p->seq;
+  }
+  google::protobuf::util::JsonPrintOptions json;
+  json.preserve_proto_field_names = false;
+  std::string body;
+  journal::Store::Iterator it = r.store().Entries(from, to);
+  for (; it.Valid(); it.Next()) {
+    const v1::Entry& e = it.entry();
+    body.clear();
+    auto s = google::protobuf::util::MessageToJsonString(e, &body, json);
+    if (!s.ok()) return Status::Internal("entry " + std::to_string(e.seq()) + ": " + s.ToString());
+    // {"time":"...","kind":"...", then the entry's own fields.
+    out << "{\"time\":\"" << FormatTimeMillis(e.time_ms()) << "\",\"kind\":\"" << KindName(e)
+        << "\"," << std::string_view(body).substr(1) << '\n';
+  }
+  return it.status();
+}
+
+}  // namespace drop::replay

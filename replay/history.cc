@@ -1,0 +1,463 @@
+#include "replay/history.h"
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "core/image_ref.h"
+#include "core/scheduling.h"
+#include "core/state.h"
+#include "core/step.h"
+#include "journal/format.h"
+
+namespace drop::replay {
+
+int Names::Id(const std::string& name) {
+  auto [it, inserted] = ids_.emplace(name, static_cast<int>(names_.size()));
+  if (inserted) names_.push_back(name);
+  return it->second;
+}
+
+int Names::Find(const std::string& name) const {
+  auto it = ids_.find(name);
+  return it == ids_.end() ? -1 : it->second;
+}
+
+namespace {
+
+std::string MatchKey(const std::string& image) {
+  Result<ImageRef> ref = ParseImageRef(image);
+  return ref.ok() ? ref->MatchKey() : "";
+}
+
+// Reads a varint at `*p`; false past the end.
+bool Varint(std::string_view b, size_t* p, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; *p < b.size() && shift < 64; shift += 7) {
+    uint8_t c = static_cast<uint8_t>(b[(*p)++]);
+    *v |= static_cast<uint64_t>(c & 0x7f) << shift;
+    if ((c & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+// The first length-delimited field numbered at least `least` in the message bytes [p, end), with
+// its payload; fields before it are skipped. 0 when there is none or the bytes do not parse.
+int MessageField(std::string_view b, size_t p, size_t end, int least, size_t* at, size_t* len) {
+  uint64_t tag = 0, v = 0;
+  while (p < end && Varint(b, &p, &tag)) {
+    int wire = static_cast<int>(tag & 7), field = static_cast<int>(tag >> 3);
+    if (wire == 0) {
+      if (!Varint(b, &p, &v)) return 0;
+    } else if (wire == 2) {
+      if (!Varint(b, &p, &v) || p + v > end) return 0;
+      if (field >= least) {
+        *at = p;
+        *len = v;
+        return field;
+      }
+      p += v;
+    } else {
+      return 0;
+    }
+  }
+  return 0;
+}
+
+// Whether a History needs the entry, judged from its bytes by schema.proto's field numbers: not
+// timers (Entry 13), action results (14), pod watch events (WatchEvent.pod, 7), deletes, Events
+// and requeues (ActionIssued 2, 4, 5). What it cannot judge is wanted.
+bool Wanted(std::string_view b) {
+  size_t at = 0, len = 0, inner_at = 0, inner_len = 0;
+  int kind = MessageField(b, 0, b.size(), 10, &at, &len);
+  if (kind == 13 || kind == 14) return false;
+  if (kind == 10) return MessageField(b, at, at + len, 3, &inner_at, &inner_len) != 7;
+  if (kind == 23) {
+    int action = MessageField(b, at, at + len, 1, &inner_at, &inner_len);
+    return action != 2 && action != 4 && action != 5;
+  }
+  return true;
+}
+
+// Reads the wanted entries of [from, to] on a thread of its own, in chunks, so that RocksDB's
+// iteration overlaps the caller's decoding. At most a few chunks wait at once.
+class Prefetch {
+ public:
+  struct Chunk {
+    std::string bytes;
+    std::vector<std::pair<uint32_t, uint32_t>> spans;  // offset, size of each entry
+  };
+
+  Prefetch(const Reader& r, uint64_t from, uint64_t to)
+      : r_(r), from_(from), to_(to), thread_([this] { Run(); }) {}
+  ~Prefetch() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  // The next chunk; false at the end (or on an error: see status()).
+  bool Next(Chunk* out) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !ready_.empty() || done_; });
+    if (ready_.empty()) return false;
+    *out = std::move(ready_.front());
+    ready_.pop_front();
+    cv_.notify_all();
+    return true;
+  }
+  Status status() {
+    std::lock_guard lock(mu_);
+    return status_;
+  }
+
+ private:
+  static constexpr size_t kChunkEntries = 4096, kChunksAhead = 4;
+
+  void Run() {
+    rocksdb::ReadOptions read;
+    read.readahead_size = 2 << 20;
+    std::unique_ptr<rocksdb::Iterator> it(r_.store().db()->NewIterator(read, r_.store().entries()));
+    Chunk chunk;
+    Status status;
+    uint64_t expect = from_;
+    for (it->Seek(journal::EncodeSeq(expect)); it->Valid() && expect <= to_; it->Next(), ++expect) {
+      if (journal::DecodeSeq(it->key().ToStringView()) != expect) {
+        status = Status::Corruption("journal " + r_.dir() + ": entry " + std::to_string(expect) +
+                                    " is missing; the journal is damaged");
+        break;
+      }
+      std::string_view bytes = it->value().ToStringView();
+      if (!Wanted(bytes)) continue;
+      chunk.spans.emplace_back(static_cast<uint32_t>(chunk.bytes.size()),
+                               static_cast<uint32_t>(bytes.size()));
+      chunk.bytes.append(bytes);
+      if (chunk.spans.size() == kChunkEntries && !Hand(&chunk)) return;
+    }
+    if (status.ok() && !it->status().ok())
+      status = r_.store().Convert(it->status(), "read entries");
+    if (!chunk.spans.empty()) Hand(&chunk);
+    std::lock_guard lock(mu_);
+    status_ = status;
+    done_ = true;
+    cv_.notify_all();
+  }
+
+  // Queues a full chunk, waiting while enough are ahead; false when the reader stopped.
+  bool Hand(Chunk* chunk) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return ready_.size() < kChunksAhead || stop_; });
+    if (stop_) return false;
+    ready_.push_back(std::move(*chunk));
+    *chunk = Chunk();
+    cv_.notify_all();
+    return true;
+  }
+
+  const Reader& r_;
+  uint64_t from_, to_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Chunk> ready_;
+  bool done_ = false, stop_ = false;
+  Status status_;
+  std::thread thread_;  // last: it starts once everything above exists
+};
+
+// Follows which nodes each CachedImage targets, so a pull's wait can start where the node began
+// to want the image: when the CachedImage (or its image) appeared, or the node came to match.
+class Wants {
+ public:
+  explicit Wants(History* h) : h_(h) {}
+
+  void Image(const v1::CachedImage& object, bool deleted, int64_t now) {
+    int id = h_->images.Id(object.name());
+    Grow();
+    if (deleted) {
+      specs_.erase(id);
+      return;
+    }
+    auto it = specs_.find(id);
+    std::string key = MatchKey(object.spec().image());
+    bool fresh = it == specs_.end() || keys_[id] != key;
+    bool spec_changed =
+        fresh || it->second.SerializeAsString() != object.spec().SerializeAsString();
+    specs_[id] = object.spec();
+    keys_[id] = key;
+    if (!spec_changed) return;
+    for (const auto& [name, node] : nodes_) {
+      int n = h_->nodes.Id(name);
+      Grow();
+      bool targeted = FitNode(node, object.spec()) == Fit::kTargeted;
+      int64_t& since = since_[id][n];
+      if (!targeted) {
+        since = 0;
+      } else if (fresh || since == 0) {
+        since = now;
+      }
+    }
+  }
+
+  void Node(const v1::Node& node, bool deleted, int64_t now) {
+    int n = h_->nodes.Id(node.name());
+    Grow();
+    if (deleted) {
+      nodes_.erase(node.name());
+      for (auto& row : since_)
+        if (n < static_cast<int>(row.size())) row[n] = 0;
+      return;
+    }
+    nodes_[node.name()] = node;
+    for (const auto& [id, spec] : specs_) {
+      bool targeted = FitNode(node, spec) == Fit::kTargeted;
+      int64_t& since = since_[id][n];
+      if (!targeted) {
+        since = 0;
+      } else if (since == 0) {
+        since = now;
+      }
+    }
+  }
+
+  int64_t Since(int image, int node) const {
+    if (image >= static_cast<int>(since_.size()) || node >= static_cast<int>(since_[image].size()))
+      return 0;
+    return since_[image][node];
+  }
+
+ private:
+  void Grow() {
+    size_t images = static_cast<size_t>(h_->images.size());
+    size_t nodes = static_cast<size_t>(h_->nodes.size());
+    if (since_.size() < images) since_.resize(images);
+    for (auto& row : since_)
+      if (row.size() < nodes) row.resize(std::max(nodes, row.size() * 2), 0);
+  }
+
+  History* h_;
+  std::map<int, v1::CachedImageSpec> specs_;
+  std::map<int, std::string> keys_;
+  std::map<std::string, v1::Node> nodes_;
+  std::vector<std::vector<int64_t>> since_;
+};
+
+}  // namespace
+
+Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
+                              const HistoryOptions& o) {
+  History h;
+  h.from_seq = from.seq;
+  h.from_ms = from.time_ms;
+  h.to_seq = to;
+  Result<v1::State> start = r.StateAt(from);
+  if (!start.ok()) return start.status();
+  Wants wants(&h);
+  auto keep = [&](const std::string& image) {
+    return o.only_image.empty() || image == o.only_image;
+  };
+  // The world at `from`: nodes, then CachedImages (what each targets from the start).
+  for (const v1::NodeRecord& n : start->nodes())
+    wants.Node(n.node(), false, from.time_ms);
+  for (const v1::ImageRecord& i : start->images()) {
+    if (!keep(i.object().name())) continue;
+    wants.Image(i.object(), false, from.time_ms);
+    h.lives.resize(h.images.size());
+    ImageLife& l = h.lives[h.images.Find(i.object().name())];
+    l.since_ms = from.time_ms;
+    l.generation = i.object().generation();
+    l.image = i.object().spec().image();
+    l.policy = i.object().spec().pull_policy_ref();
+    l.phase = i.status_issued().phase();
+    if (l.phase == "Ready") l.ready_ms = i.status_written_ms();
+  }
+  // Pods already in flight at `from`.
+  std::unordered_map<std::string, size_t> open;  // pod name -> index in pulls
+  for (const v1::PodRecord& p : start->pods()) {
+    if (p.accounted() || !keep(p.pod().cached_image())) continue;
+    PullRecord pull;
+    pull.image = h.images.Id(p.pod().cached_image());
+    pull.node = h.nodes.Id(p.pod().node());
+    pull.policy = h.policies.Id(p.policy());
+    pull.pod = p.pod().name();
+    pull.start_ms = p.issued_ms() > 0 ? p.issued_ms() : p.pod().creation_time_ms();
+    pull.wait_from_ms = pull.start_ms;
+    open[pull.pod] = h.pulls.size();
+    h.pulls.push_back(std::move(pull));
+  }
+  std::unordered_map<uint64_t, int64_t> last_end;  // (image << 32 | node) -> last outcome time
+  uint64_t reconcile_id = 0, trigger = 0;
+  bool policy_pass = false;
+  int pass_policy = -1;
+
+  auto take = [&](const v1::Entry& e) {
+    const int64_t now = e.time_ms();
+    h.to_ms = now;
+    switch (e.kind_case()) {
+      case v1::Entry::kWatch: {
+        const v1::WatchEvent& w = e.watch();
+        bool deleted = w.type() == v1::DELETED;
+        if (w.has_node()) {
+          wants.Node(w.node(), deleted, now);
+        } else if (w.has_cached_image() && keep(w.cached_image().name())) {
+          const v1::CachedImage& c = w.cached_image();
+          int id = h.images.Id(c.name());
+          if (static_cast<int>(h.lives.size()) <= id) h.lives.resize(id + 1);
+          ImageLife& l = h.lives[id];
+          bool fresh =
+              l.image.empty() || l.deleted || MatchKey(l.image) != MatchKey(c.spec().image());
+          if (fresh && !deleted) {
+            l.since_ms = now;
+            l.ready_ms = 0;
+            l.phase.clear();
+          }
+          l.deleted = deleted;
+          l.generation = c.generation();
+          l.image = c.spec().image();
+          l.policy = c.spec().pull_policy_ref();
+          wants.Image(c, deleted, now);
+        } else if (w.has_pod() && o.pod_reports) {
+          auto p = open.find(w.pod().name());
+          if (p != open.end()) {
+            PullRecord& pull = h.pulls[p->second];
+            pull.reports.push_back({now - pull.start_ms, w.pod(), deleted});
+          }
+        }
+        break;
+      }
+      case v1::Entry::kReconcile:
+        reconcile_id = e.seq();
+        trigger = e.reconcile().trigger_seq();
+        policy_pass = e.reconcile().key().kind() == v1::KIND_PULL_POLICY &&
+                      (!o.only_policy || *o.only_policy == e.reconcile().key().name());
+        pass_policy = policy_pass ? h.policies.Id(e.reconcile().key().name()) : -1;
+        if (policy_pass && o.passes) {
+          PassRecord pass;
+          pass.policy = pass_policy;
+          pass.reconcile_id = reconcile_id;
+          pass.trigger_seq = trigger;
+          pass.time_ms = now;
+          pass.active_before = -1;
+          h.passes.push_back(std::move(pass));
+        }
+        break;
+      case v1::Entry::kPacing: {
+        if (!policy_pass || !o.passes || h.passes.empty()) break;
+        const v1::PacingDecision& d = e.pacing();
+        PassRecord& pass = h.passes.back();
+        // A NoEligibleNode decision concerns its CachedImage alone and may leave the policy's
+        // counters out; the others carry them.
+        if (d.verdict() != v1::NO_ELIGIBLE_NODE) {
+          if (pass.active_before < 0) pass.active_before = d.active();
+          pass.active_after = d.active() + (d.verdict() == v1::START ? 1 : 0);
+          pass.limit = d.limit();
+          pass.last_creation_ms = d.last_creation_ms();
+          pass.min_delay_ms = d.min_delay_ms();
+        }
+        int image = h.images.Id(d.cached_image());
+        switch (d.verdict()) {
+          case v1::START:
+            ++pass.starts;
+            pass.started.push_back({image, h.nodes.Id(d.node())});
+            break;
+          case v1::WAIT_CONCURRENCY:
+          case v1::WAIT_MIN_DELAY:
+            pass.blocking = d.verdict();
+            pass.blocking_seq = e.seq();
+            pass.next_image = image;
+            pass.not_before_ms = d.not_before_ms();
+            break;
+          default:
+            if (image >= 0) pass.held.push_back({image, d.verdict(), e.seq()});
+            break;
+        }
+        break;
+      }
+      case v1::Entry::kAction: {
+        const v1::ActionIssued& a = e.action();
+        if (a.has_create_pod() && keep(a.create_pod().pod().cached_image())) {
+          const v1::DropPodSpec& spec = a.create_pod().pod();
+          PullRecord pull;
+          pull.image = h.images.Id(spec.cached_image());
+          pull.node = h.nodes.Id(spec.node());
+          pull.policy = h.policies.Id(a.create_pod().policy());
+          pull.pod = spec.name();
+          pull.start_seq = e.seq();
+          pull.start_ms = now;
+          pull.trigger_seq = e.reconcile_id() == reconcile_id ? trigger : 0;
+          int64_t since = wants.Since(pull.image, pull.node);
+          uint64_t pair =
+              (static_cast<uint64_t>(pull.image) << 32) | static_cast<uint32_t>(pull.node);
+          auto prev = last_end.find(pair);
+          if (prev != last_end.end()) since = std::max(since, prev->second);
+          pull.wait_from_ms = since > 0 && since <= now ? since : now;
+          open[pull.pod] = h.pulls.size();
+          h.pulls.push_back(std::move(pull));
+        } else if (a.has_patch_status() && keep(a.patch_status().cached_image())) {
+          int id = h.images.Id(a.patch_status().cached_image());
+          if (static_cast<int>(h.lives.size()) <= id) h.lives.resize(id + 1);
+          ImageLife& l = h.lives[id];
+          const std::string& phase = a.patch_status().status().phase();
+          if (phase == "Ready" && l.phase != "Ready") l.ready_ms = now;
+          l.phase = phase;
+        }
+        break;
+      }
+      case v1::Entry::kOutcome: {
+        const v1::PullOutcome& out = e.outcome();
+        auto p = open.find(out.pod());
+        if (p == open.end()) break;
+        PullRecord& pull = h.pulls[p->second];
+        pull.end_ms = now;
+        pull.outcome = out.outcome();
+        pull.reason = out.reason();
+        pull.message = out.message();
+        pull.duration_ms = out.duration_ms();
+        uint64_t pair =
+            (static_cast<uint64_t>(pull.image) << 32) | static_cast<uint32_t>(pull.node);
+        last_end[pair] = now;
+        if (!o.pod_reports) open.erase(p);
+        break;
+      }
+      default:
+        break;
+    }
+  };
+  if (o.each || o.pod_reports) {
+    journal::Store::Iterator it = r.store().Entries(from.seq + 1, to);
+    for (; it.Valid(); it.Next()) {
+      take(it.entry());
+      if (o.each) o.each(it.entry());
+    }
+    if (!it.status().ok()) return it.status();
+  } else {
+    // Most entries say nothing a history keeps (pod watch events, action results, timers,
+    // Events, requeues): they are recognised from their first bytes and not decoded. RocksDB's
+    // iteration runs on a thread of its own, ahead of the decoding.
+    Prefetch prefetch(r, from.seq + 1, to);
+    Prefetch::Chunk chunk;
+    v1::Entry e;
+    while (prefetch.Next(&chunk)) {
+      for (const auto& [offset, size] : chunk.spans) {
+        if (!e.ParseFromArray(chunk.bytes.data() + offset, static_cast<int>(size))) {
+          return Status::Corruption("journal " + r.dir() + ": an entry after " +
+                                    std::to_string(h.to_ms) +
+                                    " does not decode as a drop.v1.Entry; the journal is damaged");
+        }
+        take(e);
+      }
+    }
+    if (!prefetch.status().ok()) return prefetch.status();
+    Result<v1::Entry> last = r.store().Get(to);
+    if (last.ok()) h.to_ms = std::max(h.to_ms, last->time_ms());
+  }
+  h.lives.resize(h.images.size());
+  return h;
+}
+
+}  // namespace drop::replay

@@ -1,0 +1,108 @@
+// drop-replay info: what a journal holds, at a glance.
+#include <chrono>
+#include <map>
+
+#include "core/duration.h"
+#include "core/schema.h"
+#include "replay/commands.h"
+#include "replay/describe.h"
+#include "replay/table.h"
+
+namespace drop::replay {
+
+Status Info(const Reader& r, Format format, std::ostream& out) {
+  const journal::Store& store = r.store();
+  Result<uint32_t> version = store.SchemaVersion();
+  if (!version.ok()) return version.status();
+  std::map<std::string, uint64_t> kinds;
+  uint64_t starts = 0, bytes = 0;
+  if (!r.empty()) {
+    journal::Store::Iterator it = store.Entries(r.first(), r.last());
+    for (; it.Valid(); it.Next()) {
+      ++kinds[KindName(it.entry())];
+      starts += it.entry().has_started();
+      bytes += it.bytes().size();
+    }
+    if (!it.status().ok()) return it.status();
+  }
+  const uint64_t entries = r.empty() ? 0 : r.last() - r.first() + 1;
+  const uint64_t disk = store.BytesOnDisk();
+  std::vector<journal::Store::SnapshotInfo> snaps = store.Snapshots();
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+
+  if (format != Format::kTable) {
+    boost::json::object doc;
+    doc["journal"] = r.dir();
+    doc["mode"] = r.live() ? "secondary" : "read-only";
+    doc["schemaVersion"] = *version;
+    doc["firstSeq"] = r.first();
+    doc["lastSeq"] = r.last();
+    doc["entries"] = entries;
+    if (!r.empty()) {
+      doc["firstTime"] = FormatTimeMillis(r.first_time());
+      doc["lastTime"] = FormatTimeMillis(r.last_time());
+    }
+    doc["bytesOnDisk"] = disk;
+    doc["operatorStarts"] = starts;
+    boost::json::object by_kind;
+    for (const auto& [k, n] : kinds)
+      by_kind[k] = n;
+    doc["entriesByKind"] = std::move(by_kind);
+    boost::json::array s;
+    for (const auto& snap : snaps) {
+      s.push_back(boost::json::object{{"seq", snap.seq}, {"time", FormatTimeMillis(snap.time_ms)}});
+    }
+    doc["snapshots"] = std::move(s);
+    Print(doc, format, out);
+    return Status::Ok();
+  }
+
+  auto line = [&](const char* k, const std::string& v) {
+    out << k << std::string(18 - std::string(k).size(), ' ') << v << '\n';
+  };
+  line("journal:", r.dir() + (r.live() ? " (live: followed as a secondary, read-only)"
+                                       : " (opened read-only)"));
+  line("schema version:", std::to_string(*version) + " (this drop-replay reads up to " +
+                              std::to_string(kSchemaVersion) + ")");
+  if (r.empty()) {
+    line("entries:", "none");
+  } else {
+    line("entries:", std::to_string(r.first()) + ".." + std::to_string(r.last()) + " (" +
+                         std::to_string(entries) + ")" +
+                         (r.first() > 1 ? "; older entries dropped by retention" : ""));
+    line("time range:", FormatTimeMillis(r.first_time()) + " to " +
+                            FormatTimeMillis(r.last_time()) + " (" +
+                            FormatDuration(r.last_time() - r.first_time()) + ")");
+    line("last entry:", now >= r.last_time() ? Age(now - r.last_time()) + " ago"
+                                             : "in " + Age(r.last_time() - now) +
+                                                   " (recorded by a clock ahead of this one)");
+  }
+  char size[64];
+  std::snprintf(size, sizeof size, "%.1f MiB", static_cast<double>(disk) / (1 << 20));
+  std::string per = entries > 0 ? " (" + std::to_string(disk / entries) + " bytes/entry on disk, " +
+                                      std::to_string(bytes / entries) + " uncompressed)"
+                                : "";
+  line("size on disk:", size + per);
+  line("operator starts:", std::to_string(starts));
+  std::string snap_text = std::to_string(snaps.size());
+  if (!snaps.empty()) {
+    snap_text += " (newest after entry " + std::to_string(snaps.back().seq) + ", " +
+                 FormatTimeMillis(snaps.back().time_ms) + ")";
+  }
+  line("snapshots:", snap_text);
+  if (!kinds.empty()) {
+    out << '\n';
+    Table t({"KIND", "ENTRIES", "SHARE"});
+    for (const auto& [k, n] : kinds) {
+      char share[16];
+      std::snprintf(share, sizeof share, "%.1f%%", 100.0 * static_cast<double>(n) / entries);
+      t.Add({k, std::to_string(n), share});
+    }
+    t.Print(out);
+  }
+  return Status::Ok();
+}
+
+}  // namespace drop::replay

@@ -1,0 +1,126 @@
+// drop-replay log: the journal's entries, filtered by time, kind, object, node or reconcileID.
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+
+#include "core/duration.h"
+#include "replay/commands.h"
+#include "replay/describe.h"
+#include "replay/table.h"
+
+namespace drop::replay {
+namespace {
+
+boost::json::value EntryDocument(const v1::Entry& e) {
+  std::string body;
+  (void)google::protobuf::util::MessageToJsonString(e, &body);
+  boost::json::object o;
+  o["time"] = FormatTimeMillis(e.time_ms());
+  o["kind"] = KindName(e);
+  boost::json::value parsed = boost::json::parse(body);
+  for (auto& kv : parsed.as_object())
+    o[kv.key()] = kv.value();
+  return o;
+}
+
+}  // namespace
+
+Status Log(const Reader& r, const LogOptions& o, std::ostream& out) {
+  for (const std::string& k : o.kinds) {
+    const auto& known = KindFilters();
+    if (std::find(known.begin(), known.end(), k) == known.end()) {
+      std::string list;
+      for (const std::string& n : known)
+        list += (list.empty() ? "" : ", ") + n;
+      return Status::InvalidArgument("--kind " + k + ": unknown kind; use one of " + list);
+    }
+  }
+  std::string object;
+  if (!o.object.empty()) {
+    auto parsed = ParseObject(o.object, "--object");
+    if (!parsed.ok()) return parsed.status();
+    object = parsed->first + "/" + parsed->second;
+  }
+  if (r.empty()) return Status::Ok();
+  uint64_t from = r.first(), to = r.last();
+  if (!o.since.empty()) {
+    Result<Point> p = r.Resolve(o.since, "--since");
+    if (!p.ok()) return p.status();
+    from = std::max(from, p->seq + 1);
+  }
+  if (!o.until.empty()) {
+    Result<Point> p = r.Resolve(o.until, "--until");
+    if (!p.ok()) return p.status();
+    to = p->seq;
+  }
+  std::optional<uint64_t> trigger;
+  if (o.reconcile_id) {
+    // A reconcile's entries are contiguous from its ReconcileStarted entry, whose seq is the ID.
+    uint64_t id = *o.reconcile_id;
+    Result<v1::Entry> start = id >= r.first() && id <= r.last()
+                                  ? r.store().Get(id)
+                                  : Result<v1::Entry>(Status::NotFound(""));
+    if (!start.ok() || !start->has_reconcile()) {
+      return Status::NotFound("--reconcile-id " + std::to_string(id) +
+                              ": no reconcile starts at that entry (the reconcileID in drop's "
+                              "logs is the sequence number of its ReconcileStarted entry); " +
+                              "the journal holds " + r.RangeText());
+    }
+    from = std::max(from, id);
+    if (start->reconcile().trigger_seq() >= r.first()) trigger = start->reconcile().trigger_seq();
+  }
+
+  // AGE is kubectl's, counted back from the journal's last entry (the moment it was copied).
+  Table table({"SEQ", "TIME", "AGE", "KIND", "OBJECT", "SUMMARY"});
+  boost::json::array items;
+  uint64_t shown = 0;
+  auto emit = [&](const v1::Entry& e) {
+    if (o.format == Format::kTable) {
+      std::vector<std::string> objects = ObjectsOf(e);
+      std::string kind = KindName(e);
+      if (e.reconcile_id() != 0 && !e.has_reconcile()) {
+        kind += " [" + std::to_string(e.reconcile_id()) + "]";
+      }
+      table.Add({std::to_string(e.seq()), FormatTimeMillis(e.time_ms()),
+                 Age(r.last_time() - e.time_ms()), kind, objects.empty() ? "-" : objects.front(),
+                 Summary(e)});
+    } else {
+      items.push_back(EntryDocument(e));
+    }
+    ++shown;
+  };
+  if (trigger) {
+    Result<v1::Entry> t = r.store().Get(*trigger);
+    if (!t.ok()) return t.status();
+    emit(*t);
+  }
+  journal::Store::Iterator it = r.store().Entries(from, to);
+  for (; it.Valid() && (o.limit == 0 || shown < o.limit); it.Next()) {
+    const v1::Entry& e = it.entry();
+    if (o.reconcile_id && e.reconcile_id() != *o.reconcile_id) break;
+    if (!o.kinds.empty() && std::none_of(o.kinds.begin(), o.kinds.end(),
+                                         [&](const auto& k) { return KindMatches(e, k); })) {
+      continue;
+    }
+    if (!object.empty() || !o.node.empty()) {
+      std::vector<std::string> objects = ObjectsOf(e);
+      if (!object.empty() && std::find(objects.begin(), objects.end(), object) == objects.end()) {
+        continue;
+      }
+      if (!o.node.empty() &&
+          std::find(objects.begin(), objects.end(), "node/" + o.node) == objects.end()) {
+        continue;
+      }
+    }
+    emit(e);
+  }
+  if (!it.status().ok()) return it.status();
+  if (o.format == Format::kTable) {
+    if (!table.empty()) table.Print(out);
+  } else {
+    Print(List(std::move(items)), o.format, out);
+  }
+  return Status::Ok();
+}
+
+}  // namespace drop::replay

@@ -1,0 +1,201 @@
+// drop-replay: the offline face of drop (DESIGN.md section 8). It reads a journal directory (a
+// copy, a checkpoint, or a live journal read as a secondary) and never writes to it.
+// Exit codes: 0 fine, 1 a finding (verify found a divergence), 2 bad usage or unreadable journal.
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+
+#include "replay/commands.h"
+#include "replay/explain.h"
+#include "replay/reader.h"
+#include "replay/simulate.h"
+#include "replay/timeline.h"
+#include "replay/verify.h"
+
+using namespace drop;          // NOLINT(build/namespaces)
+using namespace drop::replay;  // NOLINT(build/namespaces)
+
+namespace {
+
+int Fail(const Status& s) {
+  std::cerr << "drop-replay: " << s.message() << '\n';
+  return kExitBadInput;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "drop-replay: time travel, explain, verify, timeline and simulate on a drop journal.\n"
+      "Reads the journal directory and never writes to it. Points (--at, --from, ...) are a\n"
+      "sequence number, an RFC 3339 time, a time of day (10:02:13) or an offset (+90s, -5m)."};
+  app.set_help_all_flag("--help-all", "Every subcommand's help");
+  app.require_subcommand(1);
+  app.fallthrough();
+
+  std::string dir;
+  if (const char* env = std::getenv("DROP_JOURNAL")) dir = env;
+  app.add_option("-j,--journal", dir, "The journal directory (default: $DROP_JOURNAL)");
+
+  std::string output;
+  auto add_output = [&](CLI::App* cmd) {
+    cmd->add_option("-o,--output", output, "Output format: yaml or json (default: a table)");
+  };
+
+  CLI::App* info = app.add_subcommand("info", "Range, entries by kind, snapshots, size, schema");
+  add_output(info);
+
+  LogOptions log;
+  CLI::App* log_cmd = app.add_subcommand("log",
+                                         "Entries, filtered by time, kind, object, node, "
+                                         "reconcileID");
+  log_cmd->add_option("--since", log.since, "From this point (exclusive)");
+  log_cmd->add_option("--until", log.until, "Up to this point (inclusive)");
+  log_cmd->add_option("-k,--kind", log.kinds,
+                      "Entry kinds: input, decision, action, watch, pacing, outcome, reconcile, "
+                      "create-pod, delete-pod, patch-status, event, requeue, timer, result, ...");
+  log_cmd->add_option("--object", log.object, "Entries about KIND/NAME (cachedimage/web, pod/...)");
+  log_cmd->add_option("--node", log.node, "Entries about a node");
+  uint64_t reconcile_id = 0;
+  CLI::Option* rid = log_cmd->add_option(
+      "--reconcile-id", reconcile_id,
+      "One reconcile: the reconcileID in drop's logs (its trigger input, then its decisions)");
+  log_cmd->add_option("--limit", log.limit, "At most this many entries");
+  add_output(log_cmd);
+
+  StateOptions state;
+  CLI::App* state_cmd =
+      app.add_subcommand("state",
+                         "The folded state at a point, with the statuses drop would "
+                         "write then");
+  state_cmd->add_option("--at", state.at, "The point (default: the end of the journal)");
+  state_cmd->add_option("object", state.object, "cachedimage/NAME, pullpolicy/NAME or node/NAME");
+  add_output(state_cmd);
+
+  ExplainOptions explain;
+  CLI::App* explain_cmd =
+      app.add_subcommand("explain", "Why each node of a CachedImage stands where it does");
+  explain_cmd->add_option("object", explain.object, "cachedimage/NAME")->required();
+  explain_cmd->add_option("--node", explain.node, "Only this node");
+  explain_cmd->add_option("--at", explain.at, "The point (default: the end of the journal)");
+  add_output(explain_cmd);
+
+  VerifyOptions verify;
+  CLI::App* verify_cmd = app.add_subcommand(
+      "verify", "Recompute every decision from the inputs before it; exit 1 on a divergence");
+  verify_cmd->add_option("--from", verify.from, "From this point (default: the start)");
+  verify_cmd->add_option("--to", verify.to, "Up to this point (default: the end)");
+  verify_cmd->add_option("--jobs", verify.jobs, "Threads (default: one per core)");
+  add_output(verify_cmd);
+
+  DiffOptions diff;
+  CLI::App* diff_cmd = app.add_subcommand("diff", "What changed in the state between two points");
+  diff_cmd->add_option("--from", diff.from, "The earlier point")->required();
+  diff_cmd->add_option("--to", diff.to, "The later point")->required();
+  add_output(diff_cmd);
+
+  TimelineOptions timeline;
+  std::string timeline_file;
+  CLI::App* timeline_cmd =
+      app.add_subcommand("timeline",
+                         "A self-contained HTML timeline: a lane per node, pulls, "
+                         "waits, active pulls against the limit");
+  timeline_cmd->add_option("-o,--output", timeline_file, "The HTML file (default: stdout)");
+  timeline_cmd->add_option("--since", timeline.since, "From this point");
+  timeline_cmd->add_option("--until", timeline.until, "Up to this point");
+
+  SimulateOptions simulate;
+  CLI::App* simulate_cmd = app.add_subcommand(
+      "simulate", "Re-run the recorded rollout through the core with another policy");
+  simulate_cmd->add_option("--set", simulate.sets,
+                           "FIELD=VALUE of the PullPolicy spec: maxConcurrentNodes, "
+                           "minDelayBetweenPulls, pullTimeout, podTTLAfterFinished, "
+                           "imagePullPolicy, backoff.initialDelay, backoff.maxDelay, "
+                           "backoff.factor, backoff.maxConsecutiveFailures");
+  simulate_cmd->add_option("--policy", simulate.policies,
+                           "The PullPolicies --set changes (default: all; 'default' for the "
+                           "built-in one)");
+  simulate_cmd->add_option("--full-speed-pulls", simulate.full_speed_pulls,
+                           "Bandwidth model: pulls that move at full speed at once, beyond which "
+                           "they share (default: inferred from the recording; 0: no limit)");
+  simulate_cmd->add_option("--record", simulate.record_dir,
+                           "Also write the simulated journal to this new directory");
+  add_output(simulate_cmd);
+
+  ExportOptions exp;
+  CLI::App* export_cmd = app.add_subcommand("export", "Entries as JSON lines");
+  export_cmd->add_option("--since", exp.since, "From this point (exclusive)");
+  export_cmd->add_option("--until", exp.until, "Up to this point (inclusive)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitBadInput;
+  }
+  if (dir.empty()) {
+    return Fail(Status::InvalidArgument(
+        "no journal given: pass --journal DIR (-j) or set DROP_JOURNAL to the operator's "
+        "--journal-dir or a copy of it"));
+  }
+  bool is_timeline = timeline_cmd->parsed();
+  Result<Format> format = ParseFormat(is_timeline ? "" : output);
+  if (!format.ok()) return Fail(format.status());
+
+  Result<std::unique_ptr<Reader>> reader = Reader::Open(dir);
+  if (!reader.ok()) return Fail(reader.status());
+  const Reader& r = **reader;
+  std::ostream& out = std::cout;
+  Status s;
+  if (info->parsed()) {
+    s = Info(r, *format, out);
+  } else if (log_cmd->parsed()) {
+    if (rid->count() > 0) log.reconcile_id = reconcile_id;
+    log.format = *format;
+    s = Log(r, log, out);
+  } else if (state_cmd->parsed()) {
+    if (!output.empty()) state.format = *format;
+    s = ShowState(r, state, out);
+  } else if (explain_cmd->parsed()) {
+    explain.format = *format;
+    s = Explain(r, explain, out);
+  } else if (verify_cmd->parsed()) {
+    Result<VerifyReport> report = Verify(r, verify);
+    if (!report.ok()) return Fail(report.status());
+    PrintVerify(r, *report, *format, out);
+    return report->clean() ? kExitOk : kExitFinding;
+  } else if (diff_cmd->parsed()) {
+    diff.format = *format;
+    s = Diff(r, diff, out);
+  } else if (is_timeline) {
+    Result<TimelineFigures> figures = TimelineFigures{};
+    if (timeline_file.empty() || timeline_file == "-") {
+      figures = WriteTimeline(r, timeline, out);
+    } else {
+      std::ofstream file(timeline_file, std::ios::binary | std::ios::trunc);
+      if (!file) {
+        return Fail(Status::IOError("cannot write " + timeline_file + ": " + std::strerror(errno)));
+      }
+      figures = WriteTimeline(r, timeline, file);
+      file.close();
+      if (figures.ok()) {
+        std::cerr << "wrote " << timeline_file << ": " << figures->lanes << " lanes, "
+                  << figures->spans << " pulls, " << figures->bytes / 1024 << " KiB\n";
+      }
+    }
+    if (!figures.ok()) return Fail(figures.status());
+  } else if (simulate_cmd->parsed()) {
+    simulate.format = *format;
+    Result<SimulateReport> report = RunSimulate(r, simulate);
+    if (!report.ok()) return Fail(report.status());
+    PrintSimulate(*report, *format, out);
+  } else if (export_cmd->parsed()) {
+    s = Export(r, exp, out);
+  }
+  if (!s.ok()) return Fail(s);
+  out.flush();
+  return kExitOk;
+}

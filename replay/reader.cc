@@ -1,0 +1,101 @@
+#include "replay/reader.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/duration.h"
+#include "core/fold.h"
+#include "replay/point.h"
+
+namespace drop::replay {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Whether another process holds RocksDB's lock on the directory: the writer is alive. RocksDB
+// takes an fcntl write lock on LOCK; F_GETLK reports it without taking anything.
+bool WriterHoldsLock(const std::string& dir) {
+  int fd = ::open((fs::path(dir) / "LOCK").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  bool held = ::fcntl(fd, F_GETLK, &lock) == 0 && lock.l_type != F_UNLCK;
+  ::close(fd);
+  return held;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Reader>> Reader::Open(const std::string& dir) {
+  std::unique_ptr<Reader> r(new Reader());
+  journal::Store::Options options;
+  options.mode = journal::Store::Mode::kReadOnly;
+  if (WriterHoldsLock(dir)) {
+    std::string pattern = (fs::temp_directory_path() / "drop-replay-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      return Status::IOError("cannot create a temporary directory to follow the live journal " +
+                             dir + "; set TMPDIR to a writable directory");
+    }
+    r->secondary_dir_ = pattern;
+    options.mode = journal::Store::Mode::kSecondary;
+    options.secondary_dir = pattern;
+  }
+  Result<std::unique_ptr<journal::Store>> store = journal::Store::Open(dir, options);
+  if (!store.ok()) return store.status();
+  r->store_ = std::move(*store);
+  if (r->live()) {
+    if (Status s = r->store_->CatchUp(); !s.ok()) return s;
+  }
+  Result<std::pair<uint64_t, uint64_t>> range = r->store_->Range();
+  if (!range.ok()) return range.status();
+  r->first_ = range->first;
+  r->last_ = range->second;
+  if (!r->empty()) {
+    Result<v1::Entry> first = r->store_->Get(r->first_);
+    if (!first.ok()) return first.status();
+    Result<v1::Entry> last = r->store_->Get(r->last_);
+    if (!last.ok()) return last.status();
+    r->first_time_ = first->time_ms();
+    r->last_time_ = last->time_ms();
+    r->origin_time_ = r->first_time_;
+    if (r->first_ > 1) {
+      for (const journal::Store::SnapshotInfo& s : r->store_->Snapshots()) {
+        if (s.seq == r->first_ - 1) r->origin_time_ = s.time_ms;
+      }
+    }
+  }
+  return r;
+}
+
+Reader::~Reader() {
+  store_.reset();
+  if (!secondary_dir_.empty()) {
+    std::error_code ec;
+    fs::remove_all(secondary_dir_, ec);
+  }
+}
+
+std::string Reader::RangeText() const {
+  if (empty()) return "no entries";
+  return "entries " + std::to_string(first_) + ".." + std::to_string(last_) + ", " +
+         FormatTimeMillis(first_time_) + " to " + FormatTimeMillis(last_time_);
+}
+
+Result<Point> Reader::Resolve(std::string_view text, std::string_view flag) const {
+  if (empty()) {
+    return Status::InvalidArgument("journal " + dir() + " has no entries; there is no point " +
+                                   std::string(text) + " in it");
+  }
+  return ResolvePoint(*this, text, flag);
+}
+
+Result<v1::State> Reader::StateAt(const Point& point) const {
+  if (point.seq == 0) return InitialState();
+  return store_->StateAt(point.seq);
+}
+
+}  // namespace drop::replay

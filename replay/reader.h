@@ -1,0 +1,69 @@
+// A journal directory opened for reading, never for writing: a copy or a checkpoint is opened
+// read-only; a live journal (its writer holds RocksDB's LOCK) is followed as a secondary instance
+// whose own files go to a temporary directory removed on close. Every subcommand reads through it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/schema.h"
+#include "core/status.h"
+#include "journal/store.h"
+
+namespace drop::replay {
+
+// A moment in the journal: the state after entry `seq`, looked at at `time_ms`.
+struct Point {
+  uint64_t seq = 0;
+  int64_t time_ms = 0;
+};
+
+class Reader {
+ public:
+  static Result<std::unique_ptr<Reader>> Open(const std::string& dir);
+  ~Reader();
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
+
+  const journal::Store& store() const { return *store_; }
+  const std::string& dir() const { return store_->dir(); }
+  bool live() const { return !secondary_dir_.empty(); }
+
+  bool empty() const { return first_ > last_; }
+  uint64_t first() const { return first_; }  // oldest entry kept
+  uint64_t last() const { return last_; }
+  int64_t first_time() const { return first_time_; }
+  int64_t last_time() const { return last_time_; }
+  // The oldest point whose state can be rebuilt: before the first entry (a snapshot there after
+  // retention, or the empty state of a journal that starts at 1).
+  Point origin() const { return {first_ - 1, origin_time_}; }
+  Point end() const { return {last_, last_time_}; }
+
+  // Reads a point as the user writes it: a sequence number ("1234"), an RFC 3339 time, a time of
+  // day on the journal's day ("10:02:13"), or an offset from the start ("+90s") or the end
+  // ("-5m"). A time names the state after every entry recorded at or before it. Errors name the
+  // journal's range.
+  Result<Point> Resolve(std::string_view text, std::string_view flag) const;
+
+  // The folded state at a point.
+  Result<v1::State> StateAt(const Point& point) const;
+
+  // "entries 1..52341, 2027-01-15T08:00:00Z to 2027-01-15T09:12:44Z"
+  std::string RangeText() const;
+
+ private:
+  Reader() = default;
+  std::unique_ptr<journal::Store> store_;
+  std::string secondary_dir_;
+  uint64_t first_ = 1, last_ = 0;
+  int64_t first_time_ = 0, last_time_ = 0, origin_time_ = 0;
+};
+
+// Exit codes of drop-replay (DESIGN.md section 8).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFinding = 1;
+inline constexpr int kExitBadInput = 2;
+
+}  // namespace drop::replay

@@ -1,0 +1,375 @@
+#include "replay/verify.h"
+
+#include <google/protobuf/text_format.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "core/duration.h"
+#include "core/fold.h"
+#include "core/pacing.h"
+#include "core/state.h"
+#include "core/step.h"
+#include "replay/describe.h"
+#include "replay/table.h"
+
+namespace drop::replay {
+namespace {
+
+// Entries [first, last] checked from `start`, the state after entry first - 1.
+struct Segment {
+  uint64_t first, last;
+  bool ends_at_snapshot;
+};
+
+struct SegmentResult {
+  uint64_t inputs = 0, decisions = 0, unverifiable = 0;
+  bool snapshot_checked = false;
+  std::optional<Divergence> divergence;
+  std::string snapshot_mismatch;
+  Status status;
+};
+
+SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State state) {
+  SegmentResult out;
+  std::vector<v1::Entry> recomputed;
+  size_t next = 0;
+  v1::Entry input, scratch;
+  bool seen_input = false;
+  std::string bytes;
+  journal::Store::Iterator it = store.Entries(seg.first, seg.last);
+  for (; it.Valid(); it.Next()) {
+    const v1::Entry& e = it.entry();
+    if (!IsDecision(e)) {
+      if (next < recomputed.size()) {
+        out.divergence = Divergence{e.seq(), input, e, recomputed[next],
+                                    "Step decides more than the journal recorded for the input"};
+        return out;
+      }
+      input = e;
+      seen_input = true;
+      ++out.inputs;
+      recomputed = Step(input, &state);
+      next = 0;
+      continue;
+    }
+    if (!seen_input) {  // its input lies before the segment: fold it, it cannot be checked
+      Apply(e, &state);
+      ++out.unverifiable;
+      continue;
+    }
+    ++out.decisions;
+    if (next >= recomputed.size()) {
+      out.divergence = Divergence{e.seq(), input, e, std::nullopt,
+                                  "the journal records a decision Step does not make"};
+      return out;
+    }
+    const v1::Entry& mine = JournalForm(recomputed[next], &scratch);
+    bytes.clear();
+    mine.SerializeToString(&bytes);
+    if (bytes != it.bytes()) {
+      out.divergence = Divergence{e.seq(), input, e, mine, "the decisions differ"};
+      return out;
+    }
+    ++next;
+  }
+  if (!it.status().ok()) {
+    out.status = it.status();
+    return out;
+  }
+  if (next < recomputed.size()) {
+    out.divergence = Divergence{seg.last + 1, input, std::nullopt, recomputed[next],
+                                "Step decides more than the journal recorded for the input"};
+    return out;
+  }
+  if (seg.ends_at_snapshot) {
+    Result<std::optional<std::pair<uint64_t, v1::State>>> snap = store.SnapshotAtOrBefore(seg.last);
+    if (!snap.ok()) {
+      out.status = snap.status();
+      return out;
+    }
+    if (snap->has_value() && (*snap)->first == seg.last) {
+      out.snapshot_checked = true;
+      if ((*snap)->second.SerializeAsString() != state.SerializeAsString()) {
+        out.snapshot_mismatch = "the snapshot after entry " + std::to_string(seg.last) +
+                                " is not the fold of the entries before it";
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> TextLines(const std::optional<v1::Entry>& e) {
+  std::vector<std::string> lines;
+  if (!e) {
+    lines.push_back("(nothing)");
+    return lines;
+  }
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(*e, &text);
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+boost::json::value JsonOf(const std::optional<v1::Entry>& e) {
+  if (!e) return nullptr;
+  std::string body;
+  (void)google::protobuf::util::MessageToJsonString(*e, &body);
+  return boost::json::parse(body);
+}
+
+// What the reconcile that diverged read: the key's slice of the state before the input.
+void PrintInputs(const Reader& r, const Divergence& d, std::ostream& out) {
+  out << "\nThe input that fed them: entry " << d.input.seq() << " ("
+      << FormatTimeMillis(d.input.time_ms()) << ") " << KindName(d.input) << ": "
+      << Summary(d.input) << '\n';
+  for (const std::string& line : TextLines(d.input))
+    out << "    " << line << '\n';
+  // The reconcile the divergent entry belongs to.
+  uint64_t id = d.recorded     ? d.recorded->reconcile_id()
+                : d.recomputed ? d.recomputed->reconcile_id()
+                               : 0;
+  Result<v1::Entry> started = id != 0 ? r.store().Get(id) : Result<v1::Entry>(Status::NotFound(""));
+  Result<v1::State> before = r.store().StateAt(d.input.seq() - 1);
+  if (!before.ok()) {
+    out << "(the state before it cannot be rebuilt: " << before.status().message() << ")\n";
+    return;
+  }
+  const v1::State& s = *before;
+  std::vector<v1::Key> keys = TouchedKeys(s, d.input);
+  out << "Reconciles it triggers, in order:";
+  for (const v1::Key& k : keys)
+    out << ' ' << KeyString(k);
+  out << "\n";
+  if (started.ok() && started->has_reconcile()) {
+    out << "The divergent entry belongs to reconcile " << id << " of "
+        << KeyString(started->reconcile().key()) << ".\n";
+  }
+  out << "State before the input (entry " << d.input.seq() - 1
+      << "), as those reconciles read it:\n";
+  for (const v1::Key& k : keys) {
+    if (k.kind() == v1::KIND_PULL_POLICY) {
+      const v1::PullPolicySpec* spec = FindPolicySpec(s, k.name());
+      out << "  " << KeyString(k) << ": ";
+      if (spec == nullptr) {
+        out << "does not exist\n";
+        continue;
+      }
+      out << "maxConcurrentNodes " << spec->max_concurrent_nodes() << ", minDelayBetweenPulls "
+          << FormatDuration(spec->min_delay_between_pulls_ms()) << ", active "
+          << CountActive(s, k.name()) << ", last pod created "
+          << (LastCreation(s, k.name()) > 0 ? FormatTimeMillis(LastCreation(s, k.name())) : "never")
+          << '\n';
+      int shown = 0;
+      for (const v1::PodRecord& p : s.pods()) {
+        if (p.policy() != k.name() || !IsActive(p)) continue;
+        if (++shown > 10) {
+          out << "    ...\n";
+          break;
+        }
+        out << "    active pod " << p.pod().name() << " on " << p.pod().node() << ": "
+            << PodPhaseText(p.pod()) << '\n';
+      }
+    } else {
+      const v1::ImageRecord* i = Find(s.images(), k.name());
+      out << "  " << KeyString(k) << ": ";
+      if (i == nullptr) {
+        out << "does not exist\n";
+        continue;
+      }
+      out << i->object().spec().image() << " generation " << i->object().generation() << ", "
+          << i->pulled_nodes_size() << " nodes pulled, " << i->consecutive_failures()
+          << " consecutive failures, last start "
+          << (i->last_start_ms() > 0 ? FormatTimeMillis(i->last_start_ms()) : "never")
+          << ", status last written "
+          << (i->status_written_ms() > 0 ? FormatTimeMillis(i->status_written_ms()) : "never")
+          << '\n';
+      auto [first, last] = PodsOf(s, k.name());
+      for (int p = first; p < last && p < first + 10; ++p) {
+        const v1::PodRecord& pod = s.pods(p);
+        out << "    pod " << pod.pod().name() << " on " << pod.pod().node() << ": "
+            << PodPhaseText(pod.pod()) << (pod.accounted() ? ", accounted" : "") << '\n';
+      }
+      if (last - first > 10) out << "    ...\n";
+    }
+  }
+}
+
+}  // namespace
+
+Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
+  auto begin = std::chrono::steady_clock::now();
+  VerifyReport report;
+  if (r.empty()) return report;
+  uint64_t from = r.first(), to = r.last();
+  if (!o.from.empty()) {
+    Result<Point> p = r.Resolve(o.from, "--from");
+    if (!p.ok()) return p.status();
+    from = std::max(from, p->seq + 1);
+  }
+  if (!o.to.empty()) {
+    Result<Point> p = r.Resolve(o.to, "--to");
+    if (!p.ok()) return p.status();
+    to = p->seq;
+  }
+  // Start at the newest snapshot before `from` (or the journal's origin); a range ends where the
+  // decisions of its last input end.
+  uint64_t start = r.origin().seq;
+  std::vector<uint64_t> cuts;
+  for (const journal::Store::SnapshotInfo& s : r.store().Snapshots()) {
+    if (s.seq >= r.origin().seq && s.seq < from) start = std::max(start, s.seq);
+  }
+  for (const journal::Store::SnapshotInfo& s : r.store().Snapshots()) {
+    if (s.seq > start && s.seq < to) cuts.push_back(s.seq);
+  }
+  if (to < r.last()) {
+    journal::Store::Iterator it = r.store().Entries(to + 1, r.last());
+    while (it.Valid() && IsDecision(it.entry())) {
+      ++to;
+      it.Next();
+    }
+  }
+  std::vector<Segment> segments;
+  uint64_t at = start;
+  for (uint64_t cut : cuts) {
+    segments.push_back({at + 1, cut, true});
+    at = cut;
+  }
+  segments.push_back({at + 1, to, false});
+
+  int jobs =
+      o.jobs > 0 ? o.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  jobs = std::min<int>(jobs, static_cast<int>(segments.size()));
+  std::vector<SegmentResult> results(segments.size());
+  std::atomic<size_t> next{0};
+  std::atomic<uint64_t> diverged_at{~uint64_t{0}};
+  auto work = [&] {
+    for (size_t i = next++; i < segments.size(); i = next++) {
+      if (segments[i].first > diverged_at.load()) continue;  // a divergence before it decides
+      Result<v1::State> state = segments[i].first == r.origin().seq + 1
+                                    ? r.StateAt(r.origin())
+                                    : r.store().StateAt(segments[i].first - 1);
+      if (!state.ok()) {
+        results[i].status = state.status();
+        continue;
+      }
+      results[i] = Check(r.store(), segments[i], std::move(*state));
+      if (results[i].divergence) {
+        uint64_t seq = results[i].divergence->seq, cur = diverged_at.load();
+        while (seq < cur && !diverged_at.compare_exchange_weak(cur, seq)) {
+        }
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 1; t < jobs; ++t)
+    threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads)
+    t.join();
+
+  report.first = start + 1;
+  report.last = to;
+  report.jobs = jobs;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    SegmentResult& s = results[i];
+    if (segments[i].first > diverged_at.load()) break;
+    if (!s.status.ok()) return s.status;
+    report.inputs += s.inputs;
+    report.decisions += s.decisions;
+    if (i == 0) report.unverifiable = s.unverifiable;
+    report.snapshots_checked += s.snapshot_checked;
+    if (!s.snapshot_mismatch.empty() && report.snapshot_mismatch.empty()) {
+      report.snapshot_mismatch = s.snapshot_mismatch;
+    }
+    if (s.divergence) {
+      report.divergence = std::move(s.divergence);
+      break;
+    }
+  }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  return report;
+}
+
+void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::ostream& out) {
+  const uint64_t entries = rep.last >= rep.first ? rep.last - rep.first + 1 : 0;
+  if (format != Format::kTable) {
+    boost::json::object doc;
+    doc["result"] = rep.clean() ? "clean" : "diverged";
+    doc["firstSeq"] = rep.first;
+    doc["lastSeq"] = rep.last;
+    doc["inputs"] = rep.inputs;
+    doc["decisions"] = rep.decisions;
+    doc["snapshotsChecked"] = rep.snapshots_checked;
+    doc["seconds"] = rep.seconds;
+    if (rep.divergence) {
+      const Divergence& d = *rep.divergence;
+      doc["divergence"] = boost::json::object{{"seq", d.seq},
+                                              {"what", d.what},
+                                              {"input", JsonOf(d.input)},
+                                              {"recorded", JsonOf(d.recorded)},
+                                              {"recomputed", JsonOf(d.recomputed)}};
+    }
+    if (!rep.snapshot_mismatch.empty()) doc["snapshotMismatch"] = rep.snapshot_mismatch;
+    Print(doc, format, out);
+    return;
+  }
+  char speed[64];
+  std::snprintf(speed, sizeof speed, "%.2f s, %.0f entries/s on %d thread%s", rep.seconds,
+                rep.seconds > 0 ? static_cast<double>(entries) / rep.seconds : 0.0, rep.jobs,
+                rep.jobs == 1 ? "" : "s");
+  if (rep.clean()) {
+    out << "verify: clean. Entries " << rep.first << ".." << rep.last << " (" << rep.inputs
+        << " inputs, " << rep.decisions << " decisions): every decision Step makes from the "
+        << "inputs before it equals the recorded one, byte for byte.\n";
+    if (rep.snapshots_checked > 0) {
+      out << "snapshots: " << rep.snapshots_checked << " checked; each equals the fold of the "
+          << "entries before it.\n";
+    }
+    if (rep.unverifiable > 0) {
+      out << "note: the first " << rep.unverifiable << " entries are decisions of an input "
+          << "before the journal's start; they were folded, not checked.\n";
+    }
+    out << speed << '\n';
+    return;
+  }
+  if (!rep.divergence) {
+    out << "verify: FINDING. " << rep.snapshot_mismatch << "; the decisions up to it match.\n"
+        << speed << '\n';
+    return;
+  }
+  const Divergence& d = *rep.divergence;
+  out << "verify: DIVERGENCE at entry " << d.seq << " (input " << d.input.seq() << ", "
+      << FormatTimeMillis(d.input.time_ms()) << "): " << d.what << ".\n"
+      << "Entries " << rep.first << ".." << d.seq - 1 << " match (" << rep.inputs << " inputs, "
+      << rep.decisions - (d.recorded ? 1 : 0) << " decisions).\n\n";
+  std::vector<std::string> a = TextLines(d.recorded), b = TextLines(d.recomputed);
+  size_t width = 36;
+  for (const std::string& l : a)
+    width = std::max(width, l.size());
+  width = std::min<size_t>(width, 70);
+  auto cell = [&](const std::string& s) {
+    std::string c = s.size() > width ? s.substr(0, width - 3) + "..." : s;
+    return c + std::string(width - c.size(), ' ');
+  };
+  out << "  " << cell("RECORDED (in the journal, entry " + std::to_string(d.seq) + ")") << " | "
+      << "RECOMPUTED (Step)\n";
+  for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+    std::string x = i < a.size() ? a[i] : "", y = i < b.size() ? b[i] : "";
+    out << (x == y ? "  " : "* ") << cell(x) << " | " << y << '\n';
+  }
+  PrintInputs(r, d, out);
+  out << '\n' << speed << '\n';
+}
+
+}  // namespace drop::replay

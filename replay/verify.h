@@ -1,0 +1,51 @@
+// drop-replay verify: the determinism check (DESIGN.md section 4). Every input is stepped again
+// through the core's Step from the state before it, and each decision it yields, in its journal
+// form, must equal the recorded one byte for byte. Between two snapshots the work is independent,
+// so segments run on several threads; each segment also checks that the snapshot it ends at is
+// the fold of the entries before it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "core/schema.h"
+#include "core/status.h"
+#include "replay/document.h"
+#include "replay/reader.h"
+
+namespace drop::replay {
+
+struct VerifyOptions {
+  std::string from, to;  // points; empty: the whole journal
+  int jobs = 0;          // threads; 0: one per core
+};
+
+struct Divergence {
+  uint64_t seq = 0;  // the first entry that differs (or where a decision is missing)
+  v1::Entry input;   // the input whose decisions differ
+  std::optional<v1::Entry> recorded;    // the entry in the journal at `seq`
+  std::optional<v1::Entry> recomputed;  // what Step decides there
+  std::string what;
+};
+
+struct VerifyReport {
+  uint64_t first = 0, last = 0;  // entries checked
+  uint64_t inputs = 0, decisions = 0;
+  uint64_t unverifiable = 0;  // decisions at the start whose input is before the journal
+  int snapshots_checked = 0;
+  int jobs = 1;
+  double seconds = 0;
+  std::optional<Divergence> divergence;
+  std::string snapshot_mismatch;  // a snapshot that is not the fold of the entries before it
+  bool clean() const { return !divergence && snapshot_mismatch.empty(); }
+};
+
+Result<VerifyReport> Verify(const Reader& reader, const VerifyOptions& options);
+
+// The report; on a divergence both decisions side by side and the inputs that fed them.
+void PrintVerify(const Reader& reader, const VerifyReport& report, Format format,
+                 std::ostream& out);
+
+}  // namespace drop::replay

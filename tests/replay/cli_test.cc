@@ -1,0 +1,286 @@
+// drop-replay as a command: info, log, state, diff, export on a recorded journal; bad input gives
+// exit code 2 and a message that says what to do; no command writes to the journal; a live
+// journal (its writer running) is read beside the writer.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "core/duration.h"
+#include "journal/format.h"
+#include "tests/replay/recorded.h"
+#include "tests/replay/tool.h"
+
+namespace drop::replay {
+namespace {
+
+using testing::ImageBuilder;
+using testing::NodeBuilder;
+using testing::PolicyBuilder;
+using testing::Pull;
+using testing::Replay;
+using testing::TempDir;
+using testing::World;
+
+constexpr int64_t kSec = 1000;
+
+// A small rollout, kept with the World so tests can compare with what its API server holds.
+struct Recorded {
+  TempDir dir;
+  World world;
+  std::string journal = dir / "j";
+  Recorded() {
+    for (int i = 0; i < 6; ++i)
+      world.PutNode(NodeBuilder("node-" + std::to_string(i)).Labels({{"pool", i < 4 ? "a" : "b"}}));
+    world.PutPolicy(PolicyBuilder("gentle", 2, 2 * kSec));
+    world.PutImage(ImageBuilder("web", "registry.example.com/web:1").Policy("gentle"));
+    world.PutImage(ImageBuilder("db", "registry.example.com/db:2").Selector({{"pool", "b"}}));
+    world.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, 3 * kSec}; });
+    world.Start();
+    world.RunFor(120 * kSec);
+    testing::WriteOptions o;
+    o.snapshot_every_entries = 200;
+    Status s = testing::WriteJournal(world.journal(), journal, o);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+};
+
+TEST(Cli, InfoGivesTheRangeTheCountsAndTheSnapshots) {
+  Recorded rec;
+  testing::Run r = Replay(rec.journal, {"info"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("entries:          1.." + std::to_string(rec.world.journal().size())),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("schema version:   1"), std::string::npos);
+  EXPECT_NE(r.out.find("snapshots:"), std::string::npos);
+  EXPECT_NE(r.out.find("create-pod"), std::string::npos);
+  testing::Run json = Replay(rec.journal, {"info", "-o", "json"});
+  boost::json::value doc = boost::json::parse(json.out);
+  EXPECT_EQ(doc.at("entries").to_number<uint64_t>(), rec.world.journal().size());
+}
+
+TEST(Cli, LogByReconcileIdShowsItsTriggerAndItsDecisionsOnly) {
+  Recorded rec;
+  const v1::Entry* start = nullptr;
+  for (const v1::Entry& e : rec.world.journal()) {
+    if (e.has_reconcile() && e.reconcile().key().kind() == v1::KIND_PULL_POLICY) start = &e;
+  }
+  ASSERT_NE(start, nullptr);
+  testing::Run r =
+      Replay(rec.journal, {"log", "--reconcile-id", std::to_string(start->seq()), "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  boost::json::value doc = boost::json::parse(r.out);
+  const auto& items = doc.at("items").as_array();
+  ASSERT_GE(items.size(), 2u);
+  EXPECT_EQ(items[0].at("seq").as_string(), std::to_string(start->reconcile().trigger_seq()));
+  for (size_t i = 1; i < items.size(); ++i)
+    EXPECT_EQ(items[i].at("reconcileId").as_string(), std::to_string(start->seq()));
+}
+
+TEST(Cli, LogFiltersByNodeKindAndTime) {
+  Recorded rec;
+  testing::Run r = Replay(rec.journal, {"log", "--node", "node-5", "--kind", "outcome"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("pulled db on node-5"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("pulled web on node-5"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("node-4"), std::string::npos) << r.out;
+  testing::Run early = Replay(rec.journal, {"log", "--until", "+0s", "--kind", "create-pod"});
+  EXPECT_NE(early.out.find("create pod/drop-web-"), std::string::npos) << early.out;
+  EXPECT_EQ(early.out.find("08:00:02"), std::string::npos) << early.out;
+}
+
+TEST(Cli, StateAtTheEndIsTheStatusDropWroteToTheApiServer) {
+  Recorded rec;
+  for (const char* name : {"web", "db"}) {
+    testing::Run r =
+        Replay(rec.journal, {"state", std::string("cachedimage/") + name, "-o", "json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    boost::json::value doc = boost::json::parse(r.out);
+    const v1::CachedImageStatus& wrote = rec.world.Image(name).status();
+    const auto& status = doc.at("status");
+    EXPECT_EQ(status.at("phase").as_string(), wrote.phase()) << name;
+    EXPECT_EQ(status.at("nodesReady").as_int64(), wrote.nodes_ready());
+    EXPECT_EQ(status.at("nodesTargeted").as_int64(), wrote.nodes_targeted());
+    const auto& nodes = status.at("cachedNodes").as_array();
+    ASSERT_EQ(static_cast<int>(nodes.size()), wrote.cached_nodes_size());
+    for (int i = 0; i < wrote.cached_nodes_size(); ++i)
+      EXPECT_EQ(nodes[i].as_string(), wrote.cached_nodes(i));
+    const auto& c = status.at("conditions").at(0);
+    EXPECT_EQ(c.at("reason").as_string(), wrote.conditions(0).reason());
+    EXPECT_EQ(c.at("message").as_string(), wrote.conditions(0).message());
+    EXPECT_EQ(c.at("lastTransitionTime").as_string(),
+              FormatTime(wrote.conditions(0).last_transition_time_ms()));
+  }
+}
+
+TEST(Cli, StateAtAPointShowsWhatDropBelievedThen) {
+  Recorded rec;
+  testing::Run r = Replay(rec.journal, {"state", "--at", "+4s", "cachedimage/web"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("kind: CachedImage"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("phase: Pulling"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("nodesReady: 1"), std::string::npos) << r.out;
+  testing::Run all = Replay(rec.journal, {"state", "--at", "+4s"});
+  EXPECT_NE(all.out.find("CACHEDIMAGE"), std::string::npos) << all.out;
+  EXPECT_NE(all.out.find("gentle"), std::string::npos);
+  testing::Run policy = Replay(rec.journal, {"state", "--at", "+4s", "pullpolicy/gentle"});
+  EXPECT_NE(policy.out.find("activePods:"), std::string::npos) << policy.out;
+  testing::Run node = Replay(rec.journal, {"state", "node/node-5"});
+  EXPECT_NE(node.out.find("cachedImage: db"), std::string::npos) << node.out;
+}
+
+TEST(Cli, DiffNamesWhatChangedBetweenTwoPoints) {
+  Recorded rec;
+  testing::Run r = Replay(rec.journal, {"diff", "--from", "+1s", "--to", "-0s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("~ cachedimage/web: Pulling"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("-> Ready 6/6 ready"), std::string::npos) << r.out;
+}
+
+TEST(Cli, ExportWritesOneJsonObjectPerEntry) {
+  Recorded rec;
+  testing::Run r = Replay(rec.journal, {"export"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  size_t lines = 0, start = 0;
+  while (start < r.out.size()) {
+    size_t end = r.out.find('\n', start);
+    boost::json::value v = boost::json::parse(r.out.substr(start, end - start));
+    EXPECT_EQ(v.at("seq").as_string(), std::to_string(++lines));
+    EXPECT_TRUE(v.as_object().contains("time"));
+    start = end + 1;
+  }
+  EXPECT_EQ(lines, rec.world.journal().size());
+}
+
+TEST(BadInput, AMissingDirectoryIsExitTwoWithAMessage) {
+  TempDir dir;
+  testing::Run r = Replay(dir / "nope", {"info"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no such directory"), std::string::npos) << r.err;
+  testing::Run none = Replay("", {"info"});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("pass --journal DIR"), std::string::npos) << none.err;
+}
+
+TEST(BadInput, ADirectoryThatIsNotAJournalIsExitTwoAndLeftAsItWas) {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "notes");
+  std::ofstream(dir / "notes/readme.txt") << "not a journal";
+  std::string before = testing::Fingerprint(dir / "notes");
+  testing::Run r = Replay(dir / "notes", {"verify"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("not a drop journal"), std::string::npos) << r.err;
+  EXPECT_EQ(testing::Fingerprint(dir / "notes"), before);
+}
+
+TEST(BadInput, AJournalOfANewerSchemaIsExitTwo) {
+  Recorded rec;
+  {
+    journal::Store::Options rw;
+    rw.mode = journal::Store::Mode::kReadWrite;
+    auto store = journal::Store::Open(rec.journal, rw);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)
+                    ->db()
+                    ->Put(rocksdb::WriteOptions(), (*store)->meta(),
+                          std::string(journal::kSchemaVersionKey), "99")
+                    .ok());
+  }
+  testing::Run r = Replay(rec.journal, {"info"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("schema version 99, newer than this build"), std::string::npos) << r.err;
+}
+
+TEST(BadInput, ATimeOutsideTheJournalIsExitTwoAndNamesTheRange) {
+  Recorded rec;
+  testing::Run r = Replay(rec.journal, {"state", "--at", "2020-01-01T00:00:00Z"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("is outside the journal: the journal holds entries 1.."), std::string::npos)
+      << r.err;
+  testing::Run seq = Replay(rec.journal, {"explain", "cachedimage/web", "--at", "99999999"});
+  EXPECT_EQ(seq.exit_code, 2);
+  EXPECT_NE(seq.err.find("no such entry"), std::string::npos) << seq.err;
+  testing::Run garbage = Replay(rec.journal, {"diff", "--from", "yesterday", "--to", "-0s"});
+  EXPECT_EQ(garbage.exit_code, 2);
+  EXPECT_NE(garbage.err.find("not a sequence number, an RFC 3339 time"), std::string::npos);
+}
+
+TEST(BadInput, AnUnknownObjectIsExitTwoAndListsWhatExists) {
+  Recorded rec;
+  testing::Run r = Replay(rec.journal, {"explain", "cachedimage/nope"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("cachedimage/nope does not exist"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("CachedImages then: db, web"), std::string::npos) << r.err;
+  testing::Run node = Replay(rec.journal, {"state", "node/nope"});
+  EXPECT_EQ(node.exit_code, 2);
+  testing::Run kind = Replay(rec.journal, {"state", "deployment/x"});
+  EXPECT_EQ(kind.exit_code, 2);
+  testing::Run flag = Replay(rec.journal, {"log", "--kind", "nonsense"});
+  EXPECT_EQ(flag.exit_code, 2);
+  EXPECT_NE(flag.err.find("unknown kind; use one of"), std::string::npos) << flag.err;
+  testing::Run usage = Replay(rec.journal, {"frobnicate"});
+  EXPECT_EQ(usage.exit_code, 2);
+}
+
+TEST(ReadOnly, NoCommandChangesAByteOfTheJournal) {
+  Recorded rec;
+  std::string before = testing::Fingerprint(rec.journal);
+  TempDir out;
+  std::vector<std::vector<std::string>> commands = {
+      {"info"},
+      {"log"},
+      {"log", "--object", "cachedimage/web", "-o", "yaml"},
+      {"state", "--at", "+10s"},
+      {"state", "cachedimage/web"},
+      {"explain", "cachedimage/web"},
+      {"verify"},
+      {"diff", "--from", "+1s", "--to", "-0s"},
+      {"timeline", "-o", out / "t.html"},
+      {"simulate", "--set", "maxConcurrentNodes=5"},
+      {"export"},
+      {"state", "--at", "2020-01-01T00:00:00Z"},
+      {"explain", "cachedimage/nope"},
+  };
+  for (const auto& c : commands) {
+    testing::Run r = Replay(rec.journal, c);
+    EXPECT_LE(r.exit_code, 2) << c[0];
+  }
+  EXPECT_EQ(testing::Fingerprint(rec.journal), before);
+}
+
+TEST(Live, AJournalItsWriterHoldsOpenIsReadBesideIt) {
+  TempDir dir;
+  const std::vector<v1::Entry> entries = testing::DemoJournal();
+  journal::JournalOptions o;
+  o.dir = dir / "j";
+  auto j = journal::Journal::Open(o);
+  ASSERT_TRUE(j.ok());
+  v1::State state = InitialState();
+  auto write = [&](size_t from, size_t to) {
+    for (size_t i = from; i < to; ++i) {
+      ASSERT_TRUE((*j)->Append(entries[i]).ok());
+      Apply(entries[i], &state);
+    }
+    ASSERT_TRUE((*j)->Commit(state).ok());
+  };
+  // Whole input groups: up to the first input after entry 1000.
+  size_t cut = 1000;
+  while (IsDecision(entries[cut]))
+    ++cut;
+  write(0, cut);
+  testing::Run r = Replay(dir / "j", {"info"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("live: followed as a secondary"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("entries:          1.." + std::to_string(cut) + " "), std::string::npos)
+      << r.out;
+  testing::Run v = Replay(dir / "j", {"verify"});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  write(cut, entries.size());
+  testing::Run later = Replay(dir / "j", {"info"});
+  EXPECT_NE(later.out.find("entries:          1.." + std::to_string(entries.size())),
+            std::string::npos)
+      << later.out;
+}
+
+}  // namespace
+}  // namespace drop::replay

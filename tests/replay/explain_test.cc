@@ -1,0 +1,200 @@
+// drop-replay explain: for each verdict kind, the story names the rule that held a node back and
+// the inputs that decided it; nodes filtered out say why.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "tests/replay/recorded.h"
+#include "tests/replay/tool.h"
+
+namespace drop::replay {
+namespace {
+
+using testing::ImageBuilder;
+using testing::NodeBuilder;
+using testing::PolicyBuilder;
+using testing::Pull;
+using testing::Replay;
+using testing::TempDir;
+using testing::World;
+
+constexpr int64_t kSec = 1000;
+
+// Runs `scenario` on a World with `nodes` plain nodes and writes its journal to dir/j.
+template <typename Scenario>
+std::string Record(const TempDir& dir, int nodes, Scenario scenario,
+                   std::vector<v1::Entry>* journal = nullptr) {
+  World w;
+  for (int i = 0; i < nodes; ++i)
+    w.PutNode(NodeBuilder("node-" + std::to_string(i)));
+  scenario(w);
+  Status s = testing::WriteJournal(w.journal(), dir / "j");
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  if (journal != nullptr) *journal = w.journal();
+  return dir / "j";
+}
+
+std::string Line(const std::string& out, const std::string& prefix) {
+  size_t at = out.find("\n" + prefix);
+  if (at == std::string::npos) return "";
+  size_t end = out.find('\n', at + 1);
+  return out.substr(at + 1, end - at - 1);
+}
+
+TEST(Explain, WaitConcurrencyNamesTheLimitAndTheActivePodsAndWhatStartedTheNode) {
+  TempDir dir;
+  std::string j = Record(dir, 3, [](World& w) {
+    w.PutPolicy(PolicyBuilder("gentle", /*max_concurrent=*/1));
+    w.PutImage(ImageBuilder("web", "web:1").Policy("gentle"));
+    w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, 10 * kSec}; });
+    w.Start();
+    w.RunFor(60 * kSec);
+  });
+  testing::Run r = Replay(j, {"explain", "cachedimage/web", "--node", "node-1", "--at", "+5s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string story = Line(r.out, "node-1: ");
+  EXPECT_NE(story.find("not pulled at 08:00:05 — WaitConcurrency: 1 of 1 active under PullPolicy "
+                       "gentle (pods drop-web-"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(story.find("; started 08:00:10 when drop-web-"), std::string::npos) << story;
+  EXPECT_NE(story.find(" Succeeded"), std::string::npos) << story;
+
+  testing::Run json =
+      Replay(j, {"explain", "cachedimage/web", "--node", "node-1", "--at", "+5s", "-o", "json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  boost::json::value doc = boost::json::parse(json.out);
+  const boost::json::object& node = doc.at("nodes").at(0).as_object();
+  EXPECT_EQ(node.at("rule").as_string(), "WaitConcurrency");
+  EXPECT_EQ(node.at("inputs").at("active").as_int64(), 1);
+  EXPECT_EQ(node.at("inputs").at("limit").as_int64(), 1);
+  EXPECT_EQ(node.at("inputs").at("activePods").as_array().size(), 1u);
+}
+
+TEST(Explain, WaitMinDelayNamesTheLastCreationAndWhenTheRulePasses) {
+  TempDir dir;
+  std::string j = Record(dir, 3, [](World& w) {
+    w.PutPolicy(PolicyBuilder("slow", /*max_concurrent=*/10, /*min_delay_ms=*/30 * kSec));
+    w.PutImage(ImageBuilder("web", "web:1").Policy("slow"));
+    w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, kSec}; });
+    w.Start();
+    w.RunFor(120 * kSec);
+  });
+  testing::Run r = Replay(j, {"explain", "cachedimage/web", "--node", "node-1", "--at", "+5s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string story = Line(r.out, "node-1: ");
+  EXPECT_NE(story.find("WaitMinDelay: the last drop pod under PullPolicy slow was created at "
+                       "08:00:00 and minDelayBetweenPulls is 30s: not before 08:00:30"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(story.find("started 08:00:30 when the requeue timer of pullpolicy/slow fired"),
+            std::string::npos)
+      << story;
+}
+
+TEST(Explain, WaitBackoffNamesTheFailuresAndTheDelay) {
+  TempDir dir;
+  std::string j = Record(dir, 3, [](World& w) {
+    w.PutPolicy(PolicyBuilder("p", 1).Backoff(10 * kSec, 100 * kSec, 2, 5));
+    w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+    w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kExitFailure, kSec}; });
+    w.Start();
+    w.RunFor(200 * kSec);
+  });
+  // The first pull (node-0) fails at 08:00:01; the image then backs off for 10 s.
+  testing::Run r = Replay(j, {"explain", "cachedimage/web", "--node", "node-1", "--at", "+5s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string story = Line(r.out, "node-1: ");
+  EXPECT_NE(story.find("WaitBackoff: 1 consecutive failures of cachedimage web, the last at "
+                       "08:00:01; backoff 10s under PullPolicy p: not before 08:00:11"),
+            std::string::npos)
+      << r.out;
+  testing::Run failed =
+      Replay(j, {"explain", "cachedimage/web", "--node", "node-0", "--at", "+5s"});
+  EXPECT_NE(failed.out.find("node-0: not pulled at 08:00:05 — its last pull (pod drop-web-"),
+            std::string::npos)
+      << failed.out;
+  EXPECT_NE(failed.out.find("Error: exit code 1"), std::string::npos) << failed.out;
+}
+
+TEST(Explain, NoEligibleNodeNamesThePodsInTheWay) {
+  TempDir dir;
+  std::string j = Record(dir, 2, [](World& w) {
+    w.PutPolicy(PolicyBuilder("p", 5));
+    w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+    w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kHang, 0}; });
+    w.Start();
+    w.RunFor(30 * kSec);
+  });
+  testing::Run r = Replay(j, {"explain", "cachedimage/web"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("NoEligibleNode: every targeted node lacking the image already had a drop "
+                       "pod of it"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("(pods drop-web-"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("node-0: pulling at"), std::string::npos) << r.out;
+}
+
+TEST(Explain, AStartNamesTheNodesItStarted) {
+  TempDir dir;
+  std::vector<v1::Entry> journal;
+  std::string j = Record(
+      dir, 2,
+      [](World& w) {
+        w.PutPolicy(PolicyBuilder("p", 5));
+        w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+        w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, 10 * kSec}; });
+        w.Start();
+        w.RunFor(30 * kSec);
+      },
+      &journal);
+  // Right after the pass that started both pulls: the last decision of its input.
+  uint64_t after = 0;
+  for (const v1::Entry& e : journal) {
+    if (after == 0 && e.has_action() && e.action().has_create_pod()) after = e.seq();
+    if (after != 0 && e.seq() > after) {
+      if (!IsDecision(e)) break;
+      after = e.seq();
+    }
+  }
+  testing::Run r = Replay(j, {"explain", "cachedimage/web", "--at", std::to_string(after)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Start: the pacing pass at 08:00:00 started pulls on node-0, node-1"),
+            std::string::npos)
+      << r.out;
+  testing::Run end = Replay(j, {"explain", "cachedimage/web", "--node", "node-1"});
+  EXPECT_NE(end.out.find("node-1: cached — pod drop-web-"), std::string::npos) << end.out;
+  EXPECT_NE(end.out.find("Succeeded at 08:00:10 (took 10s)"), std::string::npos) << end.out;
+}
+
+TEST(Explain, NodesFilteredOutSayWhy) {
+  TempDir dir;
+  std::string j = Record(dir, 0, [](World& w) {
+    w.PutNode(NodeBuilder("a-gpu").Labels({{"pool", "gpu"}}));
+    w.PutNode(NodeBuilder("b-cpu").Labels({{"pool", "cpu"}}));
+    w.PutNode(
+        NodeBuilder("c-tainted").Labels({{"pool", "gpu"}}).Taint("gpu", "true", "NoSchedule"));
+    w.PutNode(NodeBuilder("d-notready").Labels({{"pool", "gpu"}}).NotReady());
+    w.PutNode(NodeBuilder("e-cordoned").Labels({{"pool", "gpu"}}).Unschedulable());
+    w.PutNode(NodeBuilder("f-present").Labels({{"pool", "gpu"}}).Image("web:1"));
+    w.PutImage(ImageBuilder("web", "web:1").Selector({{"pool", "gpu"}}));
+    w.Start();
+    w.RunFor(30 * kSec);
+  });
+  testing::Run r = Replay(j, {"explain", "cachedimage/web"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("b-cpu: not targeted — labels do not match nodeSelector pool=gpu"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("c-tainted: not targeted — taint gpu=true:NoSchedule is not tolerated"),
+            std::string::npos);
+  EXPECT_NE(r.out.find("d-notready: not targeted — node is NotReady"), std::string::npos);
+  EXPECT_NE(r.out.find("e-cordoned: not targeted — node is unschedulable"), std::string::npos);
+  EXPECT_NE(r.out.find("f-present: cached — node.status.images lists the image"),
+            std::string::npos);
+  EXPECT_NE(r.out.find("a-gpu: cached — pod drop-web-"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace drop::replay

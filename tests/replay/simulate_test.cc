@@ -1,0 +1,162 @@
+// drop-replay simulate: the recorded rollout re-run through the core. With the recorded policy it
+// reproduces the recorded completion; with more concurrency it finishes sooner.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <map>
+#include <memory>
+
+#include "core/duration.h"
+#include "core/hash.h"
+#include "tests/replay/recorded.h"
+#include "tests/replay/tool.h"
+
+namespace drop::replay {
+namespace {
+
+using testing::ImageBuilder;
+using testing::NodeBuilder;
+using testing::PolicyBuilder;
+using testing::Pull;
+using testing::Replay;
+using testing::TempDir;
+using testing::World;
+
+constexpr int64_t kSec = 1000;
+
+// A rollout of three CachedImages over 40 nodes under one policy (4 at a time, 1 s apart), pull
+// times that differ by node and image, a node whose first pull of `app` fails, a node that joins
+// late, and an image that cannot be pulled at all.
+std::string RecordRollout(const TempDir& dir, int full_speed = 0) {
+  World w;
+  for (int i = 0; i < 40; ++i)
+    w.PutNode(NodeBuilder("node-" + std::to_string(10 + i)));
+  w.PutPolicy(PolicyBuilder("rollout", 4, kSec).Backoff(5 * kSec, 60 * kSec, 2, 5));
+  for (const char* name : {"app", "base", "tools"})
+    w.PutImage(
+        ImageBuilder(name, std::string("registry.example.com/") + name + ":1").Policy("rollout"));
+  w.PutImage(ImageBuilder("broken", "registry.example.com/broken:1").Policy("rollout"));
+  auto failed_once = std::make_shared<bool>(false);
+  w.SetBehaviour([&w, failed_once, full_speed](const v1::Pod& pod) {
+    if (pod.cached_image() == "broken") return Pull{Pull::kNotFound, 0};
+    if (pod.cached_image() == "app" && pod.node() == "node-17" && !*failed_once) {
+      *failed_once = true;
+      return Pull{Pull::kExitFailure, 2 * kSec};
+    }
+    int64_t ms = 1000 + static_cast<int64_t>(Fnv1a64(pod.node() + pod.cached_image()) % 6000);
+    if (full_speed > 0) {  // a registry that slows down when more than `full_speed` pull at once
+      ms = 3000 + static_cast<int64_t>(Fnv1a64(pod.node() + pod.cached_image()) % 300);
+      int in_flight = 0;
+      for (const auto& [name, p] : w.pods())
+        in_flight += p.phase() == v1::POD_PENDING && p.waiting_reason() == "ContainerCreating";
+      ms = ms * std::max(full_speed, in_flight) / full_speed;
+    }
+    return Pull{Pull::kSucceed, ms};
+  });
+  w.Start();
+  w.RunFor(45 * kSec);
+  w.PutNode(NodeBuilder("node-late"));
+  w.RunFor(600 * kSec);
+  Status s = testing::WriteJournal(w.journal(), dir / "j");
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return dir / "j";
+}
+
+struct Row {
+  std::string recorded, simulated, since, recorded_ready, simulated_ready;
+};
+
+std::map<std::string, Row> Rows(const std::string& json) {
+  std::map<std::string, Row> rows;
+  boost::json::value doc = boost::json::parse(json);
+  for (const auto& v : doc.at("cachedImages").as_array()) {
+    const auto& o = v.as_object();
+    Row r;
+    r.recorded = o.at("recorded").as_string().c_str();
+    r.simulated = o.at("simulated").as_string().c_str();
+    if (o.contains("recordedReady")) r.recorded_ready = o.at("recordedReady").as_string().c_str();
+    if (o.contains("simulatedReady")) {
+      r.simulated_ready = o.at("simulatedReady").as_string().c_str();
+    }
+    r.since = o.at("since").as_string().c_str();
+    rows[std::string(o.at("cachedImage").as_string())] = r;
+  }
+  return rows;
+}
+
+int64_t Ms(const std::string& rfc3339) {
+  Result<int64_t> t = ParseTime(rfc3339);
+  EXPECT_TRUE(t.ok()) << rfc3339;
+  return t.ok() ? *t : 0;
+}
+
+TEST(Simulate, TheRecordedPolicyReproducesTheRecordedCompletionWithinFivePercent) {
+  TempDir dir;
+  std::string j = RecordRollout(dir);
+  testing::Run r = Replay(j, {"simulate", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, Row> rows = Rows(r.out);
+  ASSERT_EQ(rows.size(), 4u) << r.out;
+  for (const char* name : {"app", "base", "tools"}) {
+    const Row& row = rows[name];
+    ASSERT_FALSE(row.recorded_ready.empty()) << name << " never became Ready in the recording";
+    ASSERT_FALSE(row.simulated_ready.empty()) << name << " never became Ready in the simulation";
+    double recorded = static_cast<double>(Ms(row.recorded_ready) - Ms(row.since));
+    double simulated = static_cast<double>(Ms(row.simulated_ready) - Ms(row.since));
+    EXPECT_NEAR(simulated / recorded, 1.0, 0.05)
+        << name << ": recorded " << row.recorded << ", simulated " << row.simulated;
+  }
+  EXPECT_EQ(rows["broken"].recorded, "never");
+  EXPECT_EQ(rows["broken"].simulated, "never");
+}
+
+TEST(Simulate, MoreConcurrencyAndNoDelayFinishSooner) {
+  TempDir dir;
+  std::string j = RecordRollout(dir);
+  testing::Run r = Replay(j, {"simulate", "--set", "maxConcurrentNodes=16", "--set",
+                              "minDelayBetweenPulls=0s", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("maxConcurrentNodes 4 -> 16"), std::string::npos) << r.out;
+  std::map<std::string, Row> rows = Rows(r.out);
+  for (const char* name : {"app", "base", "tools"}) {
+    const Row& row = rows[name];
+    ASSERT_FALSE(row.simulated_ready.empty()) << name;
+    EXPECT_LT(Ms(row.simulated_ready), Ms(row.recorded_ready) - 60 * kSec)
+        << name << ": recorded " << row.recorded << ", simulated " << row.simulated;
+  }
+  testing::Run table = Replay(j, {"simulate", "--set", "maxConcurrentNodes=16"});
+  EXPECT_NE(table.out.find("CACHEDIMAGE"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("%"), std::string::npos) << table.out;
+}
+
+TEST(Simulate, ABandwidthLimitIsInferredFromPullsThatSlowWhenTheyOverlap) {
+  TempDir dir;
+  std::string j = RecordRollout(dir, /*full_speed=*/2);
+  testing::Run r = Replay(j, {"simulate", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  boost::json::value doc = boost::json::parse(r.out);
+  EXPECT_TRUE(doc.at("bandwidthInferred").as_bool());
+  EXPECT_GT(doc.at("fullSpeedPulls").as_int64(), 0) << r.err;
+  EXPECT_LT(doc.at("fullSpeedPulls").as_int64(), 4) << r.out;
+  // With more pulls at once, the shared bandwidth keeps the gain far below the 4x of the slots.
+  testing::Run wide = Replay(j, {"simulate", "--set", "maxConcurrentNodes=16", "-o", "json"});
+  std::map<std::string, Row> rows = Rows(wide.out);
+  const Row& base = rows["base"];
+  double recorded = static_cast<double>(Ms(base.recorded_ready) - Ms(base.since));
+  double simulated = static_cast<double>(Ms(base.simulated_ready) - Ms(base.since));
+  EXPECT_GT(simulated / recorded, 0.5) << wide.out;
+}
+
+TEST(Simulate, AnUnknownFieldOrAnInvalidValueIsBadInput) {
+  TempDir dir;
+  std::string j = RecordRollout(dir);
+  testing::Run r = Replay(j, {"simulate", "--set", "maxConcurrentPods=3"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown field; use maxConcurrentNodes"), std::string::npos) << r.err;
+  testing::Run zero = Replay(j, {"simulate", "--set", "maxConcurrentNodes=0"});
+  EXPECT_EQ(zero.exit_code, 2);
+  EXPECT_NE(zero.err.find("it must be at least 1"), std::string::npos) << zero.err;
+}
+
+}  // namespace
+}  // namespace drop::replay

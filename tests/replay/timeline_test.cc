@@ -1,0 +1,66 @@
+// drop-replay timeline: one self-contained HTML file that headless Chromium renders to a PNG,
+// drawing its lanes without a script error.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "tests/replay/recorded.h"
+#include "tests/replay/tool.h"
+
+namespace drop::replay {
+namespace {
+
+using testing::Replay;
+using testing::TempDir;
+
+// Headless Chromium with a fresh profile and nothing that reaches for the network.
+std::string Chromium(const TempDir& dir, const std::string& args) {
+  std::string cmd =
+      "timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+      "--disable-background-networking --disable-component-update --disable-sync "
+      "--user-data-dir=" +
+      testing::Quote(dir / "profile") + " --window-size=1400,900 " + args + " 2>" +
+      testing::Quote(dir / "chromium.log");
+  return cmd;
+}
+
+TEST(Timeline, IsSelfContainedAndChromiumDrawsItsLanesWithoutAScriptError) {
+  ASSERT_EQ(std::system("command -v chromium >/dev/null"), 0)
+      << "headless Chromium is needed: `make deps` installs Debian's chromium";
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(testing::DemoJournal(), dir / "j").ok());
+  testing::Run r = Replay(dir / "j", {"timeline", "-o", dir / "timeline.html"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string html = testing::ReadFile(dir / "timeline.html");
+  EXPECT_EQ(html.find("http://"), std::string::npos) << "the page must not reach the network";
+  EXPECT_EQ(html.find("https://"), std::string::npos);
+  EXPECT_EQ(html.find("<script src"), std::string::npos);
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+
+  std::string url = "file://" + (dir / "timeline.html");
+  ASSERT_EQ(std::system((Chromium(dir, "--screenshot=" + testing::Quote(dir / "timeline.png") +
+                                           " " + testing::Quote(url)))
+                            .c_str()),
+            0)
+      << testing::ReadFile(dir / "chromium.log");
+  std::string png = testing::ReadFile(dir / "timeline.png");
+  ASSERT_GT(png.size(), 10'000u) << "a screenshot with lanes drawn is larger than a blank page";
+  EXPECT_EQ(png.substr(1, 3), "PNG");
+
+  ASSERT_EQ(std::system((Chromium(dir, "--dump-dom " + testing::Quote(url)) + " >" +
+                         testing::Quote(dir / "dom.html"))
+                            .c_str()),
+            0);
+  std::string dom = testing::ReadFile(dir / "dom.html");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(dom, m, std::regex("data-rendered=\"([0-9]+) lanes\"")))
+      << dom.substr(0, 2000);
+  EXPECT_EQ(std::stoi(m[1]), 29) << "every node of the demo has a lane in view";
+  // The page catches script errors into its body's data-errors and its #errors box.
+  ASSERT_TRUE(std::regex_search(dom, m, std::regex("<body[^>]*>")));
+  EXPECT_EQ(m[0].str().find("data-errors"), std::string::npos) << m[0].str();
+  EXPECT_NE(dom.find("<div id=\"errors\"></div>"), std::string::npos) << "a script error";
+}
+
+}  // namespace
+}  // namespace drop::replay

@@ -1,0 +1,171 @@
+// drop-replay verify: clean on the journals the core writes (from the start, across snapshots,
+// after retention), and an altered decision is caught at its sequence number.
+#include "replay/verify.h"
+
+#include <gtest/gtest.h>
+
+#include "journal/format.h"
+#include "journal/store.h"
+#include "replay/reader.h"
+#include "tests/replay/recorded.h"
+#include "tests/replay/tool.h"
+#include "tests/support/random_world.h"
+
+namespace drop::replay {
+namespace {
+
+using testing::Replay;
+using testing::TempDir;
+
+const std::vector<v1::Entry>& Demo() {
+  static const std::vector<v1::Entry> journal = testing::DemoJournal();
+  return journal;
+}
+
+std::vector<v1::Entry> Random(uint64_t seed) {
+  testing::RandomWorld random(seed);
+  for (int i = 0; i < 200; ++i)
+    random.Step();
+  return random.world.journal();
+}
+
+// The test tool that alters the journal: rewrites entry `seq` in place through RocksDB.
+template <typename Mutate>
+void RewriteEntry(const std::string& dir, uint64_t seq, Mutate mutate) {
+  journal::Store::Options rw;
+  rw.mode = journal::Store::Mode::kReadWrite;
+  auto store = journal::Store::Open(dir, rw);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Result<v1::Entry> e = (*store)->Get(seq);
+  ASSERT_TRUE(e.ok());
+  v1::Entry altered = *e;
+  mutate(&altered);
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  ASSERT_TRUE(
+      (*store)
+          ->db()
+          ->Put(sync, (*store)->entries(), journal::EncodeSeq(seq), altered.SerializeAsString())
+          .ok());
+}
+
+// The seq of the n-th entry that `pick` selects.
+template <typename Pick>
+uint64_t Nth(const std::vector<v1::Entry>& journal, int n, Pick pick) {
+  for (const v1::Entry& e : journal) {
+    if (pick(e) && n-- == 0) return e.seq();
+  }
+  return 0;
+}
+
+TEST(Verify, TheDemoJournalIsCleanAndExitsZero) {
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(Demo(), dir / "j").ok());
+  testing::Run r = Replay(dir / "j", {"verify"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("verify: clean"), std::string::npos) << r.out;
+}
+
+TEST(Verify, RandomHistoriesAreCleanAcrossSnapshotsOnSeveralThreads) {
+  for (uint64_t seed : {1, 2, 3}) {
+    TempDir dir;
+    testing::WriteOptions o;
+    o.snapshot_every_entries = 700;
+    const std::vector<v1::Entry> journal = Random(seed);
+    ASSERT_TRUE(testing::WriteJournal(journal, dir / "j", o).ok());
+    auto reader = Reader::Open(dir / "j");
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    VerifyOptions vo;
+    vo.jobs = 3;
+    Result<VerifyReport> report = Verify(**reader, vo);
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_TRUE(report->clean()) << "seed " << seed << " diverges at "
+                                 << (report->divergence ? report->divergence->seq : 0) << " "
+                                 << report->snapshot_mismatch;
+    EXPECT_GT(report->snapshots_checked, 1) << "seed " << seed;
+    EXPECT_EQ(report->first, 1u);
+    EXPECT_EQ(report->last, journal.size());
+    EXPECT_EQ(report->inputs + report->decisions, journal.size());
+  }
+}
+
+TEST(Verify, AJournalThatStartsAtASnapshotAfterRetentionIsClean) {
+  TempDir dir;
+  testing::WriteOptions o;
+  o.snapshot_every_entries = 500;
+  o.retention_age_ms = 5 * 60 * 1000;
+  const std::vector<v1::Entry> journal = Random(4);
+  ASSERT_TRUE(testing::WriteJournal(journal, dir / "j", o).ok());
+  auto reader = Reader::Open(dir / "j");
+  ASSERT_TRUE(reader.ok());
+  ASSERT_GT((*reader)->first(), 1u) << "retention should have dropped a prefix";
+  Result<VerifyReport> report = Verify(**reader, VerifyOptions{});
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->clean());
+  EXPECT_EQ(report->first, (*reader)->first());
+  EXPECT_EQ(report->unverifiable, 0u) << "retention cuts at a snapshot, between two inputs";
+  testing::Run r = Replay(dir / "j", {"verify"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+TEST(Verify, AnAlteredPacingDecisionIsCaughtAtItsSequenceNumber) {
+  TempDir dir;
+  testing::WriteOptions o;
+  o.snapshot_every_entries = 400;
+  ASSERT_TRUE(testing::WriteJournal(Demo(), dir / "j", o).ok());
+  uint64_t seq = Nth(Demo(), 0, [](const v1::Entry& e) {
+    return e.has_pacing() && e.pacing().verdict() == v1::WAIT_CONCURRENCY &&
+           e.pacing().policy() == "gentle";
+  });
+  ASSERT_GT(seq, 0u);
+  RewriteEntry(dir / "j", seq, [](v1::Entry* e) { e->mutable_pacing()->set_active(4); });
+  testing::Run r = Replay(dir / "j", {"verify"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("DIVERGENCE at entry " + std::to_string(seq) + " "), std::string::npos)
+      << r.out;
+  // Both decisions side by side, the differing line marked, and the input that fed them.
+  EXPECT_NE(r.out.find("RECORDED"), std::string::npos);
+  EXPECT_NE(r.out.find("RECOMPUTED"), std::string::npos);
+  EXPECT_NE(r.out.find("* "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("active: 4"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("active: 5"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("The input that fed them: entry"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("pullpolicy/gentle: maxConcurrentNodes 5"), std::string::npos) << r.out;
+}
+
+TEST(Verify, AnAlteredStatusWriteIsCaughtAtItsSequenceNumber) {
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(Demo(), dir / "j").ok());
+  uint64_t seq = Nth(Demo(), 5, [](const v1::Entry& e) {
+    return e.has_action() && e.action().has_patch_status();
+  });
+  RewriteEntry(dir / "j", seq, [](v1::Entry* e) {
+    auto* s = e->mutable_action()->mutable_patch_status()->mutable_status();
+    s->set_nodes_ready(s->nodes_ready() + 1);
+  });
+  testing::Run r = Replay(dir / "j", {"verify", "-o", "json"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("\"result\": \"diverged\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"seq\": " + std::to_string(seq)), std::string::npos) << r.out;
+}
+
+TEST(Verify, ADecisionRemovedFromTheJournalIsCaughtWhereItWasExpected) {
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(Demo(), dir / "j").ok());
+  // Turn a recorded decision into a different kind: a requeue becomes an event.
+  uint64_t seq = Nth(Demo(), 10,
+                     [](const v1::Entry& e) { return e.has_action() && e.action().has_requeue(); });
+  RewriteEntry(dir / "j", seq, [](v1::Entry* e) {
+    e->mutable_action()->mutable_emit_event()->set_reason("Forged");
+  });
+  auto reader = Reader::Open(dir / "j");
+  ASSERT_TRUE(reader.ok());
+  Result<VerifyReport> report = Verify(**reader, VerifyOptions{});
+  ASSERT_TRUE(report.ok());
+  ASSERT_TRUE(report->divergence.has_value());
+  EXPECT_EQ(report->divergence->seq, seq);
+  EXPECT_LT(report->divergence->input.seq(), seq);
+}
+
+}  // namespace
+}  // namespace drop::replay
