@@ -17,6 +17,12 @@ add_library(drop_operator
   ${CMAKE_CURRENT_LIST_DIR}/metrics.cc
   ${CMAKE_CURRENT_LIST_DIR}/health_server.cc
   ${CMAKE_CURRENT_LIST_DIR}/batch_log.cc
+  ${CMAKE_CURRENT_LIST_DIR}/executor.cc
+  ${CMAKE_CURRENT_LIST_DIR}/manager.cc
 )
-target_link_libraries(drop_operator PUBLIC drop_journal Boost::json prometheus-cpp::core
+target_link_libraries(drop_operator PUBLIC drop_journal drop_k8s Boost::json prometheus-cpp::core
   prometheus-cpp::pull)
+
+find_package(CLI11 REQUIRED)
+add_executable(drop-controller-manager ${CMAKE_CURRENT_LIST_DIR}/main.cc)
+target_link_libraries(drop-controller-manager PRIVATE drop_operator CLI11::CLI11)

@@ -8,12 +8,12 @@ packages=(
   librocksdb-dev libprotobuf-dev protobuf-compiler
   libboost1.81-dev libboost-json1.81-dev libssl-dev
   libspdlog-dev prometheus-cpp-dev libyaml-cpp-dev libcli11-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
-  prometheus  # promtool checks the metrics the operator exposes
 )
-# Extra groups, asked for by the targets that need them (e.g. DROP_DEPS_EXTRA="prometheus chromium").
-read -r -a extra <<<"${DROP_DEPS_EXTRA:-}"
-packages+=("${extra[@]}")
+# What the tests use on top: GoogleTest and Benchmark, headless Chromium (drop-replay's timeline),
+# promtool (the operator's metrics). DROP_DEPS_TESTS=0 leaves them out (the image build does).
+if [ "${DROP_DEPS_TESTS:-1}" != 0 ]; then
+  packages+=(libgtest-dev libgmock-dev libbenchmark-dev chromium fonts-dejavu-core prometheus)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

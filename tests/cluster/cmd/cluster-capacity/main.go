@@ -3,7 +3,12 @@
 // second the cluster carries from create to Succeeded when a plain client-go program creates
 // them as fast as the cluster allows. It prints figures; it does not pass or fail.
 //
-//	cluster_capacity [--nodes 1000,5000] [--pods 2000] [--heartbeat 10s] [--images 50]
+// --shape plain creates one-container pods whose image every node holds; --shape drop creates
+// pods the way drop makes them (an init container from the operator's image and the target image,
+// pinned to a node by affinity, pulled at once from the registry model): the ceiling drop's own
+// rollout is compared with.
+//
+//	cluster_capacity [--nodes 1000,5000] [--pods 2000] [--heartbeat 10s] [--images 50] [--shape plain|drop]
 package main
 
 import (
@@ -40,8 +45,12 @@ func main() {
 	binDir := flag.String("bin-dir", "", "directory with drop-testcluster and the components (default: ../cluster/bin next to this program, then next to it)")
 	workDir := flag.String("work-dir", "", "parent of the clusters' directories (default: a temporary directory)")
 	keep := flag.Bool("keep", false, "keep the clusters' directories")
+	shape := flag.String("shape", "plain", "plain: one container, its image on every node; drop: drop's pods, pulled at once")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
+	if *shape != "plain" && *shape != "drop" {
+		log.Fatalf("--shape %q: use plain or drop", *shape)
+	}
 
 	bin := *binDir
 	if bin == "" {
@@ -62,7 +71,7 @@ func main() {
 		if err != nil || n <= 0 {
 			log.Fatalf("--nodes: %q", f)
 		}
-		r, err := measure(bin, *workDir, n, *pods, *creators, *images, *heartbeat, *keep)
+		r, err := measure(bin, *workDir, n, *pods, *creators, *images, *heartbeat, *shape, *keep)
 		if err != nil {
 			log.Fatalf("%d nodes: %v", n, err)
 		}
@@ -113,8 +122,13 @@ func (r result) print(w *os.File) {
 	}
 }
 
-func scenarioYAML(nodes, images int, heartbeat time.Duration) string {
+func scenarioYAML(nodes, images int, heartbeat time.Duration, shape string) string {
 	var b strings.Builder
+	if shape == "drop" {
+		fmt.Fprintf(&b, "heartbeat: %s\nnodeGroups:\n- {count: %d, namePrefix: node-, labels: {pool: bench}}\n", heartbeat, nodes)
+		b.WriteString("registry: {bandwidth: 100Gi, perPull: 100Mi, latency: 0s}\nimages:\n- {match: \"*\", size: 1Ki}\n")
+		return b.String()
+	}
 	fmt.Fprintf(&b, "heartbeat: %s\nnodeGroups:\n- count: %d\n  namePrefix: node-\n  labels: {pool: bench}\n  images:\n", heartbeat, nodes)
 	for i := 0; i < images; i++ {
 		fmt.Fprintf(&b, "  - {name: registry.example.com/bench/img-%02d:1.0, sizeBytes: %d}\n", i, (100+i*37)*1000*1000)
@@ -165,7 +179,7 @@ func pids(dir string) (map[string]int, error) {
 	return out, nil
 }
 
-func measure(bin, work string, nodes, pods, creators, images int, heartbeat time.Duration, keep bool) (r result, err error) {
+func measure(bin, work string, nodes, pods, creators, images int, heartbeat time.Duration, shape string, keep bool) (r result, err error) {
 	r = result{nodes: nodes, pods: pods, images: images, heartbeat: heartbeat, idle: map[string]int64{}, peak: map[string]int64{}}
 	parent, err := os.MkdirTemp(work, fmt.Sprintf("cluster-capacity-%d-", nodes))
 	if err != nil {
@@ -182,7 +196,7 @@ func measure(bin, work string, nodes, pods, creators, images int, heartbeat time
 		}
 	}()
 	sc := filepath.Join(parent, "scenario.yaml")
-	if err := os.WriteFile(sc, []byte(scenarioYAML(nodes, images, heartbeat)), 0o644); err != nil {
+	if err := os.WriteFile(sc, []byte(scenarioYAML(nodes, images, heartbeat, shape)), 0o644); err != nil {
 		return r, err
 	}
 	log.Printf("%d nodes: starting the cluster in %s", nodes, parent)
@@ -291,7 +305,7 @@ func measure(bin, work string, nodes, pods, creators, images int, heartbeat time
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				if _, err := cs.CoreV1().Pods("bench").Create(ctx, benchPod(i, images), metav1.CreateOptions{}); err != nil {
+				if _, err := cs.CoreV1().Pods("bench").Create(ctx, benchPod(i, images, nodes, shape), metav1.CreateOptions{}); err != nil {
 					if createErrs.Add(1) < 5 {
 						log.Printf("create: %v", err)
 					}
@@ -343,9 +357,36 @@ func measure(bin, work string, nodes, pods, creators, images int, heartbeat time
 	return r, nil
 }
 
-// benchPod is a one-container pod, restartPolicy Never, whose image every node already has.
-func benchPod(i, images int) *corev1.Pod {
+// benchPod is a one-container pod, restartPolicy Never, whose image every node already has; or,
+// for --shape drop, a pod like drop's (k8s/manifests.cc): the operator's image as an init
+// container, the target image (new to the node) as the container, pinned by node affinity.
+func benchPod(i, images, nodes int, shape string) *corev1.Pod {
 	f := false
+	if shape == "drop" {
+		node := fmt.Sprintf("node-%d", i%nodes)
+		requests := corev1.ResourceRequirements{Requests: corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse("1m"), corev1.ResourceMemory: resource.MustParse("8Mi")}}
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%05d", i), Namespace: "bench"},
+			Spec: corev1.PodSpec{
+				RestartPolicy:                corev1.RestartPolicyNever,
+				AutomountServiceAccountToken: &f,
+				Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+					RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+						MatchFields: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{node}}},
+					}}},
+				}},
+				InitContainers: []corev1.Container{{
+					Name: "noop", Image: "registry.example.com/drop/operator:bench", ImagePullPolicy: corev1.PullIfNotPresent,
+					Command: []string{"/drop-noop", "install", "/drop/noop"}, Resources: requests,
+				}},
+				Containers: []corev1.Container{{
+					Name: "image", Image: fmt.Sprintf("registry.example.com/bench/app-%d:1", i/nodes), ImagePullPolicy: corev1.PullIfNotPresent,
+					Command: []string{"/drop/noop"}, Resources: requests,
+				}},
+			},
+		}
+	}
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%05d", i), Namespace: "bench"},
 		Spec: corev1.PodSpec{

@@ -113,13 +113,38 @@ func (c *Cluster) Kubectl(stdin string, args ...string) (string, error) {
 	return out.String(), nil
 }
 
+// MustKubectl runs kubectl and fails the test on an error. A request the fault proxy cut
+// (connection reset, EOF) is tried again when it is one that may be repeated (apply, get, wait):
+// the faults are for drop, not for the test's own hands.
 func (c *Cluster) MustKubectl(stdin string, args ...string) string {
 	c.T.Helper()
 	out, err := c.Kubectl(stdin, args...)
+	for try := 0; err != nil && try < 5 && repeatable(args) && cutByProxy(err); try++ {
+		time.Sleep(200 * time.Millisecond)
+		out, err = c.Kubectl(stdin, args...)
+	}
 	if err != nil {
 		c.T.Fatal(err)
 	}
 	return out
+}
+
+// repeatable: the verb (the first of kubectl's verbs among the arguments) is apply, get or wait.
+func repeatable(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "apply", "get", "wait":
+			return true
+		case "create", "delete", "patch", "replace", "edit", "label", "annotate", "scale", "cordon", "drain", "taint":
+			return false
+		}
+	}
+	return false
+}
+
+func cutByProxy(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "connection reset by peer") || strings.Contains(msg, "EOF")
 }
 
 func (c *Cluster) Testcluster(args ...string) (string, error) {

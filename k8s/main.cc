@@ -1,0 +1,65 @@
+// drop-controller-manager: pre-caches container images on Kubernetes nodes, paced, with every
+// input and decision journaled (README.md). Flags as in DESIGN.md section 7.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/duration.h"
+#include "k8s/client.h"
+#include "k8s/manager.h"
+
+int main(int argc, char** argv) {
+  drop::k8s::ManagerOptions o;
+  std::string retention = "168h";
+  CLI::App app{
+      "drop-controller-manager: pre-caches container images on the nodes of a cluster, "
+      "paced, with every decision journaled"};
+  app.set_version_flag("--version", std::string(drop::k8s::kDropVersion));
+  app.add_option("--kubeconfig", o.kubeconfig,
+                 "kubeconfig file (default: in-cluster service account, else $KUBECONFIG, else "
+                 "~/.kube/config)");
+  app.add_option("--context", o.context, "kubeconfig context (default: its current-context)");
+  app.add_option("--metrics-bind-address", o.metrics_bind_address,
+                 "where /metrics is served (plain HTTP); 0 turns it off")
+      ->capture_default_str();
+  app.add_option("--health-probe-bind-address", o.health_probe_bind_address,
+                 "where /healthz and /readyz are served; 0 turns them off")
+      ->capture_default_str();
+  app.add_flag("--leader-elect", o.leader_elect,
+               "take a coordination.k8s.io Lease before acting, so one replica acts at a time "
+               "(the default in a cluster)");
+  app.add_option("--namespace", o.namespace_, "namespace of the drop pods and the Lease")
+      ->capture_default_str();
+  app.add_option("--journal-dir", o.journal_dir, "where the RocksDB journal lives")
+      ->capture_default_str();
+  app.add_option("--journal-retention", retention,
+                 "keep journal entries this long (Go duration, e.g. 168h); 0 keeps everything")
+      ->capture_default_str();
+  app.add_option("--log-level", o.log_level, "debug, info, warn or error")->capture_default_str();
+  app.add_option("--operator-image", o.operator_image,
+                 "image the drop pods copy drop-noop from (default: $DROP_OPERATOR_IMAGE)");
+  app.add_option("--identity", o.identity,
+                 "this replica's name (default: $POD_NAME, else the host)");
+  app.add_option("--kube-api-qps", o.qps, "client-side rate limit")->capture_default_str();
+  app.add_option("--kube-api-burst", o.burst, "client-side burst")->capture_default_str();
+  bool in_cluster = std::getenv("KUBERNETES_SERVICE_HOST") != nullptr;
+  o.leader_elect = in_cluster;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  drop::Result<int64_t> ms = drop::ParseDuration(retention);
+  if (!ms.ok() || *ms < 0) {
+    std::fprintf(stderr, "drop-controller-manager: --journal-retention: %s\n",
+                 ms.ok() ? "must not be negative" : ms.status().message().c_str());
+    return 2;
+  }
+  o.journal_retention_ms = *ms;
+  drop::Status s = drop::k8s::RunManager(o);
+  if (!s.ok()) {
+    std::fprintf(stderr, "drop-controller-manager: %s\n", s.message().c_str());
+    return s.code() == drop::Status::Code::kInvalidArgument ? 2 : 1;
+  }
+  return 0;
+}
