@@ -4,10 +4,12 @@
 #include <chrono>
 #include <deque>
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "core/state.h"
 #include "k8s/io_thread.h"
+#include "k8s/json_util.h"
 #include "k8s/manifests.h"
 #include "k8s/writes.h"
 
@@ -26,6 +28,16 @@ struct ApiExecutor::Shared {
   // that starts thousands of pulls must not hold thousands of requests (and their bodies) at once.
   std::deque<std::function<void()>> waiting;  // I/O thread only
   int in_flight = 0;                          // I/O thread only
+  // Status writes go one at a time per CachedImage, the newest replacing one not yet sent: two in
+  // flight at once would conflict, and the older one, retried, would write over the newer.
+  struct StatusLane {
+    bool busy = false;
+    std::optional<std::pair<v1::Entry, v1::PatchStatus>> next;
+    // The resourceVersion drop's last write was made from, and the one it produced: a write made
+    // from the same version (the watch has not shown drop its own write yet) uses the new one.
+    std::string written_from, written_to;
+  };
+  std::map<std::string, StatusLane> status_lanes;  // I/O thread only
 
   void Report(v1::Entry e) {
     if (!stopped) results(std::move(e));
@@ -143,6 +155,48 @@ void Write(const S& s, F start) {
              [s, start = std::move(start)]() mutable { s->Enqueue(std::move(start)); });
 }
 
+// Sends a status write, or holds it until the CachedImage's write in flight ends; a held one is
+// replaced by a newer one, and its result says so. On the I/O thread.
+template <typename S>
+void WriteStatus(const S& s, v1::Entry entry, v1::PatchStatus p) {
+  auto& lane = s->status_lanes[p.cached_image()];
+  if (lane.busy) {
+    if (lane.next) {
+      v1::Entry superseded =
+          Result(lane.next->first, v1::ACTION_PATCH_STATUS, p.cached_image(), ApiStatus());
+      superseded.mutable_action_result()->set_reason("Superseded");
+      superseded.mutable_action_result()->set_message(
+          "not sent: a newer status for the CachedImage (entry " + std::to_string(entry.seq()) +
+          ") replaced it before it went out");
+      s->Report(std::move(superseded));
+    }
+    lane.next.emplace(std::move(entry), std::move(p));
+    return;
+  }
+  lane.busy = true;
+  if (!lane.written_to.empty() && p.resource_version() == lane.written_from) {
+    p.set_resource_version(lane.written_to);
+  }
+  s->Enqueue([s, entry = std::move(entry), p = std::move(p)] {
+    Spawn(s->client->executor(), StatusCall(s->client, s->may_write, p),
+          [s, entry, p](ApiResult<boost::json::object> r) {
+            auto& lane = s->status_lanes[p.cached_image()];
+            lane.busy = false;
+            if (r.ok()) {
+              lane.written_from = p.resource_version();
+              lane.written_to = std::string(ResourceVersionOf(*r));
+            }
+            s->Report(Result(entry, v1::ACTION_PATCH_STATUS, p.cached_image(), r.status()));
+            if (lane.next) {  // queued before this slot is given back, so a drain waits for it
+              auto [next_entry, next_p] = std::move(*lane.next);
+              lane.next.reset();
+              WriteStatus(s, std::move(next_entry), std::move(next_p));
+            }
+            s->Done();
+          });
+  });
+}
+
 }  // namespace
 
 void ApiExecutor::Execute(const v1::Entry& entry) {
@@ -186,14 +240,8 @@ void ApiExecutor::Execute(const v1::Entry& entry) {
       return;
     }
     case v1::ActionIssued::kPatchStatus: {
-      const v1::PatchStatus& p = a.patch_status();
-      Write(s, [s, entry, p] {
-        Spawn(s->client->executor(), StatusCall(s->client, s->may_write, p),
-              [s, entry, p](ApiResult<boost::json::object> r) {
-                s->Report(Result(entry, v1::ACTION_PATCH_STATUS, p.cached_image(), r.status()));
-                s->Done();
-              });
-      });
+      asio::post(client.executor(),
+                 [s, entry] { WriteStatus(s, entry, entry.action().patch_status()); });
       return;
     }
     case v1::ActionIssued::kEmitEvent: {
