@@ -226,6 +226,14 @@ void EventRecorder::Record(ObjectReference object, std::string type, std::string
             std::move(done)};
   asio::post(state_->client->executor(), [s = state_, p = std::move(p)]() mutable {
     s->queue.push_back(std::move(p));
+    while (s->queue.size() > s->options.max_queued) {
+      Pending dropped = std::move(s->queue.front());
+      s->queue.pop_front();
+      if (dropped.done) {
+        dropped.done(EventOutcome::kDropped,
+                     ApiStatus::NoResponse("QueueFull", "the Event queue is full: dropped"));
+      }
+    }
     if (s->writing) return;
     s->writing = true;
     asio::co_spawn(s->client->executor(), Drain(s), [](std::exception_ptr e) {

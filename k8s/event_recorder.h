@@ -40,6 +40,9 @@ struct EventRecorderOptions {
   std::chrono::milliseconds aggregate_interval{std::chrono::minutes(10)};
   double spam_qps = 1.0 / 300;
   int spam_burst = 25;
+  // Events waiting to be written while the API server is slow; beyond it the oldest are dropped
+  // (client-go's broadcaster drops too, at 1000).
+  size_t max_queued = 1000;
   // The wall clock in milliseconds since the epoch (Event timestamps). Tests may move it.
   std::function<int64_t()> now_ms;
 };

@@ -7,6 +7,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -262,8 +263,19 @@ void HttpTransport::Release(std::unique_ptr<Connection> connection) {
 asio::awaitable<ApiResult<std::unique_ptr<HttpTransport::Connection>>> HttpTransport::Connect() {
   auto self = shared_from_this();
   const std::string peer = address_.host + ":" + address_.port;
-  asio::ip::tcp::resolver resolver(executor_);
-  auto [rec, endpoints] = co_await resolver.async_resolve(address_.host, address_.port, kUse);
+  // A name server that does not answer must not hold the request past its connect timeout. The
+  // timer's handler may outlive this frame, so what it touches is shared.
+  auto resolver = std::make_shared<asio::ip::tcp::resolver>(executor_);
+  asio::steady_timer guard(executor_, options_.connect_timeout);
+  guard.async_wait([resolver](error_code ec) {
+    if (!ec) resolver->cancel();
+  });
+  auto [rec, endpoints] = co_await resolver->async_resolve(address_.host, address_.port, kUse);
+  guard.cancel();
+  if (rec == asio::error::operation_aborted) {
+    co_return ApiStatus::NoResponse(
+        kReasonTimeout, "resolve " + address_.host + ": no answer within the connect timeout");
+  }
   if (rec) co_return Failure("resolve " + address_.host, rec);
   auto c = std::make_unique<Connection>(executor_, context_);
   auto& tcp = beast::get_lowest_layer(c->stream);

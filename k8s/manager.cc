@@ -68,11 +68,12 @@ class Stopper {
     thread_ = std::thread([this, set] {
       int sig = 0;
       sigwait(&set, &sig);
-      if (sig == SIGUSR2) return;  // our own wake-up from the destructor
+      if (closing_) return;  // our own wake-up from the destructor
       Request("received " + std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT"));
     });
   }
   ~Stopper() {
+    closing_ = true;
     pthread_kill(thread_.native_handle(), SIGTERM);
     thread_.join();
   }
@@ -120,6 +121,7 @@ class Stopper {
   bool stopping_ = false;
   std::string why_;
   std::function<void()> hook_;
+  std::atomic<bool> closing_{false};
   std::thread thread_;
 };
 
