@@ -3,10 +3,12 @@
 // error naming the file, the entries and what to do. Nothing crashes, nothing reads garbage.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -19,19 +21,35 @@ namespace drop::journal {
 namespace {
 namespace fs = std::filesystem;
 
-// Lets the crash test's writer fill `dir` for a while, then kills it: its newest entries are left
-// in the write-ahead log, as after a real crash.
+// Lets the crash test's writer fill `dir` until it has acknowledged a few batches and `ms` more,
+// then kills it: its newest entries are left in the write-ahead log, as after a real crash.
+// (Waiting for acknowledgements keeps a slow start on a loaded machine from leaving a journal
+// too short for the test.)
 void WriteThenCrash(const std::string& dir, int ms) {
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
   pid_t pid = fork();
   if (pid == 0) {
-    int null = open("/dev/null", O_WRONLY);
-    dup2(null, STDOUT_FILENO);
+    close(out[0]);
+    dup2(out[1], STDOUT_FILENO);
     execl(DROP_CRASH_CHILD, DROP_CRASH_CHILD, dir.c_str(), nullptr);
     _exit(127);
+  }
+  close(out[1]);
+  int acks = 0;
+  char buf[4096];
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (acks < 3 && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{out[0], POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    ssize_t n = read(out[0], buf, sizeof buf);
+    if (n <= 0) break;  // the child ended
+    acks += static_cast<int>(std::count(buf, buf + n, '\n'));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
+  close(out[0]);
 }
 
 fs::path Largest(const std::string& dir, const std::string& ext) {
