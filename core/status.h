@@ -51,17 +51,18 @@ class Status {
 
 const char* CodeName(Status::Code code);
 
-// A value or the Status that explains why there is none.
-template <typename T>
+// A value or the Status that explains why there is none. (E: the kind of status; the
+// Kubernetes client's ApiResult uses ApiStatus, which keeps the HTTP code and reason.)
+template <typename T, typename E = Status>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
-  Result(Status status) : v_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}    // NOLINT(google-explicit-constructor)
+  Result(E status) : v_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return std::holds_alternative<T>(v_); }
-  const Status& status() const {
-    static const Status kOk;
-    return ok() ? kOk : std::get<Status>(v_);
+  const E& status() const {
+    static const E kOk;
+    return ok() ? kOk : std::get<E>(v_);
   }
   T& value() & { return std::get<T>(v_); }
   const T& value() const& { return std::get<T>(v_); }
@@ -72,7 +73,7 @@ class Result {
   const T* operator->() const { return &value(); }
 
  private:
-  std::variant<T, Status> v_;
+  std::variant<T, E> v_;
 };
 
 }  // namespace drop

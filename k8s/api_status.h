@@ -67,28 +67,11 @@ class ApiStatus {
 };
 
 template <typename T>
-class ApiResult {
+class ApiResult : public Result<T, ApiStatus> {
  public:
+  using Result<T, ApiStatus>::Result;
   // An error, until assigned (Asio's co_spawn needs results it can default-construct).
-  ApiResult() : v_(ApiStatus::NoResponse("Internal", "no result")) {}
-  ApiResult(T value) : v_(std::move(value)) {}            // NOLINT(google-explicit-constructor)
-  ApiResult(ApiStatus status) : v_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
-
-  bool ok() const { return std::holds_alternative<T>(v_); }
-  const ApiStatus& status() const {
-    static const ApiStatus kOk;
-    return ok() ? kOk : std::get<ApiStatus>(v_);
-  }
-  T& value() & { return std::get<T>(v_); }
-  const T& value() const& { return std::get<T>(v_); }
-  T&& value() && { return std::get<T>(std::move(v_)); }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-
- private:
-  std::variant<T, ApiStatus> v_;
+  ApiResult() : Result<T, ApiStatus>(ApiStatus::NoResponse("Internal", "no result")) {}
 };
 
 // What a request was, in RBAC's words, so that errors can name it: verb, resource (with its
