@@ -9,17 +9,9 @@ namespace drop::replay {
 
 Status Export(const Reader& r, const ExportOptions& o, std::ostream& out) {
   if (r.empty()) return Status::Ok();
-  uint64_t from = r.first(), to = r.last();
-  if (!o.since.empty()) {
-    Result<Point> p = r.Resolve(o.since, "--since");
-    if (!p.ok()) return p.status();
-    from = std::max(from, p->seq + 1);
-  }
-  if (!o.until.empty()) {
-    Result<Point> p = r.Resolve(o.until, "--until");
-    if (!p.ok()) return p.status();
-    to = p->seq;
-  }
+  Result<std::pair<uint64_t, uint64_t>> range = r.Range(o.since, "--since", o.until, "--until");
+  if (!range.ok()) return range.status();
+  uint64_t from = range->first, to = range->second;
   google::protobuf::util::JsonPrintOptions json;
   json.preserve_proto_field_names = false;
   std::string body;

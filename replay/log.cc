@@ -42,17 +42,9 @@ Status Log(const Reader& r, const LogOptions& o, std::ostream& out) {
     object = parsed->first + "/" + parsed->second;
   }
   if (r.empty()) return Status::Ok();
-  uint64_t from = r.first(), to = r.last();
-  if (!o.since.empty()) {
-    Result<Point> p = r.Resolve(o.since, "--since");
-    if (!p.ok()) return p.status();
-    from = std::max(from, p->seq + 1);
-  }
-  if (!o.until.empty()) {
-    Result<Point> p = r.Resolve(o.until, "--until");
-    if (!p.ok()) return p.status();
-    to = p->seq;
-  }
+  Result<std::pair<uint64_t, uint64_t>> range = r.Range(o.since, "--since", o.until, "--until");
+  if (!range.ok()) return range.status();
+  uint64_t from = range->first, to = range->second;
   std::optional<uint64_t> trigger;
   if (o.reconcile_id) {
     // A reconcile's entries are contiguous from its ReconcileStarted entry, whose seq is the ID.

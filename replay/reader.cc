@@ -98,4 +98,22 @@ Result<v1::State> Reader::StateAt(const Point& point) const {
   return store_->StateAt(point.seq);
 }
 
+Result<std::pair<uint64_t, uint64_t>> Reader::Range(std::string_view since,
+                                                    std::string_view since_flag,
+                                                    std::string_view until,
+                                                    std::string_view until_flag) const {
+  uint64_t from = first(), to = last();
+  if (!since.empty()) {
+    Result<Point> p = Resolve(since, since_flag);
+    if (!p.ok()) return p.status();
+    from = std::max(from, p->seq + 1);
+  }
+  if (!until.empty()) {
+    Result<Point> p = Resolve(until, until_flag);
+    if (!p.ok()) return p.status();
+    to = p->seq;
+  }
+  return std::pair{from, to};
+}
+
 }  // namespace drop::replay

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/schema.h"
 #include "core/status.h"
@@ -46,6 +47,11 @@ class Reader {
   // ("-5m"). A time names the state after every entry recorded at or before it. Errors name the
   // journal's range.
   Result<Point> Resolve(std::string_view text, std::string_view flag) const;
+  // The entries after point `since` up to point `until` (either may be empty: the journal's
+  // first or last entry), as [first, last] sequence numbers. `*_flag` names them in errors.
+  Result<std::pair<uint64_t, uint64_t>> Range(std::string_view since, std::string_view since_flag,
+                                              std::string_view until,
+                                              std::string_view until_flag) const;
 
   // The folded state at a point.
   Result<v1::State> StateAt(const Point& point) const;

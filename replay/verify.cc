@@ -211,17 +211,9 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
   auto begin = std::chrono::steady_clock::now();
   VerifyReport report;
   if (r.empty()) return report;
-  uint64_t from = r.first(), to = r.last();
-  if (!o.from.empty()) {
-    Result<Point> p = r.Resolve(o.from, "--from");
-    if (!p.ok()) return p.status();
-    from = std::max(from, p->seq + 1);
-  }
-  if (!o.to.empty()) {
-    Result<Point> p = r.Resolve(o.to, "--to");
-    if (!p.ok()) return p.status();
-    to = p->seq;
-  }
+  Result<std::pair<uint64_t, uint64_t>> range = r.Range(o.from, "--from", o.to, "--to");
+  if (!range.ok()) return range.status();
+  uint64_t from = range->first, to = range->second;
   // Start at the newest snapshot before `from` (or the journal's origin); a range ends where the
   // decisions of its last input end.
   uint64_t start = r.origin().seq;

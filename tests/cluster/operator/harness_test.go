@@ -337,17 +337,25 @@ type auditCreate struct {
 	at                     time.Time
 }
 
-func podCreates(t *testing.T, c *testkit.Cluster) []auditCreate {
+// forEachAudit calls `each` with every line (one event) of the API server's audit log.
+func forEachAudit(t *testing.T, c *testkit.Cluster, each func(line []byte)) {
 	t.Helper()
 	f, err := os.Open(filepath.Join(c.Dir, "audit.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var out []auditCreate
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for sc.Scan() {
+		each(sc.Bytes())
+	}
+}
+
+func podCreates(t *testing.T, c *testkit.Cluster) []auditCreate {
+	t.Helper()
+	var out []auditCreate
+	forEachAudit(t, c, func(line []byte) {
 		var e struct {
 			Verb      string `json:"verb"`
 			UserAgent string `json:"userAgent"`
@@ -360,12 +368,12 @@ func podCreates(t *testing.T, c *testkit.Cluster) []auditCreate {
 			RequestReceived time.Time   `json:"requestReceivedTimestamp"`
 			RequestObject   *corev1.Pod `json:"requestObject"`
 		}
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			continue
+		if err := json.Unmarshal(line, &e); err != nil {
+			return
 		}
 		if e.Verb != "create" || e.ObjectRef.Resource != "pods" || e.ObjectRef.Subresource != "" ||
 			e.ObjectRef.Namespace != "drop-system" || e.ResponseStatus.Code != 201 || !strings.HasPrefix(e.UserAgent, "drop/") {
-			continue
+			return
 		}
 		ac := auditCreate{pod: e.ObjectRef.Name, at: e.RequestReceived}
 		if e.RequestObject != nil {
@@ -376,7 +384,7 @@ func podCreates(t *testing.T, c *testkit.Cluster) []auditCreate {
 			ac.node = e.RequestObject.Labels["drop.io/node"]
 		}
 		out = append(out, ac)
-	}
+	})
 	sort.Slice(out, func(a, b int) bool { return out[a].at.Before(out[b].at) })
 	return out
 }

@@ -1,12 +1,9 @@
 package operator
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
@@ -27,15 +24,8 @@ type statusWrite struct {
 
 func statusWrites(t *testing.T, c *testkit.Cluster) []statusWrite {
 	t.Helper()
-	f, err := os.Open(filepath.Join(c.Dir, "audit.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var out []statusWrite
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
+	forEachAudit(t, c, func(line []byte) {
 		var e struct {
 			Verb      string `json:"verb"`
 			UserAgent string `json:"userAgent"`
@@ -50,16 +40,16 @@ func statusWrites(t *testing.T, c *testkit.Cluster) []statusWrite {
 				Status cachedImageStatus `json:"status"`
 			} `json:"requestObject"`
 		}
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			continue
+		if err := json.Unmarshal(line, &e); err != nil {
+			return
 		}
 		if e.ObjectRef.Resource != "cachedimages" || e.ObjectRef.Subresource != "status" ||
 			(e.Verb != "update" && e.Verb != "patch") || e.ResponseStatus.Code != 200 ||
 			!strings.HasPrefix(e.UserAgent, "drop/") || e.RequestObject == nil {
-			continue
+			return
 		}
 		out = append(out, statusWrite{name: e.ObjectRef.Name, at: e.RequestReceived, status: e.RequestObject.Status})
-	}
+	})
 	return out
 }
 
