@@ -83,6 +83,11 @@ Status Diff(const Reader& r, const DiffOptions& o, std::ostream& out) {
   if (!from.ok()) return from.status();
   Result<Point> to = r.Resolve(o.to, "--to");
   if (!to.ok()) return to.status();
+  if (from->seq > to->seq) {
+    return Status::InvalidArgument("--from " + o.from + " (entry " + std::to_string(from->seq) +
+                                   ") comes after --to " + o.to + " (entry " +
+                                   std::to_string(to->seq) + "); swap them");
+  }
   Result<v1::State> a = r.StateAt(*from);
   if (!a.ok()) return a.status();
   Result<v1::State> b = r.StateAt(*to);

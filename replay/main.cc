@@ -3,6 +3,7 @@
 // Exit codes: 0 fine, 1 a finding (verify found a divergence), 2 bad usage or unreadable journal.
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -27,7 +28,18 @@ int Fail(const Status& s) {
 
 }  // namespace
 
+int Run(int argc, char** argv);
+
 int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {  // a bug or an unexpected system error: say it, exit 2
+    std::cerr << "drop-replay: " << e.what() << '\n';
+    return kExitBadInput;
+  }
+}
+
+int Run(int argc, char** argv) {
   CLI::App app{
       "drop-replay: time travel, explain, verify, timeline and simulate on a drop journal.\n"
       "Reads the journal directory and never writes to it. Points (--at, --from, ...) are a\n"
@@ -175,12 +187,21 @@ int main(int argc, char** argv) {
     if (timeline_file.empty() || timeline_file == "-") {
       figures = WriteTimeline(r, timeline, out);
     } else {
-      std::ofstream file(timeline_file, std::ios::binary | std::ios::trunc);
+      // Written aside and renamed: a bad flag or a failure leaves an earlier timeline as it was.
+      const std::string part = timeline_file + ".part";
+      std::ofstream file(part, std::ios::binary | std::ios::trunc);
       if (!file) {
-        return Fail(Status::IOError("cannot write " + timeline_file + ": " + std::strerror(errno)));
+        return Fail(Status::IOError("cannot write " + part + ": " + std::strerror(errno)));
       }
       figures = WriteTimeline(r, timeline, file);
       file.close();
+      if (!figures.ok() || std::rename(part.c_str(), timeline_file.c_str()) != 0) {
+        std::remove(part.c_str());
+        if (figures.ok()) {
+          return Fail(
+              Status::IOError("cannot write " + timeline_file + ": " + std::strerror(errno)));
+        }
+      }
       if (figures.ok()) {
         std::cerr << "wrote " << timeline_file << ": " << figures->lanes << " lanes, "
                   << figures->spans << " pulls, " << figures->bytes / 1024 << " KiB\n";

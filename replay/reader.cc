@@ -35,7 +35,10 @@ Result<std::unique_ptr<Reader>> Reader::Open(const std::string& dir) {
   journal::Store::Options options;
   options.mode = journal::Store::Mode::kReadOnly;
   if (WriterHoldsLock(dir)) {
-    std::string pattern = (fs::temp_directory_path() / "drop-replay-XXXXXX").string();
+    std::error_code tmp_error;
+    fs::path tmp = fs::temp_directory_path(tmp_error);
+    if (tmp_error) tmp = "/tmp";  // TMPDIR names nothing usable: the mkdtemp below says so
+    std::string pattern = (tmp / "drop-replay-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) {
       return Status::IOError("cannot create a temporary directory to follow the live journal " +
                              dir + "; set TMPDIR to a writable directory");
@@ -112,6 +115,12 @@ Result<std::pair<uint64_t, uint64_t>> Reader::Range(std::string_view since,
     Result<Point> p = Resolve(until, until_flag);
     if (!p.ok()) return p.status();
     to = p->seq;
+  }
+  if (!since.empty() && !until.empty() && from > to + 1) {
+    return Status::InvalidArgument(std::string(since_flag) + " " + std::string(since) +
+                                   " (after entry " + std::to_string(from - 1) + ") comes after " +
+                                   std::string(until_flag) + " " + std::string(until) + " (entry " +
+                                   std::to_string(to) + "); swap them");
   }
   return std::pair{from, to};
 }

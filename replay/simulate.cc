@@ -1,8 +1,10 @@
 #include "replay/simulate.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -39,8 +41,14 @@ Status Set(v1::PullPolicySpec* spec, const std::string& text) {
   };
   auto integer = [&](auto setter) -> Status {
     char* end = nullptr;
+    errno = 0;
     long v = std::strtol(value.c_str(), &end, 10);
     if (*end != '\0') return bad("not a whole number");
+    if (errno == ERANGE || v < std::numeric_limits<int32_t>::min() ||
+        v > std::numeric_limits<int32_t>::max()) {
+      return bad("out of range (at most " + std::to_string(std::numeric_limits<int32_t>::max()) +
+                 ")");
+    }
     setter(static_cast<int32_t>(v));
     return Status::Ok();
   };
@@ -89,14 +97,18 @@ class RecordedPulls : public PullSource {
       PodLife life = LifeOf(p);
       const std::string key = h.images[p.image] + '\0' + h.nodes[p.node];
       lives_[key].push_back(life);
-      by_image_[h.images[p.image]].push_back(life);
       if (p.outcome == v1::PULL_SUCCEEDED && !life.reports.empty()) done.push_back(&p);
     }
-    for (auto& [image, lives] : by_image_) {
-      std::sort(lives.begin(), lives.end(),
-                [](const PodLife& a, const PodLife& b) { return End(a) < End(b); });
-    }
     if (full_speed > 0) Derate(done, full_speed, h);
+    // By image, after derating, for nodes with no recorded pull of their own.
+    for (const auto& [key, lives] : lives_) {
+      auto& of_image = by_image_[key.substr(0, key.find('\0'))];
+      of_image.insert(of_image.end(), lives.begin(), lives.end());
+    }
+    for (auto& [image, lives] : by_image_) {
+      std::stable_sort(lives.begin(), lives.end(),
+                       [](const PodLife& a, const PodLife& b) { return End(a) < End(b); });
+    }
   }
 
   PodLife Life(const std::string& image, const std::string& node, int attempt) override {
@@ -217,8 +229,8 @@ class RecordedPulls : public PullSource {
       auto& lives = lives_[h.images[p->image] + '\0' + h.nodes[p->node]];
       for (PodLife& l : lives) {
         if (!l.reports.empty() && l.reports.back().phase == v1::POD_SUCCEEDED) {
-          l.transfer_ms =
-              static_cast<int64_t>(static_cast<double>(End(l)) * std::min(1.0, k / overlap[i]));
+          l.transfer_ms = static_cast<int64_t>(static_cast<double>(Transfer(l)) *
+                                               std::min(1.0, k / overlap[i]));
         }
       }
     }
@@ -239,9 +251,16 @@ class RecordedPulls : public PullSource {
       if (phase == v1::POD_SUCCEEDED || phase == v1::POD_FAILED) break;
     }
     if (!life.reports.empty() && life.reports.back().phase == v1::POD_SUCCEEDED) {
-      life.transfer_ms = life.reports.back().offset_ms;
+      life.transfer_ms = Transfer(life);
     }
     return life;
+  }
+
+  // The recorded time of the pull's transfer: from the report before the last (the simulation
+  // starts the transfer there) to the last.
+  static int64_t Transfer(const PodLife& l) {
+    size_t n = l.reports.size();
+    return l.reports[n - 1].offset_ms - (n > 1 ? l.reports[n - 2].offset_ms : 0);
   }
 
   std::map<std::string, std::vector<PodLife>> lives_;
