@@ -141,16 +141,33 @@ Result<TimelineFigures> WriteTimeline(const Reader& r, const TimelineOptions& o,
   }
   pack.Put(by_policy.size());
   size_t points = 0;
-  for (const auto& passes : by_policy) {
+  for (size_t policy = 0; policy < by_policy.size(); ++policy) {
     std::vector<std::array<int64_t, 4>> series;
-    for (const PassRecord* p : passes) {
-      std::array<int64_t, 4> point = {p->time_ms, p->active_after, p->limit,
-                                      VerdictCode(p->blocking)};
+    auto add = [&series](const std::array<int64_t, 4>& point) {
       if (!series.empty() && series.back()[1] == point[1] && series.back()[2] == point[2] &&
           series.back()[3] == point[3]) {
-        continue;
+        return;
       }
       series.push_back(point);
+    };
+    for (const PassRecord* p : by_policy[policy])
+      add({p->time_ms, p->active_after, p->limit, VerdictCode(p->blocking)});
+    // After the last pass that decided something, pulls still end: the line comes down with
+    // them rather than staying at the last pass's count.
+    if (!series.empty()) {
+      std::vector<int64_t> ends;
+      for (const PullRecord& pull : h.pulls) {
+        if (pull.policy == static_cast<int>(policy) && pull.end_ms > series.back()[0]) {
+          ends.push_back(pull.end_ms);
+        }
+      }
+      std::sort(ends.begin(), ends.end());
+      std::array<int64_t, 4> last = series.back();
+      for (int64_t end : ends) {
+        last[0] = end;
+        last[1] = std::max<int64_t>(0, last[1] - 1);
+        add(last);
+      }
     }
     pack.Put(series.size());
     int64_t last = t0;
