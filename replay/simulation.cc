@@ -24,8 +24,9 @@ struct SimPod {
   PodLife life;
   size_t next_report = 0;
   bool transferring = false;
-  double remaining = 0;  // transfer work left, in full-speed milliseconds
-  bool active = true;    // not yet ended
+  double remaining = 0;   // transfer work left, in full-speed milliseconds
+  bool active = true;     // not yet ended
+  bool recorded = false;  // in flight at the start: the recording's own events carry it
 };
 
 class SimulatedCluster {
@@ -44,6 +45,7 @@ class SimulatedCluster {
       SimPod p;
       p.pod = r.pod();
       p.active = false;
+      p.recorded = true;
       pods_[r.pod().name()] = std::move(p);
     }
     for (const v1::ImageRecord& i : state_.images()) {
@@ -117,6 +119,17 @@ class SimulatedCluster {
       Record(d);
     for (const v1::Entry& d : decisions) {
       if (d.has_action()) Act(d);
+    }
+    // A recorded relist of pods (an operator restart, a 410) lists the pods the simulated
+    // cluster holds, before the recorded RelistEnd; otherwise its end would forget them.
+    if (exogenous && e.has_relist_begin() && e.relist_begin().kind() == v1::KIND_POD) {
+      for (const auto& [name, p] : pods_) {
+        if (p.recorded) continue;
+        v1::Entry listed;
+        listed.mutable_watch()->set_type(v1::LISTED);
+        *listed.mutable_watch()->mutable_pod() = p.pod;
+        Input(listed, false);
+      }
     }
   }
 

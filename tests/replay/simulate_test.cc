@@ -27,7 +27,8 @@ constexpr int64_t kSec = 1000;
 // A rollout of three CachedImages over 40 nodes under one policy (4 at a time, 1 s apart), pull
 // times that differ by node and image, a node whose first pull of `app` fails, a node that joins
 // late, and an image that cannot be pulled at all.
-std::string RecordRollout(const TempDir& dir, int full_speed = 0) {
+// With `restart`, the operator restarts 30 s in (OperatorStarted, then the relists).
+std::string RecordRollout(const TempDir& dir, int full_speed = 0, bool restart = false) {
   World w;
   for (int i = 0; i < 40; ++i)
     w.PutNode(NodeBuilder("node-" + std::to_string(10 + i)));
@@ -54,7 +55,13 @@ std::string RecordRollout(const TempDir& dir, int full_speed = 0) {
     return Pull{Pull::kSucceed, ms};
   });
   w.Start();
-  w.RunFor(45 * kSec);
+  if (restart) {
+    w.RunFor(30 * kSec);
+    w.Start();
+    w.RunFor(15 * kSec);
+  } else {
+    w.RunFor(45 * kSec);
+  }
   w.PutNode(NodeBuilder("node-late"));
   w.RunFor(600 * kSec);
   Status s = testing::WriteJournal(w.journal(), dir / "j");
@@ -108,6 +115,24 @@ TEST(Simulate, TheRecordedPolicyReproducesTheRecordedCompletionWithinFivePercent
   }
   EXPECT_EQ(rows["broken"].recorded, "never");
   EXPECT_EQ(rows["broken"].simulated, "never");
+}
+
+TEST(Simulate, ARestartInTheRecordingKeepsTheSimulatedPods) {
+  // The restart's pod relist must list the simulated cluster's pods: were they forgotten, the
+  // simulated drop would start more than the policy allows and finish early.
+  TempDir dir;
+  std::string j = RecordRollout(dir, 0, /*restart=*/true);
+  testing::Run r = Replay(j, {"simulate", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, Row> rows = Rows(r.out);
+  for (const char* name : {"app", "base", "tools"}) {
+    const Row& row = rows[name];
+    ASSERT_FALSE(row.simulated_ready.empty()) << name << " never became Ready in the simulation";
+    double recorded = static_cast<double>(Ms(row.recorded_ready) - Ms(row.since));
+    double simulated = static_cast<double>(Ms(row.simulated_ready) - Ms(row.since));
+    EXPECT_NEAR(simulated / recorded, 1.0, 0.05)
+        << name << ": recorded " << row.recorded << ", simulated " << row.simulated;
+  }
 }
 
 TEST(Simulate, MoreConcurrencyAndNoDelayFinishSooner) {
