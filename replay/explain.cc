@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "core/duration.h"
 #include "core/image_view.h"
@@ -282,6 +283,14 @@ class Explainer {
       }
       return;
     }
+    if (pass->blocking == v1::VERDICT_UNKNOWN && pass->starts == 0) {
+      // A pass that started nothing and recorded no wait met a wait identical to one already in
+      // the journal (the core records a repeated wait once): decide it again to name it.
+      if (std::optional<v1::PacingDecision> d = RepeatedWait(*pass)) {
+        Wait(*d, pass->reconcile_id, who, s);
+        return;
+      }
+    }
     if (pass->blocking == v1::VERDICT_UNKNOWN) {
       s->rule = "InLine";
       s->text += "its turn had not come: the pacing pass at " + clock_(pass->time_ms) +
@@ -292,16 +301,20 @@ class Explainer {
     }
     Result<v1::Entry> e = r_.store().Get(pass->blocking_seq);
     if (!e.ok()) return;
-    const v1::PacingDecision& d = e->pacing();
+    Wait(e->pacing(), pass->blocking_seq, who, s);
+  }
+
+  // The story of a WaitConcurrency or WaitMinDelay decision `d`, made at entry `seq`.
+  void Wait(const v1::PacingDecision& d, uint64_t seq, const std::string& who, Story* s) {
     s->rule = VerdictName(d.verdict());
-    Inputs(d, pass->blocking_seq, s);
+    Inputs(d, seq, s);
     std::string next = d.cached_image() == image_.object().name()
                            ? ""
                            : "; cachedimage " + d.cached_image() +
                                  " was next in line, and the rule holds every image under the "
                                  "policy";
     if (d.verdict() == v1::WAIT_CONCURRENCY) {
-      std::vector<std::string> pods = ActivePods(pass->blocking_seq - 1);
+      std::vector<std::string> pods = ActivePods(seq - 1);
       s->text += "WaitConcurrency: " + std::to_string(d.active()) + " of " +
                  std::to_string(d.limit()) + " active under " + who + " (pods " + List(pods) + ")" +
                  next;
@@ -311,6 +324,23 @@ class Explainer {
                  FormatDuration(d.min_delay_ms()) + ": not before " + clock_(d.not_before_ms()) +
                  next;
     }
+  }
+
+  // The wait that ended `pass` when the journal holds none for it: the pacing pass run again
+  // on the state it saw, without the record of earlier waits (so a repeat is not left out).
+  std::optional<v1::PacingDecision> RepeatedWait(const PassRecord& pass) {
+    Result<v1::State> before = r_.store().StateAt(pass.reconcile_id - 1);
+    if (!before.ok()) return std::nullopt;
+    for (v1::ImageRecord& image : *before->mutable_images())
+      image.clear_last_wait();
+    for (const v1::Entry& e :
+         PacePolicy(*before, image_.object().spec().pull_policy_ref(), pass.time_ms)) {
+      if (e.has_pacing() && (e.pacing().verdict() == v1::WAIT_CONCURRENCY ||
+                             e.pacing().verdict() == v1::WAIT_MIN_DELAY)) {
+        return e.pacing();
+      }
+    }
+    return std::nullopt;
   }
 
   const PassRecord* PassAt() const {

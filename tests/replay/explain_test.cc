@@ -71,6 +71,34 @@ TEST(Explain, WaitConcurrencyNamesTheLimitAndTheActivePodsAndWhatStartedTheNode)
   EXPECT_EQ(node.at("inputs").at("activePods").as_array().size(), 1u);
 }
 
+TEST(Explain, AWaitTheJournalRecordedOnceIsNamedAtEveryPassThatRepeatedIt) {
+  // web waits on the concurrency limit behind its own two pulls while a-bad's two pods fail one
+  // after the other: the second failure's pass records a-bad's new backoff and repeats web's
+  // wait, which the core journals only once.
+  TempDir dir;
+  std::string j = Record(dir, 4, [](World& w) {
+    w.PutPolicy(PolicyBuilder("gentle", /*max_concurrent=*/2).Backoff(kSec, 4 * kSec, 2, 100));
+    w.PutImage(ImageBuilder("a-bad", "registry.example.com/a-bad:1").Policy("gentle"));
+    w.PutImage(ImageBuilder("web", "web:1").Policy("gentle"));
+    w.SetBehaviour([](const v1::Pod& pod) {
+      return pod.cached_image() == "a-bad" ? Pull{Pull::kNotFound, 0}
+                                           : Pull{Pull::kSucceed, 120 * kSec};
+    });
+    w.Start();
+    w.RunFor(150 * kSec);
+  });
+  // At +12s the pass in force (after a-bad's second failure, 11.2 s) recorded only a-bad's
+  // backoff; at +30s a later pass recorded a wait again.
+  for (int at : {12, 30}) {
+    testing::Run r = Replay(j, {"explain", "cachedimage/web", "--node", "node-2", "--at",
+                                "+" + std::to_string(at) + "s", "-o", "json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    boost::json::value doc = boost::json::parse(r.out);
+    const boost::json::object& node = doc.at("nodes").at(0).as_object();
+    EXPECT_EQ(node.at("rule").as_string(), "WaitConcurrency") << "at +" << at << "s: " << r.out;
+  }
+}
+
 TEST(Explain, WaitMinDelayNamesTheLastCreationAndWhenTheRulePasses) {
   TempDir dir;
   std::string j = Record(dir, 3, [](World& w) {
