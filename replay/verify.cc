@@ -34,6 +34,13 @@ struct SegmentResult {
   Status status;
 };
 
+// Whether `e` carries fields of a newer schema than this build's.
+bool HasUnknownFields(const v1::Entry& e) {
+  v1::Entry known = e;
+  known.DiscardUnknownFields();
+  return known.ByteSizeLong() != e.ByteSizeLong();
+}
+
 SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State state) {
   SegmentResult out;
   std::vector<v1::Entry> recomputed;
@@ -72,6 +79,13 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State s
     bytes.clear();
     mine.SerializeToString(&bytes);
     if (bytes != it.bytes()) {
+      if (HasUnknownFields(e) || HasUnknownFields(input)) {
+        out.status = Status::FailedPrecondition(
+            "entry " + std::to_string(HasUnknownFields(e) ? e.seq() : input.seq()) +
+            " holds fields this drop-replay does not know: a newer drop wrote the journal, so "
+            "its decisions cannot be re-run here; use the drop-replay of that drop's version");
+        return out;
+      }
       out.divergence = Divergence{e.seq(), input, e, mine, "the decisions differ"};
       return out;
     }

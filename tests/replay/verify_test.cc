@@ -167,5 +167,26 @@ TEST(Verify, ADecisionRemovedFromTheJournalIsCaughtWhereItWasExpected) {
   EXPECT_LT(report->divergence->input.seq(), seq);
 }
 
+TEST(Verify, AJournalWithFieldsOfANewerDropIsBadInputNotADivergence) {
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(Demo(), dir / "j").ok());
+  uint64_t seq = Nth(Demo(), 3, [](const v1::Entry& e) { return e.has_pacing(); });
+  RewriteEntry(dir / "j", seq, [](v1::Entry* e) {
+    // A field a later schema added to the pacing decision: this build keeps it as unknown.
+    e->mutable_pacing()
+        ->GetReflection()
+        ->MutableUnknownFields(e->mutable_pacing())
+        ->AddVarint(999, 1);
+  });
+  auto reader = Reader::Open(dir / "j");
+  ASSERT_TRUE(reader.ok());
+  Result<VerifyReport> report = Verify(**reader, VerifyOptions{});
+  ASSERT_FALSE(report.ok()) << "a decision of a newer drop reported as "
+                            << (report.ok() && report->divergence ? "a divergence" : "clean");
+  EXPECT_NE(report.status().message().find("entry " + std::to_string(seq)), std::string::npos)
+      << report.status().message();
+  EXPECT_NE(report.status().message().find("newer drop"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace drop::replay
