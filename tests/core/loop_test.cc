@@ -1,9 +1,10 @@
 // The fold's bookkeeping (relists, restarts, replaced objects) and the loop's contract: stamp,
 // journal, fold, reconcile, commit, and only then act.
+#include "core/loop.h"
+
 #include <gtest/gtest.h>
 
 #include "core/fold.h"
-#include "core/loop.h"
 #include "core/state.h"
 #include "core/step.h"
 #include "tests/support/builders.h"
@@ -27,7 +28,8 @@ class LoopTest : public ::testing::Test {
   }
   void ListEverything() {
     SubmitAndRun(Started());
-    for (v1::ObjectKind k : {v1::KIND_NODE, v1::KIND_CACHED_IMAGE, v1::KIND_PULL_POLICY, v1::KIND_POD}) {
+    for (v1::ObjectKind k :
+         {v1::KIND_NODE, v1::KIND_CACHED_IMAGE, v1::KIND_PULL_POLICY, v1::KIND_POD}) {
       SubmitAndRun(RelistBegin(k));
       SubmitAndRun(RelistEnd(k));
     }
@@ -128,7 +130,8 @@ TEST_F(LoopTest, ActionsAreExecutedOnlyAfterTheirCommit) {
 TEST_F(LoopTest, OneCommitCoversABatchOfInputs) {
   ListEverything();
   int commits = journal.commits;
-  for (int i = 0; i < 50; ++i) Submit(Watch(v1::ADDED, NodeBuilder("n" + std::to_string(i))));
+  for (int i = 0; i < 50; ++i)
+    Submit(Watch(v1::ADDED, NodeBuilder("n" + std::to_string(i))));
   Result<size_t> n = loop.RunOnce(std::chrono::milliseconds(0));
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 50u);
@@ -203,7 +206,8 @@ TEST(Fold, ACreateThatFailsCountsAsAFailedPullAndLeavesNoPod) {
     ASSERT_TRUE(loop.RunOnce(std::chrono::milliseconds(0)).ok());
   };
   run(Started());
-  for (v1::ObjectKind k : {v1::KIND_NODE, v1::KIND_CACHED_IMAGE, v1::KIND_PULL_POLICY, v1::KIND_POD}) {
+  for (v1::ObjectKind k :
+       {v1::KIND_NODE, v1::KIND_CACHED_IMAGE, v1::KIND_PULL_POLICY, v1::KIND_POD}) {
     run(RelistBegin(k));
     run(RelistEnd(k));
   }

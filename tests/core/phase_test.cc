@@ -26,7 +26,8 @@ const v1::Condition& Ready(const World& w, const std::string& name) {
 
 int CreationsOn(const World& w, const std::string& node) {
   int n = 0;
-  for (const auto& c : w.creations()) n += c.node == node;
+  for (const auto& c : w.creations())
+    n += c.node == node;
   return n;
 }
 
@@ -62,12 +63,14 @@ TEST(Phase, PullingWhileTargetedNodesLackTheImage) {
   EXPECT_EQ(s.nodes_ready(), 1);
   EXPECT_EQ(Ready(w, "web").status(), "False");
   EXPECT_EQ(Ready(w, "web").reason(), "Pulling");
-  EXPECT_EQ(Ready(w, "web").message(), "1 of 2 targeted nodes hold the image; pulls paced by PullPolicy p");
+  EXPECT_EQ(Ready(w, "web").message(),
+            "1 of 2 targeted nodes hold the image; pulls paced by PullPolicy p");
 }
 
 TEST(Phase, ReadyWhenEveryTargetedNodeHoldsTheImage) {
   World w;
-  for (const char* n : {"c", "a", "b"}) w.PutNode(NodeBuilder(n));
+  for (const char* n : {"c", "a", "b"})
+    w.PutNode(NodeBuilder(n));
   w.PutPolicy(PolicyBuilder("p", 3));
   w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
   w.Start();
@@ -83,7 +86,8 @@ TEST(Phase, ReadyWhenEveryTargetedNodeHoldsTheImage) {
   EXPECT_EQ(Ready(w, "web").status(), "True");
   EXPECT_EQ(Ready(w, "web").reason(), "AllNodesCached");
   int ready_events = 0;
-  for (const v1::EmitEvent& e : w.events()) ready_events += e.reason() == "Ready";
+  for (const v1::EmitEvent& e : w.events())
+    ready_events += e.reason() == "Ready";
   EXPECT_EQ(ready_events, 1);
 }
 
@@ -175,7 +179,8 @@ TEST(Phase, NoMatchingNodesIsPendingWithItsReason) {
 
 TEST(Phase, DegradedAfterMaxConsecutiveFailuresThenHealsOnSuccess) {
   World w;
-  for (int i = 0; i < 6; ++i) w.PutNode(NodeBuilder("n" + std::to_string(i)));
+  for (int i = 0; i < 6; ++i)
+    w.PutNode(NodeBuilder("n" + std::to_string(i)));
   w.PutPolicy(PolicyBuilder("p", 1).Backoff(kSec, 4 * kSec, 2, 3));
   w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
   bool broken = true;
@@ -192,7 +197,8 @@ TEST(Phase, DegradedAfterMaxConsecutiveFailuresThenHealsOnSuccess) {
   EXPECT_EQ(s.failed_nodes(0).reason(), "Error");
   EXPECT_GT(s.next_pull_time_ms(), w.now());
   bool warned = false;
-  for (const v1::EmitEvent& e : w.events()) warned |= e.reason() == "Degraded" && e.type() == "Warning";
+  for (const v1::EmitEvent& e : w.events())
+    warned |= e.reason() == "Degraded" && e.type() == "Warning";
   EXPECT_TRUE(warned);
   broken = false;  // the registry recovers
   w.RunFor(120 * kSec);
@@ -203,7 +209,8 @@ TEST(Phase, DegradedAfterMaxConsecutiveFailuresThenHealsOnSuccess) {
 
 TEST(Phase, FailedNodesListIsBoundedToTheLatest) {
   World w;
-  for (int i = 0; i < 15; ++i) w.PutNode(NodeBuilder("n" + std::to_string(10 + i)));
+  for (int i = 0; i < 15; ++i)
+    w.PutNode(NodeBuilder("n" + std::to_string(10 + i)));
   w.PutPolicy(PolicyBuilder("p", 15).Backoff(0, 0, 1, 100));
   w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
   w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kExitFailure, kSec}; });
@@ -223,7 +230,8 @@ TEST(Phase, AnUnknownPullPolicyIsReportedAndPullsWaitForIt) {
   EXPECT_EQ(w.Image("web").status().phase(), "Pending");
   EXPECT_EQ(Ready(w, "web").reason(), "PullPolicyNotFound");
   EXPECT_EQ(Ready(w, "web").message(),
-            "CachedImage web: pullPolicyRef 'fast' not found; create PullPolicy fast or remove the field");
+            "CachedImage web: pullPolicyRef 'fast' not found; create PullPolicy fast or remove the "
+            "field");
   EXPECT_EQ(w.Image("other").status().phase(), "Ready");  // the others keep working
   w.PutPolicy(PolicyBuilder("fast", 5));
   w.RunFor(10 * kSec);
@@ -232,7 +240,8 @@ TEST(Phase, AnUnknownPullPolicyIsReportedAndPullsWaitForIt) {
 
 TEST(Phase, APullPolicyDeletedWhileInUseStopsNewPullsWithACondition) {
   World w;
-  for (int i = 0; i < 4; ++i) w.PutNode(NodeBuilder("n" + std::to_string(i)));
+  for (int i = 0; i < 4; ++i)
+    w.PutNode(NodeBuilder("n" + std::to_string(i)));
   w.PutPolicy(PolicyBuilder("p", 1));
   w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
   w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, 10 * kSec}; });

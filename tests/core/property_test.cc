@@ -1,9 +1,8 @@
 // Properties over random histories (tests/support/random_world.h): the fold is a function of the
 // journal however it is cut by snapshots, reconcile is deterministic to the byte, and no history
 // ever breaks a policy's limits.
-#include <gtest/gtest.h>
-
 #include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
 
 #include <map>
 
@@ -41,14 +40,16 @@ std::string Bytes(const google::protobuf::Message& m) {
 }
 
 v1::State FoldAll(const std::vector<v1::Entry>& journal, size_t from, v1::State state) {
-  for (size_t i = from; i < journal.size(); ++i) Apply(journal[i], &state);
+  for (size_t i = from; i < journal.size(); ++i)
+    Apply(journal[i], &state);
   return state;
 }
 
 class Property : public ::testing::TestWithParam<uint64_t> {
  protected:
   void SetUp() override {
-    for (int i = 0; i < kSteps; ++i) random.Step();
+    for (int i = 0; i < kSteps; ++i)
+      random.Step();
     ASSERT_GT(random.world.journal().size(), 1000u) << "the history is too short to say much";
   }
   RandomWorld random{GetParam()};
@@ -62,9 +63,10 @@ TEST_P(Property, FoldingFromScratchEqualsTheLiveState) {
 TEST_P(Property, FoldingFromASnapshotTakenMidwayEqualsFoldingFromScratch) {
   const auto& journal = random.world.journal();
   v1::State full = FoldAll(journal, 0, InitialState());
-  for (size_t cut : {journal.size() / 7, journal.size() / 3, journal.size() / 2, journal.size() - 1}) {
-    v1::State snapshot = FoldAll(std::vector<v1::Entry>(journal.begin(), journal.begin() + cut), 0,
-                                 InitialState());
+  for (size_t cut :
+       {journal.size() / 7, journal.size() / 3, journal.size() / 2, journal.size() - 1}) {
+    v1::State snapshot =
+        FoldAll(std::vector<v1::Entry>(journal.begin(), journal.begin() + cut), 0, InitialState());
     v1::State parsed;
     ASSERT_TRUE(parsed.ParseFromString(Bytes(snapshot)));
     EXPECT_EQ(Bytes(parsed), Bytes(snapshot)) << "a snapshot must round-trip exactly";
@@ -95,8 +97,8 @@ TEST_P(Property, RecomputingEveryDecisionFromTheInputsGivesTheRecordedBytes) {
 TEST_P(Property, ReconcileOnEqualStateAndTimeGivesByteIdenticalDecisions) {
   const auto& journal = random.world.journal();
   for (size_t cut : {journal.size() / 4, journal.size() / 2, journal.size()}) {
-    v1::State a = FoldAll(std::vector<v1::Entry>(journal.begin(), journal.begin() + cut), 0,
-                          InitialState());
+    v1::State a =
+        FoldAll(std::vector<v1::Entry>(journal.begin(), journal.begin() + cut), 0, InitialState());
     v1::State b;
     ASSERT_TRUE(b.ParseFromString(Bytes(a)));
     int64_t now = a.last_time_ms() + 1234;
@@ -104,15 +106,18 @@ TEST_P(Property, ReconcileOnEqualStateAndTimeGivesByteIdenticalDecisions) {
       const std::string& name = r.object().name();
       auto x = ReconcileImage(a, name, now), y = ReconcileImage(b, name, now);
       ASSERT_EQ(x.size(), y.size());
-      for (size_t k = 0; k < x.size(); ++k) EXPECT_TRUE(SameBytes(x[k], y[k]));
+      for (size_t k = 0; k < x.size(); ++k)
+        EXPECT_TRUE(SameBytes(x[k], y[k]));
       auto p = AccountPulls(a, name, now), q = AccountPulls(b, name, now);
       ASSERT_EQ(p.size(), q.size());
-      for (size_t k = 0; k < p.size(); ++k) EXPECT_TRUE(SameBytes(p[k], q[k]));
+      for (size_t k = 0; k < p.size(); ++k)
+        EXPECT_TRUE(SameBytes(p[k], q[k]));
     }
     for (const char* policy : {"", "policy-0", "policy-1"}) {
       auto x = PacePolicy(a, policy, now), y = PacePolicy(b, policy, now);
       ASSERT_EQ(x.size(), y.size());
-      for (size_t k = 0; k < x.size(); ++k) EXPECT_TRUE(SameBytes(x[k], y[k]));
+      for (size_t k = 0; k < x.size(); ++k)
+        EXPECT_TRUE(SameBytes(x[k], y[k]));
     }
   }
 }

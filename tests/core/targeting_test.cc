@@ -17,8 +17,9 @@ TEST(Targeting, EmptySelectorMatchesEveryNode) {
 
 TEST(Targeting, SelectorNeedsEveryLabel) {
   v1::CachedImage image = ImageBuilder("web", "web:1").Selector({{"pool", "gpu"}, {"zone", "a"}});
-  EXPECT_EQ(FitNode(NodeBuilder("a").Labels({{"pool", "gpu"}, {"zone", "a"}, {"x", "y"}}), image.spec()),
-            Fit::kTargeted);
+  EXPECT_EQ(
+      FitNode(NodeBuilder("a").Labels({{"pool", "gpu"}, {"zone", "a"}, {"x", "y"}}), image.spec()),
+      Fit::kTargeted);
   EXPECT_EQ(FitNode(NodeBuilder("b").Labels({{"pool", "gpu"}}), image.spec()),
             Fit::kSelectorMismatch);
   EXPECT_EQ(FitNode(NodeBuilder("c").Labels({{"pool", "cpu"}, {"zone", "a"}}), image.spec()),
@@ -38,14 +39,17 @@ TEST(Targeting, NoScheduleAndNoExecuteTaintsNeedATolerationPreferNoScheduleDoesN
 TEST(Targeting, TolerationsMatchLikeTheScheduler) {
   v1::Node node = NodeBuilder("a").Taint("gpu", "true", "NoSchedule");
   auto fit = [&](ImageBuilder b) { return FitNode(node, b.object.spec()); };
-  EXPECT_EQ(fit(ImageBuilder("w", "w:1").Tolerate("gpu", "Equal", "true", "NoSchedule")), Fit::kTargeted);
+  EXPECT_EQ(fit(ImageBuilder("w", "w:1").Tolerate("gpu", "Equal", "true", "NoSchedule")),
+            Fit::kTargeted);
   EXPECT_EQ(fit(ImageBuilder("w", "w:1").Tolerate("gpu", "", "true", "")), Fit::kTargeted);
   EXPECT_EQ(fit(ImageBuilder("w", "w:1").Tolerate("gpu", "Exists", "", "")), Fit::kTargeted);
   EXPECT_EQ(fit(ImageBuilder("w", "w:1").Tolerate("", "Exists", "", "")), Fit::kTargeted);
-  EXPECT_EQ(fit(ImageBuilder("w", "w:1").Tolerate("gpu", "Equal", "false", "")), Fit::kTaintNotTolerated);
+  EXPECT_EQ(fit(ImageBuilder("w", "w:1").Tolerate("gpu", "Equal", "false", "")),
+            Fit::kTaintNotTolerated);
   EXPECT_EQ(fit(ImageBuilder("w", "w:1").Tolerate("gpu", "Exists", "", "NoExecute")),
             Fit::kTaintNotTolerated);
-  EXPECT_EQ(fit(ImageBuilder("w", "w:1").Tolerate("other", "Exists", "", "")), Fit::kTaintNotTolerated);
+  EXPECT_EQ(fit(ImageBuilder("w", "w:1").Tolerate("other", "Exists", "", "")),
+            Fit::kTaintNotTolerated);
 }
 
 TEST(Targeting, NotReadyAndUnschedulableNodesAreNotTargeted) {
@@ -56,7 +60,8 @@ TEST(Targeting, NotReadyAndUnschedulableNodesAreNotTargeted) {
 
 TEST(Targeting, ExplainSaysWhyInWords) {
   v1::CachedImage image = ImageBuilder("web", "web:1").Selector({{"pool", "gpu"}});
-  EXPECT_EQ(ExplainFit(NodeBuilder("a"), image.spec()), "labels do not match nodeSelector pool=gpu");
+  EXPECT_EQ(ExplainFit(NodeBuilder("a"), image.spec()),
+            "labels do not match nodeSelector pool=gpu");
   v1::CachedImage any = ImageBuilder("web", "web:1");
   EXPECT_EQ(ExplainFit(NodeBuilder("b").Taint("gpu", "true", "NoSchedule"), any.spec()),
             "taint gpu=true:NoSchedule is not tolerated");

@@ -34,9 +34,12 @@ int main() {
       "Scenario: 20 cpu nodes, 8 gpu nodes tainted gpu=true:NoSchedule, a node that joins late,\n"
       "one image that cannot be pulled; PullPolicy gentle: 5 at a time, 2s apart.\n");
   World w;
-  for (int i = 0; i < 20; ++i) w.PutNode(NodeBuilder("cpu-" + std::to_string(i)).Labels({{"pool", "cpu"}}));
+  for (int i = 0; i < 20; ++i)
+    w.PutNode(NodeBuilder("cpu-" + std::to_string(i)).Labels({{"pool", "cpu"}}));
   for (int i = 0; i < 8; ++i) {
-    w.PutNode(NodeBuilder("gpu-" + std::to_string(i)).Labels({{"pool", "gpu"}}).Taint("gpu", "true", "NoSchedule"));
+    w.PutNode(NodeBuilder("gpu-" + std::to_string(i))
+                  .Labels({{"pool", "gpu"}})
+                  .Taint("gpu", "true", "NoSchedule"));
   }
   w.PutPolicy(PolicyBuilder("gentle", 5, 2000).Backoff(5000, 60'000, 2, 3));
   w.PutImage(ImageBuilder("base", "registry.example.com/base:1"));
@@ -55,7 +58,8 @@ int main() {
   for (int tick = 0; tick < 40; ++tick) {
     w.RunFor(10'000);
     if (!joined && w.now() - start >= 60'000) {
-      w.PutNode(NodeBuilder("gpu-late").Labels({{"pool", "gpu"}}).Taint("gpu", "true", "NoSchedule"));
+      w.PutNode(
+          NodeBuilder("gpu-late").Labels({{"pool", "gpu"}}).Taint("gpu", "true", "NoSchedule"));
       std::printf("\n          (node gpu-late joins)\n");
       joined = true;
     }
@@ -70,7 +74,7 @@ int main() {
   PrintTable(w, start);
   const v1::Condition& c = w.Image("broken").status().conditions(0);
   std::printf("\nbroken: %s\n", c.message().c_str());
-  std::printf("journal: %zu entries (inputs and decisions), %zu pods created\n",
-              w.journal().size(), w.creations().size());
+  std::printf("journal: %zu entries (inputs and decisions), %zu pods created\n", w.journal().size(),
+              w.creations().size());
   return 0;
 }

@@ -16,9 +16,13 @@ v1::CachedImage Projected(v1::CachedImage image) {
   return image;
 }
 
-v1::Entry Listed(const v1::CachedImage& o) { return Watch(v1::LISTED, Projected(o)); }
+v1::Entry Listed(const v1::CachedImage& o) {
+  return Watch(v1::LISTED, Projected(o));
+}
 template <typename T>
-v1::Entry Listed(const T& o) { return Watch(v1::LISTED, o); }
+v1::Entry Listed(const T& o) {
+  return Watch(v1::LISTED, o);
+}
 
 }  // namespace
 
@@ -37,7 +41,8 @@ void World::Input(v1::Entry e) {
   if (!n.ok()) return;  // a failing journal: the tests that inject it look at the journal
   std::vector<v1::Entry> actions;
   actions.swap(executor_.actions);
-  for (const v1::Entry& a : actions) Act(a);
+  for (const v1::Entry& a : actions)
+    Act(a);
 }
 
 void World::Start() {
@@ -45,7 +50,8 @@ void World::Start() {
   Input(Started());
   auto relist = [&](v1::ObjectKind kind, auto& objects) {
     Input(RelistBegin(kind));
-    for (const auto& [name, object] : objects) Input(Listed(object));
+    for (const auto& [name, object] : objects)
+      Input(Listed(object));
     Input(RelistEnd(kind));
   };
   relist(v1::KIND_NODE, nodes_);
@@ -131,7 +137,9 @@ bool World::RunUntil(const std::function<bool()>& pred, int64_t limit_ms) {
   return true;
 }
 
-void World::PodEvent(v1::EventType type, const v1::Pod& pod) { Input(Watch(type, pod)); }
+void World::PodEvent(v1::EventType type, const v1::Pod& pod) {
+  Input(Watch(type, pod));
+}
 
 namespace {
 
@@ -164,7 +172,8 @@ void World::Act(const v1::Entry& action) {
     case v1::ActionIssued::kCreatePod: {
       const v1::DropPodSpec& spec = a.create_pod().pod();
       if (pods_.count(spec.name()) > 0) {
-        v1::Entry r = Result(action, v1::ACTION_CREATE_POD, spec.name(), false, "AlreadyExists", 409);
+        v1::Entry r =
+            Result(action, v1::ACTION_CREATE_POD, spec.name(), false, "AlreadyExists", 409);
         At(now, [this, r] { Input(r); });
         return;
       }
@@ -183,7 +192,8 @@ void World::Act(const v1::Entry& action) {
       pod.set_creation_time_ms(now);
       pods_[pod.name()] = pod;
       pulls_[pod.name()] = behaviour_(pod);
-      creations_.push_back({pod.name(), spec.cached_image(), spec.node(), a.create_pod().policy(), now});
+      creations_.push_back(
+          {pod.name(), spec.cached_image(), spec.node(), a.create_pod().policy(), now});
       v1::Entry r = Result(action, v1::ACTION_CREATE_POD, spec.name(), true, "", 201);
       r.mutable_action_result()->set_uid(pod.uid());
       std::string name = pod.name(), uid = pod.uid();
@@ -214,7 +224,8 @@ void World::Act(const v1::Entry& action) {
       const v1::PatchStatus& p = a.patch_status();
       auto it = images_.find(p.cached_image());
       if (it == images_.end() || it->second.uid() != p.uid()) {
-        v1::Entry r = Result(action, v1::ACTION_PATCH_STATUS, p.cached_image(), false, "NotFound", 404);
+        v1::Entry r =
+            Result(action, v1::ACTION_PATCH_STATUS, p.cached_image(), false, "NotFound", 404);
         At(now, [this, r] { Input(r); });
         return;
       }
@@ -244,7 +255,8 @@ void World::Act(const v1::Entry& action) {
       });
       return;
     }
-    case v1::ActionIssued::ACTION_NOT_SET: return;
+    case v1::ActionIssued::ACTION_NOT_SET:
+      return;
   }
 }
 
@@ -286,8 +298,9 @@ void World::Progress(const std::string& name, const std::string& uid, int step) 
       }
       bool err = step % 2 == 1;
       pod.set_waiting_reason(err ? "ErrImagePull" : "ImagePullBackOff");
-      pod.set_waiting_message(pull.mode == Pull::kNotFound ? "manifest unknown"
-                                                           : "unauthorized: authentication required");
+      pod.set_waiting_message(pull.mode == Pull::kNotFound
+                                  ? "manifest unknown"
+                                  : "unauthorized: authentication required");
       PodEvent(v1::MODIFIED, pod);
       int tries = step / 2 - 1;  // backoffs served before this one
       int64_t backoff = std::min<int64_t>(10'000LL << std::min(tries, 5), 300'000);
