@@ -329,6 +329,12 @@ class Explainer {
   // The wait that ended `pass` when the journal holds none for it: the pacing pass run again
   // on the state it saw, without the record of earlier waits (so a repeat is not left out).
   std::optional<v1::PacingDecision> RepeatedWait(const PassRecord& pass) {
+    auto [cached, fresh] = repeated_waits_.try_emplace(pass.reconcile_id);
+    if (!fresh) return cached->second;
+    return cached->second = RepeatedWaitOnce(pass);
+  }
+
+  std::optional<v1::PacingDecision> RepeatedWaitOnce(const PassRecord& pass) {
     Result<v1::State> before = r_.store().StateAt(pass.reconcile_id - 1);
     if (!before.ok()) return std::nullopt;
     for (v1::ImageRecord& image : *before->mutable_images())
@@ -343,16 +349,25 @@ class Explainer {
     return std::nullopt;
   }
 
-  const PassRecord* PassAt() const {
-    const PassRecord* pass = nullptr;
-    for (const PassRecord* p : passes_) {
-      if (p->reconcile_id > at_.seq) break;
-      pass = p;
-    }
-    return pass;
+  // The last pass at or before the point (the same for every node: found once).
+  const PassRecord* PassAt() {
+    if (pass_at_) return *pass_at_;
+    auto after =
+        std::upper_bound(passes_.begin(), passes_.end(), at_.seq,
+                         [](uint64_t seq, const PassRecord* p) { return seq < p->reconcile_id; });
+    pass_at_ = after == passes_.begin() ? nullptr : *(after - 1);
+    return *pass_at_;
   }
 
-  std::vector<std::string> ActivePods(uint64_t seq) {
+  // The drop pods active under the policy after entry `seq` (remembered: every node waiting on
+  // one pass asks for the same).
+  const std::vector<std::string>& ActivePods(uint64_t seq) {
+    auto [cached, fresh] = active_pods_.try_emplace(seq);
+    if (fresh) cached->second = ActivePodsOnce(seq);
+    return cached->second;
+  }
+
+  std::vector<std::string> ActivePodsOnce(uint64_t seq) {
     std::vector<std::string> names;
     Result<v1::State> s = r_.store().StateAt(seq);
     if (!s.ok()) return names;
@@ -393,6 +408,9 @@ class Explainer {
   int id_ = -1, policy_ = -1;
   std::vector<const PassRecord*> passes_;
   std::map<std::string, std::vector<const PullRecord*>> pulls_;
+  std::optional<const PassRecord*> pass_at_;
+  std::map<uint64_t, std::vector<std::string>> active_pods_;
+  std::map<uint64_t, std::optional<v1::PacingDecision>> repeated_waits_;
 };
 
 }  // namespace
