@@ -2,9 +2,17 @@
 // that is already durable in the journal and reports its outcome later as an ActionResult input.
 #pragma once
 
+#include <string_view>
+
 #include "core/schema.h"
 
 namespace drop {
+
+// The ActionResult input that reports on `action` (an ActionIssued entry): its seq, the kind and
+// target, whether it succeeded, and for a pod the CachedImage and node it is for. The executor
+// adds what the server said (code, reason, message).
+v1::Entry ActionResultOf(const v1::Entry& action, v1::ActionKind kind, std::string_view target,
+                         bool ok);
 
 class Executor {
  public:

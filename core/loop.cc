@@ -6,6 +6,25 @@
 
 namespace drop {
 
+v1::Entry ActionResultOf(const v1::Entry& action, v1::ActionKind kind, std::string_view target,
+                         bool ok) {
+  v1::Entry e;
+  v1::ActionResult* r = e.mutable_action_result();
+  r->set_action_seq(action.seq());
+  r->set_kind(kind);
+  r->set_target(std::string(target));
+  r->set_ok(ok);
+  const v1::ActionIssued& a = action.action();
+  if (a.has_create_pod()) {
+    r->set_cached_image(a.create_pod().pod().cached_image());
+    r->set_node(a.create_pod().pod().node());
+  } else if (a.has_delete_pod()) {
+    r->set_cached_image(a.delete_pod().cached_image());
+    r->set_node(a.delete_pod().node());
+  }
+  return e;
+}
+
 Loop::Loop(v1::State state, JournalWriter* journal, Executor* executor, Clock* clock,
            Options options)
     : state_(std::move(state)),

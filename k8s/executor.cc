@@ -66,12 +66,8 @@ namespace {
 
 v1::Entry Result(const v1::Entry& action, v1::ActionKind kind, const std::string& target,
                  const ApiStatus& status) {
-  v1::Entry e;
+  v1::Entry e = ActionResultOf(action, kind, target, status.ok());
   v1::ActionResult* r = e.mutable_action_result();
-  r->set_action_seq(action.seq());
-  r->set_kind(kind);
-  r->set_target(target);
-  r->set_ok(status.ok());
   r->set_http_code(status.http_code());
   r->set_reason(status.reason());
   r->set_message(status.message());
@@ -211,8 +207,6 @@ void ApiExecutor::Execute(const v1::Entry& entry) {
         Spawn(s->client->executor(), CreatePodCall(s->client, s->may_write, pod),
               [s, entry, pod](ApiResult<Created> r) {
                 v1::Entry result = Result(entry, v1::ACTION_CREATE_POD, pod.name(), r.status());
-                result.mutable_action_result()->set_cached_image(pod.cached_image());
-                result.mutable_action_result()->set_node(pod.node());
                 if (r.ok()) {
                   result.mutable_action_result()->set_uid(r->uid);
                   if (r->already_existed) {
@@ -230,10 +224,7 @@ void ApiExecutor::Execute(const v1::Entry& entry) {
       Write(s, [s, entry, d] {
         Spawn(s->client->executor(), DeletePodCall(s->client, s->may_write, d),
               [s, entry, d](ApiStatus status) {
-                v1::Entry result = Result(entry, v1::ACTION_DELETE_POD, d.name(), status);
-                result.mutable_action_result()->set_cached_image(d.cached_image());
-                result.mutable_action_result()->set_node(d.node());
-                s->Report(std::move(result));
+                s->Report(Result(entry, v1::ACTION_DELETE_POD, d.name(), status));
                 s->Done();
               });
       });

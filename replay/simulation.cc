@@ -8,6 +8,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "core/executor.h"
 #include "core/fold.h"
 #include "core/reconcile.h"
 #include "core/state.h"
@@ -175,21 +176,9 @@ class SimulatedCluster {
 
   v1::Entry ResultFor(const v1::Entry& action, v1::ActionKind kind, const std::string& target,
                       bool ok, const std::string& reason, int code) {
-    v1::Entry e;
-    v1::ActionResult* r = e.mutable_action_result();
-    r->set_action_seq(action.seq());
-    r->set_kind(kind);
-    r->set_target(target);
-    r->set_ok(ok);
-    r->set_reason(reason);
-    r->set_http_code(code);
-    if (action.action().has_create_pod()) {
-      r->set_cached_image(action.action().create_pod().pod().cached_image());
-      r->set_node(action.action().create_pod().pod().node());
-    } else if (action.action().has_delete_pod()) {
-      r->set_cached_image(action.action().delete_pod().cached_image());
-      r->set_node(action.action().delete_pod().node());
-    }
+    v1::Entry e = ActionResultOf(action, kind, target, ok);
+    e.mutable_action_result()->set_reason(reason);
+    e.mutable_action_result()->set_http_code(code);
     return e;
   }
 
