@@ -55,9 +55,21 @@ void AddQuery(std::string* target, std::string_view key, const std::string& valu
 
 }  // namespace
 
-ApiResult<json::object> ParseObject(const RequestInfo& info, std::string_view body) {
+ApiResult<json::object> ParseObject(const RequestInfo& info, std::string_view body,
+                                    const JsonSelection* selection) {
   json::error_code ec;
-  json::value v = json::parse(body, ec);
+  json::value v;
+  if (selection == nullptr) {
+    v = json::parse(body, ec);
+  } else {
+    SelectiveParser parser(selection);
+    size_t used = parser.write_some(body.data(), body.size(), ec);
+    if (!ec && !parser.done()) ec = json::error::incomplete;
+    if (!ec && body.find_first_not_of(" \t\r\n", used) != std::string_view::npos) {
+      ec = json::error::extra_data;
+    }
+    if (!ec) v = parser.release();
+  }
   if (ec || !v.is_object()) {
     return ApiStatus::NoResponse(kReasonConnectionError, info.Describe() +
                                                              ": the response is not a JSON object" +
@@ -228,7 +240,7 @@ asio::awaitable<ApiResult<ListPage>> Client::List(Resource resource, std::string
   RequestInfo info = spec.info;
   ApiResult<std::string> body = co_await Call(std::move(spec));
   if (!body.ok()) co_return body.status();
-  ApiResult<json::object> list = ParseObject(info, *body);
+  ApiResult<json::object> list = ParseObject(info, *body, options.selection);
   if (!list.ok()) co_return list.status();
   ListPage page;
   const json::object* meta = GetObject(*list, "metadata");
@@ -276,7 +288,9 @@ asio::awaitable<ApiResult<std::unique_ptr<WatchStream>>> Client::Watch(Resource 
       co_return ApiStatus::NoResponse(ex.error.reason(),
                                       info.Describe() + ": " + ex.error.message());
     }
-    if (ex.status == 200) co_return std::make_unique<WatchStream>(std::move(ex.body));
+    if (ex.status == 200) {
+      co_return std::make_unique<WatchStream>(std::move(ex.body), options.selection);
+    }
     if (ex.status == 401) {
       ++unauthorized_;
       if (!refreshed && credentials_->Refreshable()) {

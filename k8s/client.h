@@ -27,6 +27,7 @@
 #include "k8s/config.h"
 #include "k8s/credentials.h"
 #include "k8s/http_transport.h"
+#include "k8s/json_select.h"
 #include "k8s/rate_limiter.h"
 #include "k8s/resource.h"
 #include "k8s/transport.h"
@@ -78,6 +79,8 @@ struct ListOptions {
   int64_t limit = 500;  // page size; 0: everything at once
   std::string continue_token;
   std::string resource_version;  // "" = the latest, read consistently
+  // The members of the response to build (SelectiveParser); nullptr: all. Borrowed.
+  const JsonSelection* selection = nullptr;
 };
 
 struct ListPage {
@@ -95,6 +98,9 @@ struct WatchOptions {
   int64_t timeout_seconds = 0;  // the server ends the watch after this; 0: its default
   // A stream silent this long is taken as broken (the server sends bookmarks about every minute).
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(11)};
+  // The members of each event to build (SelectiveParser); nullptr: all. Borrowed: it must outlive
+  // the watch.
+  const JsonSelection* selection = nullptr;
 };
 
 struct DeleteOptions {
@@ -178,7 +184,9 @@ class Client : public std::enable_shared_from_this<Client> {
       connection_errors_{0}, unauthorized_{0};
 };
 
-// The object a JSON response body holds; an error naming the request when it holds none.
-ApiResult<boost::json::object> ParseObject(const RequestInfo& info, std::string_view body);
+// The object a JSON response body holds, with only the members `selection` keeps (nullptr: all);
+// an error naming the request when it holds none.
+ApiResult<boost::json::object> ParseObject(const RequestInfo& info, std::string_view body,
+                                           const JsonSelection* selection = nullptr);
 
 }  // namespace drop::k8s

@@ -89,6 +89,7 @@ asio::awaitable<ApiResult<std::string>> List(std::shared_ptr<State> s, std::stri
   lo.label_selector = s->options.label_selector;
   lo.field_selector = s->options.field_selector;
   lo.limit = s->options.page_size;
+  lo.selection = &ProjectedListFields(s->options.kind);
   std::vector<v1::WatchEvent> objects;
   std::string version;
   while (true) {
@@ -155,6 +156,7 @@ asio::awaitable<std::string> WatchFrom(std::shared_ptr<State> s, std::string* ve
     wo.label_selector = o.label_selector;
     wo.field_selector = o.field_selector;
     wo.resource_version = *version;
+    wo.selection = &ProjectedWatchEventFields(o.kind);
     if (o.min_watch_timeout.count() > 0) {
       std::uniform_int_distribution<int64_t> spread(o.min_watch_timeout.count(),
                                                     2 * o.min_watch_timeout.count() - 1);

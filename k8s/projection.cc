@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -459,6 +461,71 @@ v1::DiscoveryPolicy ProjectDiscoveryPolicy(const json::object& policy) {
   }
   out.set_spec_error(read.error());
   return out;
+}
+
+namespace {
+
+// The fields each projection above reads, in JsonSelection's syntax. A field read but not listed
+// here would read as absent: projection_test projects recorded objects both ways and compares.
+std::string FieldsRead(v1::ObjectKind kind) {
+  switch (kind) {
+    case v1::KIND_CACHED_IMAGE:
+      return "metadata{name uid generation resourceVersion deletionTimestamp labels} spec status";
+    case v1::KIND_PULL_POLICY:
+    case v1::KIND_DISCOVERY_POLICY:
+      return "metadata{name uid generation resourceVersion} spec";
+    case v1::KIND_NODE:
+      return "metadata{name uid resourceVersion labels} spec{unschedulable taints} "
+             "status{conditions{type status} images{names}}";
+    case v1::KIND_POD:
+      return "metadata{name uid resourceVersion creationTimestamp deletionTimestamp labels{" +
+             std::string(kCachedImageLabel) + "} annotations{" +
+             std::string(kGenerationAnnotation) +
+             "}} spec{nodeName "
+             "affinity{nodeAffinity{requiredDuringSchedulingIgnoredDuringExecution}}"
+             " containers{name image}} status{phase startTime initContainerStatuses{name state} "
+             "containerStatuses{name state}}";
+    default:
+      return "";
+  }
+}
+
+struct Selections {
+  JsonSelection object, event, list;
+};
+
+const Selections& SelectionsFor(v1::ObjectKind kind) {
+  static const std::map<v1::ObjectKind, Selections>* const kByKind = [] {
+    auto parse = [](const std::string& text) {
+      Result<JsonSelection> s = JsonSelection::Parse(text);
+      if (!s.ok()) throw std::logic_error("projection: " + s.status().message());
+      return std::move(*s);
+    };
+    auto* by_kind = new std::map<v1::ObjectKind, Selections>;
+    for (v1::ObjectKind kind : {v1::KIND_CACHED_IMAGE, v1::KIND_PULL_POLICY,
+                                v1::KIND_DISCOVERY_POLICY, v1::KIND_NODE, v1::KIND_POD}) {
+      std::string fields = FieldsRead(kind);
+      (*by_kind)[kind] =
+          Selections{parse(fields), parse("type object{" + fields + " code reason message}"),
+                     parse("metadata{resourceVersion continue} items{" + fields + "}")};
+    }
+    return by_kind;
+  }();
+  static const Selections kEverything;
+  auto it = kByKind->find(kind);
+  return it != kByKind->end() ? it->second : kEverything;
+}
+
+}  // namespace
+
+const JsonSelection& ProjectedFields(v1::ObjectKind kind) {
+  return SelectionsFor(kind).object;
+}
+const JsonSelection& ProjectedWatchEventFields(v1::ObjectKind kind) {
+  return SelectionsFor(kind).event;
+}
+const JsonSelection& ProjectedListFields(v1::ObjectKind kind) {
+  return SelectionsFor(kind).list;
 }
 
 bool ProjectInto(v1::ObjectKind kind, const json::object& object, v1::WatchEvent* event) {

@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include "core/schema.h"
+#include "k8s/json_select.h"
 
 namespace drop::k8s {
 
@@ -22,6 +23,14 @@ v1::DiscoveryPolicy ProjectDiscoveryPolicy(const boost::json::object& policy);
 // The projection of `object` as a `kind` into the matching field of `event`; false for a kind
 // that has none.
 bool ProjectInto(v1::ObjectKind kind, const boost::json::object& object, v1::WatchEvent* event);
+
+// What the projection of a `kind` reads, as selections for SelectiveParser: the informers build
+// nothing else. Of an object; of a watch event (its type, and the object's fields or, in an ERROR
+// event, the metav1.Status's code, reason and message); of a list page (its resourceVersion,
+// continue token and items). Everything, for a kind without a projection.
+const JsonSelection& ProjectedFields(v1::ObjectKind kind);
+const JsonSelection& ProjectedWatchEventFields(v1::ObjectKind kind);
+const JsonSelection& ProjectedListFields(v1::ObjectKind kind);
 
 // The built-in defaults of a DiscoveryPolicy (DESIGN.md section 1): interval 5m, maxImages 50,
 // imageLabel "image", prune false.

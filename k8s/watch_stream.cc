@@ -25,7 +25,7 @@ std::optional<WatchEventType> ParseWatchEventType(std::string_view type) {
   return std::nullopt;
 }
 
-WatchDecoder::WatchDecoder() = default;
+WatchDecoder::WatchDecoder(const JsonSelection* selection) : parser_(selection) {}
 
 Result<size_t> WatchDecoder::Feed(const char* data, size_t size) {
   if (has_event_) {
@@ -75,8 +75,8 @@ std::optional<WatchEvent> WatchDecoder::event() const {
   return WatchEvent{*type, object};
 }
 
-WatchStream::WatchStream(std::unique_ptr<BodyStream> body)
-    : body_(std::move(body)), buffer_(new char[kReadBuffer]) {}
+WatchStream::WatchStream(std::unique_ptr<BodyStream> body, const JsonSelection* selection)
+    : body_(std::move(body)), decoder_(selection), buffer_(new char[kReadBuffer]) {}
 
 boost::asio::awaitable<ApiResult<std::optional<WatchEvent>>> WatchStream::Next() {
   while (true) {

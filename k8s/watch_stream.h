@@ -1,7 +1,8 @@
 // A watch response read one event at a time. The API server streams newline-separated JSON
 // objects, {"type": "ADDED", "object": {...}}, in HTTP chunks that need not line up with events;
-// Boost.JSON's stream_parser takes the bytes as they come and stops at the end of each event, so
-// no event is ever buffered twice and memory stays at one event.
+// an incremental parser (Boost.JSON's basic_parser, through SelectiveParser) takes the bytes as
+// they come and stops at the end of each event, so no event is ever buffered twice and memory
+// stays at one event. Given a selection, it builds only the members the consumer reads.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -13,6 +14,7 @@
 
 #include "core/status.h"
 #include "k8s/api_status.h"
+#include "k8s/json_select.h"
 #include "k8s/transport.h"
 
 namespace drop::k8s {
@@ -28,7 +30,8 @@ struct WatchEvent {
 // Bytes in, events out. Feed() consumes input up to the end of the next complete event.
 class WatchDecoder {
  public:
-  WatchDecoder();
+  // `selection`: the members of each event to build; nullptr: all. Borrowed.
+  explicit WatchDecoder(const JsonSelection* selection = nullptr);
   WatchDecoder(const WatchDecoder&) = delete;
   WatchDecoder& operator=(const WatchDecoder&) = delete;
 
@@ -46,7 +49,7 @@ class WatchDecoder {
   // block size across release() until an allocation fails, and one lent a fixed buffer threw
   // bad_alloc on a pod event larger than the buffer.)
   std::optional<boost::json::monotonic_resource> arena_;
-  boost::json::stream_parser parser_;
+  SelectiveParser parser_;
   // Move-constructed from the parser's result so that it stays in the arena (assigning to a
   // value would copy the event into the value's own storage).
   std::optional<boost::json::value> value_;
@@ -57,7 +60,7 @@ class WatchDecoder {
 // One watch: the decoder over a streamed response body.
 class WatchStream {
  public:
-  explicit WatchStream(std::unique_ptr<BodyStream> body);
+  explicit WatchStream(std::unique_ptr<BodyStream> body, const JsonSelection* selection = nullptr);
   // The next event; nullopt when the server ended the watch cleanly. An error when the stream
   // broke or carried something that is not a watch event.
   boost::asio::awaitable<ApiResult<std::optional<WatchEvent>>> Next();

@@ -4,18 +4,63 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <string>
+
 #include "core/duration.h"
 #include "core/hash.h"
 #include "core/image_ref.h"
 #include "core/state.h"
+#include "k8s/json_util.h"
+#include "k8s/watch_stream.h"
 
 namespace drop::k8s {
 namespace {
 
 namespace json = boost::json;
 
-json::object Parse(const char* text) {
-  return json::parse(text).as_object();
+// An object as the API sends it. The projections below take it through overloads of their own
+// names that also check ProjectedFields: projecting only the members the informers build must
+// give what projecting the whole object gives.
+struct Object {
+  json::object whole;
+  operator const json::object&() const { return whole; }  // NOLINT(google-explicit-constructor)
+};
+
+Object Parse(const char* text) {
+  return {json::parse(text).as_object()};
+}
+
+// `project` of the whole object, after checking that it reads nothing outside its selection.
+template <typename Message>
+Message Checked(v1::ObjectKind kind, const Object& o, Message (*project)(const json::object&)) {
+  Message whole = project(o.whole);
+  std::string text = json::serialize(o.whole);
+  SelectiveParser parser(&ProjectedFields(kind));
+  json::error_code ec;
+  parser.write_some(text.data(), text.size(), ec);
+  EXPECT_TRUE(!ec && parser.done()) << ec.message();
+  json::value selected = parser.release();
+  EXPECT_EQ(project(selected.as_object()).DebugString(), whole.DebugString())
+      << "the projection read a member outside ProjectedFields(" << v1::ObjectKind_Name(kind)
+      << "); selected: " << json::serialize(selected);
+  return whole;
+}
+
+v1::Node ProjectNode(const Object& o) {
+  return Checked(v1::KIND_NODE, o, &k8s::ProjectNode);
+}
+v1::Pod ProjectPod(const Object& o) {
+  return Checked(v1::KIND_POD, o, &k8s::ProjectPod);
+}
+v1::CachedImage ProjectCachedImage(const Object& o) {
+  return Checked(v1::KIND_CACHED_IMAGE, o, &k8s::ProjectCachedImage);
+}
+v1::PullPolicy ProjectPullPolicy(const Object& o) {
+  return Checked(v1::KIND_PULL_POLICY, o, &k8s::ProjectPullPolicy);
+}
+v1::DiscoveryPolicy ProjectDiscoveryPolicy(const Object& o) {
+  return Checked(v1::KIND_DISCOVERY_POLICY, o, &k8s::ProjectDiscoveryPolicy);
 }
 
 int64_t Ms(const char* rfc3339) {
@@ -259,6 +304,36 @@ TEST(Projection, IntoTheWatchEventOfItsKind) {
   EXPECT_TRUE(ProjectInto(v1::KIND_POD, Parse(R"({"metadata": {"name": "p"}})"), &e));
   EXPECT_EQ(e.object_case(), v1::WatchEvent::kPod);
   EXPECT_FALSE(ProjectInto(v1::KIND_UNKNOWN, Parse("{}"), &e));
+}
+
+// Pod watch events recorded from the test cluster (drop's own pods from `make demo`, and pods made
+// with kubectl apply), through the informer's decoder, which builds only ProjectedWatchEventFields:
+// each projects as the whole event does.
+TEST(Projection, RecordedPodEventsProjectTheSameFromTheSelectedFields) {
+  int events = 0;
+  for (const char* file : {"drop_pod_watch_events.jsonl", "pod_watch_events.jsonl"}) {
+    std::ifstream in(std::string(DROP_K8S_TESTDATA) + "/" + file);
+    ASSERT_TRUE(in) << file;
+    WatchDecoder decoder(&ProjectedWatchEventFields(v1::KIND_POD));
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty()) continue;
+      line += "\n";
+      json::object whole = json::parse(line).as_object();
+      Result<size_t> used = decoder.Feed(line.data(), line.size());
+      ASSERT_TRUE(used.ok()) << used.status().ToString();
+      ASSERT_EQ(*used, line.size());
+      std::optional<WatchEvent> e = decoder.event();
+      ASSERT_TRUE(e.has_value());
+      EXPECT_TRUE(ParseWatchEventType(GetString(whole, "type")) == e->type);
+      const json::object& object = whole.at("object").as_object();
+      EXPECT_EQ(ResourceVersionOf(*e->object), ResourceVersionOf(object));
+      EXPECT_EQ(k8s::ProjectPod(*e->object).DebugString(), k8s::ProjectPod(object).DebugString())
+          << file << ": " << NameOf(object) << " at " << ResourceVersionOf(object);
+      EXPECT_LT(json::serialize(*e->object).size(), json::serialize(object).size() / 3);
+      ++events;
+    }
+  }
+  EXPECT_GT(events, 100);
 }
 
 }  // namespace
