@@ -18,12 +18,14 @@ bool IsImagePullError(std::string_view reason) {
          reason == "ErrImageNeverPull";
 }
 
-bool IsActive(const v1::PodRecord& r) {
-  if (!r.create_error().empty()) return false;
-  const v1::Pod& pod = r.pod();
+bool IsPulling(const v1::Pod& pod) {
   bool running = pod.phase() == v1::POD_PHASE_UNKNOWN || pod.phase() == v1::POD_PENDING ||
                  pod.phase() == v1::POD_RUNNING;
   return running && !IsImagePullError(pod.waiting_reason());
+}
+
+bool IsActive(const v1::PodRecord& r) {
+  return r.create_error().empty() && IsPulling(r.pod());
 }
 
 int CountActive(const v1::State& state, std::string_view policy) {

@@ -19,6 +19,8 @@ bool IsImagePullError(std::string_view reason);
 
 // Rule 1's notion of an active pod: issued or Pending/Running, and not waiting on a pull error.
 bool IsActive(const v1::PodRecord& pod);
+// The pod's own part of that: not yet seen or Pending/Running, and not waiting on a pull error.
+bool IsPulling(const v1::Pod& pod);
 
 // Active drop pods whose pulls count against the policy (the default policy is "").
 int CountActive(const v1::State& state, std::string_view policy);

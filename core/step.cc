@@ -54,6 +54,17 @@ void NodeKeys(const v1::State& state, const v1::WatchEvent& w, Keys* keys) {
   }
 }
 
+// An update the pacing pass cannot tell from the pod before it: the same pod, active before and
+// after. A drop pod reports several on its way (bound, ContainerCreating, Running), and pacing its
+// policy for each only repeated the last pass. The updates that matter still pace it: the pod
+// appears or goes, stops counting as active (it ends, or waits on a pull error, which its
+// CachedImage's reconcile may then account as a failure that moves the backoff).
+bool StaysActive(const v1::PodRecord& before, const v1::WatchEvent& w) {
+  const v1::Pod& pod = w.pod();
+  bool same = before.pod().uid().empty() || before.pod().uid() == pod.uid();
+  return w.type() != v1::DELETED && same && IsActive(before) && IsPulling(pod);
+}
+
 void WatchKeys(const v1::State& state, const v1::WatchEvent& w, Keys* keys) {
   switch (w.object_case()) {
     case v1::WatchEvent::kNode:
@@ -72,10 +83,13 @@ void WatchKeys(const v1::State& state, const v1::WatchEvent& w, Keys* keys) {
       break;
     }
     case v1::WatchEvent::kPod: {
-      keys->Image(state, w.pod().cached_image());
-      if (const v1::PodRecord* r = Find(state.pods(), PodKey(w.pod()))) {
-        keys->policies.insert(r->policy());
+      const v1::PodRecord* r = Find(state.pods(), PodKey(w.pod()));
+      if (r != nullptr && StaysActive(*r, w)) {
+        keys->images.insert(w.pod().cached_image());
+        break;
       }
+      keys->Image(state, w.pod().cached_image());
+      if (r != nullptr) keys->policies.insert(r->policy());
       break;
     }
     default:

@@ -4,7 +4,10 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "core/fold.h"
 #include "core/pacing.h"
@@ -92,6 +95,40 @@ TEST_P(Property, RecomputingEveryDecisionFromTheInputsGivesTheRecordedBytes) {
     ++i;
   }
   EXPECT_GT(inputs, 500u);
+}
+
+// A pod update that leaves its policy out of the reconciles it triggers (TouchedKeys: the pod was
+// and stays active) would not have started a pull there: a pacing pass run anyway starts nothing,
+// unless a requeue of the policy is already due, and its timer runs that pass.
+TEST_P(Property, APodUpdateThatDoesNotPaceItsPolicyWouldStartNothing) {
+  const auto& journal = random.world.journal();
+  v1::State state = InitialState();
+  int skipped = 0;
+  for (size_t i = 0; i < journal.size(); ++i) {
+    const v1::Entry& input = journal[i];
+    std::string policy;
+    bool skips = false;
+    if (input.has_watch() && input.watch().has_pod() && Synced(state)) {
+      if (const v1::PodRecord* r = Find(state.pods(), PodKey(input.watch().pod()))) {
+        policy = r->policy();
+        std::vector<v1::Key> keys = TouchedKeys(state, input);
+        skips = std::none_of(keys.begin(), keys.end(), [&](const v1::Key& k) {
+          return k.kind() == v1::KIND_PULL_POLICY && k.name() == policy;
+        });
+      }
+    }
+    i += Step(input, &state).size();
+    if (!skips) continue;
+    ++skipped;
+    const int64_t now = input.time_ms();
+    const v1::Requeue* due = FindRequeue(state, MakeKey(v1::KIND_PULL_POLICY, policy));
+    if (due != nullptr && due->at_ms() <= now) continue;
+    for (const v1::Entry& d : PacePolicy(state, policy, now)) {
+      EXPECT_FALSE(d.has_pacing() && d.pacing().verdict() == v1::START)
+          << "after seq " << input.seq() << ", a pass would start " << d.pacing().pod();
+    }
+  }
+  EXPECT_GT(skipped, 20) << "the history has too few pod updates that stay active";
 }
 
 TEST_P(Property, ReconcileOnEqualStateAndTimeGivesByteIdenticalDecisions) {
