@@ -5,6 +5,11 @@
 
 namespace drop::k8s {
 
+uint64_t FreshSeed() {
+  thread_local std::mt19937_64 seeds{std::random_device{}()};
+  return seeds();
+}
+
 Backoff::Backoff(BackoffPolicy policy, uint64_t seed) : policy_(policy), random_(seed) {}
 
 std::chrono::milliseconds Backoff::Next() {

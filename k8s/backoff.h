@@ -16,9 +16,13 @@ struct BackoffPolicy {
   double jitter = 1.0;
 };
 
+// A seed for a Backoff: from a per-thread generator that std::random_device seeds once (a
+// random_device for every Backoff cost the client a system call on every request).
+uint64_t FreshSeed();
+
 class Backoff {
  public:
-  explicit Backoff(BackoffPolicy policy, uint64_t seed = std::random_device{}());
+  explicit Backoff(BackoffPolicy policy, uint64_t seed = FreshSeed());
 
   std::chrono::milliseconds Next();
   void Reset() { attempt_ = 0; }

@@ -175,12 +175,20 @@ void Metrics::Observe(std::span<const v1::Entry> batch, const v1::State& state) 
         break;
     }
   }
-  // Active pulls per policy, from the state the batch led to.
+  // Active pulls per policy, from the state the batch led to. Pods are kept by CachedImage, so
+  // their policies come in runs: one map lookup per run, not per pod.
   std::map<std::string, int> active;
   for (const v1::PolicyRecord& p : state.policies())
     active[p.object().name()] = 0;
-  for (const v1::PodRecord& pod : state.pods())
-    active[pod.policy()] += IsActive(pod);
+  int* count = nullptr;
+  const std::string* policy = nullptr;
+  for (const v1::PodRecord& pod : state.pods()) {
+    if (policy == nullptr || pod.policy() != *policy) {
+      policy = &pod.policy();
+      count = &active[*policy];
+    }
+    *count += IsActive(pod);
+  }
   for (auto& [policy, gauge] : active_by_policy_) {
     if (active.count(policy) == 0) gauge->Set(0);
   }
