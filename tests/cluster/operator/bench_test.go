@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -58,6 +59,7 @@ type rolloutFigures struct {
 	elapsed     time.Duration
 	pulls       int
 	meanPull    time.Duration // pod creation to Succeeded
+	podsSpan    time.Duration // first drop pod created to last one Succeeded (1 s resolution)
 	failures    int           // pulls that failed
 	toomany     int           // of them, refused by the registry (toomanyrequests)
 	cpuSeconds  float64
@@ -98,6 +100,7 @@ func runRollout(t *testing.T, nodes, images, limit int, size, latency string, ma
 		t.Fatal(err)
 	}
 	var total time.Duration
+	var firstCreated, lastFinished time.Time
 	for _, p := range pods.Items {
 		if p.Status.Phase != corev1.PodSucceeded {
 			continue
@@ -106,9 +109,16 @@ func runRollout(t *testing.T, nodes, images, limit int, size, latency string, ma
 			if s.State.Terminated != nil {
 				total += s.State.Terminated.FinishedAt.Sub(p.CreationTimestamp.Time)
 				f.pulls++
+				if firstCreated.IsZero() || p.CreationTimestamp.Time.Before(firstCreated) {
+					firstCreated = p.CreationTimestamp.Time
+				}
+				if s.State.Terminated.FinishedAt.Time.After(lastFinished) {
+					lastFinished = s.State.Terminated.FinishedAt.Time
+				}
 			}
 		}
 	}
+	f.podsSpan = lastFinished.Sub(firstCreated)
 	if f.pulls > 0 {
 		f.meanPull = total / time.Duration(f.pulls)
 	}
@@ -194,6 +204,15 @@ func clusterCeiling(t *testing.T, nodes, pods int) float64 {
 	return rate
 }
 
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
 func TestBenchRollout(t *testing.T) {
 	if os.Getenv("DROP_BENCH") == "" {
 		t.Skip("a benchmark: set DROP_BENCH=1")
@@ -213,12 +232,32 @@ func TestBenchRollout(t *testing.T) {
 	})
 	t.Run("Unpaced", func(t *testing.T) {
 		// The ceiling first, on a cluster of its own: cluster_capacity creating drop-shaped pods
-		// as fast as the cluster takes them.
-		ceiling := clusterCeiling(t, nodes, nodes*images)
-		f := runRollout(t, nodes, images, nodes*images, "1Ki", "0s", 0)
-		rate := float64(nodes*images) / f.elapsed.Seconds()
-		t.Logf("limits lifted, instant pulls: drop drove %d pods in %v = %.1f pods/s (apply to every CachedImage Ready); the cluster's ceiling for the same pods (cluster_capacity --shape drop): %.1f pods/s; ratio %.2f (target 0.8); operator %.1f CPU seconds, peak RSS %.0f MiB, journal %.0f bytes per pull",
-			nodes*images, f.elapsed.Round(time.Second), rate, ceiling, rate/ceiling, f.cpuSeconds, f.peakRSSMiB, float64(f.journalSize)/float64(nodes*images))
+		// as fast as the cluster takes them, timed from its first create to its last pod
+		// Succeeded. Drop is timed two ways: from kubectl apply until every CachedImage reports
+		// Ready (what a user waits for), and, as the ceiling is, from its first pod created to
+		// its last Succeeded. The two clusters run one after the other on a shared machine and
+		// the ceiling moves from run to run: DROP_BENCH_REPEAT=N alternates N pairs and reports
+		// the medians.
+		repeat := 1
+		if n := os.Getenv("DROP_BENCH_REPEAT"); n != "" {
+			fmt.Sscan(n, &repeat)
+		}
+		pods := nodes * images
+		var ceilings, applied, driven []float64
+		for i := 0; i < repeat; i++ {
+			ceiling := clusterCeiling(t, nodes, pods)
+			f := runRollout(t, nodes, images, pods, "1Ki", "0s", 0)
+			rate := float64(pods) / f.elapsed.Seconds()
+			span := float64(pods) / f.podsSpan.Seconds()
+			t.Logf("limits lifted, instant pulls, %d pods: the cluster's ceiling (cluster_capacity --shape drop, first create to last Succeeded) %.1f pods/s; drop, apply to every CachedImage Ready: %v = %.1f pods/s, ratio %.2f; drop's pods, first created to last Succeeded: %v = %.1f pods/s, ratio %.2f (target 0.8); operator %.1f CPU seconds, peak RSS %.0f MiB, journal %.0f bytes per pull",
+				pods, ceiling, f.elapsed.Round(time.Second), rate, rate/ceiling, f.podsSpan, span, span/ceiling, f.cpuSeconds, f.peakRSSMiB, float64(f.journalSize)/float64(pods))
+			ceilings, applied, driven = append(ceilings, ceiling), append(applied, rate), append(driven, span)
+		}
+		if repeat > 1 {
+			c, a, d := median(ceilings), median(applied), median(driven)
+			t.Logf("medians of %d pairs: ceiling %.1f pods/s; drop apply to Ready %.1f pods/s, ratio %.2f; drop first created to last Succeeded %.1f pods/s, ratio %.2f",
+				repeat, c, a, a/c, d, d/c)
+		}
 	})
 	t.Run("RegistryLimit", func(t *testing.T) {
 		const n = 200
