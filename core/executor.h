@@ -2,6 +2,7 @@
 // that is already durable in the journal and reports its outcome later as an ActionResult input.
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 
 #include "core/schema.h"
@@ -9,10 +10,10 @@
 namespace drop {
 
 // The ActionResult input that reports on `action` (an ActionIssued entry): its seq, the kind and
-// target, whether it succeeded, and for a pod the CachedImage and node it is for. The executor
-// adds what the server said (code, reason, message).
+// target, whether it succeeded, the server's HTTP code and reason, and for a pod the CachedImage
+// and node it is for. The API executor adds the server's message.
 v1::Entry ActionResultOf(const v1::Entry& action, v1::ActionKind kind, std::string_view target,
-                         bool ok);
+                         bool ok, int32_t http_code, std::string_view reason);
 
 class Executor {
  public:

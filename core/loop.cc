@@ -7,13 +7,15 @@
 namespace drop {
 
 v1::Entry ActionResultOf(const v1::Entry& action, v1::ActionKind kind, std::string_view target,
-                         bool ok) {
+                         bool ok, int32_t http_code, std::string_view reason) {
   v1::Entry e;
   v1::ActionResult* r = e.mutable_action_result();
   r->set_action_seq(action.seq());
   r->set_kind(kind);
   r->set_target(std::string(target));
   r->set_ok(ok);
+  r->set_http_code(http_code);
+  r->set_reason(std::string(reason));
   const v1::ActionIssued& a = action.action();
   if (a.has_create_pod()) {
     r->set_cached_image(a.create_pod().pod().cached_image());

@@ -66,11 +66,9 @@ namespace {
 
 v1::Entry Result(const v1::Entry& action, v1::ActionKind kind, const std::string& target,
                  const ApiStatus& status) {
-  v1::Entry e = ActionResultOf(action, kind, target, status.ok());
-  v1::ActionResult* r = e.mutable_action_result();
-  r->set_http_code(status.http_code());
-  r->set_reason(status.reason());
-  r->set_message(status.message());
+  v1::Entry e =
+      ActionResultOf(action, kind, target, status.ok(), status.http_code(), status.reason());
+  e.mutable_action_result()->set_message(status.message());
   return e;
 }
 

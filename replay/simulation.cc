@@ -174,14 +174,6 @@ class SimulatedCluster {
   // ------------------------------------------------------------------------------------------
   // The API server.
 
-  v1::Entry ResultFor(const v1::Entry& action, v1::ActionKind kind, const std::string& target,
-                      bool ok, const std::string& reason, int code) {
-    v1::Entry e = ActionResultOf(action, kind, target, ok);
-    e.mutable_action_result()->set_reason(reason);
-    e.mutable_action_result()->set_http_code(code);
-    return e;
-  }
-
   void Later(int64_t at, v1::Entry e) {
     At(at, [this, e = std::move(e)] { Input(e, false); });
   }
@@ -197,8 +189,8 @@ class SimulatedCluster {
         auto it = pods_.find(d.name());
         if (it == pods_.end() || it->second.pod.uid() != d.uid()) {
           bool missing = it == pods_.end();
-          Later(now_, ResultFor(action, v1::ACTION_DELETE_POD, d.name(), false,
-                                missing ? "NotFound" : "Conflict", missing ? 404 : 409));
+          Later(now_, ActionResultOf(action, v1::ACTION_DELETE_POD, d.name(), false,
+                                     missing ? 404 : 409, missing ? "NotFound" : "Conflict"));
           return;
         }
         v1::Entry gone;
@@ -207,15 +199,15 @@ class SimulatedCluster {
         End(&it->second);
         pods_.erase(it);
         Later(now_, std::move(gone));
-        Later(now_, ResultFor(action, v1::ACTION_DELETE_POD, d.name(), true, "", 200));
+        Later(now_, ActionResultOf(action, v1::ACTION_DELETE_POD, d.name(), true, 200, ""));
         return;
       }
       case v1::ActionIssued::kPatchStatus: {
         const v1::PatchStatus& p = a.patch_status();
         auto it = images_.find(p.cached_image());
         if (it == images_.end() || it->second.uid() != p.uid()) {
-          Later(now_, ResultFor(action, v1::ACTION_PATCH_STATUS, p.cached_image(), false,
-                                "NotFound", 404));
+          Later(now_, ActionResultOf(action, v1::ACTION_PATCH_STATUS, p.cached_image(), false, 404,
+                                     "NotFound"));
           return;
         }
         const std::string& phase = p.status().phase();
@@ -230,7 +222,8 @@ class SimulatedCluster {
         echo.mutable_watch()->set_type(v1::MODIFIED);
         *echo.mutable_watch()->mutable_cached_image() = it->second;
         Later(now_, std::move(echo));
-        Later(now_, ResultFor(action, v1::ACTION_PATCH_STATUS, p.cached_image(), true, "", 200));
+        Later(now_,
+              ActionResultOf(action, v1::ACTION_PATCH_STATUS, p.cached_image(), true, 200, ""));
         return;
       }
       case v1::ActionIssued::kRequeue:
@@ -260,8 +253,8 @@ class SimulatedCluster {
   void Create(const v1::Entry& action) {
     const v1::DropPodSpec& spec = action.action().create_pod().pod();
     if (pods_.count(spec.name()) > 0) {
-      Later(now_,
-            ResultFor(action, v1::ACTION_CREATE_POD, spec.name(), false, "AlreadyExists", 409));
+      Later(now_, ActionResultOf(action, v1::ACTION_CREATE_POD, spec.name(), false, 409,
+                                 "AlreadyExists"));
       return;
     }
     SimPod p;
@@ -284,7 +277,7 @@ class SimulatedCluster {
     v1::Entry added;
     added.mutable_watch()->set_type(v1::ADDED);
     *added.mutable_watch()->mutable_pod() = pod;
-    v1::Entry created = ResultFor(action, v1::ACTION_CREATE_POD, name, true, "", 201);
+    v1::Entry created = ActionResultOf(action, v1::ACTION_CREATE_POD, name, true, 201, "");
     created.mutable_action_result()->set_uid(uid);
     pods_[name] = std::move(p);
     Later(now_, std::move(added));

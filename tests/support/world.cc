@@ -142,18 +142,6 @@ void World::PodEvent(v1::EventType type, const v1::Pod& pod) {
   Input(Watch(type, pod));
 }
 
-namespace {
-
-v1::Entry Result(const v1::Entry& action, v1::ActionKind kind, const std::string& target, bool ok,
-                 const std::string& reason, int code) {
-  v1::Entry e = ActionResultOf(action, kind, target, ok);
-  e.mutable_action_result()->set_reason(reason);
-  e.mutable_action_result()->set_http_code(code);
-  return e;
-}
-
-}  // namespace
-
 void World::Act(const v1::Entry& action) {
   const v1::ActionIssued& a = action.action();
   int64_t now = clock_.now_ms;
@@ -162,7 +150,7 @@ void World::Act(const v1::Entry& action) {
       const v1::DropPodSpec& spec = a.create_pod().pod();
       if (pods_.count(spec.name()) > 0) {
         v1::Entry r =
-            Result(action, v1::ACTION_CREATE_POD, spec.name(), false, "AlreadyExists", 409);
+            ActionResultOf(action, v1::ACTION_CREATE_POD, spec.name(), false, 409, "AlreadyExists");
         At(now, [this, r] { Input(r); });
         return;
       }
@@ -183,7 +171,7 @@ void World::Act(const v1::Entry& action) {
       pulls_[pod.name()] = behaviour_(pod);
       creations_.push_back(
           {pod.name(), spec.cached_image(), spec.node(), a.create_pod().policy(), now});
-      v1::Entry r = Result(action, v1::ACTION_CREATE_POD, spec.name(), true, "", 201);
+      v1::Entry r = ActionResultOf(action, v1::ACTION_CREATE_POD, spec.name(), true, 201, "");
       r.mutable_action_result()->set_uid(pod.uid());
       std::string name = pod.name(), uid = pod.uid();
       At(now, [this, pod] { PodEvent(v1::ADDED, pod); });
@@ -196,8 +184,8 @@ void World::Act(const v1::Entry& action) {
       auto it = pods_.find(d.name());
       if (it == pods_.end() || it->second.uid() != d.uid()) {
         bool missing = it == pods_.end();
-        v1::Entry r = Result(action, v1::ACTION_DELETE_POD, d.name(), false,
-                             missing ? "NotFound" : "Conflict", missing ? 404 : 409);
+        v1::Entry r = ActionResultOf(action, v1::ACTION_DELETE_POD, d.name(), false,
+                                     missing ? 404 : 409, missing ? "NotFound" : "Conflict");
         At(now, [this, r] { Input(r); });
         return;
       }
@@ -205,7 +193,7 @@ void World::Act(const v1::Entry& action) {
       pods_.erase(it);
       pulls_.erase(d.name());
       At(now, [this, pod] { PodEvent(v1::DELETED, pod); });
-      v1::Entry r = Result(action, v1::ACTION_DELETE_POD, d.name(), true, "", 200);
+      v1::Entry r = ActionResultOf(action, v1::ACTION_DELETE_POD, d.name(), true, 200, "");
       At(now, [this, r] { Input(r); });
       return;
     }
@@ -213,8 +201,8 @@ void World::Act(const v1::Entry& action) {
       const v1::PatchStatus& p = a.patch_status();
       auto it = images_.find(p.cached_image());
       if (it == images_.end() || it->second.uid() != p.uid()) {
-        v1::Entry r =
-            Result(action, v1::ACTION_PATCH_STATUS, p.cached_image(), false, "NotFound", 404);
+        v1::Entry r = ActionResultOf(action, v1::ACTION_PATCH_STATUS, p.cached_image(), false, 404,
+                                     "NotFound");
         At(now, [this, r] { Input(r); });
         return;
       }
@@ -222,7 +210,8 @@ void World::Act(const v1::Entry& action) {
       it->second.set_resource_version(std::to_string(++rv_));
       v1::CachedImage image = Projected(it->second);
       At(now, [this, image] { Input(Watch(v1::MODIFIED, image)); });
-      v1::Entry r = Result(action, v1::ACTION_PATCH_STATUS, p.cached_image(), true, "", 200);
+      v1::Entry r =
+          ActionResultOf(action, v1::ACTION_PATCH_STATUS, p.cached_image(), true, 200, "");
       At(now, [this, r] { Input(r); });
       return;
     }
