@@ -58,18 +58,7 @@ void AddQuery(std::string* target, std::string_view key, const std::string& valu
 ApiResult<json::object> ParseObject(const RequestInfo& info, std::string_view body,
                                     const JsonSelection* selection) {
   json::error_code ec;
-  json::value v;
-  if (selection == nullptr) {
-    v = json::parse(body, ec);
-  } else {
-    SelectiveParser parser(selection);
-    size_t used = parser.write_some(body.data(), body.size(), ec);
-    if (!ec && !parser.done()) ec = json::error::incomplete;
-    if (!ec && body.find_first_not_of(" \t\r\n", used) != std::string_view::npos) {
-      ec = json::error::extra_data;
-    }
-    if (!ec) v = parser.release();
-  }
+  json::value v = SelectiveParser::Parse(body, selection, ec);
   if (ec || !v.is_object()) {
     return ApiStatus::NoResponse(kReasonConnectionError, info.Describe() +
                                                              ": the response is not a JSON object" +

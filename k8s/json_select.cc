@@ -119,47 +119,23 @@ class SelectiveParser::Handler {
     return true;
   }
   bool on_string(json::string_view s, size_t, json::error_code&) {
-    if (Keep()) {
-      st.push_string(s);
-      Kept();
-    }
-    return true;
+    return Scalar([&] { st.push_string(s); });
   }
   bool on_number_part(json::string_view, json::error_code&) { return true; }
   bool on_int64(int64_t v, json::string_view, json::error_code&) {
-    if (Keep()) {
-      st.push_int64(v);
-      Kept();
-    }
-    return true;
+    return Scalar([&] { st.push_int64(v); });
   }
   bool on_uint64(uint64_t v, json::string_view, json::error_code&) {
-    if (Keep()) {
-      st.push_uint64(v);
-      Kept();
-    }
-    return true;
+    return Scalar([&] { st.push_uint64(v); });
   }
   bool on_double(double v, json::string_view, json::error_code&) {
-    if (Keep()) {
-      st.push_double(v);
-      Kept();
-    }
-    return true;
+    return Scalar([&] { st.push_double(v); });
   }
   bool on_bool(bool v, json::error_code&) {
-    if (Keep()) {
-      st.push_bool(v);
-      Kept();
-    }
-    return true;
+    return Scalar([&] { st.push_bool(v); });
   }
   bool on_null(json::error_code&) {
-    if (Keep()) {
-      st.push_null();
-      Kept();
-    }
-    return true;
+    return Scalar([&] { st.push_null(); });
   }
   bool on_comment_part(json::string_view, json::error_code&) { return true; }
   bool on_comment(json::string_view, json::error_code&) { return true; }
@@ -176,6 +152,16 @@ class SelectiveParser::Handler {
 
   // The value starting now is kept: its member is selected (an element is, when its array is).
   bool Keep() const { return skipping_ == 0 && member_ != nullptr; }
+
+  // A string, number, true, false or null: pushed by `push` when kept.
+  template <typename Push>
+  bool Scalar(Push push) {
+    if (Keep()) {
+      push();
+      Kept();
+    }
+    return true;
+  }
 
   bool Open(bool array) {
     if (!Keep()) {
@@ -221,6 +207,17 @@ struct SelectiveParser::Parser {
   explicit Parser(const JsonSelection* selection) : p(json::parse_options(), selection) {}
   json::basic_parser<Handler> p;
 };
+
+json::value SelectiveParser::Parse(std::string_view text, const JsonSelection* selection,
+                                   json::error_code& ec) {
+  SelectiveParser parser(selection);
+  size_t used = parser.write_some(text.data(), text.size(), ec);
+  if (!ec && !parser.done()) ec = json::error::incomplete;
+  if (!ec && text.find_first_not_of(" \t\r\n", used) != std::string_view::npos) {
+    ec = json::error::extra_data;
+  }
+  return ec ? json::value() : parser.release();
+}
 
 SelectiveParser::SelectiveParser(const JsonSelection* selection)
     : parser_(std::make_unique<Parser>(selection)) {

@@ -46,6 +46,10 @@ class JsonSelection {
 // is built in) is as with stream_parser.
 class SelectiveParser {
  public:
+  // A whole document in `text` (nothing but whitespace after it), as json::parse reads one.
+  static boost::json::value Parse(std::string_view text, const JsonSelection* selection,
+                                  boost::json::error_code& ec);
+
   // `selection` is borrowed and must outlive the parser; nullptr keeps everything.
   explicit SelectiveParser(const JsonSelection* selection);
   ~SelectiveParser();
