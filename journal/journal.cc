@@ -128,10 +128,9 @@ Status Journal::Recover() {
                               std::to_string(range->first) + " but no snapshot covers the ones " +
                               "before; the journal is damaged");
   }
-  Store::Iterator it = store_->Entries(from);
-  for (; it.Valid(); it.Next())
-    Apply(it.entry(), &state);
-  if (!it.status().ok()) return it.status();
+  if (!empty) {
+    if (Status s = store_->Fold(from, range->second, &state); !s.ok()) return s;
+  }
   if (!empty && state.last_seq() != range->second) {
     return Status::Corruption("journal " + options_.dir + ": the snapshot at entry " +
                               std::to_string(from - 1) + " is newer than the last entry " +

@@ -90,6 +90,11 @@ class Store {
   // The newest snapshot folding entries up to at most `seq`, if any.
   Result<std::optional<std::pair<uint64_t, v1::State>>> SnapshotAtOrBefore(uint64_t seq) const;
 
+  // Folds entries [from, to] into *state, as Apply of each in turn does. Long ranges are read and
+  // decoded ahead on a second thread (ReadAhead), and the entries that change nothing but the
+  // last seq and time are not decoded whole. Stops at the first missing or undecodable entry.
+  Status Fold(uint64_t from, uint64_t to, v1::State* state) const;
+
   // The first entry recorded at or after `time_ms` (binary search: times never decrease).
   Result<uint64_t> SeqAtOrAfter(int64_t time_ms) const;
   // The state after entry `seq`: the newest snapshot at or before it, and the entries after.

@@ -1,17 +1,15 @@
 #include "replay/history.h"
 
-#include <condition_variable>
-#include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <thread>
 
 #include "core/image_ref.h"
 #include "core/scheduling.h"
 #include "core/state.h"
 #include "core/step.h"
 #include "journal/format.h"
+#include "journal/read_ahead.h"
+#include "journal/wire.h"
 
 namespace drop::replay {
 
@@ -33,142 +31,31 @@ std::string MatchKey(const std::string& image) {
   return ref.ok() ? ref->MatchKey() : "";
 }
 
-// Reads a varint at `*p`; false past the end.
-bool Varint(std::string_view b, size_t* p, uint64_t* v) {
-  *v = 0;
-  for (int shift = 0; *p < b.size() && shift < 64; shift += 7) {
-    uint8_t c = static_cast<uint8_t>(b[(*p)++]);
-    *v |= static_cast<uint64_t>(c & 0x7f) << shift;
-    if ((c & 0x80) == 0) return true;
-  }
-  return false;
-}
-
-// The first length-delimited field numbered at least `least` in the message bytes [p, end), with
-// its payload; fields before it are skipped. 0 when there is none or the bytes do not parse.
-int MessageField(std::string_view b, size_t p, size_t end, int least, size_t* at, size_t* len) {
-  uint64_t tag = 0, v = 0;
-  while (p < end && Varint(b, &p, &tag)) {
-    int wire = static_cast<int>(tag & 7), field = static_cast<int>(tag >> 3);
-    if (wire == 0) {
-      if (!Varint(b, &p, &v)) return 0;
-    } else if (wire == 2) {
-      if (!Varint(b, &p, &v) || p + v > end) return 0;
-      if (field >= least) {
-        *at = p;
-        *len = v;
-        return field;
-      }
-      p += v;
-    } else {
-      return 0;
-    }
-  }
-  return 0;
-}
-
 // Whether a History needs the entry, judged from its bytes by schema.proto's field numbers: not
 // timers (Entry 13), action results (14), pod watch events (WatchEvent.pod, 7), deletes, Events
 // and requeues (ActionIssued 2, 4, 5). What it cannot judge is wanted.
-bool Wanted(std::string_view b) {
-  size_t at = 0, len = 0, inner_at = 0, inner_len = 0;
-  int kind = MessageField(b, 0, b.size(), 10, &at, &len);
-  if (kind == 13 || kind == 14) return false;
-  if (kind == 10) return MessageField(b, at, at + len, 3, &inner_at, &inner_len) != 7;
-  if (kind == 23) {
-    int action = MessageField(b, at, at + len, 1, &inner_at, &inner_len);
-    return action != 2 && action != 4 && action != 5;
+journal::ReadAhead::Need Wanted(std::string_view b) {
+  using journal::wire::MessageField;
+  std::string_view kind, inner;
+  bool wanted = true;
+  switch (MessageField(b, 10, &kind)) {
+    case 13:
+    case 14:
+      wanted = false;
+      break;
+    case 10:
+      wanted = MessageField(kind, 3, &inner) != 7;
+      break;
+    case 23: {
+      int action = MessageField(kind, 1, &inner);
+      wanted = action != 2 && action != 4 && action != 5;
+      break;
+    }
+    default:
+      break;
   }
-  return true;
+  return wanted ? journal::ReadAhead::Need::kWhole : journal::ReadAhead::Need::kNothing;
 }
-
-// Reads the wanted entries of [from, to] on a thread of its own, in chunks, so that RocksDB's
-// iteration overlaps the caller's decoding. At most a few chunks wait at once.
-class Prefetch {
- public:
-  struct Chunk {
-    std::string bytes;
-    std::vector<std::pair<uint32_t, uint32_t>> spans;  // offset, size of each entry
-  };
-
-  Prefetch(const Reader& r, uint64_t from, uint64_t to)
-      : r_(r), from_(from), to_(to), thread_([this] { Run(); }) {}
-  ~Prefetch() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
-  // The next chunk; false at the end (or on an error: see status()).
-  bool Next(Chunk* out) {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return !ready_.empty() || done_; });
-    if (ready_.empty()) return false;
-    *out = std::move(ready_.front());
-    ready_.pop_front();
-    cv_.notify_all();
-    return true;
-  }
-  Status status() {
-    std::lock_guard lock(mu_);
-    return status_;
-  }
-
- private:
-  static constexpr size_t kChunkEntries = 4096, kChunksAhead = 4;
-
-  void Run() {
-    rocksdb::ReadOptions read;
-    read.readahead_size = 2 << 20;
-    std::unique_ptr<rocksdb::Iterator> it(r_.store().db()->NewIterator(read, r_.store().entries()));
-    Chunk chunk;
-    Status status;
-    uint64_t expect = from_;
-    for (it->Seek(journal::EncodeSeq(expect)); it->Valid() && expect <= to_; it->Next(), ++expect) {
-      if (journal::DecodeSeq(it->key().ToStringView()) != expect) {
-        status = Status::Corruption("journal " + r_.dir() + ": entry " + std::to_string(expect) +
-                                    " is missing; the journal is damaged");
-        break;
-      }
-      std::string_view bytes = it->value().ToStringView();
-      if (!Wanted(bytes)) continue;
-      chunk.spans.emplace_back(static_cast<uint32_t>(chunk.bytes.size()),
-                               static_cast<uint32_t>(bytes.size()));
-      chunk.bytes.append(bytes);
-      if (chunk.spans.size() == kChunkEntries && !Hand(&chunk)) return;
-    }
-    if (status.ok() && !it->status().ok())
-      status = r_.store().Convert(it->status(), "read entries");
-    if (!chunk.spans.empty()) Hand(&chunk);
-    std::lock_guard lock(mu_);
-    status_ = status;
-    done_ = true;
-    cv_.notify_all();
-  }
-
-  // Queues a full chunk, waiting while enough are ahead; false when the reader stopped.
-  bool Hand(Chunk* chunk) {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return ready_.size() < kChunksAhead || stop_; });
-    if (stop_) return false;
-    ready_.push_back(std::move(*chunk));
-    *chunk = Chunk();
-    cv_.notify_all();
-    return true;
-  }
-
-  const Reader& r_;
-  uint64_t from_, to_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Chunk> ready_;
-  bool done_ = false, stop_ = false;
-  Status status_;
-  std::thread thread_;  // last: it starts once everything above exists
-};
 
 // Follows which nodes each CachedImage targets, so a pull's wait can start where the node began
 // to want the image: when the CachedImage (or its image) appeared, or the node came to match.
@@ -438,21 +325,13 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
   } else {
     // Most entries say nothing a history keeps (pod watch events, action results, timers,
     // Events, requeues): they are recognised from their first bytes and not decoded. RocksDB's
-    // iteration runs on a thread of its own, ahead of the decoding.
-    Prefetch prefetch(r, from.seq + 1, to);
-    Prefetch::Chunk chunk;
-    v1::Entry e;
-    while (prefetch.Next(&chunk)) {
-      for (const auto& [offset, size] : chunk.spans) {
-        if (!e.ParseFromArray(chunk.bytes.data() + offset, static_cast<int>(size))) {
-          return Status::Corruption("journal " + r.dir() + ": an entry after " +
-                                    std::to_string(h.to_ms) +
-                                    " does not decode as a drop.v1.Entry; the journal is damaged");
-        }
-        take(e);
-      }
+    // iteration and the decoding run ahead on a thread of their own.
+    journal::ReadAhead entries(r.store(), from.seq + 1, to, Wanted);
+    while (const std::vector<const v1::Entry*>* chunk = entries.Next()) {
+      for (const v1::Entry* e : *chunk)
+        take(*e);
     }
-    if (!prefetch.status().ok()) return prefetch.status();
+    if (!entries.status().ok()) return entries.status();
     Result<v1::Entry> last = r.store().Get(to);
     if (last.ok()) h.to_ms = std::max(h.to_ms, last->time_ms());
   }

@@ -11,6 +11,7 @@
 
 #include "core/fold.h"
 #include "journal/format.h"
+#include "journal/read_ahead.h"
 #include "tests/support/random_world.h"
 #include "tests/support/temp_dir.h"
 
@@ -373,6 +374,146 @@ TEST(Journal, ACheckpointOpensOnItsOwnAndFoldsToTheSameState) {
   ASSERT_TRUE(copy.ok()) << copy.status().ToString();
   EXPECT_EQ((*copy)->Range()->second, 1000u);
   EXPECT_EQ(Bytes(*(*copy)->StateAt(1000)), Bytes(FoldPrefix(h, 1000)));
+}
+
+}  // namespace
+}  // namespace drop::journal
+
+namespace drop::journal {
+namespace {
+
+// The recorded history repeated until it is `at_least` entries long: enough for the read-ahead.
+std::vector<v1::Entry> LongHistory(size_t at_least) {
+  const auto& h = History();
+  std::vector<v1::Entry> out;
+  for (int64_t round = 0; out.size() < at_least; ++round) {
+    for (const v1::Entry& e : h) {
+      out.push_back(e);
+      out.back().set_seq(out.size());
+      out.back().set_time_ms(e.time_ms() + round * 86'400'000);
+    }
+  }
+  return out;
+}
+
+v1::State FoldRange(const std::vector<v1::Entry>& entries, uint64_t from, uint64_t to) {
+  v1::State state = FoldPrefix(entries, from - 1);
+  for (uint64_t seq = from; seq <= to; ++seq)
+    Apply(entries[seq - 1], &state);
+  return state;
+}
+
+TEST(Journal, FoldingARangeReadAheadEqualsApplyingEachEntry) {
+  TempDir dir;
+  const std::vector<v1::Entry> h = LongHistory(20'000);
+  JournalOptions o = Options(dir.path());
+  o.snapshot_every_entries = ~uint64_t{0};
+  auto j = Journal::Open(o);
+  ASSERT_TRUE(j.ok());
+  v1::State state = InitialState();
+  WriteAll(j->get(), h, 0, h.size(), 512, &state);
+  const Store& store = (*j)->store();
+  const uint64_t n = h.size();
+  // Long ranges read ahead on a second thread and take only the envelope of the entries the
+  // fold reads nothing else of; short ones go entry by entry. Both must fold what Apply does.
+  for (auto [from, to] : {std::pair<uint64_t, uint64_t>{1, n},
+                          {1, n / 2 + 17},
+                          {4'001, n},
+                          {777, 777 + 100},
+                          {n, n}}) {
+    v1::State folded = FoldPrefix(h, from - 1);
+    Status s = store.Fold(from, to, &folded);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(Bytes(folded), Bytes(FoldRange(h, from, to))) << from << ".." << to;
+  }
+}
+
+TEST(Journal, ReadAheadHandsOverWhatTheFilterAsksForInOrder) {
+  TempDir dir;
+  const std::vector<v1::Entry> h = LongHistory(5'000);
+  auto j = Journal::Open(Options(dir.path()));
+  ASSERT_TRUE(j.ok());
+  v1::State state = InitialState();
+  WriteAll(j->get(), h, 0, h.size(), 100, &state);
+  const Store& store = (*j)->store();
+
+  // Whole entries of an even size, the envelope of the rest.
+  auto filter = [](std::string_view bytes) {
+    return bytes.size() % 2 == 0 ? ReadAhead::Need::kWhole : ReadAhead::Need::kEnvelope;
+  };
+  ReadAhead all(store, 10, h.size() - 10, filter);
+  uint64_t expect = 10;
+  while (const std::vector<const v1::Entry*>* chunk = all.Next()) {
+    for (const v1::Entry* e : *chunk) {
+      const v1::Entry& want = h[expect - 1];
+      ASSERT_EQ(e->seq(), expect);
+      EXPECT_EQ(e->time_ms(), want.time_ms());
+      EXPECT_EQ(e->reconcile_id(), want.reconcile_id());
+      if (want.ByteSizeLong() % 2 == 0) {
+        EXPECT_EQ(Bytes(*e), Bytes(want)) << expect;
+      } else {
+        EXPECT_EQ(e->kind_case(), v1::Entry::KIND_NOT_SET) << expect;
+      }
+      ++expect;
+    }
+  }
+  EXPECT_TRUE(all.status().ok()) << all.status().ToString();
+  EXPECT_EQ(expect, h.size() - 9);
+
+  // Skipped entries are not handed over; a reader that stops early ends cleanly.
+  ReadAhead odd(store, 1, h.size(), [](std::string_view bytes) {
+    return bytes.size() % 2 == 1 ? ReadAhead::Need::kWhole : ReadAhead::Need::kNothing;
+  });
+  size_t taken = 0;
+  while (const std::vector<const v1::Entry*>* chunk = odd.Next()) {
+    for (const v1::Entry* e : *chunk)
+      EXPECT_EQ(h[e->seq() - 1].ByteSizeLong() % 2, 1u);
+    if ((taken += chunk->size()) > 1000) break;
+  }
+  EXPECT_GT(taken, 1000u);
+}
+
+TEST(Journal, AFoldStopsAtADamagedOrMissingEntryAndNamesIt) {
+  TempDir dir;
+  const std::vector<v1::Entry> h = LongHistory(12'000);
+  auto j = Journal::Open(Options(dir.path()));
+  ASSERT_TRUE(j.ok());
+  v1::State state = InitialState();
+  WriteAll(j->get(), h, 0, h.size(), 500, &state);
+  const Store& store = (*j)->store();
+  rocksdb::DB* db = store.db();
+
+  // A value that is not an Entry (a length that runs past the end).
+  ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), store.entries(), EncodeSeq(9'000), "\x52\x7f").ok());
+  v1::State folded = InitialState();
+  Status s = store.Fold(1, h.size(), &folded);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("entry 9000 does not decode"), std::string::npos) << s.ToString();
+  EXPECT_EQ(folded.last_seq(), 8'999u);  // everything before it, nothing after
+
+  // An envelope-only entry (an Event) whose bytes are not well formed.
+  uint64_t event = 0;
+  for (uint64_t seq = 2'000; seq < 8'000 && event == 0; ++seq) {
+    const v1::Entry& e = h[seq - 1];
+    if (e.has_action() && e.action().has_emit_event()) event = seq;
+  }
+  ASSERT_NE(event, 0u);
+  std::string bad = h[event - 1].SerializeAsString();
+  bad.resize(bad.size() - 3);  // its Event runs past the end
+  ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), store.entries(), EncodeSeq(event), bad).ok());
+  folded = InitialState();
+  s = store.Fold(1, h.size(), &folded);
+  EXPECT_NE(s.message().find("entry " + std::to_string(event) + " does not decode"),
+            std::string::npos)
+      << s.ToString();
+
+  // A gap.
+  ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), store.entries(), EncodeSeq(1'500)).ok());
+  folded = InitialState();
+  s = store.Fold(1, h.size(), &folded);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("entries 1500..1500 are missing"), std::string::npos) << s.ToString();
+  EXPECT_EQ(folded.last_seq(), 1'499u);
 }
 
 }  // namespace
