@@ -35,11 +35,14 @@ Status Log(const Reader& r, const LogOptions& o, std::ostream& out) {
       return Status::InvalidArgument("--kind " + k + ": unknown kind; use one of " + list);
     }
   }
-  std::string object;
+  std::string object, also;
   if (!o.object.empty()) {
     auto parsed = ParseObject(o.object, "--object");
     if (!parsed.ok()) return parsed.status();
     object = parsed->first + "/" + parsed->second;
+    // The built-in policy is shown as pullpolicy/(default); "default" names it too, as in state
+    // (and a PullPolicy a user named "default", if there is one).
+    if (object == "pullpolicy/default") also = "pullpolicy/(default)";
   }
   if (r.empty()) return Status::Ok();
   Result<std::pair<uint64_t, uint64_t>> range = r.Range(o.since, "--since", o.until, "--until");
@@ -96,9 +99,10 @@ Status Log(const Reader& r, const LogOptions& o, std::ostream& out) {
     }
     if (!object.empty() || !o.node.empty()) {
       std::vector<std::string> objects = ObjectsOf(e);
-      if (!object.empty() && std::find(objects.begin(), objects.end(), object) == objects.end()) {
-        continue;
-      }
+      auto names = [&](const std::string& o) {
+        return !o.empty() && std::find(objects.begin(), objects.end(), o) != objects.end();
+      };
+      if (!object.empty() && !names(object) && !names(also)) continue;
       if (!o.node.empty() &&
           std::find(objects.begin(), objects.end(), "node/" + o.node) == objects.end()) {
         continue;

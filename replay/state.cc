@@ -69,7 +69,7 @@ Status Policy(const v1::State& state, const Point& at, const std::string& name, 
     return Status::NotFound("pullpolicy/" + name + " does not exist after entry " +
                             std::to_string(at.seq) + " (" + FormatTimeMillis(at.time_ms) +
                             "); PullPolicies then: " + Names(names) +
-                            " (and pullpolicy/default, the built-in one)");
+                            " (and pullpolicy/(default), the built-in one)");
   }
   boost::json::object doc = PullPolicyDocument(object);
   boost::json::object pacing;

@@ -205,6 +205,23 @@ TEST(BadInput, ATimeOutsideTheJournalIsExitTwoAndNamesTheRange) {
   EXPECT_NE(garbage.err.find("not a sequence number, an RFC 3339 time"), std::string::npos);
 }
 
+TEST(Cli, TheBuiltInPolicyAnswersToBothItsSpellings) {
+  Recorded rec;  // db has no pullPolicyRef: the built-in policy paces it
+  testing::Run bare = Replay(rec.journal, {"log", "--object", "pullpolicy/default"});
+  testing::Run shown = Replay(rec.journal, {"log", "--object", "pullpolicy/(default)"});
+  ASSERT_EQ(bare.exit_code, 0) << bare.err;
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("reconcile pullpolicy/(default)"), std::string::npos) << shown.out;
+  EXPECT_EQ(bare.out, shown.out);
+  testing::Run state = Replay(rec.journal, {"state", "pullpolicy/default"});
+  ASSERT_EQ(state.exit_code, 0) << state.err;
+  EXPECT_EQ(state.out, Replay(rec.journal, {"state", "pullpolicy/(default)"}).out);
+  testing::Run missing = Replay(rec.journal, {"state", "pullpolicy/nope"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("pullpolicy/(default), the built-in one"), std::string::npos)
+      << missing.err;
+}
+
 TEST(BadInput, AnUnknownObjectIsExitTwoAndListsWhatExists) {
   Recorded rec;
   testing::Run r = Replay(rec.journal, {"explain", "cachedimage/nope"});
