@@ -378,6 +378,8 @@ Result<v1::State> Store::StateAt(uint64_t seq) const {
   if (snap->has_value()) {
     from = (*snap)->first + 1;
     state = std::move((*snap)->second);
+    // Retention may have dropped every entry up to it, this one too.
+    if (from == seq + 1) return state;
   }
   if (from < range->first && from <= seq) {
     return Status::InvalidArgument("journal " + dir_ + ": entry " + std::to_string(seq) +

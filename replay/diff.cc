@@ -75,7 +75,7 @@ std::string StatusLine(const v1::CachedImageStatus& s) {
 }  // namespace
 
 Status Diff(const Reader& r, const DiffOptions& o, std::ostream& out) {
-  if (r.empty()) return Status::InvalidArgument("journal " + r.dir() + " has no entries");
+  if (r.empty()) return r.NoEntries();
   if (o.from.empty() || o.to.empty()) {
     return Status::InvalidArgument("diff needs --from and --to (a sequence number or a time)");
   }

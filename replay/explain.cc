@@ -423,7 +423,7 @@ Status Explain(const Reader& r, const ExplainOptions& o, std::ostream& out) {
                                    ": explain tells the story of a cachedimage/NAME");
   }
   const std::string& name = object->second;
-  if (r.empty()) return Status::InvalidArgument("journal " + r.dir() + " has no entries");
+  if (r.empty()) return r.NoEntries();
   Result<Point> at = o.at.empty() ? Result<Point>(r.end()) : r.Resolve(o.at, "--at");
   if (!at.ok()) return at.status();
   Result<v1::State> state = r.StateAt(*at);

@@ -67,7 +67,10 @@ Status Info(const Reader& r, Format format, std::ostream& out) {
   line("schema version:", std::to_string(*version) + " (this drop-replay reads up to " +
                               std::to_string(kSchemaVersion) + ")");
   if (r.empty()) {
-    line("entries:", "none");
+    line("entries:", r.has_state() ? "none: retention dropped them all; the state after entry " +
+                                         std::to_string(r.last()) + " (" +
+                                         FormatTimeMillis(r.last_time()) + ") is kept in a snapshot"
+                                   : "none");
   } else {
     line("entries:", std::to_string(r.first()) + ".." + std::to_string(r.last()) + " (" +
                          std::to_string(entries) + ")" +

@@ -8,6 +8,7 @@
 
 #include "core/duration.h"
 #include "core/fold.h"
+#include "journal/format.h"
 #include "replay/point.h"
 
 namespace drop::replay {
@@ -57,7 +58,18 @@ Result<std::unique_ptr<Reader>> Reader::Open(const std::string& dir) {
   if (!range.ok()) return range.status();
   r->first_ = range->first;
   r->last_ = range->second;
-  if (!r->empty()) {
+  if (r->empty()) {
+    // Retention may have dropped every entry and kept the snapshot after the last one.
+    Result<uint64_t> first = r->store_->MetaNumber(journal::kFirstSeqKey);
+    if (!first.ok()) return first.status();
+    for (const journal::Store::SnapshotInfo& s : r->store_->Snapshots()) {
+      if (*first > 1 && s.seq == *first - 1) {
+        r->first_ = *first;
+        r->last_ = s.seq;
+        r->first_time_ = r->last_time_ = r->origin_time_ = s.time_ms;
+      }
+    }
+  } else {
     Result<v1::Entry> first = r->store_->Get(r->first_);
     if (!first.ok()) return first.status();
     Result<v1::Entry> last = r->store_->Get(r->last_);
@@ -83,15 +95,30 @@ Reader::~Reader() {
 }
 
 std::string Reader::RangeText() const {
-  if (empty()) return "no entries";
+  if (empty()) {
+    return has_state() ? "no entries; the state after entry " + std::to_string(last_) + " (" +
+                             FormatTimeMillis(last_time_) + ") in a snapshot"
+                       : "no entries";
+  }
   return "entries " + std::to_string(first_) + ".." + std::to_string(last_) + ", " +
          FormatTimeMillis(first_time_) + " to " + FormatTimeMillis(last_time_);
 }
 
+Status Reader::NoEntries() const {
+  if (!has_state()) return Status::InvalidArgument("journal " + dir() + " has no entries");
+  return Status::InvalidArgument(
+      "journal " + dir() + " holds no entries: retention dropped them all and kept the state " +
+      "after entry " + std::to_string(last_) + " (" + FormatTimeMillis(last_time_) +
+      ") in a snapshot; `drop-replay state` shows it");
+}
+
 Result<Point> Reader::Resolve(std::string_view text, std::string_view flag) const {
   if (empty()) {
-    return Status::InvalidArgument("journal " + dir() + " has no entries; there is no point " +
-                                   std::string(text) + " in it");
+    if (has_state() && text == std::to_string(last_)) return end();
+    Status none = NoEntries();
+    return Status::InvalidArgument(
+        std::string(flag) + " " + std::string(text) + ": " + none.message() +
+        (has_state() ? ", the only point left (--at " + std::to_string(last_) + ")" : ""));
   }
   return ResolvePoint(*this, text, flag);
 }

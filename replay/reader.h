@@ -33,6 +33,11 @@ class Reader {
   bool live() const { return !secondary_dir_.empty(); }
 
   bool empty() const { return first_ > last_; }
+  // Whether some state can be rebuilt: the journal holds entries, or retention dropped every one
+  // of them and kept the snapshot after the last (then end() is that snapshot).
+  bool has_state() const { return last_ > 0; }
+  // The error for a command that needs entries, saying what the journal does hold.
+  Status NoEntries() const;
   uint64_t first() const { return first_; }  // oldest entry kept
   uint64_t last() const { return last_; }
   int64_t first_time() const { return first_time_; }

@@ -330,7 +330,7 @@ std::string PolicyName(const std::string& name) {
 }  // namespace
 
 Result<SimulateReport> RunSimulate(const Reader& r, const SimulateOptions& o) {
-  if (r.empty()) return Status::InvalidArgument("journal " + r.dir() + " has no entries");
+  if (r.empty()) return r.NoEntries();
   v1::PullPolicySpec probe;
   for (const std::string& s : o.sets) {
     if (Status st = Set(&probe, s); !st.ok()) return st;

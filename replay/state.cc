@@ -222,7 +222,7 @@ Status ShowState(const Reader& r, const StateOptions& o, std::ostream& out) {
           "state " + o.object + ": state shows cachedimage/NAME, pullpolicy/NAME or node/NAME");
     }
   }
-  if (r.empty()) return Status::InvalidArgument("journal " + r.dir() + " has no entries");
+  if (!r.has_state()) return r.NoEntries();
   Result<Point> at = o.at.empty() ? Result<Point>(r.end()) : r.Resolve(o.at, "--at");
   if (!at.ok()) return at.status();
   Result<v1::State> state = r.StateAt(*at);

@@ -74,7 +74,7 @@ int VerdictCode(v1::Verdict v) {
 
 Result<TimelineFigures> WriteTimeline(const Reader& r, const TimelineOptions& o,
                                       std::ostream& out) {
-  if (r.empty()) return Status::InvalidArgument("journal " + r.dir() + " has no entries");
+  if (r.empty()) return r.NoEntries();
   Point from = r.origin();
   uint64_t to = r.last();
   if (!o.since.empty()) {

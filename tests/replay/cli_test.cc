@@ -222,6 +222,45 @@ TEST(Cli, TheBuiltInPolicyAnswersToBothItsSpellings) {
       << missing.err;
 }
 
+TEST(Cli, AJournalWhoseEntriesRetentionDroppedStillShowsItsLastState) {
+  Recorded rec;
+  testing::Run before = Replay(rec.journal, {"state"});
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  const uint64_t last = rec.world.journal().size();
+  {
+    // A size limit below one entry: the snapshot after the last entry is all that stays.
+    journal::JournalOptions o;
+    o.dir = rec.journal;
+    o.retention_bytes = 1;
+    auto j = journal::Journal::Open(o);
+    ASSERT_TRUE(j.ok()) << j.status().ToString();
+    ASSERT_TRUE((*j)->WriteSnapshot((*j)->TakeRecoveredState()).ok());
+    auto range = (*j)->store().Range();
+    ASSERT_TRUE(range.ok());
+    ASSERT_GT(range->first, range->second) << "every entry should be gone";
+  }
+  testing::Run info = Replay(rec.journal, {"info"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_NE(
+      info.out.find("retention dropped them all; the state after entry " + std::to_string(last)),
+      std::string::npos)
+      << info.out;
+  testing::Run after = Replay(rec.journal, {"state"});
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_EQ(after.out, before.out);
+  testing::Run at = Replay(rec.journal, {"state", "--at", std::to_string(last), "cachedimage/web"});
+  EXPECT_EQ(at.exit_code, 0) << at.err;
+  testing::Run earlier = Replay(rec.journal, {"state", "--at", "5"});
+  EXPECT_EQ(earlier.exit_code, 2);
+  EXPECT_NE(earlier.err.find("the only point left (--at " + std::to_string(last) + ")"),
+            std::string::npos)
+      << earlier.err;
+  testing::Run explain = Replay(rec.journal, {"explain", "cachedimage/web"});
+  EXPECT_EQ(explain.exit_code, 2);
+  EXPECT_NE(explain.err.find("drop-replay state` shows it"), std::string::npos) << explain.err;
+  EXPECT_EQ(Replay(rec.journal, {"log"}).exit_code, 0);
+}
+
 TEST(BadInput, AnUnknownObjectIsExitTwoAndListsWhatExists) {
   Recorded rec;
   testing::Run r = Replay(rec.journal, {"explain", "cachedimage/nope"});
