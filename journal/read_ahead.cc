@@ -13,6 +13,15 @@ namespace {
 // enough that a replay's memory stays a few megabytes whatever the journal's length.
 constexpr size_t kChunkEntries = 1024;
 constexpr size_t kChunks = 8;
+constexpr size_t kArenaBlock = 512 << 10;  // a chunk's decoded entries fit, as a rule
+
+google::protobuf::ArenaOptions ArenaOptions(char* block) {
+  google::protobuf::ArenaOptions o;
+  o.initial_block = block;
+  o.initial_block_size = kArenaBlock;
+  o.max_block_size = 256 << 10;
+  return o;
+}
 }  // namespace
 
 struct ReadAhead::Chunk {
@@ -26,7 +35,10 @@ struct ReadAhead::Chunk {
   std::vector<Span> spans;
   Stage stage = Stage::kRead;
   bool decoded_here = false;  // by the caller's thread
-  google::protobuf::Arena arena;
+  // The arena's first block is the chunk's own and survives Reset: decoding a chunk allocates
+  // only the strings its entries hold.
+  std::unique_ptr<char[]> block{new char[kArenaBlock]};
+  google::protobuf::Arena arena{ArenaOptions(block.get())};
   std::vector<const v1::Entry*> entries;
   Status status;  // the first entry that did not decode
 
