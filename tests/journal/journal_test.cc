@@ -396,6 +396,25 @@ std::vector<v1::Entry> LongHistory(size_t at_least) {
   return out;
 }
 
+// A journal in a directory of its own holding `entries`, written in batches of `batch`, with no
+// snapshots: every read goes through the entries.
+struct Written {
+  TempDir dir;
+  std::unique_ptr<Journal> journal;
+  const Store& store() const { return journal->store(); }
+
+  Written(const std::vector<v1::Entry>& entries, size_t batch) {
+    JournalOptions o = Options(dir.path());
+    o.snapshot_every_entries = ~uint64_t{0};
+    auto j = Journal::Open(o);
+    EXPECT_TRUE(j.ok()) << j.status().ToString();
+    if (!j.ok()) return;
+    journal = std::move(*j);
+    v1::State state = InitialState();
+    WriteAll(journal.get(), entries, 0, entries.size(), batch, &state);
+  }
+};
+
 v1::State FoldRange(const std::vector<v1::Entry>& entries, uint64_t from, uint64_t to) {
   v1::State state = FoldPrefix(entries, from - 1);
   for (uint64_t seq = from; seq <= to; ++seq)
@@ -404,15 +423,10 @@ v1::State FoldRange(const std::vector<v1::Entry>& entries, uint64_t from, uint64
 }
 
 TEST(Journal, FoldingARangeReadAheadEqualsApplyingEachEntry) {
-  TempDir dir;
   const std::vector<v1::Entry> h = LongHistory(20'000);
-  JournalOptions o = Options(dir.path());
-  o.snapshot_every_entries = ~uint64_t{0};
-  auto j = Journal::Open(o);
-  ASSERT_TRUE(j.ok());
-  v1::State state = InitialState();
-  WriteAll(j->get(), h, 0, h.size(), 512, &state);
-  const Store& store = (*j)->store();
+  Written w(h, 512);
+  ASSERT_TRUE(w.journal != nullptr);
+  const Store& store = w.store();
   const uint64_t n = h.size();
   // Long ranges read ahead on a second thread and take only the envelope of the entries the
   // fold reads nothing else of; short ones go entry by entry. Both must fold what Apply does.
@@ -429,13 +443,10 @@ TEST(Journal, FoldingARangeReadAheadEqualsApplyingEachEntry) {
 }
 
 TEST(Journal, ReadAheadHandsOverWhatTheFilterAsksForInOrder) {
-  TempDir dir;
   const std::vector<v1::Entry> h = LongHistory(5'000);
-  auto j = Journal::Open(Options(dir.path()));
-  ASSERT_TRUE(j.ok());
-  v1::State state = InitialState();
-  WriteAll(j->get(), h, 0, h.size(), 100, &state);
-  const Store& store = (*j)->store();
+  Written w(h, 100);
+  ASSERT_TRUE(w.journal != nullptr);
+  const Store& store = w.store();
 
   // Whole entries of an even size, the envelope of the rest.
   auto filter = [](std::string_view bytes) {
@@ -474,13 +485,10 @@ TEST(Journal, ReadAheadHandsOverWhatTheFilterAsksForInOrder) {
 }
 
 TEST(Journal, AFoldStopsAtADamagedOrMissingEntryAndNamesIt) {
-  TempDir dir;
   const std::vector<v1::Entry> h = LongHistory(12'000);
-  auto j = Journal::Open(Options(dir.path()));
-  ASSERT_TRUE(j.ok());
-  v1::State state = InitialState();
-  WriteAll(j->get(), h, 0, h.size(), 500, &state);
-  const Store& store = (*j)->store();
+  Written w(h, 500);
+  ASSERT_TRUE(w.journal != nullptr);
+  const Store& store = w.store();
   rocksdb::DB* db = store.db();
 
   // A value that is not an Entry (a length that runs past the end).
