@@ -262,7 +262,7 @@ void HttpTransport::Release(std::unique_ptr<Connection> connection) {
 
 asio::awaitable<ApiResult<std::unique_ptr<HttpTransport::Connection>>> HttpTransport::Connect() {
   auto self = shared_from_this();
-  const std::string peer = address_.host + ":" + address_.port;
+  const std::string peer = Peer();
   // A name server that does not answer must not hold the request past its connect timeout. The
   // timer's handler may outlive this frame, so what it touches is shared.
   auto resolver = std::make_shared<asio::ip::tcp::resolver>(executor_);
@@ -315,35 +315,48 @@ asio::awaitable<ApiResult<std::unique_ptr<HttpTransport::Connection>>> HttpTrans
   co_return std::move(c);
 }
 
+asio::awaitable<HttpTransport::Sent> HttpTransport::Send(const HttpRequest& request, bool reuse) {
+  Sent sent;
+  sent.connection = reuse ? TakeIdle() : nullptr;
+  sent.reused = sent.connection != nullptr;
+  if (!sent.reused) {
+    ApiResult<std::unique_ptr<Connection>> fresh = co_await Connect();
+    if (!fresh.ok()) {
+      sent.error = fresh.status();
+      co_return sent;
+    }
+    sent.connection = std::move(*fresh);
+  }
+  beast::get_lowest_layer(sent.connection->stream).expires_after(request.timeout);
+  http::request<http::string_body> req = BuildRequest(request, address_);
+  auto [wec, written] = co_await http::async_write(sent.connection->stream, req, kUse);
+  if (wec) {
+    sent.connection.reset();
+    sent.request_sent = written > 0;
+    sent.error = Failure("send to " + Peer(), wec);
+  }
+  co_return sent;
+}
+
 asio::awaitable<Exchange> HttpTransport::RoundTrip(HttpRequest request) {
   auto self = shared_from_this();
-  const std::string peer = address_.host + ":" + address_.port;
-  http::request<http::string_body> req = BuildRequest(request, address_);
   for (int attempt = 0;; ++attempt) {
     // A kept-alive connection may have been closed by the server meanwhile; then the request
     // goes once more on a fresh one (if it did not get there, or may safely arrive twice).
-    std::unique_ptr<Connection> c = attempt == 0 ? TakeIdle() : nullptr;
-    const bool reused = c != nullptr;
-    if (!reused) {
-      ApiResult<std::unique_ptr<Connection>> fresh = co_await Connect();
-      if (!fresh.ok()) co_return Exchange{{}, fresh.status(), false};
-      c = std::move(*fresh);
+    Sent sent = co_await Send(request, attempt == 0);
+    if (!sent.connection) {
+      if (sent.reused) continue;
+      co_return Exchange{{}, sent.error, sent.request_sent};
     }
-    auto& tcp = beast::get_lowest_layer(c->stream);
-    tcp.expires_after(request.timeout);
-    auto [wec, written] = co_await http::async_write(c->stream, req, kUse);
-    if (wec) {
-      if (reused) continue;
-      co_return Exchange{{}, Failure("send to " + peer, wec), written > 0};
-    }
+    std::unique_ptr<Connection> c = std::move(sent.connection);
     http::response_parser<http::string_body> parser;
     parser.body_limit(boost::none);
     auto [rec, read] = co_await http::async_read(c->stream, c->buffer, parser, kUse);
     if (rec) {
-      if (reused && !parser.got_some() && request.idempotent) continue;
-      co_return Exchange{{}, Failure("response from " + peer, rec), true};
+      if (sent.reused && !parser.got_some() && request.idempotent) continue;
+      co_return Exchange{{}, Failure("response from " + Peer(), rec), true};
     }
-    tcp.expires_never();
+    beast::get_lowest_layer(c->stream).expires_never();
     http::response<http::string_body>& res = parser.get();
     Exchange ex;
     ex.response.status = res.result_int();
@@ -357,43 +370,26 @@ asio::awaitable<Exchange> HttpTransport::RoundTrip(HttpRequest request) {
 asio::awaitable<StreamExchange> HttpTransport::OpenStream(HttpRequest request,
                                                           std::chrono::milliseconds idle_timeout) {
   auto self = shared_from_this();
-  const std::string peer = address_.host + ":" + address_.port;
-  http::request<http::string_body> req = BuildRequest(request, address_);
   for (int attempt = 0;; ++attempt) {
-    std::unique_ptr<Connection> c = attempt == 0 ? TakeIdle() : nullptr;
-    const bool reused = c != nullptr;
-    if (!reused) {
-      ApiResult<std::unique_ptr<Connection>> fresh = co_await Connect();
-      if (!fresh.ok()) {
-        StreamExchange ex;
-        ex.error = fresh.status();
-        co_return ex;
-      }
-      c = std::move(*fresh);
-    }
-    auto& tcp = beast::get_lowest_layer(c->stream);
-    tcp.expires_after(request.timeout);
-    auto [wec, written] = co_await http::async_write(c->stream, req, kUse);
-    if (wec) {
-      if (reused) continue;
-      StreamExchange ex;
-      ex.error = Failure("send to " + peer, wec);
-      ex.request_sent = written > 0;
+    Sent sent = co_await Send(request, attempt == 0);
+    StreamExchange ex;
+    if (!sent.connection) {
+      if (sent.reused) continue;
+      ex.error = sent.error;
+      ex.request_sent = sent.request_sent;
       co_return ex;
     }
-    auto stream =
-        std::make_unique<HttpBodyStream>(weak_from_this(), std::move(c), idle_timeout, peer);
+    auto stream = std::make_unique<HttpBodyStream>(weak_from_this(), std::move(sent.connection),
+                                                   idle_timeout, Peer());
     auto [hec, read] = co_await http::async_read_header(
         stream->connection().stream, stream->connection().buffer, stream->parser(), kUse);
     if (hec) {
-      if (reused && !stream->parser().got_some() && request.idempotent) continue;
-      StreamExchange ex;
-      ex.error = Failure("response from " + peer, hec);
+      if (sent.reused && !stream->parser().got_some() && request.idempotent) continue;
+      ex.error = Failure("response from " + Peer(), hec);
       ex.request_sent = true;
       co_return ex;
     }
     beast::get_lowest_layer(stream->connection().stream).expires_never();
-    StreamExchange ex;
     ex.status = stream->parser().get().result_int();
     ex.request_sent = true;
     if (ex.status == 200) {

@@ -57,6 +57,17 @@ class HttpTransport : public Transport, public std::enable_shared_from_this<Http
                                                                  const std::string& key_pem) const;
   std::unique_ptr<Connection> TakeIdle();
   boost::asio::awaitable<ApiResult<std::unique_ptr<Connection>>> Connect();
+  // A connection with the request written on it, its timeout running: a kept-alive one when
+  // `reuse` finds one, else a fresh one. Without a connection, `error` says why; a failure on a
+  // kept-alive connection (`reused`) is worth one more try on a fresh one.
+  struct Sent {
+    std::unique_ptr<Connection> connection;
+    bool reused = false;
+    bool request_sent = false;  // without a connection: whether any of the request went out
+    ApiStatus error;
+  };
+  boost::asio::awaitable<Sent> Send(const HttpRequest& request, bool reuse);
+  std::string Peer() const { return address_.host + ":" + address_.port; }
   std::string ServerName() const;
 
   boost::asio::any_io_executor executor_;
