@@ -1,20 +1,13 @@
 // Damage on disk: bytes flipped in a table file or in the write-ahead log, and a WAL torn at its
 // tail. A torn tail recovers to the last whole batch; damage anywhere else stops the open with an
 // error naming the file, the entries and what to do. Nothing crashes, nothing reads garbage.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include "journal/journal.h"
+#include "tests/journal/run_crash_child.h"
 #include "tests/support/temp_dir.h"
 
 namespace drop::journal {
@@ -26,30 +19,7 @@ namespace fs = std::filesystem;
 // (Waiting for acknowledgements keeps a slow start on a loaded machine from leaving a journal
 // too short for the test.)
 void WriteThenCrash(const std::string& dir, int ms) {
-  int out[2];
-  ASSERT_EQ(pipe(out), 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(out[0]);
-    dup2(out[1], STDOUT_FILENO);
-    execl(DROP_CRASH_CHILD, DROP_CRASH_CHILD, dir.c_str(), nullptr);
-    _exit(127);
-  }
-  close(out[1]);
-  int acks = 0;
-  char buf[4096];
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (acks < 3 && std::chrono::steady_clock::now() < deadline) {
-    pollfd p{out[0], POLLIN, 0};
-    if (poll(&p, 1, 100) <= 0) continue;
-    ssize_t n = read(out[0], buf, sizeof buf);
-    if (n <= 0) break;  // the child ended
-    acks += static_cast<int>(std::count(buf, buf + n, '\n'));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-  close(out[0]);
+  RunCrashChild(dir, 3, ms);
 }
 
 fs::path Largest(const std::string& dir, const std::string& ext) {

@@ -3,57 +3,23 @@
 // entry must be there, sequence numbers contiguous, no batch in part, and the recovered state the
 // fold of what is there.
 #include <gtest/gtest.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <random>
 #include <sstream>
-#include <thread>
 
 #include "core/fold.h"
 #include "journal/journal.h"
+#include "tests/journal/run_crash_child.h"
 #include "tests/support/temp_dir.h"
 
 namespace drop::journal {
 namespace {
 
 // Runs the child writer on `dir` until it has acknowledged a first batch, lets it write `ms` more,
-// kills it, and returns the last sequence number it acknowledged (0 if none). Waiting for the
-// first acknowledgement keeps a slow start (under a sanitizer, on a loaded machine) from making
-// a round in which nothing was written.
+// kills it, and returns the last sequence number it acknowledged (0 if none).
 uint64_t RunAndKill(const std::string& dir, int ms) {
-  int out[2];
-  if (pipe(out) != 0) return 0;
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    close(out[0]);
-    close(out[1]);
-    execl(DROP_CRASH_CHILD, DROP_CRASH_CHILD, dir.c_str(), nullptr);
-    _exit(127);
-  }
-  close(out[1]);
-  std::string acks;
-  char buf[4096];
-  ssize_t n;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (acks.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-    pollfd p{out[0], POLLIN, 0};
-    if (poll(&p, 1, 100) <= 0) continue;
-    if ((n = read(out[0], buf, sizeof buf)) <= 0) break;  // the child ended
-    acks.append(buf, static_cast<size_t>(n));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-  kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  while ((n = read(out[0], buf, sizeof buf)) > 0)
-    acks.append(buf, static_cast<size_t>(n));
-  close(out[0]);
+  std::string acks = RunCrashChild(dir, 1, ms);
   uint64_t last = 0;
   std::istringstream lines(acks);
   std::string word;
