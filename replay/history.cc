@@ -7,7 +7,6 @@
 #include "core/scheduling.h"
 #include "core/state.h"
 #include "core/step.h"
-#include "journal/format.h"
 #include "journal/read_ahead.h"
 #include "journal/wire.h"
 
