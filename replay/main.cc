@@ -1,14 +1,21 @@
 // drop-replay: the offline face of drop (DESIGN.md section 8). It reads a journal directory (a
 // copy, a checkpoint, or a live journal read as a secondary) and never writes to it.
 // Exit codes: 0 fine, 1 a finding (verify found a divergence), 2 bad usage or unreadable journal.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <string>
 
+#include "core/duration.h"
 #include "replay/commands.h"
 #include "replay/explain.h"
 #include "replay/reader.h"
@@ -24,6 +31,28 @@ namespace {
 int Fail(const Status& s) {
   std::cerr << "drop-replay: " << s.message() << '\n';
   return kExitBadInput;
+}
+
+// A progress line on the terminal, rewritten in place and cleared at the end:
+// "verify: 1200000 of 10000000 entries (12%), 11000 entries/s, about 13m20s left".
+std::function<void(uint64_t, uint64_t)> ProgressLine(std::string what) {
+  auto start = std::chrono::steady_clock::now();
+  return [what, start](uint64_t done, uint64_t total) {
+    if (done >= total) {
+      std::fprintf(stderr, "\r\033[K");
+      return;
+    }
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
+    // Whole seconds, rounded up: "about 0s left" would say nothing.
+    int64_t left_s =
+        rate > 0 ? static_cast<int64_t>(static_cast<double>(total - done) / rate) + 1 : 0;
+    std::string left = left_s > 0 ? ", about " + FormatDuration(left_s * 1000) + " left" : "";
+    std::fprintf(stderr, "\r\033[K%s: %llu of %llu entries (%d%%), %.0f entries/s%s", what.c_str(),
+                 static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
+                 static_cast<int>(100 * done / std::max<uint64_t>(total, 1)), rate, left.c_str());
+  };
 }
 
 }  // namespace
@@ -175,6 +204,7 @@ int Run(int argc, char** argv) {
     explain.format = *format;
     s = Explain(r, explain, out);
   } else if (verify_cmd->parsed()) {
+    if (isatty(STDERR_FILENO)) verify.progress = ProgressLine("verify");
     Result<VerifyReport> report = Verify(r, verify);
     if (!report.ok()) return Fail(report.status());
     PrintVerify(r, *report, *format, out);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -41,8 +42,31 @@ bool HasUnknownFields(const v1::Entry& e) {
   return known.ByteSizeLong() != e.ByteSizeLong();
 }
 
-SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State state) {
+// Entries a segment checks between two updates of the shared count.
+constexpr uint64_t kProgressStep = 1024;
+
+// Counts the entries a segment has checked into the shared count, a step at a time and the rest
+// when the segment ends, however it ends.
+class Tally {
+ public:
+  explicit Tally(std::atomic<uint64_t>* total) : total_(total) {}
+  ~Tally() { *total_ += seen_ - added_; }
+  void Add() {
+    if (++seen_ - added_ == kProgressStep) {
+      *total_ += kProgressStep;
+      added_ = seen_;
+    }
+  }
+
+ private:
+  std::atomic<uint64_t>* total_;
+  uint64_t seen_ = 0, added_ = 0;
+};
+
+SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State state,
+                    std::atomic<uint64_t>* checked) {
   SegmentResult out;
+  Tally tally(checked);
   std::vector<v1::Entry> recomputed;
   size_t next = 0;
   v1::Entry input, scratch;
@@ -51,6 +75,7 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State s
   journal::Store::Iterator it = store.Entries(seg.first, seg.last);
   for (; it.Valid(); it.Next()) {
     const v1::Entry& e = it.entry();
+    tally.Add();
     if (!IsDecision(e)) {
       if (next < recomputed.size()) {
         out.divergence = Divergence{e.seq(), input, e, recomputed[next],
@@ -259,6 +284,7 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
   std::vector<SegmentResult> results(segments.size());
   std::atomic<size_t> next{0};
   std::atomic<uint64_t> diverged_at{~uint64_t{0}};
+  std::atomic<uint64_t> checked{0};
   auto work = [&] {
     for (size_t i = next++; i < segments.size(); i = next++) {
       if (segments[i].first > diverged_at.load()) continue;  // a divergence before it decides
@@ -269,7 +295,7 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
         results[i].status = state.status();
         continue;
       }
-      results[i] = Check(r.store(), segments[i], std::move(*state));
+      results[i] = Check(r.store(), segments[i], std::move(*state), &checked);
       if (results[i].divergence) {
         uint64_t seq = results[i].divergence->seq, cur = diverged_at.load();
         while (seq < cur && !diverged_at.compare_exchange_weak(cur, seq)) {
@@ -277,12 +303,34 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
       }
     }
   };
+  const uint64_t total = to - start;
+  std::mutex mu;
+  std::condition_variable done_cv;
+  bool done = false;
+  std::thread reporter;
+  if (o.progress) {
+    reporter = std::thread([&] {
+      std::unique_lock lock(mu);
+      while (!done_cv.wait_for(lock, o.progress_every, [&] { return done; }))
+        o.progress(std::min(checked.load(), total), total);
+    });
+  }
   std::vector<std::thread> threads;
   for (int t = 1; t < jobs; ++t)
     threads.emplace_back(work);
   work();
   for (std::thread& t : threads)
     t.join();
+  if (reporter.joinable()) {
+    {
+      std::lock_guard lock(mu);
+      done = true;
+    }
+    done_cv.notify_all();
+    reporter.join();
+    bool stopped = diverged_at.load() != ~uint64_t{0};
+    o.progress(stopped ? std::min(checked.load(), total) : total, total);
+  }
 
   report.first = start + 1;
   report.last = to;

@@ -5,7 +5,9 @@
 // the fold of the entries before it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -20,6 +22,10 @@ namespace drop::replay {
 struct VerifyOptions {
   std::string from, to;  // points; empty: the whole journal
   int jobs = 0;          // threads; 0: one per core
+  // Told how far the check has got, every `progress_every` while it runs and once at the end
+  // (a long journal at thousands of nodes takes minutes). From a thread of its own.
+  std::function<void(uint64_t checked, uint64_t total)> progress;
+  std::chrono::milliseconds progress_every{1000};
 };
 
 struct Divergence {

@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <mutex>
+#include <utility>
+#include <vector>
+
 #include "journal/format.h"
 #include "journal/store.h"
 #include "replay/reader.h"
@@ -87,6 +92,46 @@ TEST(Verify, RandomHistoriesAreCleanAcrossSnapshotsOnSeveralThreads) {
     EXPECT_EQ(report->last, journal.size());
     EXPECT_EQ(report->inputs + report->decisions, journal.size());
   }
+}
+
+TEST(Verify, ReportsItsProgressAndEndsAtTheTotal) {
+  TempDir dir;
+  testing::WriteOptions o;
+  o.snapshot_every_entries = 700;
+  const std::vector<v1::Entry> journal = Random(4);
+  ASSERT_TRUE(testing::WriteJournal(journal, dir / "j", o).ok());
+  auto reader = Reader::Open(dir / "j");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  std::mutex mu;
+  std::vector<std::pair<uint64_t, uint64_t>> calls;
+  VerifyOptions vo;
+  vo.jobs = 1;  // the longest run: the reports have time to come
+  vo.progress_every = std::chrono::milliseconds(1);
+  vo.progress = [&](uint64_t checked, uint64_t total) {
+    std::lock_guard lock(mu);
+    calls.emplace_back(checked, total);
+  };
+  Result<VerifyReport> report = Verify(**reader, vo);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  ASSERT_TRUE(report->clean());
+  ASSERT_FALSE(calls.empty());
+  ASSERT_GT(journal.size(), 2000u);
+  for (size_t i = 0; i < calls.size(); ++i) {
+    EXPECT_EQ(calls[i].second, journal.size());
+    EXPECT_LE(calls[i].first, calls[i].second);
+    if (i > 0) {
+      EXPECT_GE(calls[i].first, calls[i - 1].first);
+    }
+  }
+  EXPECT_EQ(calls.back().first, journal.size());  // the last call says it is done
+  EXPECT_TRUE(std::any_of(calls.begin(), calls.end() - 1, [&](const auto& c) {
+    return c.first > 0 && c.first < journal.size();
+  })) << "no report while it ran";
+
+  // Without a callback nothing is reported and the result is the same.
+  Result<VerifyReport> quiet = Verify(**reader, VerifyOptions());
+  ASSERT_TRUE(quiet.ok());
+  EXPECT_EQ(quiet->inputs, report->inputs);
 }
 
 TEST(Verify, AJournalThatStartsAtASnapshotAfterRetentionIsClean) {
