@@ -51,27 +51,39 @@ class ImageView {
   std::vector<const v1::PodRecord*> pods_;
 };
 
+// Moves *i past the names (name(*i), ...; sorted, *i < end) that sort before `node`; true when
+// the one it stops at is `node`.
+template <typename Name>
+bool SkipToNode(const std::string& node, int* i, int end, Name name) {
+  for (; *i < end; ++*i) {
+    int c = name(*i).compare(node);
+    if (c >= 0) return c == 0;
+  }
+  return false;
+}
+
 template <typename F>
 void ImageView::ForEachNode(F&& f) const {
   const auto& pulled = record_->pulled_nodes();
   const auto& failures = record_->failures();
-  int p = 0, q = 0;
-  size_t k = 0;
+  int p = 0, q = 0, k = 0;
   // Nodes, pulled_nodes, failures and pods_ are all sorted by node name: one merge pass.
   for (const v1::NodeRecord& nr : state_->nodes()) {
     const v1::Node& node = nr.node();
     NodeFacts facts;
     facts.node = &node;
     facts.fit = FitNode(node, record_->object().spec());
-    while (p < pulled.size() && pulled[p] < node.name())
-      ++p;
-    facts.pulled = p < pulled.size() && pulled[p] == node.name();
-    while (q < failures.size() && failures[q].node() < node.name())
-      ++q;
-    if (q < failures.size() && failures[q].node() == node.name()) facts.failure = &failures[q];
-    while (k < pods_.size() && pods_[k]->pod().node() < node.name())
-      ++k;
-    if (k < pods_.size() && pods_[k]->pod().node() == node.name()) facts.pod = pods_[k];
+    // One three-way comparison per step: a census compares names 5,000 times per list.
+    facts.pulled = SkipToNode(node.name(), &p, pulled.size(),
+                              [&](int i) -> const std::string& { return pulled[i]; });
+    if (SkipToNode(node.name(), &q, failures.size(),
+                   [&](int i) -> const std::string& { return failures[i].node(); })) {
+      facts.failure = &failures[q];
+    }
+    if (SkipToNode(node.name(), &k, static_cast<int>(pods_.size()),
+                   [&](int i) -> const std::string& { return pods_[i]->pod().node(); })) {
+      facts.pod = pods_[k];
+    }
     const auto& hashes = node.image_hashes();
     facts.present =
         match_hash_ != 0 && std::binary_search(hashes.begin(), hashes.end(), match_hash_);
