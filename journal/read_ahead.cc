@@ -139,20 +139,12 @@ void ReadAhead::Run() {
     }
   }
   if (status.ok() && !it->status().ok()) status = store_.Convert(it->status(), "read entries");
-  if (chunk != nullptr && !chunk->spans.empty() && !Hand(chunk)) return;
-  std::lock_guard lock(mu_);
-  if (chunk != nullptr && chunk->spans.empty()) free_.push_back(chunk);
+  if (chunk != nullptr && !Hand(chunk)) return;  // a chunk is taken only to hold an entry
+  std::unique_lock lock(mu_);
   if (!status.ok()) {
     // After the entries before the damage: a chunk that says so.
-    Chunk* bad = nullptr;
-    if (!free_.empty()) {
-      bad = free_.back();
-      free_.pop_back();
-    } else {
-      chunks_.push_back(std::make_unique<Chunk>());
-      bad = chunks_.back().get();
-    }
-    bad->Reset();
+    Chunk* bad = TakeFree(lock);
+    if (bad == nullptr) return;
     bad->status = status;
     bad->stage = Chunk::Stage::kDecoded;
     ready_.push_back(bad);
