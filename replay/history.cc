@@ -314,23 +314,19 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
         break;
     }
   };
-  if (o.each || o.pod_reports) {
-    journal::Store::Iterator it = r.store().Entries(from.seq + 1, to);
-    for (; it.Valid(); it.Next()) {
-      take(it.entry());
-      if (o.each) o.each(it.entry());
+  // Unless every entry is asked for, most say nothing a history keeps (pod watch events, action
+  // results, timers, Events, requeues): they are recognised from their first bytes and not
+  // decoded. RocksDB's iteration and the decoding run ahead on a thread of their own.
+  const bool every = o.each || o.pod_reports;
+  journal::ReadAhead entries(r.store(), from.seq + 1, to, every ? nullptr : Wanted);
+  while (const std::vector<const v1::Entry*>* chunk = entries.Next()) {
+    for (const v1::Entry* e : *chunk) {
+      take(*e);
+      if (o.each) o.each(*e);
     }
-    if (!it.status().ok()) return it.status();
-  } else {
-    // Most entries say nothing a history keeps (pod watch events, action results, timers,
-    // Events, requeues): they are recognised from their first bytes and not decoded. RocksDB's
-    // iteration and the decoding run ahead on a thread of their own.
-    journal::ReadAhead entries(r.store(), from.seq + 1, to, Wanted);
-    while (const std::vector<const v1::Entry*>* chunk = entries.Next()) {
-      for (const v1::Entry* e : *chunk)
-        take(*e);
-    }
-    if (!entries.status().ok()) return entries.status();
+  }
+  if (!entries.status().ok()) return entries.status();
+  if (!every) {  // the last entry may be one not taken
     Result<v1::Entry> last = r.store().Get(to);
     if (last.ok()) h.to_ms = std::max(h.to_ms, last->time_ms());
   }
