@@ -1,5 +1,7 @@
 #include "core/image_view.h"
 
+#include <algorithm>
+
 #include "core/hash.h"
 #include "core/state.h"
 #include "core/validation.h"
@@ -23,8 +25,30 @@ ImageView::ImageView(const v1::State& state, const v1::ImageRecord& record)
   // Under Always the user asks for a fresh pull of a moving tag: a listed image proves nothing.
   present_counts_ = effective_policy().image_pull_policy() != "Always";
   auto [first, last] = PodsOf(state, object.name());
-  for (int i = first; i < last; ++i)
-    pods_.push_back(&state.pods(i));
+  pods_ = {state.pods().data() + first, static_cast<size_t>(last - first)};
+}
+
+NodeFacts ImageView::FactsOf(const v1::Node& node) const {
+  NodeFacts facts;
+  facts.node = &node;
+  facts.pulled = Contains(record_->pulled_nodes(), node.name());
+  facts.failure = Find(record_->failures(), node.name());
+  auto pod = std::lower_bound(
+      pods_.begin(), pods_.end(), node.name(),
+      [](const v1::PodRecord* r, const std::string& n) { return r->pod().node() < n; });
+  if (pod != pods_.end() && (*pod)->pod().node() == node.name()) facts.pod = *pod;
+  Complete(&facts);
+  return facts;
+}
+
+void ImageView::Complete(NodeFacts* facts) const {
+  const v1::Node& node = *facts->node;
+  facts->fit = FitNode(node, record_->object().spec());
+  const auto& hashes = node.image_hashes();
+  facts->present =
+      match_hash_ != 0 && std::binary_search(hashes.begin(), hashes.end(), match_hash_);
+  facts->cached =
+      facts->fit == Fit::kTargeted && (facts->pulled || (facts->present && present_counts_));
 }
 
 const v1::PullPolicySpec& ImageView::effective_policy() const {

@@ -2,8 +2,8 @@
 // sits there. Reconcile, pacing and the replay tool's explain all read the cluster through this.
 #pragma once
 
+#include <span>
 #include <string>
-#include <vector>
 
 #include "core/scheduling.h"
 #include "core/schema.h"
@@ -34,21 +34,26 @@ class ImageView {
   const v1::PullPolicySpec& effective_policy() const;
   // Why the spec (or its policy) cannot be acted on; empty when it can.
   const std::string& spec_error() const { return spec_error_; }
-  // This CachedImage's drop pods, sorted by node (then name).
-  const std::vector<const v1::PodRecord*>& pods() const { return pods_; }
+  // This CachedImage's drop pods, sorted by node (then name): a slice of State.pods.
+  std::span<const v1::PodRecord* const> pods() const { return pods_; }
 
   // Calls f(const NodeFacts&) for every node in name order until f returns false.
   template <typename F>
   void ForEachNode(F&& f) const;
+  // The facts of one node, found by binary search: for a caller that looks at a few nodes.
+  NodeFacts FactsOf(const v1::Node& node) const;
 
  private:
+  // Fills in what follows from the node and the lookups ForEachNode or FactsOf made.
+  void Complete(NodeFacts* facts) const;
+
   const v1::State* state_;
   const v1::ImageRecord* record_;
   const v1::PullPolicySpec* policy_;
   std::string spec_error_;
   uint64_t match_hash_ = 0;
   bool present_counts_ = true;
-  std::vector<const v1::PodRecord*> pods_;
+  std::span<const v1::PodRecord* const> pods_;
 };
 
 // Moves *i past the names (name(*i), ...; sorted, *i < end) that sort before `node`; true when
@@ -72,7 +77,6 @@ void ImageView::ForEachNode(F&& f) const {
     const v1::Node& node = nr.node();
     NodeFacts facts;
     facts.node = &node;
-    facts.fit = FitNode(node, record_->object().spec());
     // One three-way comparison per step: a census compares names 5,000 times per list.
     facts.pulled = SkipToNode(node.name(), &p, pulled.size(),
                               [&](int i) -> const std::string& { return pulled[i]; });
@@ -84,11 +88,7 @@ void ImageView::ForEachNode(F&& f) const {
                    [&](int i) -> const std::string& { return pods_[i]->pod().node(); })) {
       facts.pod = pods_[k];
     }
-    const auto& hashes = node.image_hashes();
-    facts.present =
-        match_hash_ != 0 && std::binary_search(hashes.begin(), hashes.end(), match_hash_);
-    facts.cached =
-        facts.fit == Fit::kTargeted && (facts.pulled || (facts.present && present_counts_));
+    Complete(&facts);
     if (!f(facts)) return;
   }
 }

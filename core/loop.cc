@@ -30,6 +30,7 @@ v1::Entry ActionResultOf(const v1::Entry& action, v1::ActionKind kind, std::stri
 Loop::Loop(v1::State state, JournalWriter* journal, Executor* executor, Clock* clock,
            Options options)
     : state_(std::move(state)),
+      index_(state_),
       journal_(journal),
       executor_(executor),
       clock_(clock),
@@ -77,7 +78,7 @@ Result<size_t> Loop::RunOnce(std::chrono::milliseconds wait) {
     // Recorded time never goes backwards, whatever the wall clock does.
     input.set_seq(state_.last_seq() + 1);
     input.set_time_ms(std::max(clock_->NowMs(), state_.last_time_ms()));
-    std::vector<v1::Entry> decisions = Step(input, &state_);
+    std::vector<v1::Entry> decisions = Step(input, &state_, &index_);
     batch.push_back(std::move(input));
     for (v1::Entry& d : decisions)
       batch.push_back(std::move(d));

@@ -8,6 +8,7 @@
 
 #include "core/drop_pod.h"
 #include "core/image_view.h"
+#include "core/index.h"
 #include "core/state.h"
 #include "core/validation.h"
 
@@ -112,6 +113,29 @@ Candidate FirstCandidate(const ImageView& view, const std::vector<std::string>& 
   return best;
 }
 
+// The same choice, read from the index's sets of open nodes.
+Candidate FirstCandidate(const v1::State& state, const ImageStanding& standing,
+                         const std::vector<std::string>& exclude) {
+  Candidate best;
+  best.wanting = !standing.wanting.empty();
+  auto excluded = [&](const std::string& node) {
+    return std::find(exclude.begin(), exclude.end(), node) != exclude.end();
+  };
+  const std::string* pick = nullptr;
+  for (const std::string& node : standing.open) {
+    if (!excluded(node)) {
+      pick = &node;
+      break;
+    }
+  }
+  for (auto it = standing.open_failed.begin(); pick == nullptr && it != standing.open_failed.end();
+       ++it) {
+    if (!excluded(it->second)) pick = &it->second;
+  }
+  if (pick != nullptr) best.node = &Find(state.nodes(), *pick)->node();
+  return best;
+}
+
 v1::Entry Decision(const v1::PacingDecision& d) {
   v1::Entry e;
   *e.mutable_pacing() = d;
@@ -130,7 +154,8 @@ void RecordWait(const Lane& lane, const v1::PacingDecision& d, std::vector<v1::E
 
 }  // namespace
 
-std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view policy, int64_t now) {
+std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view policy, int64_t now,
+                                  const Index* index) {
   std::vector<v1::Entry> out;
   const v1::PullPolicySpec* spec = FindPolicySpec(state, policy);
   if (spec == nullptr) return out;
@@ -146,7 +171,7 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
     lanes.push_back(Lane{.record = &image, .last_start = image.last_start_ms(), .started = {}});
   }
 
-  int active = CountActive(state, policy);
+  int active = index != nullptr ? index->Active(policy) : CountActive(state, policy);
   int64_t last_creation = LastCreation(state, policy);
   int64_t wake = std::numeric_limits<int64_t>::max();
   const v1::Backoff& backoff = spec->backoff();
@@ -185,7 +210,11 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
         lane.done = true;
         continue;
       }
-      candidate = FirstCandidate(ImageView(state, *lane.record), lane.started);
+      const ImageStanding* standing =
+          index != nullptr ? index->Standing(lane.record->object().name()) : nullptr;
+      candidate = standing != nullptr
+                      ? FirstCandidate(state, *standing, lane.started)
+                      : FirstCandidate(ImageView(state, *lane.record), lane.started);
       if (candidate.node == nullptr) {
         if (candidate.wanting) {  // every node lacking the image already has a pod of it
           // Only the CachedImage's own state decides this; the policy's counters are left out so

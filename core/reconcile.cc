@@ -7,6 +7,7 @@
 #include "core/hash.h"
 #include "core/image_ref.h"
 #include "core/image_view.h"
+#include "core/index.h"
 #include "core/pacing.h"
 #include "core/state.h"
 
@@ -156,37 +157,82 @@ const v1::CachedImageStatus& CurrentStatus(const v1::ImageRecord& image) {
   return image.has_status_issued() ? image.status_issued() : image.object().status();
 }
 
-Census TakeCensus(const ImageView& view) {
-  Census c;
-  view.ForEachNode([&](const NodeFacts& f) {
-    if (f.fit != Fit::kTargeted) return true;
-    ++c.targeted;
-    if (f.cached) {
-      c.cached.push_back(&f.node->name());
-    } else {
-      c.wanting.push_back(f.node->name());
-      c.has_candidate = c.has_candidate || f.pod == nullptr;
+namespace {
+
+// How a CachedImage stands on the nodes, as a reconcile reads it: from the index when there is
+// one, else from one walk over the nodes.
+class Census {
+ public:
+  Census(const ImageView& view, const ImageStanding* standing) : standing_(standing) {
+    if (standing != nullptr) {
+      targeted_ = standing->targeted;
+      cached_ = static_cast<int>(standing->cached.size());
+      has_candidate_ = !standing->open.empty() || !standing->open_failed.empty();
+      return;
     }
-    return true;
-  });
-  return c;
-}
+    view.ForEachNode([&](const NodeFacts& f) {
+      if (f.fit != Fit::kTargeted) return true;
+      ++targeted_;
+      if (f.cached) {
+        cached_names_.push_back(&f.node->name());
+      } else {
+        wanting_.push_back(f.node->name());
+        has_candidate_ = has_candidate_ || f.pod == nullptr;
+      }
+      return true;
+    });
+    cached_ = static_cast<int>(cached_names_.size());
+  }
 
-v1::CachedImageStatus DesiredStatus(const v1::State& state, const ImageView& view, int64_t now) {
-  return DesiredStatus(state, view, TakeCensus(view), now);
-}
+  int targeted() const { return targeted_; }
+  int cached() const { return cached_; }
+  // Some targeted node lacks the image and has no pod of it.
+  bool has_candidate() const { return has_candidate_; }
+  // A targeted node that lacks the image.
+  bool Wants(const std::string& node) const {
+    if (standing_ != nullptr) {
+      auto it = standing_->nodes.find(node);
+      return it != standing_->nodes.end() && it->second.targeted && !it->second.cached;
+    }
+    return std::binary_search(wanting_.begin(), wanting_.end(), std::string_view(node));
+  }
+  // CachedNodesDigest of the nodes that hold it.
+  uint64_t CachedDigest() const {
+    if (standing_ != nullptr) return standing_->CachedDigest();
+    uint64_t h = kEmptyCachedNodesDigest;
+    for (const std::string* node : cached_names_)
+      h = CachedNodesDigestStep(h, *node);
+    return h;
+  }
+  // Lists the nodes that hold it in status.cachedNodes.
+  void ListCached(v1::CachedImageStatus* s) const {
+    s->mutable_cached_nodes()->Reserve(cached_);
+    if (standing_ != nullptr) {
+      for (const std::string& node : standing_->cached)
+        s->add_cached_nodes(node);
+      return;
+    }
+    for (const std::string* node : cached_names_)
+      s->add_cached_nodes(*node);
+  }
 
-v1::CachedImageStatus DesiredStatus(const v1::State& state, const ImageView& view,
-                                    const Census& census, int64_t now) {
+ private:
+  const ImageStanding* standing_;
+  int targeted_ = 0, cached_ = 0;
+  bool has_candidate_ = false;
+  std::vector<const std::string*> cached_names_;
+  std::vector<std::string_view> wanting_;
+};
+
+// The desired status but for its list of nodes (see Census::ListCached and CachedDigest).
+v1::CachedImageStatus StatusBesidesNodes(const v1::State& state, const ImageView& view,
+                                         const Census& census, int64_t now) {
   const v1::ImageRecord& image = view.record();
   const v1::CachedImage& object = image.object();
   v1::CachedImageStatus s;
   s.set_observed_generation(object.generation());
-  s.set_nodes_targeted(census.targeted);
-  s.mutable_cached_nodes()->Reserve(static_cast<int>(census.cached.size()));
-  for (const std::string* node : census.cached)
-    s.add_cached_nodes(*node);
-  s.set_nodes_ready(s.cached_nodes_size());
+  s.set_nodes_targeted(census.targeted());
+  s.set_nodes_ready(census.cached());
 
   // The latest failures, listed by node.
   std::vector<const v1::FailedNode*> failures;
@@ -257,7 +303,17 @@ v1::CachedImageStatus DesiredStatus(const v1::State& state, const ImageView& vie
   return s;
 }
 
-std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view name, int64_t now) {
+}  // namespace
+
+v1::CachedImageStatus DesiredStatus(const v1::State& state, const ImageView& view, int64_t now) {
+  Census census(view, nullptr);
+  v1::CachedImageStatus s = StatusBesidesNodes(state, view, census, now);
+  census.ListCached(&s);
+  return s;
+}
+
+std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view name, int64_t now,
+                                      const Index* index) {
   std::vector<v1::Entry> out;
   const v1::ImageRecord* image = Find(state.images(), name);
   if (image == nullptr) {
@@ -274,11 +330,9 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
   const v1::PullPolicySpec& policy = view.effective_policy();
   int64_t wake = kNever;
 
-  const Census census = TakeCensus(view);
-  const bool has_candidate = census.has_candidate;
-  auto wants = [&](const std::string& node) {
-    return std::binary_search(census.wanting.begin(), census.wanting.end(), std::string_view(node));
-  };
+  const ImageStanding* standing = index != nullptr ? index->Standing(name) : nullptr;
+  const Census census(view, standing);
+  const bool has_candidate = census.has_candidate();
   bool backoff_passed = now >= BackoffUntil(policy.backoff(), *image);
 
   for (const v1::PodRecord* r : view.pods()) {
@@ -294,7 +348,7 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
       // A finished pod holds its node's pod name. On a node that lacks the image it makes way
       // for the next pull: at once after a success that no longer counts (the node was
       // replaced), after a failure once the backoff has passed and no other node can pull.
-      bool make_way = wants(pod.node()) && (!failed || (backoff_passed && !has_candidate));
+      bool make_way = census.Wants(pod.node()) && (!failed || (backoff_passed && !has_candidate));
       if (now >= expires) {
         if (Deletable(*r)) out.push_back(Delete(state, *r, "TTLExpired"));
       } else if (make_way) {
@@ -310,7 +364,7 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
   }
 
   if (!object.deleting()) {
-    v1::CachedImageStatus desired = DesiredStatus(state, view, census, now);
+    v1::CachedImageStatus desired = StatusBesidesNodes(state, view, census, now);
     const v1::CachedImageStatus& current = CurrentStatus(*image);
     const v1::Condition* before = ReadyCondition(current);
     const v1::Condition* after = ReadyCondition(desired);
@@ -323,10 +377,12 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
                        desired.observed_generation() != current.observed_generation();
     int64_t progress_at = image->status_written_ms() + kStatusMinIntervalMs;
     // Compared compact: equal statuses serialize to equal bytes, far cheaper than a reflective
-    // comparison, and the node list is compared through its digest.
+    // comparison, and the node list is compared through its digest. The digest is looked at only
+    // when all else is equal, which a pull that lands never leaves (nodesReady moves).
     v1::CachedImageStatus compact = desired;
-    CompactStatus(&compact);
-    if (compact.SerializeAsString() != current.SerializeAsString()) {
+    compact.set_cached_nodes_digest(current.cached_nodes_digest());
+    if (compact.SerializeAsString() != current.SerializeAsString() ||
+        census.CachedDigest() != current.cached_nodes_digest()) {
       if (now < image->status_retry_ms()) {
         wake = std::min(wake, image->status_retry_ms());
       } else if (!significant && now < progress_at) {
@@ -339,6 +395,7 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
             (before == nullptr || before->reason() != "Degraded")) {
           out.push_back(Event(object, "Warning", "Degraded", after->message()));
         }
+        census.ListCached(&desired);
         v1::Entry patch;
         v1::PatchStatus* p = patch.mutable_action()->mutable_patch_status();
         p->set_cached_image(object.name());

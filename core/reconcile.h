@@ -14,6 +14,8 @@
 
 namespace drop {
 
+class Index;
+
 // Most failed nodes listed in status.failedNodes (the latest failures); the journal keeps all.
 constexpr int kMaxFailedNodesInStatus = 10;
 
@@ -24,23 +26,13 @@ std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view ima
 
 // Deletes pods that are done with (TTL expired, superseded by a new image, orphaned, in the way
 // of a retry), writes status when it changed, emits Ready and Degraded Events, requeues itself
-// for the next deadline.
-std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view image, int64_t now);
-
-// What one walk over the nodes tells about a CachedImage.
-struct Census {
-  int targeted = 0;
-  std::vector<const std::string*> cached;  // targeted nodes that hold the image, by name
-  std::vector<std::string_view> wanting;   // targeted nodes that lack it, by name
-  bool has_candidate = false;              // one of those has no pod of this CachedImage
-};
-Census TakeCensus(const ImageView& view);
+// for the next deadline. With the state's Index, the same decisions without walking every node.
+std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view image, int64_t now,
+                                      const Index* index = nullptr);
 
 // The status the CachedImage should have at `now`: what drop writes, and what `drop-replay state`
 // shows. lastTransitionTime carries over from the status drop last wrote.
 v1::CachedImageStatus DesiredStatus(const v1::State& state, const ImageView& view, int64_t now);
-v1::CachedImageStatus DesiredStatus(const v1::State& state, const ImageView& view,
-                                    const Census& census, int64_t now);
 
 // The status drop last wrote, or else the one last read from the API server; compact (see
 // CompactStatus).

@@ -6,6 +6,7 @@
 
 #include "core/fold.h"
 #include "core/hash.h"
+#include "core/index.h"
 #include "core/pacing.h"
 #include "core/reconcile.h"
 #include "core/scheduling.h"
@@ -159,9 +160,16 @@ std::vector<v1::Key> TouchedKeys(const v1::State& state, const v1::Entry& input)
   return out;
 }
 
-std::vector<v1::Entry> Step(const v1::Entry& input, v1::State* state) {
+std::vector<v1::Entry> Step(const v1::Entry& input, v1::State* state, Index* index) {
   std::vector<v1::Key> keys = TouchedKeys(*state, input);
-  Apply(input, state);
+  auto apply = [&](const v1::Entry& e) {
+    if (index != nullptr) {
+      index->Apply(e, state);
+    } else {
+      Apply(e, state);
+    }
+  };
+  apply(input);
   std::vector<v1::Entry> out;
   if (!Synced(*state)) return out;  // a partial view decides nothing
 
@@ -172,7 +180,7 @@ std::vector<v1::Entry> Step(const v1::Entry& input, v1::State* state) {
       d.set_seq(++seq);
       d.set_time_ms(now);
       d.set_reconcile_id(reconcile_id);
-      Apply(d, state);
+      apply(d);
       out.push_back(std::move(d));
     }
   };
@@ -184,9 +192,9 @@ std::vector<v1::Entry> Step(const v1::Entry& input, v1::State* state) {
     ++seq;
     if (key.kind() == v1::KIND_CACHED_IMAGE) {
       record(AccountPulls(*state, key.name(), now), id);
-      record(ReconcileImage(*state, key.name(), now), id);
+      record(ReconcileImage(*state, key.name(), now, index), id);
     } else {
-      record(PacePolicy(*state, key.name(), now), id);
+      record(PacePolicy(*state, key.name(), now, index), id);
     }
     if (out.size() == at) {
       --seq;  // nothing decided: give the number back

@@ -10,6 +10,7 @@
 
 #include "core/executor.h"
 #include "core/fold.h"
+#include "core/index.h"
 #include "core/reconcile.h"
 #include "core/state.h"
 #include "core/step.h"
@@ -33,7 +34,7 @@ struct SimPod {
 class SimulatedCluster {
  public:
   SimulatedCluster(const SimulationOptions& o, PullSource* pulls)
-      : o_(o), pulls_(pulls), state_(o.start) {
+      : o_(o), pulls_(pulls), state_(o.start), index_(state_) {
     now_ = o.start_ms;
     for (const v1::Entry& e : o.inputs)
       At(e.time_ms(), [this, &e] { Input(e, true); });
@@ -113,7 +114,7 @@ class SimulatedCluster {
     e.set_seq(state_.last_seq() + 1);
     e.set_time_ms(std::max(now_, state_.last_time_ms()));
     e.set_reconcile_id(0);
-    std::vector<v1::Entry> decisions = Step(e, &state_);
+    std::vector<v1::Entry> decisions = Step(e, &state_, &index_);
     ++result_.inputs;
     Record(e);
     for (const v1::Entry& d : decisions)
@@ -385,6 +386,7 @@ class SimulatedCluster {
   const SimulationOptions& o_;
   PullSource* pulls_;
   v1::State state_;
+  Index index_;  // of state_
   int64_t now_ = 0;
   Status status_;
   std::priority_queue<Happening, std::vector<Happening>, std::greater<>> agenda_;

@@ -12,6 +12,7 @@
 
 #include "core/duration.h"
 #include "core/fold.h"
+#include "core/index.h"
 #include "core/pacing.h"
 #include "core/state.h"
 #include "core/step.h"
@@ -72,6 +73,7 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State s
   v1::Entry input, scratch;
   bool seen_input = false;
   std::string bytes;
+  Index index(state);
   journal::Store::Iterator it = store.Entries(seg.first, seg.last);
   for (; it.Valid(); it.Next()) {
     const v1::Entry& e = it.entry();
@@ -85,12 +87,12 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State s
       input = e;
       seen_input = true;
       ++out.inputs;
-      recomputed = Step(input, &state);
+      recomputed = Step(input, &state, &index);
       next = 0;
       continue;
     }
     if (!seen_input) {  // its input lies before the segment: fold it, it cannot be checked
-      Apply(e, &state);
+      index.Apply(e, &state);
       ++out.unverifiable;
       continue;
     }

@@ -1,0 +1,232 @@
+#include "core/index.h"
+
+#include "core/fold.h"
+#include "core/image_view.h"
+#include "core/pacing.h"
+#include "core/reconcile.h"
+#include "core/state.h"
+
+namespace drop {
+namespace {
+
+ImageStanding::Node StandingOf(const NodeFacts& f) {
+  ImageStanding::Node n;
+  n.targeted = f.fit == Fit::kTargeted;
+  n.cached = f.cached;
+  n.pod = f.pod != nullptr;
+  n.failed = f.failure != nullptr;
+  n.failure_ms = n.failed ? f.failure->last_failure_time_ms() : 0;
+  return n;
+}
+
+// Adds (sign 1) or takes away (sign -1) one node's part of the standing's counts and sets.
+void Count(ImageStanding* s, const std::string& name, const ImageStanding::Node& n, int sign) {
+  auto put = [&](auto* set, auto value) {
+    if (sign > 0) {
+      set->insert(std::move(value));
+    } else {
+      set->erase(value);
+    }
+  };
+  if (!n.targeted) return;
+  s->targeted += sign;
+  if (n.cached) {
+    put(&s->cached, name);
+    s->cached_digest.reset();
+    return;
+  }
+  put(&s->wanting, name);
+  if (n.pod) return;
+  if (n.failed) {
+    put(&s->open_failed, std::pair(n.failure_ms, name));
+  } else {
+    put(&s->open, name);
+  }
+}
+
+// Brings one node's standing up to date with the facts (nullptr: the node is gone).
+void Restand(ImageStanding* s, const std::string& name, const NodeFacts* facts) {
+  auto it = s->nodes.find(name);
+  if (it != s->nodes.end()) {
+    Count(s, name, it->second, -1);
+    if (facts == nullptr) {
+      s->nodes.erase(it);
+      return;
+    }
+  } else if (facts == nullptr) {
+    return;
+  } else {
+    it = s->nodes.emplace(name, ImageStanding::Node{}).first;
+  }
+  it->second = StandingOf(*facts);
+  Count(s, name, it->second, 1);
+}
+
+}  // namespace
+
+uint64_t ImageStanding::CachedDigest() const {
+  if (!cached_digest) {
+    uint64_t h = kEmptyCachedNodesDigest;
+    for (const std::string& node : cached)
+      h = CachedNodesDigestStep(h, node);
+    cached_digest = h;
+  }
+  return *cached_digest;
+}
+
+void Index::Apply(const v1::Entry& e, v1::State* state) {
+  // What the entry can change: one pod record (its activity), and how images stand on nodes.
+  std::string pod;
+  const std::string* image = nullptr;
+  const std::string* node = nullptr;
+  const std::string* policy = nullptr;
+  bool all = false;
+  switch (e.kind_case()) {
+    case v1::Entry::kWatch: {
+      const v1::WatchEvent& w = e.watch();
+      if (w.has_node()) node = &w.node().name();
+      if (w.has_cached_image()) image = &w.cached_image().name();
+      if (w.has_pull_policy()) policy = &w.pull_policy().name();
+      if (w.has_pod()) {
+        pod = PodKey(w.pod());
+        image = &w.pod().cached_image();
+        node = &w.pod().node();
+      }
+      break;
+    }
+    case v1::Entry::kActionResult: {
+      const v1::ActionResult& r = e.action_result();
+      if (r.kind() == v1::ACTION_CREATE_POD || r.kind() == v1::ACTION_DELETE_POD) {
+        pod = PodKey(r.cached_image(), r.node(), r.target());
+        image = &r.cached_image();
+        node = &r.node();
+      }
+      break;
+    }
+    case v1::Entry::kOutcome: {
+      const v1::PullOutcome& o = e.outcome();
+      pod = PodKey(o.cached_image(), o.node(), o.pod());
+      image = &o.cached_image();
+      node = &o.node();
+      break;
+    }
+    case v1::Entry::kAction:
+      if (e.action().has_create_pod()) {
+        const v1::DropPodSpec& spec = e.action().create_pod().pod();
+        pod = PodKey(spec.cached_image(), spec.node(), spec.name());
+        image = &spec.cached_image();
+        node = &spec.node();
+      }
+      break;
+    case v1::Entry::kRelistEnd:
+    case v1::Entry::kStarted:
+      all = true;  // rare, and they reach every record
+      break;
+    default:
+      break;
+  }
+  if (!pod.empty()) CountPod(*state, pod, -1);
+  drop::Apply(e, state);
+  if (!pod.empty()) CountPod(*state, pod, 1);
+
+  if (all) {
+    Rebuild(*state);
+  } else if (image != nullptr && node != nullptr) {
+    RefreshNode(*state, *image, *node);
+  } else if (image != nullptr) {
+    RefreshImage(*state, *image);
+  } else if (node != nullptr) {
+    for (const v1::ImageRecord& r : state->images())
+      RefreshNode(*state, r.object().name(), *node);
+  } else if (policy != nullptr) {
+    // Whether a listed image counts as cached follows the policy's imagePullPolicy.
+    for (const v1::ImageRecord& r : state->images()) {
+      if (r.object().spec().pull_policy_ref() == *policy) RefreshImage(*state, r.object().name());
+    }
+  }
+}
+
+int Index::Active(std::string_view policy) const {
+  auto it = active_.find(policy);
+  return it == active_.end() ? 0 : it->second;
+}
+
+const ImageStanding* Index::Standing(std::string_view image) const {
+  auto it = images_.find(image);
+  return it == images_.end() ? nullptr : &it->second;
+}
+
+void Index::Rebuild(const v1::State& state) {
+  active_.clear();
+  for (const v1::PodRecord& r : state.pods()) {
+    if (IsActive(r)) ++active_[r.policy()];
+  }
+  images_.clear();
+  for (const v1::ImageRecord& r : state.images())
+    RefreshImage(state, r.object().name());
+}
+
+void Index::RefreshImage(const v1::State& state, std::string_view name) {
+  const v1::ImageRecord* record = Find(state.images(), name);
+  if (record == nullptr) {
+    if (auto it = images_.find(name); it != images_.end()) images_.erase(it);
+    return;
+  }
+  ImageStanding& s = images_[std::string(name)];
+  s = ImageStanding();
+  ImageView(state, *record).ForEachNode([&](const NodeFacts& f) {
+    Restand(&s, f.node->name(), &f);
+    return true;
+  });
+}
+
+void Index::RefreshNode(const v1::State& state, std::string_view image, std::string_view node) {
+  const v1::ImageRecord* record = Find(state.images(), image);
+  auto it = images_.find(image);
+  if (record == nullptr || it == images_.end()) return;  // the watch of the image decides
+  const v1::NodeRecord* n = Find(state.nodes(), node);
+  if (n == nullptr) {
+    Restand(&it->second, std::string(node), nullptr);
+    return;
+  }
+  NodeFacts facts = ImageView(state, *record).FactsOf(n->node());
+  Restand(&it->second, n->node().name(), &facts);
+}
+
+void Index::CountPod(const v1::State& state, const std::string& key, int delta) {
+  const v1::PodRecord* r = Find(state.pods(), key);
+  if (r != nullptr && IsActive(*r)) active_[r->policy()] += delta;
+}
+
+std::string Index::Differences(const v1::State& state) const {
+  Index fresh(state);
+  std::string out;
+  std::map<std::string, int, std::less<>> mine, theirs;
+  for (const auto& [policy, n] : active_) {
+    if (n != 0) mine[policy] = n;
+  }
+  for (const auto& [policy, n] : fresh.active_) {
+    if (n != 0) theirs[policy] = n;
+  }
+  for (const auto& [policy, n] : theirs) {
+    if (Active(policy) != n) {
+      out += "policy '" + policy + "': " + std::to_string(Active(policy)) + " active, not " +
+             std::to_string(n) + "; ";
+    }
+  }
+  if (mine.size() != theirs.size()) out += "active counts kept for policies with none; ";
+  for (const auto& [name, s] : fresh.images_) {
+    const ImageStanding* kept = Standing(name);
+    if (kept == nullptr) {
+      out += "cachedimage/" + name + " missing; ";
+    } else if (*kept != s) {
+      out += "cachedimage/" + name + " stands otherwise (" + std::to_string(kept->targeted) +
+             " targeted, " + std::to_string(kept->cached.size()) + " cached, not " +
+             std::to_string(s.targeted) + " and " + std::to_string(s.cached.size()) + "); ";
+    }
+  }
+  if (images_.size() != fresh.images_.size()) out += "standings kept for CachedImages gone; ";
+  return out;
+}
+
+}  // namespace drop

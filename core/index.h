@@ -1,0 +1,75 @@
+// What the core keeps beside the State so that a reconcile costs what changed, not the size of
+// the cluster: how each CachedImage stands on each node, and each policy's active pulls. Derived
+// from the State alone, never journaled; whoever folds through an Index gets decisions equal, byte
+// for byte, to the ones a full walk of the State makes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "core/schema.h"
+
+namespace drop {
+
+// One CachedImage's nodes, as its census and its choice of the next node read them.
+struct ImageStanding {
+  // How one node stands; what the sets below were filled from.
+  struct Node {
+    bool targeted = false, cached = false, pod = false, failed = false;
+    int64_t failure_ms = 0;  // the latest failure's time, when failed
+    bool operator==(const Node&) const = default;
+  };
+  std::unordered_map<std::string, Node> nodes;  // every node in the State
+  int targeted = 0;
+  std::set<std::string, std::less<>> cached;   // targeted nodes that hold the image
+  std::set<std::string, std::less<>> wanting;  // targeted nodes that lack it
+  // Nodes that lack it and have no pod of it: the candidates, never-failed ones by name and the
+  // others by their latest failure (then name).
+  std::set<std::string, std::less<>> open;
+  std::set<std::pair<int64_t, std::string>> open_failed;
+
+  // CachedNodesDigest of `cached`: a status compared with the one written needs it every time,
+  // the set changes far less often.
+  uint64_t CachedDigest() const;
+  mutable std::optional<uint64_t> cached_digest;  // reset whenever `cached` changes
+
+  bool operator==(const ImageStanding& o) const {
+    return nodes == o.nodes && targeted == o.targeted && cached == o.cached &&
+           wanting == o.wanting && open == o.open && open_failed == o.open_failed;
+  }
+};
+
+class Index {
+ public:
+  Index() = default;
+  explicit Index(const v1::State& state) { Rebuild(state); }
+
+  // Folds `entry` into *state (see drop::Apply) and brings the index up to date with it.
+  void Apply(const v1::Entry& entry, v1::State* state);
+
+  // Active drop pods under the policy: CountActive without the walk over every pod.
+  int Active(std::string_view policy) const;
+  // nullptr when the State holds no CachedImage of that name.
+  const ImageStanding* Standing(std::string_view image) const;
+
+  // Where this index differs from one built afresh from `state`; empty when it does not.
+  std::string Differences(const v1::State& state) const;
+
+ private:
+  void Rebuild(const v1::State& state);
+  void RefreshImage(const v1::State& state, std::string_view image);
+  void RefreshNode(const v1::State& state, std::string_view image, std::string_view node);
+  void CountPod(const v1::State& state, const std::string& key, int delta);
+
+  std::map<std::string, int, std::less<>> active_;
+  std::map<std::string, ImageStanding, std::less<>> images_;
+};
+
+}  // namespace drop
