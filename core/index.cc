@@ -62,6 +62,59 @@ void Restand(ImageStanding* s, const std::string& name, const NodeFacts* facts) 
   Count(s, name, it->second, 1);
 }
 
+ImageStanding::Pod PodStandingOf(const v1::ImageRecord& image, const v1::PodRecord& r,
+                                 const ImageStanding& s) {
+  ImageStanding::Pod p;
+  p.unaccounted = !r.accounted();
+  if (r.delete_issued() || !r.create_error().empty()) return p;
+  if (Superseded(image, r)) {
+    p.superseded = true;
+    return p;
+  }
+  if (!r.accounted()) return p;
+  p.finished = true;
+  p.finished_ms = r.finished_ms();
+  p.failed = r.pod().phase() == v1::POD_FAILED;
+  auto node = s.nodes.find(r.pod().node());
+  p.in_the_way = node != s.nodes.end() && node->second.targeted && !node->second.cached;
+  return p;
+}
+
+void Count(ImageStanding* s, const std::string& key, const ImageStanding::Pod& p, int sign) {
+  auto put = [&](bool in, auto* set, auto value) {
+    if (!in) return;
+    if (sign > 0) {
+      set->insert(std::move(value));
+    } else {
+      set->erase(value);
+    }
+  };
+  put(p.unaccounted, &s->unaccounted, key);
+  put(p.superseded, &s->superseded, key);
+  put(p.finished, &s->finished, std::pair(p.finished_ms, key));
+  put(p.failed, &s->failed, std::pair(p.finished_ms, key));
+  put(p.in_the_way, &s->in_the_way, key);
+}
+
+// Brings one pod's standing up to date with its record (nullptr: the record is gone).
+void Repod(ImageStanding* s, const std::string& key, const v1::ImageRecord& image,
+           const v1::PodRecord* r) {
+  auto it = s->pods.find(key);
+  if (it != s->pods.end()) {
+    Count(s, key, it->second, -1);
+    if (r == nullptr) {
+      s->pods.erase(it);
+      return;
+    }
+  } else if (r == nullptr) {
+    return;
+  } else {
+    it = s->pods.emplace(key, ImageStanding::Pod{}).first;
+  }
+  it->second = PodStandingOf(image, *r, *s);
+  Count(s, key, it->second, 1);
+}
+
 }  // namespace
 
 uint64_t ImageStanding::CachedDigest() const {
@@ -117,6 +170,12 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
         image = &spec.cached_image();
         node = &spec.node();
       }
+      if (e.action().has_delete_pod()) {
+        const v1::DeletePod& d = e.action().delete_pod();
+        pod = PodKey(d.cached_image(), d.node(), d.name());
+        image = &d.cached_image();
+        node = &d.node();
+      }
       break;
     case v1::Entry::kRelistEnd:
     case v1::Entry::kStarted:
@@ -133,6 +192,11 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
     Rebuild(*state);
   } else if (image != nullptr && node != nullptr) {
     RefreshNode(*state, *image, *node);
+    const v1::ImageRecord* record = Find(state->images(), *image);
+    auto it = images_.find(*image);
+    if (!pod.empty() && record != nullptr && it != images_.end()) {
+      Repod(&it->second, pod, *record, Find(state->pods(), pod));  // a record erased goes too
+    }
   } else if (image != nullptr) {
     RefreshImage(*state, *image);
   } else if (node != nullptr) {
@@ -178,19 +242,29 @@ void Index::RefreshImage(const v1::State& state, std::string_view name) {
     Restand(&s, f.node->name(), &f);
     return true;
   });
+  auto [first, last] = PodsOf(state, name);
+  for (int i = first; i < last; ++i)
+    Repod(&s, state.pods(i).key(), *record, &state.pods(i));
 }
 
 void Index::RefreshNode(const v1::State& state, std::string_view image, std::string_view node) {
   const v1::ImageRecord* record = Find(state.images(), image);
   auto it = images_.find(image);
   if (record == nullptr || it == images_.end()) return;  // the watch of the image decides
+  ImageStanding* s = &it->second;
   const v1::NodeRecord* n = Find(state.nodes(), node);
   if (n == nullptr) {
-    Restand(&it->second, std::string(node), nullptr);
-    return;
+    Restand(s, std::string(node), nullptr);
+  } else {
+    NodeFacts facts = ImageView(state, *record).FactsOf(n->node());
+    Restand(s, n->node().name(), &facts);
   }
-  NodeFacts facts = ImageView(state, *record).FactsOf(n->node());
-  Restand(&it->second, n->node().name(), &facts);
+  // Whether its finished pods are in the way follows the node's standing.
+  std::string prefix = PodKey(image, node, "");
+  for (int i = LowerBound(state.pods(), prefix);
+       i < state.pods_size() && state.pods(i).key().starts_with(prefix); ++i) {
+    Repod(s, state.pods(i).key(), *record, &state.pods(i));
+  }
 }
 
 void Index::CountPod(const v1::State& state, const std::string& key, int delta) {

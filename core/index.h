@@ -18,7 +18,8 @@
 
 namespace drop {
 
-// One CachedImage's nodes, as its census and its choice of the next node read them.
+// One CachedImage's nodes and drop pods, as its census, its choice of the next node and its
+// reconcile read them. Pods go by their key, so every set of them is in State.pods order.
 struct ImageStanding {
   // How one node stands; what the sets below were filled from.
   struct Node {
@@ -35,6 +36,21 @@ struct ImageStanding {
   std::set<std::string, std::less<>> open;
   std::set<std::pair<int64_t, std::string>> open_failed;
 
+  // How one pod stands; what the pod sets below were filled from.
+  struct Pod {
+    bool unaccounted = false, superseded = false, finished = false, failed = false;
+    bool in_the_way = false;
+    int64_t finished_ms = 0;
+    bool operator==(const Pod&) const = default;
+  };
+  std::unordered_map<std::string, Pod> pods;  // every pod record of the CachedImage
+  std::set<std::string> unaccounted;          // not yet accounted (their outcome is still to come)
+  // The rest leave out pods whose delete is issued or whose create failed.
+  std::set<std::string> superseded;  // made for another image than spec.image names now
+  std::set<std::pair<int64_t, std::string>> finished;  // accounted, by finish time
+  std::set<std::pair<int64_t, std::string>> failed;    // those of them that failed
+  std::set<std::string> in_the_way;  // finished on a targeted node that lacks the image
+
   // CachedNodesDigest of `cached`: a status compared with the one written needs it every time,
   // the set changes far less often.
   uint64_t CachedDigest() const;
@@ -42,7 +58,9 @@ struct ImageStanding {
 
   bool operator==(const ImageStanding& o) const {
     return nodes == o.nodes && targeted == o.targeted && cached == o.cached &&
-           wanting == o.wanting && open == o.open && open_failed == o.open_failed;
+           wanting == o.wanting && open == o.open && open_failed == o.open_failed &&
+           pods == o.pods && unaccounted == o.unaccounted && superseded == o.superseded &&
+           finished == o.finished && failed == o.failed && in_the_way == o.in_the_way;
   }
 };
 

@@ -46,13 +46,6 @@ int64_t StartOf(const v1::PodRecord& r) {
   return r.issued_ms() > 0 ? r.issued_ms() : r.pod().creation_time_ms();
 }
 
-// A pod made for another image than the CachedImage now names (spec.image changed).
-bool Superseded(const v1::ImageRecord& image, const v1::PodRecord& r) {
-  if (r.pod().image() == image.object().spec().image()) return false;  // the common case
-  Result<ImageRef> ref = ParseImageRef(r.pod().image());
-  return !ref.ok() || ref->MatchKey() != image.image_key();
-}
-
 // A pod drop may delete: the watch has shown it (its uid is the delete's precondition).
 bool Deletable(const v1::PodRecord& r) {
   return !r.delete_issued() && !r.pod().uid().empty();
@@ -67,17 +60,22 @@ const v1::Condition* ReadyCondition(const v1::CachedImageStatus& status) {
 
 }  // namespace
 
-std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view name, int64_t now) {
+bool Superseded(const v1::ImageRecord& image, const v1::PodRecord& r) {
+  if (r.pod().image() == image.object().spec().image()) return false;  // the common case
+  Result<ImageRef> ref = ParseImageRef(r.pod().image());
+  return !ref.ok() || ref->MatchKey() != image.image_key();
+}
+
+std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view name, int64_t now,
+                                    const Index* index) {
   std::vector<v1::Entry> out;
   const v1::ImageRecord* image = Find(state.images(), name);
   const v1::PullPolicySpec* spec = nullptr;
   if (image != nullptr) spec = FindPolicySpec(state, image->object().spec().pull_policy_ref());
   const v1::PullPolicySpec& policy = spec != nullptr ? *spec : DefaultPolicySpec();
-  auto [first, last] = PodsOf(state, name);
-  for (int i = first; i < last; ++i) {
-    const v1::PodRecord& r = state.pods(i);
+  auto account = [&](const v1::PodRecord& r) {
     const v1::Pod& pod = r.pod();
-    if (r.accounted()) continue;
+    if (r.accounted()) return;
     v1::PullOutcome o;
     o.set_cached_image(std::string(name));
     o.set_node(pod.node());
@@ -89,7 +87,7 @@ std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view nam
       o.set_message("creating pod " + pod.name() + " failed: " + r.create_error_reason() + ": " +
                     r.create_error());
     } else if (image == nullptr || Superseded(*image, r)) {
-      continue;  // not a pull of the current image: ReconcileImage deletes it
+      return;  // not a pull of the current image: ReconcileImage deletes it
     } else if (pod.phase() == v1::POD_SUCCEEDED) {
       o.set_outcome(v1::PULL_SUCCEEDED);
       o.set_reason("Pulled");
@@ -115,7 +113,7 @@ std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view nam
                     waiting);
       delete_pod = true;
     } else {
-      continue;  // still pulling
+      return;  // still pulling
     }
     int64_t start = StartOf(r);
     int64_t end = r.finished_ms() > 0 ? r.finished_ms() : now;
@@ -136,6 +134,15 @@ std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view nam
       }
     }
     if (delete_pod && Deletable(r)) out.push_back(Delete(state, r, o.reason().c_str()));
+  };
+  const ImageStanding* standing = index != nullptr ? index->Standing(name) : nullptr;
+  if (standing != nullptr) {
+    for (const std::string& key : standing->unaccounted)
+      account(*Find(state.pods(), key));
+  } else {
+    auto [first, last] = PodsOf(state, name);
+    for (int i = first; i < last; ++i)
+      account(state.pods(i));
   }
   return out;
 }
@@ -335,15 +342,16 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
   const bool has_candidate = census.has_candidate();
   bool backoff_passed = now >= BackoffUntil(policy.backoff(), *image);
 
-  for (const v1::PodRecord* r : view.pods()) {
+  const int64_t ttl = policy.pod_ttl_after_finished_ms();
+  auto visit = [&](const v1::PodRecord* r) {
     const v1::Pod& pod = r->pod();
-    if (r->delete_issued() || !r->create_error().empty()) continue;
+    if (r->delete_issued() || !r->create_error().empty()) return;
     if (Superseded(*image, *r)) {
       if (Deletable(*r)) out.push_back(Delete(state, *r, "Superseded"));
-      continue;
+      return;
     }
     if (r->accounted()) {
-      int64_t expires = r->finished_ms() + policy.pod_ttl_after_finished_ms();
+      int64_t expires = r->finished_ms() + ttl;
       bool failed = pod.phase() == v1::POD_FAILED;
       // A finished pod holds its node's pod name. On a node that lacks the image it makes way
       // for the next pull: at once after a success that no longer counts (the node was
@@ -360,6 +368,39 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
       }
     } else if (StartOf(*r) > 0) {
       wake = std::min(wake, StartOf(*r) + policy.pull_timeout_ms());
+    }
+  };
+  if (standing == nullptr) {
+    for (const v1::PodRecord* r : view.pods())
+      visit(r);
+  } else {
+    // Visited, in pod order: the pods that may be deleted or have not finished. Every other one
+    // finished within its TTL on a node that does not want it back, and only sets a deadline:
+    // the earliest of those comes first in the index's order.
+    std::vector<const std::string*> keys;
+    for (const auto* set : {&standing->superseded, &standing->unaccounted, &standing->in_the_way}) {
+      for (const std::string& key : *set)
+        keys.push_back(&key);
+    }
+    const std::pair<int64_t, std::string> unexpired{now - ttl + 1, ""};
+    const auto fresh = standing->finished.lower_bound(unexpired);
+    for (auto it = standing->finished.begin(); it != fresh; ++it)
+      keys.push_back(&it->second);
+    std::sort(keys.begin(), keys.end(), [](auto* a, auto* b) { return *a < *b; });
+    keys.erase(std::unique(keys.begin(), keys.end(), [](auto* a, auto* b) { return *a == *b; }),
+               keys.end());
+    for (const std::string* key : keys)
+      visit(Find(state.pods(), *key));
+    auto waiting = [&](const std::pair<int64_t, std::string>& p) {
+      return !standing->in_the_way.contains(p.second);
+    };
+    if (auto it = std::find_if(fresh, standing->finished.end(), waiting);
+        it != standing->finished.end()) {
+      wake = std::min(wake, it->first + ttl);
+    }
+    if (!backoff_passed &&
+        std::any_of(standing->failed.lower_bound(unexpired), standing->failed.end(), waiting)) {
+      wake = std::min(wake, BackoffUntil(policy.backoff(), *image));
     }
   }
 

@@ -19,10 +19,14 @@ class Index;
 // Most failed nodes listed in status.failedNodes (the latest failures); the journal keeps all.
 constexpr int kMaxFailedNodesInStatus = 10;
 
+// A pod made for another image than the CachedImage now names (spec.image changed).
+bool Superseded(const v1::ImageRecord& image, const v1::PodRecord& pod);
+
 // Decides the outcome of every pull that ended (the pod Succeeded or Failed), can no longer
 // succeed (kubelet reported ImagePullBackOff twice), timed out, or could not be created:
 // PullOutcome entries, with the deletes and Events that go with them.
-std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view image, int64_t now);
+std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view image, int64_t now,
+                                    const Index* index = nullptr);
 
 // Deletes pods that are done with (TTL expired, superseded by a new image, orphaned, in the way
 // of a retry), writes status when it changed, emits Ready and Degraded Events, requeues itself

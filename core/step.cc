@@ -191,7 +191,7 @@ std::vector<v1::Entry> Step(const v1::Entry& input, v1::State* state, Index* ind
     size_t at = out.size();
     ++seq;
     if (key.kind() == v1::KIND_CACHED_IMAGE) {
-      record(AccountPulls(*state, key.name(), now), id);
+      record(AccountPulls(*state, key.name(), now, index), id);
       record(ReconcileImage(*state, key.name(), now, index), id);
     } else {
       record(PacePolicy(*state, key.name(), now, index), id);
