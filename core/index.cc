@@ -115,6 +115,14 @@ void Repod(ImageStanding* s, const std::string& key, const v1::ImageRecord& imag
   Count(s, key, it->second, 1);
 }
 
+// What of a CachedImage's record its standing follows: which object it is, its spec and the
+// image it resolved to. Its status, which drop's own writes change, is left out.
+std::string StandingInputs(const v1::State& state, const std::string& name) {
+  const v1::ImageRecord* r = Find(state.images(), name);
+  if (r == nullptr) return "";
+  return r->object().uid() + '\0' + r->image_key() + '\0' + r->object().spec().SerializeAsString();
+}
+
 }  // namespace
 
 uint64_t ImageStanding::CachedDigest() const {
@@ -184,9 +192,16 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
     default:
       break;
   }
+  std::string image_before;
+  if (image != nullptr && node == nullptr) image_before = StandingInputs(*state, *image);
   if (!pod.empty()) CountPod(*state, pod, -1);
   drop::Apply(e, state);
   if (!pod.empty()) CountPod(*state, pod, 1);
+  // Most updates of a CachedImage are its status coming back from drop's own writes.
+  if (image != nullptr && node == nullptr && StandingInputs(*state, *image) == image_before &&
+      !image_before.empty()) {
+    return;
+  }
 
   if (all) {
     Rebuild(*state);
