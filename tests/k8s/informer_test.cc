@@ -376,7 +376,9 @@ TEST(InformerUnderFaults, FinalViewEqualsTheServerAndNoEventIsLostOrRepeated) {
             << " retries\n";
   // The faults did happen.
   EXPECT_GT(total - failed.load(), 2000);                 // thousands of changes went through
-  EXPECT_GT(folded[v1::KIND_CACHED_IMAGE].events, 300u);  // fewer: some fall into relists
+  // Fewer for CachedImages, and fewer still the more relists after 410 there were (286 with 13
+  // relists, 1,083 with none): what the watch did not deliver the relist carried.
+  EXPECT_GT(folded[v1::KIND_CACHED_IMAGE].events, 100u);
   EXPECT_GT(gone, 0u) << "no 410 Gone: compaction did not reach the informers";
   EXPECT_GT(watches, 20u) << "the API server did not end watches";
   EXPECT_GT(a.too_many_requests + b.too_many_requests, 0u)
