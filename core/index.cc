@@ -19,47 +19,66 @@ ImageStanding::Node StandingOf(const NodeFacts& f) {
   return n;
 }
 
-// Adds (sign 1) or takes away (sign -1) one node's part of the standing's counts and sets.
+// Adds `value` to `set` (sign 1) or takes it away (sign -1).
+template <typename Set, typename Value>
+void Put(Set* set, Value value, int sign) {
+  if (sign > 0) {
+    set->insert(std::move(value));
+  } else {
+    set->erase(value);
+  }
+}
+
+// One node's part of the standing's counts and sets.
 void Count(ImageStanding* s, const std::string& name, const ImageStanding::Node& n, int sign) {
-  auto put = [&](auto* set, auto value) {
-    if (sign > 0) {
-      set->insert(std::move(value));
-    } else {
-      set->erase(value);
-    }
-  };
   if (!n.targeted) return;
   s->targeted += sign;
   if (n.cached) {
-    put(&s->cached, name);
+    Put(&s->cached, name, sign);
     s->cached_digest.reset();
     return;
   }
-  put(&s->wanting, name);
+  Put(&s->wanting, name, sign);
   if (n.pod) return;
   if (n.failed) {
-    put(&s->open_failed, std::pair(n.failure_ms, name));
+    Put(&s->open_failed, std::pair(n.failure_ms, name), sign);
   } else {
-    put(&s->open, name);
+    Put(&s->open, name, sign);
   }
+}
+
+// One pod's part of the standing's sets.
+void Count(ImageStanding* s, const std::string& key, const ImageStanding::Pod& p, int sign) {
+  if (p.unaccounted) Put(&s->unaccounted, key, sign);
+  if (p.superseded) Put(&s->superseded, key, sign);
+  if (p.finished) Put(&s->finished, std::pair(p.finished_ms, key), sign);
+  if (p.failed) Put(&s->failed, std::pair(p.finished_ms, key), sign);
+  if (p.in_the_way) Put(&s->in_the_way, key, sign);
+}
+
+// Keeps `now` as the standing of `key` (nullopt: it is gone), the old one's part taken out of
+// the sets and the new one's put in.
+template <typename T>
+void Replace(ImageStanding* s, std::unordered_map<std::string, T>* kept, const std::string& key,
+             const std::optional<T>& now) {
+  auto it = kept->find(key);
+  if (it != kept->end()) {
+    Count(s, key, it->second, -1);
+    if (!now) {
+      kept->erase(it);
+      return;
+    }
+    it->second = *now;
+  } else {
+    if (!now) return;
+    it = kept->emplace(key, *now).first;
+  }
+  Count(s, key, it->second, 1);
 }
 
 // Brings one node's standing up to date with the facts (nullptr: the node is gone).
 void Restand(ImageStanding* s, const std::string& name, const NodeFacts* facts) {
-  auto it = s->nodes.find(name);
-  if (it != s->nodes.end()) {
-    Count(s, name, it->second, -1);
-    if (facts == nullptr) {
-      s->nodes.erase(it);
-      return;
-    }
-  } else if (facts == nullptr) {
-    return;
-  } else {
-    it = s->nodes.emplace(name, ImageStanding::Node{}).first;
-  }
-  it->second = StandingOf(*facts);
-  Count(s, name, it->second, 1);
+  Replace(s, &s->nodes, name, facts != nullptr ? std::optional(StandingOf(*facts)) : std::nullopt);
 }
 
 ImageStanding::Pod PodStandingOf(const v1::ImageRecord& image, const v1::PodRecord& r,
@@ -80,39 +99,11 @@ ImageStanding::Pod PodStandingOf(const v1::ImageRecord& image, const v1::PodReco
   return p;
 }
 
-void Count(ImageStanding* s, const std::string& key, const ImageStanding::Pod& p, int sign) {
-  auto put = [&](bool in, auto* set, auto value) {
-    if (!in) return;
-    if (sign > 0) {
-      set->insert(std::move(value));
-    } else {
-      set->erase(value);
-    }
-  };
-  put(p.unaccounted, &s->unaccounted, key);
-  put(p.superseded, &s->superseded, key);
-  put(p.finished, &s->finished, std::pair(p.finished_ms, key));
-  put(p.failed, &s->failed, std::pair(p.finished_ms, key));
-  put(p.in_the_way, &s->in_the_way, key);
-}
-
 // Brings one pod's standing up to date with its record (nullptr: the record is gone).
 void Repod(ImageStanding* s, const std::string& key, const v1::ImageRecord& image,
            const v1::PodRecord* r) {
-  auto it = s->pods.find(key);
-  if (it != s->pods.end()) {
-    Count(s, key, it->second, -1);
-    if (r == nullptr) {
-      s->pods.erase(it);
-      return;
-    }
-  } else if (r == nullptr) {
-    return;
-  } else {
-    it = s->pods.emplace(key, ImageStanding::Pod{}).first;
-  }
-  it->second = PodStandingOf(image, *r, *s);
-  Count(s, key, it->second, 1);
+  Replace(s, &s->pods, key,
+          r != nullptr ? std::optional(PodStandingOf(image, *r, *s)) : std::nullopt);
 }
 
 // What of a CachedImage's record its standing follows: which object it is, its spec and the
