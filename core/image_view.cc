@@ -12,15 +12,6 @@ ImageView::ImageView(const v1::State& state, const v1::ImageRecord& record)
     : state_(&state), record_(&record) {
   const v1::CachedImage& object = record.object();
   policy_ = FindPolicySpec(state, object.spec().pull_policy_ref());
-  spec_error_ = ValidateCachedImage(object);
-  if (spec_error_.empty() && policy_ != nullptr) {
-    const v1::PolicyRecord* p = Find(state.policies(), object.spec().pull_policy_ref());
-    if (p != nullptr && !p->object().spec_error().empty()) {
-      spec_error_ = p->object().spec_error();
-    } else {
-      spec_error_ = ValidatePullPolicy(object.spec().pull_policy_ref(), *policy_);
-    }
-  }
   match_hash_ = record.image_key().empty() ? 0 : Fnv1a64(record.image_key());
   // Under Always the user asks for a fresh pull of a moving tag: a listed image proves nothing.
   present_counts_ = effective_policy().image_pull_policy() != "Always";
@@ -49,6 +40,21 @@ void ImageView::Complete(NodeFacts* facts) const {
       match_hash_ != 0 && std::binary_search(hashes.begin(), hashes.end(), match_hash_);
   facts->cached =
       facts->fit == Fit::kTargeted && (facts->pulled || (facts->present && present_counts_));
+}
+
+const std::string& ImageView::spec_error() const {
+  if (spec_error_) return *spec_error_;
+  const v1::CachedImage& object = record_->object();
+  spec_error_ = ValidateCachedImage(object);
+  if (spec_error_->empty() && policy_ != nullptr) {
+    const v1::PolicyRecord* p = Find(state_->policies(), object.spec().pull_policy_ref());
+    if (p != nullptr && !p->object().spec_error().empty()) {
+      spec_error_ = p->object().spec_error();
+    } else {
+      spec_error_ = ValidatePullPolicy(object.spec().pull_policy_ref(), *policy_);
+    }
+  }
+  return *spec_error_;
 }
 
 const v1::PullPolicySpec& ImageView::effective_policy() const {

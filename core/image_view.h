@@ -2,6 +2,7 @@
 // sits there. Reconcile, pacing and the replay tool's explain all read the cluster through this.
 #pragma once
 
+#include <optional>
 #include <span>
 #include <string>
 
@@ -32,8 +33,9 @@ class ImageView {
   const v1::PullPolicySpec* policy() const { return policy_; }
   // The policy that governs timeouts and clean-up: the named one, else the default.
   const v1::PullPolicySpec& effective_policy() const;
-  // Why the spec (or its policy) cannot be acted on; empty when it can.
-  const std::string& spec_error() const { return spec_error_; }
+  // Why the spec (or its policy) cannot be acted on; empty when it can. Validated when first
+  // asked: a view that only reads the nodes does not pay for it.
+  const std::string& spec_error() const;
   // This CachedImage's drop pods, sorted by node (then name): a slice of State.pods.
   std::span<const v1::PodRecord* const> pods() const { return pods_; }
 
@@ -50,7 +52,7 @@ class ImageView {
   const v1::State* state_;
   const v1::ImageRecord* record_;
   const v1::PullPolicySpec* policy_;
-  std::string spec_error_;
+  mutable std::optional<std::string> spec_error_;
   uint64_t match_hash_ = 0;
   bool present_counts_ = true;
   std::span<const v1::PodRecord* const> pods_;

@@ -78,6 +78,7 @@ struct Lane {
   const v1::ImageRecord* record;
   int64_t last_start;
   bool done = false;
+  bool checked = false;              // its spec validated
   std::vector<std::string> started;  // nodes started in this pass
 };
 
@@ -167,7 +168,6 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
   for (const v1::ImageRecord& image : state.images()) {
     const v1::CachedImage& object = image.object();
     if (object.spec().pull_policy_ref() != policy || object.deleting()) continue;
-    if (!ValidateCachedImage(object).empty()) continue;
     lanes.push_back(Lane{.record = &image, .last_start = image.last_start_ms(), .started = {}});
   }
 
@@ -199,6 +199,15 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
     Candidate candidate;
     for (Lane& lane : lanes) {
       if (lane.done) continue;
+      // An invalid spec takes no part; checked when the lane's turn first comes, as most passes
+      // end at the first lane that has a node to pull on.
+      if (!lane.checked) {
+        lane.checked = true;
+        if (!ValidateCachedImage(lane.record->object()).empty()) {
+          lane.done = true;
+          continue;
+        }
+      }
       // Rule 3: the CachedImage's own backoff.
       int64_t until = BackoffUntil(backoff, *lane.record);
       if (now < until) {
