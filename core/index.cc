@@ -1,5 +1,7 @@
 #include "core/index.h"
 
+#include <algorithm>
+
 #include "core/fold.h"
 #include "core/image_view.h"
 #include "core/pacing.h"
@@ -29,8 +31,10 @@ void Put(Set* set, Value value, int sign) {
   }
 }
 
+using Name = ImageStanding::Name;
+
 // One node's part of the standing's counts and sets.
-void Count(ImageStanding* s, const std::string& name, const ImageStanding::Node& n, int sign) {
+void Count(ImageStanding* s, Name name, const ImageStanding::Node& n, int sign) {
   if (!n.targeted) return;
   s->targeted += sign;
   if (n.cached) {
@@ -48,7 +52,7 @@ void Count(ImageStanding* s, const std::string& name, const ImageStanding::Node&
 }
 
 // One pod's part of the standing's sets.
-void Count(ImageStanding* s, const std::string& key, const ImageStanding::Pod& p, int sign) {
+void Count(ImageStanding* s, Name key, const ImageStanding::Pod& p, int sign) {
   if (p.unaccounted) Put(&s->unaccounted, key, sign);
   if (p.superseded) Put(&s->superseded, key, sign);
   if (p.finished) Put(&s->finished, std::pair(p.finished_ms, key), sign);
@@ -63,7 +67,7 @@ void Replace(ImageStanding* s, std::unordered_map<std::string, T>* kept, const s
              const std::optional<T>& now) {
   auto it = kept->find(key);
   if (it != kept->end()) {
-    Count(s, key, it->second, -1);
+    Count(s, &it->first, it->second, -1);
     if (!now) {
       kept->erase(it);
       return;
@@ -73,7 +77,7 @@ void Replace(ImageStanding* s, std::unordered_map<std::string, T>* kept, const s
     if (!now) return;
     it = kept->emplace(key, *now).first;
   }
-  Count(s, key, it->second, 1);
+  Count(s, &it->first, it->second, 1);
 }
 
 // Brings one node's standing up to date with the facts (nullptr: the node is gone).
@@ -114,13 +118,33 @@ std::string StandingInputs(const v1::State& state, const std::string& name) {
   return r->object().uid() + '\0' + r->image_key() + '\0' + r->object().spec().SerializeAsString();
 }
 
+// The same names, in the same order.
+bool SameNames(const ImageStanding::Names& a, const ImageStanding::Names& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [](Name x, Name y) { return *x == *y; });
+}
+bool SameNames(const ImageStanding::TimedNames& a, const ImageStanding::TimedNames& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+    return x.first == y.first && *x.second == *y.second;
+  });
+}
+
 }  // namespace
+
+bool ImageStanding::operator==(const ImageStanding& o) const {
+  return nodes == o.nodes && targeted == o.targeted && SameNames(cached, o.cached) &&
+         SameNames(wanting, o.wanting) && SameNames(open, o.open) &&
+         SameNames(open_failed, o.open_failed) && pods == o.pods &&
+         SameNames(unaccounted, o.unaccounted) && SameNames(superseded, o.superseded) &&
+         SameNames(finished, o.finished) && SameNames(failed, o.failed) &&
+         SameNames(in_the_way, o.in_the_way);
+}
 
 uint64_t ImageStanding::CachedDigest() const {
   if (!cached_digest) {
     uint64_t h = kEmptyCachedNodesDigest;
-    for (const std::string& node : cached)
-      h = CachedNodesDigestStep(h, node);
+    for (Name node : cached)
+      h = CachedNodesDigestStep(h, *node);
     cached_digest = h;
   }
   return *cached_digest;

@@ -19,8 +19,24 @@
 namespace drop {
 
 // One CachedImage's nodes and drop pods, as its census, its choice of the next node and its
-// reconcile read them. Pods go by their key, so every set of them is in State.pods order.
+// reconcile read them. Pods go by their key, so every set of them is in State.pods order. The
+// sets hold the names the maps keep (a map's keys stay where they are), ordered by name.
 struct ImageStanding {
+  using Name = const std::string*;
+  struct ByName {
+    bool operator()(Name a, Name b) const { return *a < *b; }
+  };
+  // A null name goes before every name of its time: {t, nullptr} bounds a search from t on.
+  struct ByTimeThenName {
+    bool operator()(const std::pair<int64_t, Name>& a, const std::pair<int64_t, Name>& b) const {
+      if (a.first != b.first) return a.first < b.first;
+      if (a.second == nullptr || b.second == nullptr) return a.second == nullptr && b.second;
+      return *a.second < *b.second;
+    }
+  };
+  using Names = std::set<Name, ByName>;
+  using TimedNames = std::set<std::pair<int64_t, Name>, ByTimeThenName>;
+
   // How one node stands; what the sets below were filled from.
   struct Node {
     bool targeted = false, cached = false, pod = false, failed = false;
@@ -29,12 +45,12 @@ struct ImageStanding {
   };
   std::unordered_map<std::string, Node> nodes;  // every node in the State
   int targeted = 0;
-  std::set<std::string, std::less<>> cached;   // targeted nodes that hold the image
-  std::set<std::string, std::less<>> wanting;  // targeted nodes that lack it
+  Names cached;   // targeted nodes that hold the image
+  Names wanting;  // targeted nodes that lack it
   // Nodes that lack it and have no pod of it: the candidates, never-failed ones by name and the
   // others by their latest failure (then name).
-  std::set<std::string, std::less<>> open;
-  std::set<std::pair<int64_t, std::string>> open_failed;
+  Names open;
+  TimedNames open_failed;
 
   // How one pod stands; what the pod sets below were filled from.
   struct Pod {
@@ -44,24 +60,20 @@ struct ImageStanding {
     bool operator==(const Pod&) const = default;
   };
   std::unordered_map<std::string, Pod> pods;  // every pod record of the CachedImage
-  std::set<std::string> unaccounted;          // not yet accounted (their outcome is still to come)
+  Names unaccounted;                          // not yet accounted (their outcome is still to come)
   // The rest leave out pods whose delete is issued or whose create failed.
-  std::set<std::string> superseded;  // made for another image than spec.image names now
-  std::set<std::pair<int64_t, std::string>> finished;  // accounted, by finish time
-  std::set<std::pair<int64_t, std::string>> failed;    // those of them that failed
-  std::set<std::string> in_the_way;  // finished on a targeted node that lacks the image
+  Names superseded;     // made for another image than spec.image names now
+  TimedNames finished;  // accounted, by finish time
+  TimedNames failed;    // those of them that failed
+  Names in_the_way;     // finished on a targeted node that lacks the image
 
   // CachedNodesDigest of `cached`: a status compared with the one written needs it every time,
   // the set changes far less often.
   uint64_t CachedDigest() const;
   mutable std::optional<uint64_t> cached_digest;  // reset whenever `cached` changes
 
-  bool operator==(const ImageStanding& o) const {
-    return nodes == o.nodes && targeted == o.targeted && cached == o.cached &&
-           wanting == o.wanting && open == o.open && open_failed == o.open_failed &&
-           pods == o.pods && unaccounted == o.unaccounted && superseded == o.superseded &&
-           finished == o.finished && failed == o.failed && in_the_way == o.in_the_way;
-  }
+  // Same standings and the same names in each set (the sets follow from the standings).
+  bool operator==(const ImageStanding& o) const;
 };
 
 class Index {

@@ -119,19 +119,19 @@ Candidate FirstCandidate(const v1::State& state, const ImageStanding& standing,
                          const std::vector<std::string>& exclude) {
   Candidate best;
   best.wanting = !standing.wanting.empty();
-  auto excluded = [&](const std::string& node) {
-    return std::find(exclude.begin(), exclude.end(), node) != exclude.end();
+  auto excluded = [&](const std::string* node) {
+    return std::find(exclude.begin(), exclude.end(), *node) != exclude.end();
   };
   const std::string* pick = nullptr;
-  for (const std::string& node : standing.open) {
+  for (const std::string* node : standing.open) {
     if (!excluded(node)) {
-      pick = &node;
+      pick = node;
       break;
     }
   }
   for (auto it = standing.open_failed.begin(); pick == nullptr && it != standing.open_failed.end();
        ++it) {
-    if (!excluded(it->second)) pick = &it->second;
+    if (!excluded(it->second)) pick = it->second;
   }
   if (pick != nullptr) best.node = &Find(state.nodes(), *pick)->node();
   return best;

@@ -137,8 +137,8 @@ std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view nam
   };
   const ImageStanding* standing = index != nullptr ? index->Standing(name) : nullptr;
   if (standing != nullptr) {
-    for (const std::string& key : standing->unaccounted) {
-      if (const v1::PodRecord* r = Find(state.pods(), key)) account(*r);
+    for (const std::string* key : standing->unaccounted) {
+      if (const v1::PodRecord* r = Find(state.pods(), *key)) account(*r);
     }
   } else {
     auto [first, last] = PodsOf(state, name);
@@ -216,8 +216,8 @@ class Census {
   void ListCached(v1::CachedImageStatus* s) const {
     s->mutable_cached_nodes()->Reserve(cached_);
     if (standing_ != nullptr) {
-      for (const std::string& node : standing_->cached)
-        s->add_cached_nodes(node);
+      for (const std::string* node : standing_->cached)
+        s->add_cached_nodes(*node);
       return;
     }
     for (const std::string* node : cached_names_)
@@ -378,22 +378,20 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
     // Visited, in pod order: the pods that may be deleted or have not finished. Every other one
     // finished within its TTL on a node that does not want it back, and only sets a deadline:
     // the earliest of those comes first in the index's order.
+    // Each set holds the index's one copy of a pod's key: equal keys are the same pointer.
     std::vector<const std::string*> keys;
-    for (const auto* set : {&standing->superseded, &standing->unaccounted, &standing->in_the_way}) {
-      for (const std::string& key : *set)
-        keys.push_back(&key);
-    }
-    const std::pair<int64_t, std::string> unexpired{now - ttl + 1, ""};
+    for (const auto* set : {&standing->superseded, &standing->unaccounted, &standing->in_the_way})
+      keys.insert(keys.end(), set->begin(), set->end());
+    const std::pair<int64_t, const std::string*> unexpired{now - ttl + 1, nullptr};
     const auto fresh = standing->finished.lower_bound(unexpired);
     for (auto it = standing->finished.begin(); it != fresh; ++it)
-      keys.push_back(&it->second);
+      keys.push_back(it->second);
     std::sort(keys.begin(), keys.end(), [](auto* a, auto* b) { return *a < *b; });
-    keys.erase(std::unique(keys.begin(), keys.end(), [](auto* a, auto* b) { return *a == *b; }),
-               keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     for (const std::string* key : keys) {
       if (const v1::PodRecord* r = Find(state.pods(), *key)) visit(r);
     }
-    auto waiting = [&](const std::pair<int64_t, std::string>& p) {
+    auto waiting = [&](const std::pair<int64_t, const std::string*>& p) {
       return !standing->in_the_way.contains(p.second);
     };
     if (auto it = std::find_if(fresh, standing->finished.end(), waiting);
