@@ -1,13 +1,13 @@
 #include "k8s/informer.h"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <random>
 
 #include "core/drop_pod.h"
+#include "k8s/io_thread.h"
 #include "k8s/json_util.h"
 #include "k8s/projection.h"
 
@@ -308,12 +308,7 @@ Informer::~Informer() {
 void Informer::Start() {
   if (started_) return;
   started_ = true;
-  auto done = std::make_shared<std::promise<void>>();
-  done_ = done->get_future();
-  asio::co_spawn(state_->client->executor(), Run(state_), [done](std::exception_ptr e) {
-    done->set_value();
-    if (e) std::rethrow_exception(e);  // a bug, not an API error
-  });
+  done_ = Launch(state_->client->executor(), Run(state_));
 }
 
 void Informer::Stop() {

@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <exception>
 #include <future>
+#include <memory>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -48,6 +49,18 @@ void Spawn(const boost::asio::any_io_executor& executor, boost::asio::awaitable<
                           if (e) std::rethrow_exception(e);  // a bug, not an API error
                           done(std::move(result));
                         });
+}
+
+// Starts `task` on `executor`; the future is ready once it has ended.
+inline std::future<void> Launch(const boost::asio::any_io_executor& executor,
+                                boost::asio::awaitable<void> task) {
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> ended = done->get_future();
+  boost::asio::co_spawn(executor, std::move(task), [done](std::exception_ptr e) {
+    done->set_value();
+    if (e) std::rethrow_exception(e);  // a bug, not an API error
+  });
+  return ended;
 }
 
 // Runs `task` on `executor` and waits for its result. Never from the executor's own thread.

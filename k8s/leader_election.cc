@@ -1,13 +1,13 @@
 #include "k8s/leader_election.h"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <ctime>
 #include <random>
 
+#include "k8s/io_thread.h"
 #include "k8s/json_util.h"
 
 namespace drop::k8s {
@@ -276,12 +276,7 @@ LeaderElector::~LeaderElector() {
 void LeaderElector::Start() {
   if (started_) return;
   started_ = true;
-  auto done = std::make_shared<std::promise<void>>();
-  done_ = done->get_future();
-  asio::co_spawn(state_->client->executor(), Run(state_), [done](std::exception_ptr e) {
-    done->set_value();
-    if (e) std::rethrow_exception(e);
-  });
+  done_ = Launch(state_->client->executor(), Run(state_));
 }
 
 void LeaderElector::Stop() {

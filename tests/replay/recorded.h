@@ -45,9 +45,9 @@ inline Status WriteJournal(const std::vector<v1::Entry>& entries, const std::str
   return (*j)->Commit(state);
 }
 
-// The demo's scenario (tests/demo/core_demo.cc): 20 cpu nodes, 8 gpu nodes tainted
-// gpu=true:NoSchedule, a node that joins late, an image that cannot be pulled; PullPolicy
-// gentle: 5 at a time, 2 s apart. Runs until it settles.
+// A scenario like the demo's (tests/demo/scenario.yaml), in the simulated cluster: 20 cpu nodes,
+// 8 gpu nodes tainted gpu=true:NoSchedule, a node that joins late, an image that cannot be
+// pulled; PullPolicy gentle: 5 at a time, 2 s apart. Runs until it settles.
 inline std::vector<v1::Entry> DemoJournal() {
   World w;
   for (int i = 0; i < 20; ++i)
