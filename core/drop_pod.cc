@@ -90,4 +90,18 @@ v1::DropPodSpec MakeDropPod(const v1::OperatorConfig& config, const v1::CachedIm
   return pod;
 }
 
+v1::Pod CreatedPod(const v1::DropPodSpec& spec, std::string uid, int64_t now_ms) {
+  v1::Pod pod;
+  pod.set_name(spec.name());
+  pod.set_uid(std::move(uid));
+  pod.set_node(spec.node());
+  pod.set_cached_image(spec.cached_image());
+  pod.set_image(spec.image());
+  pod.set_generation(spec.generation());
+  pod.set_phase(v1::POD_PENDING);
+  pod.set_waiting_reason("ContainerCreating");
+  pod.set_creation_time_ms(now_ms);
+  return pod;
+}
+
 }  // namespace drop

@@ -32,4 +32,8 @@ std::string LabelValue(std::string_view s);
 v1::DropPodSpec MakeDropPod(const v1::OperatorConfig& config, const v1::CachedImage& image,
                             const v1::PullPolicySpec& policy, std::string_view node);
 
+// The pod as the API server first shows a created drop pod: Pending, its container being
+// created. The simulated clusters (drop-replay simulate, the tests' World) start from it.
+v1::Pod CreatedPod(const v1::DropPodSpec& spec, std::string uid, int64_t now_ms);
+
 }  // namespace drop

@@ -4,16 +4,17 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
-#include <queue>
 #include <set>
 #include <unordered_map>
 
+#include "core/drop_pod.h"
 #include "core/executor.h"
 #include "core/fold.h"
 #include "core/index.h"
 #include "core/reconcile.h"
 #include "core/state.h"
 #include "core/step.h"
+#include "replay/agenda.h"
 
 namespace drop::replay {
 namespace {
@@ -59,7 +60,7 @@ class SimulatedCluster {
   Result<SimulationResult> Run() {
     auto begin = std::chrono::steady_clock::now();
     while (true) {
-      int64_t next = agenda_.empty() ? kNever : agenda_.top().at;
+      int64_t next = agenda_.next();
       int64_t transfer = NextTransferEnd();
       if (next == kNever && transfer == kNever) break;
       int64_t at = std::min(next, transfer);
@@ -69,10 +70,9 @@ class SimulatedCluster {
         FinishTransfers(transfer);
         continue;
       }
-      Happening h = agenda_.top();
-      agenda_.pop();
-      Advance(std::max(now_, h.at));
-      h.run();
+      auto [when, run] = agenda_.Pop();
+      Advance(std::max(now_, when));
+      run();
       if (!status_.ok()) return status_;
     }
     result_.end_ms = now_;
@@ -82,15 +82,8 @@ class SimulatedCluster {
   }
 
  private:
-  struct Happening {
-    int64_t at;
-    uint64_t order;
-    std::function<void()> run;
-    bool operator>(const Happening& o) const { return at != o.at ? at > o.at : order > o.order; }
-  };
-
   void At(int64_t at, std::function<void()> run) {
-    agenda_.push({at, order_++, std::move(run)});
+    agenda_.At(at, std::move(run));
     if (at < 0) status_ = Status::Internal("negative time");
   }
 
@@ -259,16 +252,8 @@ class SimulatedCluster {
       return;
     }
     SimPod p;
-    v1::Pod& pod = p.pod;
-    pod.set_name(spec.name());
-    pod.set_uid("sim-uid-" + std::to_string(++uid_));
-    pod.set_node(spec.node());
-    pod.set_cached_image(spec.cached_image());
-    pod.set_image(spec.image());
-    pod.set_generation(spec.generation());
-    pod.set_phase(v1::POD_PENDING);
-    pod.set_waiting_reason("ContainerCreating");
-    pod.set_creation_time_ms(now_);
+    p.pod = CreatedPod(spec, "sim-uid-" + std::to_string(++uid_), now_);
+    const v1::Pod& pod = p.pod;
     int attempt = attempts_[spec.cached_image() + '\0' + spec.node()]++;
     p.life = pulls_->Life(spec.cached_image(), spec.node(), attempt);
     ++result_.pulls;
@@ -389,8 +374,8 @@ class SimulatedCluster {
   Index index_;  // of state_
   int64_t now_ = 0;
   Status status_;
-  std::priority_queue<Happening, std::vector<Happening>, std::greater<>> agenda_;
-  uint64_t order_ = 0, uid_ = 0, resource_version_ = 1'000'000;
+  Agenda agenda_;
+  uint64_t uid_ = 0, resource_version_ = 1'000'000;
   size_t inputs_left_ = o_.inputs.size();
   int in_flight_ = 0;
   std::unordered_map<std::string, SimPod> pods_;

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
+#include "core/drop_pod.h"
 #include "core/executor.h"
 #include "core/fold.h"
 #include "core/state.h"
@@ -33,7 +34,7 @@ World::World(Loop::Options options)
 }
 
 void World::At(int64_t at, std::function<void()> run) {
-  agenda_.push({at, order_++, std::move(run)});
+  agenda_.At(at, std::move(run));
 }
 
 void World::Input(v1::Entry e) {
@@ -114,11 +115,10 @@ void World::DeletePolicy(const std::string& name) {
 
 void World::RunFor(int64_t ms) {
   int64_t until = clock_.now_ms + ms;
-  while (!agenda_.empty() && agenda_.top().at <= until) {
-    Happening h = agenda_.top();
-    agenda_.pop();
-    clock_.now_ms = std::max(clock_.now_ms, h.at);
-    h.run();
+  while (!agenda_.empty() && agenda_.next() <= until) {
+    auto [when, run] = agenda_.Pop();
+    clock_.now_ms = std::max(clock_.now_ms, when);
+    run();
   }
   clock_.now_ms = until;
 }
@@ -126,14 +126,13 @@ void World::RunFor(int64_t ms) {
 bool World::RunUntil(const std::function<bool()>& pred, int64_t limit_ms) {
   int64_t until = clock_.now_ms + limit_ms;
   while (!pred()) {
-    if (agenda_.empty() || agenda_.top().at > until) {
+    if (agenda_.empty() || agenda_.next() > until) {
       clock_.now_ms = until;
       return pred();
     }
-    Happening h = agenda_.top();
-    agenda_.pop();
-    clock_.now_ms = std::max(clock_.now_ms, h.at);
-    h.run();
+    auto [when, run] = agenda_.Pop();
+    clock_.now_ms = std::max(clock_.now_ms, when);
+    run();
   }
   return true;
 }
@@ -157,16 +156,7 @@ void World::Act(const v1::Entry& action) {
       for (const auto& [name, pod] : pods_) {
         if (pod.cached_image() == spec.cached_image() && pod.node() == spec.node()) ++double_pods_;
       }
-      v1::Pod pod;
-      pod.set_name(spec.name());
-      pod.set_uid("pod-uid-" + std::to_string(++uid_));
-      pod.set_node(spec.node());
-      pod.set_cached_image(spec.cached_image());
-      pod.set_image(spec.image());
-      pod.set_generation(spec.generation());
-      pod.set_phase(v1::POD_PENDING);
-      pod.set_waiting_reason("ContainerCreating");
-      pod.set_creation_time_ms(now);
+      v1::Pod pod = CreatedPod(spec, "pod-uid-" + std::to_string(++uid_), now);
       pods_[pod.name()] = pod;
       pulls_[pod.name()] = behaviour_(pod);
       creations_.push_back(

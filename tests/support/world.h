@@ -7,11 +7,11 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <queue>
 #include <string>
 #include <vector>
 
 #include "core/loop.h"
+#include "replay/agenda.h"
 #include "tests/support/fakes.h"
 
 namespace drop::testing {
@@ -65,12 +65,6 @@ class World {
   int double_pods() const { return double_pods_; }
 
  private:
-  struct Happening {
-    int64_t at;
-    uint64_t order;
-    std::function<void()> run;
-    bool operator>(const Happening& o) const { return at != o.at ? at > o.at : order > o.order; }
-  };
   void At(int64_t at, std::function<void()> run);
   void Input(v1::Entry e);  // submit and process now
   void Act(const v1::Entry& action);
@@ -82,8 +76,7 @@ class World {
   RecordingExecutor executor_;
   std::unique_ptr<Loop> loop_;
   Behaviour behaviour_;
-  std::priority_queue<Happening, std::vector<Happening>, std::greater<>> agenda_;
-  uint64_t order_ = 0;
+  replay::Agenda agenda_;
   uint64_t uid_ = 0;
   uint64_t rv_ = 100;
   std::map<std::string, v1::Node> nodes_;
