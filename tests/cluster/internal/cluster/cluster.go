@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -131,13 +132,40 @@ func (e *StartError) Error() string {
 	return fmt.Sprintf("%s failed to start: %s\n--- last lines of %s ---\n%s", e.Component, e.Reason, e.Log, e.Tail)
 }
 
+// freePort picks a port nothing listens on, below the kernel's ephemeral range when it can. A
+// component restarts on its ports (etcd's data records its peer URL), and a port from the
+// ephemeral range can meanwhile become the local port of any outgoing connection on the machine:
+// etcd then fails to start with "address already in use".
 func freePort() (int, error) {
+	const lowest = 10000
+	if first := ephemeralFirst(); first > lowest {
+		for range 200 {
+			if port := lowest + rand.IntN(first-lowest); portFree(port) {
+				return port, nil
+			}
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ephemeralFirst is the first port of the range the kernel gives outgoing connections (0 when
+// it cannot be read).
+func ephemeralFirst() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return 0
+	}
+	first, _ := strconv.Atoi(fields[0])
+	return first
 }
 
 func portFree(port int) bool {
