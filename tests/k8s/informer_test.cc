@@ -375,7 +375,7 @@ TEST(InformerUnderFaults, FinalViewEqualsTheServerAndNoEventIsLostOrRepeated) {
             << " 429s, " << b.connection_errors << " connection errors, " << b.retries
             << " retries\n";
   // The faults did happen.
-  EXPECT_GT(total - failed.load(), 2000);                 // thousands of changes went through
+  EXPECT_GT(total - failed.load(), 2000);  // thousands of changes went through
   // Fewer for CachedImages, and fewer still the more relists after 410 there were (286 with 13
   // relists, 1,083 with none): what the watch did not deliver the relist carried.
   EXPECT_GT(folded[v1::KIND_CACHED_IMAGE].events, 100u);
