@@ -133,7 +133,8 @@ Candidate FirstCandidate(const v1::State& state, const ImageStanding& standing,
        ++it) {
     if (!excluded(it->second)) pick = it->second;
   }
-  if (pick != nullptr) best.node = &Find(state.nodes(), *pick)->node();
+  const v1::NodeRecord* node = pick != nullptr ? Find(state.nodes(), *pick) : nullptr;
+  if (node != nullptr) best.node = &node->node();
   return best;
 }
 
