@@ -130,6 +130,9 @@ int Run(int argc, char** argv) {
   verify_cmd->add_option("--from", verify.from, "From this point (default: the start)");
   verify_cmd->add_option("--to", verify.to, "Up to this point (default: the end)");
   verify_cmd->add_option("--jobs", verify.jobs, "Threads (default: one per core)");
+  verify_cmd->add_flag("--walk", verify.walk,
+                       "Recompute by walking every node and pod instead of through the core's "
+                       "index: slower, and checks the index too");
   add_output(verify_cmd);
 
   DiffOptions diff;

@@ -64,7 +64,7 @@ class Tally {
   uint64_t seen_ = 0, added_ = 0;
 };
 
-SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State state,
+SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State state, bool walk,
                     std::atomic<uint64_t>* checked) {
   SegmentResult out;
   Tally tally(checked);
@@ -73,7 +73,8 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State s
   v1::Entry input, scratch;
   bool seen_input = false;
   std::string bytes;
-  Index index(state);
+  std::optional<Index> index;
+  if (!walk) index.emplace(state);
   journal::Store::Iterator it = store.Entries(seg.first, seg.last);
   for (; it.Valid(); it.Next()) {
     const v1::Entry& e = it.entry();
@@ -87,12 +88,16 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State s
       input = e;
       seen_input = true;
       ++out.inputs;
-      recomputed = Step(input, &state, &index);
+      recomputed = Step(input, &state, index ? &*index : nullptr);
       next = 0;
       continue;
     }
     if (!seen_input) {  // its input lies before the segment: fold it, it cannot be checked
-      index.Apply(e, &state);
+      if (index) {
+        index->Apply(e, &state);
+      } else {
+        Apply(e, &state);
+      }
       ++out.unverifiable;
       continue;
     }
@@ -297,7 +302,7 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
         results[i].status = state.status();
         continue;
       }
-      results[i] = Check(r.store(), segments[i], std::move(*state), &checked);
+      results[i] = Check(r.store(), segments[i], std::move(*state), o.walk, &checked);
       if (results[i].divergence) {
         uint64_t seq = results[i].divergence->seq, cur = diverged_at.load();
         while (seq < cur && !diverged_at.compare_exchange_weak(cur, seq)) {

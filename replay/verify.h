@@ -22,6 +22,9 @@ namespace drop::replay {
 struct VerifyOptions {
   std::string from, to;  // points; empty: the whole journal
   int jobs = 0;          // threads; 0: one per core
+  // Recompute by walking every node and pod, as the core does without its Index: slower, and it
+  // checks the index the operator decided through as well.
+  bool walk = false;
   // Told how far the check has got, every `progress_every` while it runs and once at the end
   // (a long journal at thousands of nodes takes minutes). From a thread of its own.
   std::function<void(uint64_t checked, uint64_t total)> progress;

@@ -71,6 +71,15 @@ TEST(Verify, TheDemoJournalIsCleanAndExitsZero) {
   EXPECT_NE(r.out.find("verify: clean"), std::string::npos) << r.out;
 }
 
+// The operator decided through the core's index; --walk recomputes without it.
+TEST(Verify, TheDemoJournalIsCleanWhenRecomputedByWalkingTheState) {
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(Demo(), dir / "j").ok());
+  testing::Run r = Replay(dir / "j", {"verify", "--walk"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("verify: clean"), std::string::npos) << r.out;
+}
+
 TEST(Verify, RandomHistoriesAreCleanAcrossSnapshotsOnSeveralThreads) {
   for (uint64_t seed : {1, 2, 3}) {
     TempDir dir;
@@ -80,17 +89,20 @@ TEST(Verify, RandomHistoriesAreCleanAcrossSnapshotsOnSeveralThreads) {
     ASSERT_TRUE(testing::WriteJournal(journal, dir / "j", o).ok());
     auto reader = Reader::Open(dir / "j");
     ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-    VerifyOptions vo;
-    vo.jobs = 3;
-    Result<VerifyReport> report = Verify(**reader, vo);
-    ASSERT_TRUE(report.ok()) << report.status().ToString();
-    EXPECT_TRUE(report->clean()) << "seed " << seed << " diverges at "
-                                 << (report->divergence ? report->divergence->seq : 0) << " "
-                                 << report->snapshot_mismatch;
-    EXPECT_GT(report->snapshots_checked, 1) << "seed " << seed;
-    EXPECT_EQ(report->first, 1u);
-    EXPECT_EQ(report->last, journal.size());
-    EXPECT_EQ(report->inputs + report->decisions, journal.size());
+    for (bool walk : {false, true}) {
+      VerifyOptions vo;
+      vo.jobs = 3;
+      vo.walk = walk;
+      Result<VerifyReport> report = Verify(**reader, vo);
+      ASSERT_TRUE(report.ok()) << report.status().ToString();
+      EXPECT_TRUE(report->clean())
+          << "seed " << seed << (walk ? " walking" : "") << " diverges at "
+          << (report->divergence ? report->divergence->seq : 0) << " " << report->snapshot_mismatch;
+      EXPECT_GT(report->snapshots_checked, 1) << "seed " << seed;
+      EXPECT_EQ(report->first, 1u);
+      EXPECT_EQ(report->last, journal.size());
+      EXPECT_EQ(report->inputs + report->decisions, journal.size());
+    }
   }
 }
 
