@@ -221,12 +221,7 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
   if (all) {
     Rebuild(*state);
   } else if (image != nullptr && node != nullptr) {
-    RefreshNode(*state, *image, *node);
-    const v1::ImageRecord* record = Find(state->images(), *image);
-    auto it = images_.find(*image);
-    if (!pod.empty() && record != nullptr && it != images_.end()) {
-      Repod(&it->second, pod, *record, Find(state->pods(), pod));  // a record erased goes too
-    }
+    RefreshNode(*state, *image, *node, pod);
   } else if (image != nullptr) {
     RefreshImage(*state, *image);
   } else if (node != nullptr) {
@@ -237,6 +232,14 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
     for (const v1::ImageRecord& r : state->images()) {
       if (r.object().spec().pull_policy_ref() == *policy) RefreshImage(*state, r.object().name());
     }
+  }
+}
+
+void Apply(const v1::Entry& entry, v1::State* state, Index* index) {
+  if (index != nullptr) {
+    index->Apply(entry, state);
+  } else {
+    Apply(entry, state);
   }
 }
 
@@ -277,7 +280,8 @@ void Index::RefreshImage(const v1::State& state, std::string_view name) {
     Repod(&s, state.pods(i).key(), *record, &state.pods(i));
 }
 
-void Index::RefreshNode(const v1::State& state, std::string_view image, std::string_view node) {
+void Index::RefreshNode(const v1::State& state, std::string_view image, std::string_view node,
+                        const std::string& pod) {
   const v1::ImageRecord* record = Find(state.images(), image);
   auto it = images_.find(image);
   if (record == nullptr || it == images_.end()) return;  // the watch of the image decides
@@ -291,10 +295,13 @@ void Index::RefreshNode(const v1::State& state, std::string_view image, std::str
   }
   // Whether its finished pods are in the way follows the node's standing.
   std::string prefix = PodKey(image, node, "");
+  bool pod_kept = pod.empty();
   for (int i = LowerBound(state.pods(), prefix);
        i < state.pods_size() && state.pods(i).key().starts_with(prefix); ++i) {
     Repod(s, state.pods(i).key(), *record, &state.pods(i));
+    pod_kept = pod_kept || state.pods(i).key() == pod;
   }
+  if (!pod_kept) Repod(s, pod, *record, nullptr);  // the entry erased its record
 }
 
 void Index::CountPod(const v1::State& state, const std::string& key, int delta) {

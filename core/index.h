@@ -95,11 +95,16 @@ class Index {
  private:
   void Rebuild(const v1::State& state);
   void RefreshImage(const v1::State& state, std::string_view image);
-  void RefreshNode(const v1::State& state, std::string_view image, std::string_view node);
+  // `pod`, when not empty, is a record of this image on this node that the entry may have erased.
+  void RefreshNode(const v1::State& state, std::string_view image, std::string_view node,
+                   const std::string& pod = "");
   void CountPod(const v1::State& state, const std::string& key, int delta);
 
   std::map<std::string, int, std::less<>> active_;
   std::map<std::string, ImageStanding, std::less<>> images_;
 };
+
+// Folds `entry` into *state, through `index` when there is one (Step and verify take either).
+void Apply(const v1::Entry& entry, v1::State* state, Index* index);
 
 }  // namespace drop

@@ -162,14 +162,7 @@ std::vector<v1::Key> TouchedKeys(const v1::State& state, const v1::Entry& input)
 
 std::vector<v1::Entry> Step(const v1::Entry& input, v1::State* state, Index* index) {
   std::vector<v1::Key> keys = TouchedKeys(*state, input);
-  auto apply = [&](const v1::Entry& e) {
-    if (index != nullptr) {
-      index->Apply(e, state);
-    } else {
-      Apply(e, state);
-    }
-  };
-  apply(input);
+  Apply(input, state, index);
   std::vector<v1::Entry> out;
   if (!Synced(*state)) return out;  // a partial view decides nothing
 
@@ -180,7 +173,7 @@ std::vector<v1::Entry> Step(const v1::Entry& input, v1::State* state, Index* ind
       d.set_seq(++seq);
       d.set_time_ms(now);
       d.set_reconcile_id(reconcile_id);
-      apply(d);
+      Apply(d, state, index);
       out.push_back(std::move(d));
     }
   };

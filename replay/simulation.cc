@@ -19,7 +19,7 @@
 namespace drop::replay {
 namespace {
 
-constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+constexpr int64_t kNever = Agenda::kNever;  // the agenda's "nothing due" is compared with it
 
 // A drop pod as the simulated API server and kubelet hold it.
 struct SimPod {

@@ -93,11 +93,7 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State s
       continue;
     }
     if (!seen_input) {  // its input lies before the segment: fold it, it cannot be checked
-      if (index) {
-        index->Apply(e, &state);
-      } else {
-        Apply(e, &state);
-      }
+      Apply(e, &state, index ? &*index : nullptr);
       ++out.unverifiable;
       continue;
     }
