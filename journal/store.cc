@@ -266,8 +266,8 @@ Result<v1::Entry> Store::Get(uint64_t seq) const {
 }
 
 Store::Iterator::Iterator(const Store* store, std::unique_ptr<rocksdb::Iterator> it, uint64_t from,
-                          uint64_t to)
-    : store_(store), it_(std::move(it)), expect_(from), to_(to) {
+                          uint64_t to, Store::Decode decode)
+    : store_(store), it_(std::move(it)), expect_(from), to_(to), decode_(decode) {
   it_->Seek(EncodeSeq(from));
   Load();
 }
@@ -280,6 +280,7 @@ void Store::Iterator::Next() {
 
 void Store::Iterator::Load() {
   valid_ = false;
+  decoded_current_ = false;
   if (expect_ > to_) return;
   if (!it_->Valid()) {
     if (!it_->status().ok()) status_ = store_->Convert(it_->status(), "read entries");
@@ -294,6 +295,13 @@ void Store::Iterator::Load() {
     return;
   }
   bytes_ = it_->value().ToStringView();
+  ++expect_;
+  valid_ = true;
+  if (decode_ == Store::Decode::kEach) Decode();
+}
+
+bool Store::Iterator::Decode() {
+  if (!valid_ || decoded_current_) return valid_;
   // Arena memory is freed all at once: start a fresh arena every kArenaEntries decodes.
   constexpr int kArenaEntries = 512;
   if (decoded_++ % kArenaEntries == 0) {
@@ -303,22 +311,24 @@ void Store::Iterator::Load() {
   } else {
     entry_->Clear();
   }
+  uint64_t seq = expect_ - 1;
   if (!entry_->ParseFromArray(bytes_.data(), static_cast<int>(bytes_.size())) ||
       entry_->seq() != seq) {
     status_ = Status::Corruption("journal " + store_->dir_ + ": entry " + std::to_string(seq) +
                                  " does not decode as a drop.v1.Entry; the journal is damaged");
-    return;
+    valid_ = false;
+    return false;
   }
-  ++expect_;
-  valid_ = true;
+  decoded_current_ = true;
+  return true;
 }
 
-Store::Iterator Store::Entries(uint64_t from, uint64_t to) const {
+Store::Iterator Store::Entries(uint64_t from, uint64_t to, Decode decode) const {
   rocksdb::ReadOptions read;
   read.readahead_size = 2 << 20;  // replay reads the journal front to back
   read.fill_cache = false;        // once: caching the blocks only costs
   return Iterator(this, std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(read, entries())), from,
-                  to);
+                  to, decode);
 }
 
 std::vector<Store::SnapshotInfo> Store::Snapshots() const {

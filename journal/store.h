@@ -54,6 +54,10 @@ class Store {
 
   Result<v1::Entry> Get(uint64_t seq) const;
 
+  // How an Iterator decodes: every entry as it reaches it, or only the entries the caller asks
+  // for (verify compares most entries by their bytes and needs no parse of them).
+  enum class Decode { kEach, kOnDemand };
+
   // Entries [from, to] in order. Checks that sequence numbers are contiguous and every value
   // parses; the first problem ends the iteration with a status that names it.
   class Iterator {
@@ -61,26 +65,33 @@ class Store {
     bool Valid() const { return valid_; }
     void Next();
     // The current entry; valid until Next(). Decoded into an arena that is reset every few
-    // hundred entries, so a replay does not pay a malloc and a free for every field.
+    // hundred entries, so a replay does not pay a malloc and a free for every field. With
+    // Decode::kOnDemand, only after Decode().
     const v1::Entry& entry() const { return *entry_; }
     std::string_view bytes() const { return bytes_; }  // the entry as stored, until Next()
     const Status& status() const { return status_; }
+    // Decodes the current entry unless it is already; false when it does not decode, which ends
+    // the iteration as with Decode::kEach.
+    bool Decode();
 
    private:
     friend class Store;
-    Iterator(const Store* store, std::unique_ptr<rocksdb::Iterator> it, uint64_t from, uint64_t to);
+    Iterator(const Store* store, std::unique_ptr<rocksdb::Iterator> it, uint64_t from, uint64_t to,
+             Store::Decode decode);
     void Load();
     const Store* store_;
     std::unique_ptr<rocksdb::Iterator> it_;
     uint64_t expect_, to_;
-    bool valid_ = false;
+    Store::Decode decode_;
+    bool valid_ = false, decoded_current_ = false;
     std::unique_ptr<google::protobuf::Arena> arena_;
     v1::Entry* entry_ = nullptr;
     int decoded_ = 0;
     std::string_view bytes_;
     Status status_;
   };
-  Iterator Entries(uint64_t from, uint64_t to = std::numeric_limits<uint64_t>::max()) const;
+  Iterator Entries(uint64_t from, uint64_t to = std::numeric_limits<uint64_t>::max(),
+                   Decode decode = Decode::kEach) const;
 
   struct SnapshotInfo {
     uint64_t seq;

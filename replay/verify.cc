@@ -16,6 +16,7 @@
 #include "core/pacing.h"
 #include "core/state.h"
 #include "core/step.h"
+#include "journal/wire.h"
 #include "replay/describe.h"
 #include "replay/table.h"
 
@@ -43,6 +44,13 @@ bool HasUnknownFields(const v1::Entry& e) {
   return known.ByteSizeLong() != e.ByteSizeLong();
 }
 
+// Whether a stored entry is a decision, judged from its kind's field number without decoding it.
+bool IsStoredDecision(std::string_view bytes) {
+  std::string_view kind;
+  int field = journal::wire::MessageField(bytes, v1::Entry::kWatchFieldNumber, &kind);
+  return field >= v1::Entry::kReconcileFieldNumber && field <= v1::Entry::kActionFieldNumber;
+}
+
 // Entries a segment checks between two updates of the shared count.
 constexpr uint64_t kProgressStep = 1024;
 
@@ -64,7 +72,9 @@ class Tally {
   uint64_t seen_ = 0, added_ = 0;
 };
 
-SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State state, bool walk,
+// Checks the segment's entries, folding them into *state (and *index, unless null) from the state
+// after entry seg.first - 1.
+SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State* state, Index* index,
                     std::atomic<uint64_t>* checked) {
   SegmentResult out;
   Tally tally(checked);
@@ -73,13 +83,18 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State s
   v1::Entry input, scratch;
   bool seen_input = false;
   std::string bytes;
-  std::optional<Index> index;
-  if (!walk) index.emplace(state);
-  journal::Store::Iterator it = store.Entries(seg.first, seg.last);
+  journal::Store::Iterator it =
+      store.Entries(seg.first, seg.last, journal::Store::Decode::kOnDemand);
   for (; it.Valid(); it.Next()) {
-    const v1::Entry& e = it.entry();
     tally.Add();
-    if (!IsDecision(e)) {
+    // A decision is compared by its bytes: it is decoded only to be folded or shown.
+    bool decision = IsStoredDecision(it.bytes());
+    if (!decision) {
+      if (!it.Decode()) break;
+      decision = IsDecision(it.entry());
+    }
+    if (!decision) {
+      const v1::Entry& e = it.entry();
       if (next < recomputed.size()) {
         out.divergence = Divergence{e.seq(), input, e, recomputed[next],
                                     "Step decides more than the journal recorded for the input"};
@@ -88,18 +103,20 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State s
       input = e;
       seen_input = true;
       ++out.inputs;
-      recomputed = Step(input, &state, index ? &*index : nullptr);
+      recomputed = Step(input, state, index);
       next = 0;
       continue;
     }
     if (!seen_input) {  // its input lies before the segment: fold it, it cannot be checked
-      Apply(e, &state, index ? &*index : nullptr);
+      if (!it.Decode()) break;
+      Apply(it.entry(), state, index);
       ++out.unverifiable;
       continue;
     }
     ++out.decisions;
     if (next >= recomputed.size()) {
-      out.divergence = Divergence{e.seq(), input, e, std::nullopt,
+      if (!it.Decode()) break;
+      out.divergence = Divergence{it.entry().seq(), input, it.entry(), std::nullopt,
                                   "the journal records a decision Step does not make"};
       return out;
     }
@@ -107,6 +124,8 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State s
     bytes.clear();
     mine.SerializeToString(&bytes);
     if (bytes != it.bytes()) {
+      if (!it.Decode()) break;
+      const v1::Entry& e = it.entry();
       if (HasUnknownFields(e) || HasUnknownFields(input)) {
         out.status = Status::FailedPrecondition(
             "entry " + std::to_string(HasUnknownFields(e) ? e.seq() : input.seq()) +
@@ -136,7 +155,7 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State s
     }
     if (snap->has_value() && (*snap)->first == seg.last) {
       out.snapshot_checked = true;
-      if ((*snap)->second.SerializeAsString() != state.SerializeAsString()) {
+      if ((*snap)->second.SerializeAsString() != state->SerializeAsString()) {
         out.snapshot_mismatch = "the snapshot after entry " + std::to_string(seg.last) +
                                 " is not the fold of the entries before it";
       }
@@ -284,12 +303,23 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
   int jobs =
       o.jobs > 0 ? o.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   jobs = std::min<int>(jobs, static_cast<int>(segments.size()));
+  // A thread checks a run of consecutive segments, carrying its state and index from one to the
+  // next: only a run's first segment costs a snapshot load and an index build. Twice as many
+  // runs as threads, of about equal entries, keep both busy to the end.
+  std::vector<size_t> runs;  // the first segment of each run
+  const size_t want = std::min(segments.size(), static_cast<size_t>(jobs) * 2);
+  for (size_t i = 0; i < segments.size(); ++i) {
+    uint64_t before = segments[i].first - (start + 1);
+    if (runs.empty() || before * want >= runs.size() * (to - start)) runs.push_back(i);
+  }
+  runs.push_back(segments.size());
   std::vector<SegmentResult> results(segments.size());
   std::atomic<size_t> next{0};
   std::atomic<uint64_t> diverged_at{~uint64_t{0}};
   std::atomic<uint64_t> checked{0};
   auto work = [&] {
-    for (size_t i = next++; i < segments.size(); i = next++) {
+    for (size_t run = next++; run + 1 < runs.size(); run = next++) {
+      size_t i = runs[run];
       if (segments[i].first > diverged_at.load()) continue;  // a divergence before it decides
       Result<v1::State> state = segments[i].first == r.origin().seq + 1
                                     ? r.StateAt(r.origin())
@@ -298,10 +328,16 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
         results[i].status = state.status();
         continue;
       }
-      results[i] = Check(r.store(), segments[i], std::move(*state), o.walk, &checked);
-      if (results[i].divergence) {
-        uint64_t seq = results[i].divergence->seq, cur = diverged_at.load();
-        while (seq < cur && !diverged_at.compare_exchange_weak(cur, seq)) {
+      std::optional<Index> index;
+      if (!o.walk) index.emplace(*state);
+      for (; i < runs[run + 1] && segments[i].first <= diverged_at.load(); ++i) {
+        results[i] = Check(r.store(), segments[i], &*state, index ? &*index : nullptr, &checked);
+        if (!results[i].status.ok()) break;
+        if (results[i].divergence) {
+          uint64_t seq = results[i].divergence->seq, cur = diverged_at.load();
+          while (seq < cur && !diverged_at.compare_exchange_weak(cur, seq)) {
+          }
+          break;
         }
       }
     }

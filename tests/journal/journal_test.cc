@@ -524,5 +524,42 @@ TEST(Journal, AFoldStopsAtADamagedOrMissingEntryAndNamesIt) {
   EXPECT_EQ(folded.last_seq(), 1'499u);
 }
 
+TEST(Journal, AnIteratorThatDecodesOnDemandHandsBytesAndDecodesWhatItIsAskedFor) {
+  const std::vector<v1::Entry> h = LongHistory(3'000);
+  Written w(h, 1'000);
+  ASSERT_TRUE(w.journal != nullptr);
+  const Store& store = w.store();
+
+  Store::Iterator it = store.Entries(1, h.size(), Store::Decode::kOnDemand);
+  uint64_t seq = 0;
+  for (; it.Valid(); it.Next()) {
+    ++seq;
+    ASSERT_EQ(it.bytes(), h[seq - 1].SerializeAsString()) << "entry " << seq;
+    if (seq % 3 != 0) continue;  // the rest are never decoded
+    ASSERT_TRUE(it.Decode());
+    ASSERT_TRUE(it.Decode()) << "a second call decodes nothing more";
+    EXPECT_EQ(it.entry().SerializeAsString(), h[seq - 1].SerializeAsString());
+  }
+  EXPECT_TRUE(it.status().ok()) << it.status().ToString();
+  EXPECT_EQ(seq, h.size());
+
+  // A damaged value passes until it is decoded, and then ends the iteration, named.
+  ASSERT_TRUE(
+      store.db()->Put(rocksdb::WriteOptions(), store.entries(), EncodeSeq(2'000), "\x52\x7f").ok());
+  Store::Iterator lazy = store.Entries(1'999, h.size(), Store::Decode::kOnDemand);
+  ASSERT_TRUE(lazy.Valid());
+  lazy.Next();
+  ASSERT_TRUE(lazy.Valid()) << "not decoded yet";
+  EXPECT_FALSE(lazy.Decode());
+  EXPECT_FALSE(lazy.Valid());
+  EXPECT_NE(lazy.status().message().find("entry 2000 does not decode"), std::string::npos)
+      << lazy.status().ToString();
+  Store::Iterator each = store.Entries(1'999, h.size());
+  ASSERT_TRUE(each.Valid());
+  each.Next();
+  EXPECT_FALSE(each.Valid()) << "decoding each entry stops at it";
+  EXPECT_EQ(each.status().code(), Status::Code::kCorruption);
+}
+
 }  // namespace
 }  // namespace drop::journal

@@ -106,6 +106,52 @@ TEST(Verify, RandomHistoriesAreCleanAcrossSnapshotsOnSeveralThreads) {
   }
 }
 
+// A thread checks several segments in a row, carrying its state from one to the next; the first
+// divergence still ends the check where it is, whichever run it falls in.
+TEST(Verify, RunsOfSegmentsCheckEverySnapshotAndStopAtTheFirstDivergence) {
+  TempDir dir;
+  testing::WriteOptions o;
+  o.snapshot_every_entries = 100;
+  const std::vector<v1::Entry> journal = Random(5);
+  ASSERT_TRUE(testing::WriteJournal(journal, dir / "j", o).ok());
+  size_t snapshots = 0;
+  {
+    auto reader = Reader::Open(dir / "j");
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    for (const journal::Store::SnapshotInfo& s : (*reader)->store().Snapshots())
+      snapshots += s.seq < journal.size();
+    ASSERT_GE(snapshots, 12u) << "runs of several segments on two threads";
+    VerifyOptions vo;
+    vo.jobs = 2;
+    Result<VerifyReport> report = Verify(**reader, vo);
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_TRUE(report->clean());
+    EXPECT_EQ(static_cast<size_t>(report->snapshots_checked), snapshots);
+    EXPECT_EQ(report->inputs + report->decisions, journal.size());
+  }
+  // Inside the third quarter: the middle of a run that does not start the journal.
+  uint64_t seq = 0;
+  for (const v1::Entry& e : journal) {
+    if (e.seq() > journal.size() * 5 / 8 && e.has_pacing()) {
+      seq = e.seq();
+      break;
+    }
+  }
+  ASSERT_GT(seq, 0u);
+  RewriteEntry(dir / "j", seq,
+               [](v1::Entry* e) { e->mutable_pacing()->set_active(e->pacing().active() + 1); });
+  auto reader = Reader::Open(dir / "j");
+  ASSERT_TRUE(reader.ok());
+  VerifyOptions vo;
+  vo.jobs = 2;
+  Result<VerifyReport> report = Verify(**reader, vo);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  ASSERT_TRUE(report->divergence.has_value());
+  EXPECT_EQ(report->divergence->seq, seq);
+  EXPECT_LT(static_cast<size_t>(report->snapshots_checked), snapshots);
+  EXPECT_GT(report->snapshots_checked, 0);
+}
+
 TEST(Verify, ReportsItsProgressAndEndsAtTheTotal) {
   TempDir dir;
   testing::WriteOptions o;
