@@ -6,7 +6,8 @@
 //            rollout's mix, against a bare RocksDB iteration of the same keys.
 //                                                     target >= 2,000,000/s and >= 0.5 of bare
 //   size     bytes on disk per entry of that mix after compaction.   target <= 80
-// Usage: bench_journal [--entries N] [--dir DIR] [--only append|replay]
+// Usage: bench_journal [--entries N] [--dir DIR] [--only append|replay] [--batch N]
+//   --batch measures the append at that one batch size (400 batches a round).
 //   --dir keeps the replay journal there and reuses it when it exists.
 #include <fcntl.h>
 #include <unistd.h>
@@ -147,10 +148,12 @@ std::vector<v1::Entry> RecordedMix() {
 int main(int argc, char** argv) {
   uint64_t total = 10'000'000;
   std::string root, only;
+  int one_batch = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--entries") == 0) total = std::stoull(argv[i + 1]);
     if (std::strcmp(argv[i], "--dir") == 0) root = argv[i + 1];
     if (std::strcmp(argv[i], "--only") == 0) only = argv[i + 1];
+    if (std::strcmp(argv[i], "--batch") == 0) one_batch = std::stoi(argv[i + 1]);
   }
   drop::testing::TempDir scratch;
   if (root.empty()) root = scratch.path();
@@ -165,7 +168,9 @@ int main(int argc, char** argv) {
         PodEntry(1).ByteSizeLong(), kRounds);
     std::printf("  %-6s %14s %14s %7s   %s\n", "batch", "journal/s", "write+fdatasync/s", "ratio",
                 "ratios of the rounds");
-    for (auto [batch, batches] : {std::pair{1, 1000}, std::pair{64, 400}, std::pair{1024, 40}}) {
+    std::vector<std::pair<int, int>> sizes = {{1, 1000}, {64, 400}, {1024, 40}};
+    if (one_batch > 0) sizes = {{one_batch, 400}};
+    for (auto [batch, batches] : sizes) {
       std::vector<double> journal, file, ratio;
       for (int r = 0; r < kRounds; ++r) {
         AppendFigures f = MeasureAppend(root, batch, batches);
