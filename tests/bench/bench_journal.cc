@@ -2,6 +2,7 @@
 //   append   durable entries/s of ~200-byte entries at batch sizes 1, 64, 1024, against a plain
 //            append-only file written with write + fdatasync at the same batch sizes (the disk's
 //            physical limit).                                       target >= 0.7 at batch 64
+//            Beside them, bare RocksDB writing the same bytes: how much of the gap is RocksDB's.
 //   replay   open + iterate + decode + fold of N entries (default 10 million) of a recorded
 //            rollout's mix, against a bare RocksDB iteration of the same keys.
 //                                                     target >= 2,000,000/s and >= 0.5 of bare
@@ -10,6 +11,9 @@
 //   --batch measures the append at that one batch size (400 batches a round).
 //   --dir keeps the replay journal there and reuses it when it exists.
 #include <fcntl.h>
+#include <rocksdb/db.h>
+#include <rocksdb/memtablerep.h>
+#include <rocksdb/write_batch.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,10 +22,12 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/fold.h"
+#include "journal/format.h"
 #include "journal/journal.h"
 #include "tests/support/builders.h"
 #include "tests/support/temp_dir.h"
@@ -64,15 +70,15 @@ v1::Entry PodEntry(uint64_t seq) {
   return e;
 }
 
-struct AppendFigures {
-  double journal_per_s, file_per_s;
-};
+// Durable appends of `batches` batches of `batch` entries, in entries/s: through the journal, bare
+// RocksDB, or a plain file.
+enum AppendKind { kJournal, kBareRocksDB, kFile, kAppendKinds };
 
-AppendFigures MeasureAppend(const std::string& root, int batch, int batches) {
-  std::string one = PodEntry(1).SerializeAsString();
-  AppendFigures f{};
-  {
-    drop::testing::TempDir dir;
+double Append(AppendKind kind, const std::string& root, int batch, int batches) {
+  const std::string one = PodEntry(1).SerializeAsString();
+  const double entries = static_cast<double>(batch) * batches;
+  drop::testing::TempDir dir;
+  if (kind == kJournal) {
     journal::JournalOptions o;
     o.dir = dir.path();
     o.verify_on_open = false;
@@ -81,37 +87,63 @@ AppendFigures MeasureAppend(const std::string& root, int batch, int batches) {
       std::fprintf(stderr, "%s\n", j.status().ToString().c_str());
       std::exit(2);
     }
-    std::vector<v1::Entry> entries;
-    for (int i = 1; i <= batch * batches; ++i)
-      entries.push_back(PodEntry(static_cast<uint64_t>(i)));
+    // A batch's entries as the loop hands them over, just made: one batch of them, renumbered for
+    // each write (a journal's worth made up front would be read cold from memory).
+    std::vector<v1::Entry> made;
+    for (int k = 1; k <= batch; ++k)
+      made.push_back(PodEntry(static_cast<uint64_t>(k)));
     uint64_t seq = 0;
-    journal::Batch batch_entries;
+    journal::Batch b;
     auto start = Steady::now();
-    for (int b = 0; b < batches; ++b) {
-      batch_entries.Clear();
+    for (int n = 0; n < batches; ++n) {
+      b.Clear();
+      for (v1::Entry& e : made) {
+        e.set_seq(++seq);
+        e.set_time_ms(1'800'000'000'000 + static_cast<int64_t>(seq));
+        (void)b.Add(e);
+      }
+      if (!(*j)->Write(b).ok()) std::exit(2);
+    }
+    return entries / Seconds(start);
+  }
+  if (kind == kBareRocksDB) {
+    // Bare RocksDB as the journal sets up its writer (a vector memtable, one writer at a time),
+    // given entries already serialized: the most a journal on RocksDB can reach on this disk.
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    o.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
+    o.allow_concurrent_memtable_write = false;
+    o.write_buffer_size = 32 << 20;
+    rocksdb::DB* raw = nullptr;
+    if (!rocksdb::DB::Open(o, dir.path(), &raw).ok()) std::exit(2);
+    std::unique_ptr<rocksdb::DB> db(raw);
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    uint64_t seq = 0;
+    auto start = Steady::now();
+    for (int n = 0; n < batches; ++n) {
+      rocksdb::WriteBatch wb;
       for (int k = 0; k < batch; ++k)
-        (void)batch_entries.Add(entries[seq++]);
-      if (!(*j)->Write(batch_entries).ok()) std::exit(2);
+        wb.Put(journal::EncodeSeq(++seq), one);
+      if (!db->Write(sync, &wb).ok()) std::exit(2);
     }
-    f.journal_per_s = static_cast<double>(seq) / Seconds(start);
+    return entries / Seconds(start);
   }
-  {
-    std::string path = root + "/plain.log";
-    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
-    // The same bytes the journal writes: entry plus an 8-byte key, per entry.
-    std::string buf;
-    for (int k = 0; k < batch; ++k)
-      buf += std::string(8, 'k') + one;
-    auto start = Steady::now();
-    for (int b = 0; b < batches; ++b) {
-      if (write(fd, buf.data(), buf.size()) != static_cast<ssize_t>(buf.size())) std::exit(2);
-      fdatasync(fd);
-    }
-    f.file_per_s = static_cast<double>(batch) * batches / Seconds(start);
-    close(fd);
-    unlink(path.c_str());
+  std::string path = root + "/plain.log";
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+  // The same bytes the journal writes: entry plus an 8-byte key, per entry.
+  std::string buf;
+  for (int k = 0; k < batch; ++k)
+    buf += std::string(8, 'k') + one;
+  auto start = Steady::now();
+  for (int n = 0; n < batches; ++n) {
+    if (write(fd, buf.data(), buf.size()) != static_cast<ssize_t>(buf.size())) std::exit(2);
+    fdatasync(fd);
   }
-  return f;
+  double rate = entries / Seconds(start);
+  close(fd);
+  unlink(path.c_str());
+  return rate;
 }
 
 // The entries of a recorded 500-node rollout (the real core in the simulated cluster).
@@ -159,31 +191,39 @@ int main(int argc, char** argv) {
   if (root.empty()) root = scratch.path();
 
   if (only != "replay") {
-    // The machine is shared: each batch size runs kRounds alternating journal/file rounds, and
-    // the median ratio of a round's pair is reported beside the median rates.
+    // The machine is shared: each batch size runs kRounds rounds of the three, and the median of
+    // the rounds' ratios is reported beside the median rates.
     constexpr int kRounds = 5;
     std::printf(
         "append: ~%zu-byte entries, durable (one synced write per batch), median of %d "
         "alternating rounds\n",
         PodEntry(1).ByteSizeLong(), kRounds);
-    std::printf("  %-6s %14s %14s %7s   %s\n", "batch", "journal/s", "write+fdatasync/s", "ratio",
-                "ratios of the rounds");
+    std::printf("  %-6s %11s %14s %18s %7s %13s   %s\n", "batch", "journal/s", "bare RocksDB/s",
+                "write+fdatasync/s", "ratio", "RocksDB ratio", "ratios of the rounds");
     std::vector<std::pair<int, int>> sizes = {{1, 1000}, {64, 400}, {1024, 40}};
     if (one_batch > 0) sizes = {{one_batch, 400}};
     for (auto [batch, batches] : sizes) {
-      std::vector<double> journal, file, ratio;
+      std::vector<double> journal, bare, file, ratio, bare_ratio;
       for (int r = 0; r < kRounds; ++r) {
-        AppendFigures f = MeasureAppend(root, batch, batches);
-        journal.push_back(f.journal_per_s);
-        file.push_back(f.file_per_s);
-        ratio.push_back(f.journal_per_s / f.file_per_s);
+        // Each round starts with another of the three: none always follows the same one.
+        double rate[kAppendKinds];
+        for (int k = 0; k < kAppendKinds; ++k) {
+          auto kind = static_cast<AppendKind>((r + k) % kAppendKinds);
+          rate[kind] = Append(kind, root, batch, batches);
+        }
+        journal.push_back(rate[kJournal]);
+        bare.push_back(rate[kBareRocksDB]);
+        file.push_back(rate[kFile]);
+        ratio.push_back(rate[kJournal] / rate[kFile]);
+        bare_ratio.push_back(rate[kBareRocksDB] / rate[kFile]);
       }
       std::string rounds;
       for (double x : ratio)
         rounds += (rounds.empty() ? "" : " ") + std::to_string(x).substr(0, 4);
       double j = Median(journal), fl = Median(file);
-      std::printf("  %-6d %14.0f %14.0f %7.2f   %s   (%.1f vs %.1f MB/s)\n", batch, j, fl,
-                  Median(ratio), rounds.c_str(), j * 208 / 1e6, fl * 208 / 1e6);
+      std::printf("  %-6d %11.0f %14.0f %18.0f %7.2f %13.2f   %s   (%.1f vs %.1f MB/s)\n", batch, j,
+                  Median(bare), fl, Median(ratio), Median(bare_ratio), rounds.c_str(),
+                  j * 208 / 1e6, fl * 208 / 1e6);
     }
   }
   if (only == "append") return 0;
