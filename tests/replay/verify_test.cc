@@ -34,6 +34,15 @@ std::vector<v1::Entry> Random(uint64_t seed) {
   return random.world.journal();
 }
 
+// Writes the random history of `seed` to dir/j, with a snapshot every `every` entries.
+std::vector<v1::Entry> WriteRandom(const TempDir& dir, uint64_t seed, uint64_t every) {
+  testing::WriteOptions o;
+  o.snapshot_every_entries = every;
+  std::vector<v1::Entry> journal = Random(seed);
+  EXPECT_TRUE(testing::WriteJournal(journal, dir / "j", o).ok());
+  return journal;
+}
+
 // The test tool that alters the journal: rewrites entry `seq` in place through RocksDB.
 template <typename Mutate>
 void RewriteEntry(const std::string& dir, uint64_t seq, Mutate mutate) {
@@ -83,10 +92,7 @@ TEST(Verify, TheDemoJournalIsCleanWhenRecomputedByWalkingTheState) {
 TEST(Verify, RandomHistoriesAreCleanAcrossSnapshotsOnSeveralThreads) {
   for (uint64_t seed : {1, 2, 3}) {
     TempDir dir;
-    testing::WriteOptions o;
-    o.snapshot_every_entries = 700;
-    const std::vector<v1::Entry> journal = Random(seed);
-    ASSERT_TRUE(testing::WriteJournal(journal, dir / "j", o).ok());
+    const std::vector<v1::Entry> journal = WriteRandom(dir, seed, 700);
     auto reader = Reader::Open(dir / "j");
     ASSERT_TRUE(reader.ok()) << reader.status().ToString();
     for (bool walk : {false, true}) {
@@ -110,10 +116,7 @@ TEST(Verify, RandomHistoriesAreCleanAcrossSnapshotsOnSeveralThreads) {
 // divergence still ends the check where it is, whichever run it falls in.
 TEST(Verify, RunsOfSegmentsCheckEverySnapshotAndStopAtTheFirstDivergence) {
   TempDir dir;
-  testing::WriteOptions o;
-  o.snapshot_every_entries = 100;
-  const std::vector<v1::Entry> journal = Random(5);
-  ASSERT_TRUE(testing::WriteJournal(journal, dir / "j", o).ok());
+  const std::vector<v1::Entry> journal = WriteRandom(dir, 5, 100);
   size_t snapshots = 0;
   {
     auto reader = Reader::Open(dir / "j");
@@ -154,10 +157,7 @@ TEST(Verify, RunsOfSegmentsCheckEverySnapshotAndStopAtTheFirstDivergence) {
 
 TEST(Verify, ReportsItsProgressAndEndsAtTheTotal) {
   TempDir dir;
-  testing::WriteOptions o;
-  o.snapshot_every_entries = 700;
-  const std::vector<v1::Entry> journal = Random(4);
-  ASSERT_TRUE(testing::WriteJournal(journal, dir / "j", o).ok());
+  const std::vector<v1::Entry> journal = WriteRandom(dir, 4, 700);
   auto reader = Reader::Open(dir / "j");
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
   std::mutex mu;
