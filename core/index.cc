@@ -67,6 +67,7 @@ void Replace(ImageStanding* s, std::unordered_map<std::string, T>* kept, const s
              const std::optional<T>& now) {
   auto it = kept->find(key);
   if (it != kept->end()) {
+    if (now && *now == it->second) return;  // most refreshes change nothing
     Count(s, &it->first, it->second, -1);
     if (!now) {
       kept->erase(it);
@@ -88,6 +89,7 @@ void Restand(ImageStanding* s, const std::string& name, const NodeFacts* facts) 
 ImageStanding::Pod PodStandingOf(const v1::ImageRecord& image, const v1::PodRecord& r,
                                  const ImageStanding& s) {
   ImageStanding::Pod p;
+  p.record = &r;
   p.unaccounted = !r.accounted();
   if (r.delete_issued() || !r.create_error().empty()) return p;
   if (Superseded(image, r)) {
@@ -138,6 +140,11 @@ bool ImageStanding::operator==(const ImageStanding& o) const {
          SameNames(unaccounted, o.unaccounted) && SameNames(superseded, o.superseded) &&
          SameNames(finished, o.finished) && SameNames(failed, o.failed) &&
          SameNames(in_the_way, o.in_the_way);
+}
+
+const v1::PodRecord* ImageStanding::Record(const std::string& key) const {
+  auto it = pods.find(key);
+  return it == pods.end() ? nullptr : it->second.record;
 }
 
 uint64_t ImageStanding::CachedDigest() const {
@@ -209,9 +216,8 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
   }
   std::string image_before;
   if (image != nullptr && node == nullptr) image_before = StandingInputs(*state, *image);
-  if (!pod.empty()) CountPod(*state, pod, -1);
+  if (!pod.empty()) CountPod(*state, *image, pod, -1);
   drop::Apply(e, state);
-  if (!pod.empty()) CountPod(*state, pod, 1);
   // Most updates of a CachedImage are its status coming back from drop's own writes.
   if (image != nullptr && node == nullptr && StandingInputs(*state, *image) == image_before &&
       !image_before.empty()) {
@@ -222,6 +228,7 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
     Rebuild(*state);
   } else if (image != nullptr && node != nullptr) {
     RefreshNode(*state, *image, *node, pod);
+    if (!pod.empty()) CountPod(*state, *image, pod, 1);
   } else if (image != nullptr) {
     RefreshImage(*state, *image);
   } else if (node != nullptr) {
@@ -251,6 +258,14 @@ int Index::Active(std::string_view policy) const {
 const ImageStanding* Index::Standing(std::string_view image) const {
   auto it = images_.find(image);
   return it == images_.end() ? nullptr : &it->second;
+}
+
+const v1::PodRecord* Index::FindPod(const v1::State& state, std::string_view image,
+                                    const std::string& key) const {
+  // The image's standing knows every record of its pods; those of an image the State lacks are
+  // searched for.
+  const ImageStanding* s = Standing(image);
+  return s != nullptr ? s->Record(key) : Find(state.pods(), key);
 }
 
 void Index::Rebuild(const v1::State& state) {
@@ -304,8 +319,9 @@ void Index::RefreshNode(const v1::State& state, std::string_view image, std::str
   if (!pod_kept) Repod(s, pod, *record, nullptr);  // the entry erased its record
 }
 
-void Index::CountPod(const v1::State& state, const std::string& key, int delta) {
-  const v1::PodRecord* r = Find(state.pods(), key);
+void Index::CountPod(const v1::State& state, const std::string& image, const std::string& key,
+                     int delta) {
+  const v1::PodRecord* r = FindPod(state, image, key);
   if (r != nullptr && IsActive(*r)) active_[r->policy()] += delta;
 }
 

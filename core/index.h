@@ -57,10 +57,15 @@ struct ImageStanding {
     bool unaccounted = false, superseded = false, finished = false, failed = false;
     bool in_the_way = false;
     int64_t finished_ms = 0;
+    // Its record in State.pods: a record stays where it is until it is erased, and the entry that
+    // erases it drops this Pod.
+    const v1::PodRecord* record = nullptr;
     bool operator==(const Pod&) const = default;
   };
   std::unordered_map<std::string, Pod> pods;  // every pod record of the CachedImage
-  Names unaccounted;                          // not yet accounted (their outcome is still to come)
+  // The record of pod `key` (one of the names in the pod sets below); nullptr when there is none.
+  const v1::PodRecord* Record(const std::string& key) const;
+  Names unaccounted;  // not yet accounted (their outcome is still to come)
   // The rest leave out pods whose delete is issued or whose create failed.
   Names superseded;     // made for another image than spec.image names now
   TimedNames finished;  // accounted, by finish time
@@ -80,6 +85,11 @@ class Index {
  public:
   Index() = default;
   explicit Index(const v1::State& state) { Rebuild(state); }
+  // It points into itself and into its State: a copy would point into the original's.
+  Index(const Index&) = delete;
+  Index& operator=(const Index&) = delete;
+  Index(Index&&) = default;
+  Index& operator=(Index&&) = default;
 
   // Folds `entry` into *state (see drop::Apply) and brings the index up to date with it.
   void Apply(const v1::Entry& entry, v1::State* state);
@@ -88,6 +98,10 @@ class Index {
   int Active(std::string_view policy) const;
   // nullptr when the State holds no CachedImage of that name.
   const ImageStanding* Standing(std::string_view image) const;
+  // The record of pod `key` of CachedImage `image` in `state` (Find without the search when the
+  // index keeps the image's standing); nullptr when there is none.
+  const v1::PodRecord* FindPod(const v1::State& state, std::string_view image,
+                               const std::string& key) const;
 
   // Where this index differs from one built afresh from `state`; empty when it does not.
   std::string Differences(const v1::State& state) const;
@@ -98,7 +112,9 @@ class Index {
   // `pod`, when not empty, is a record of this image on this node that the entry may have erased.
   void RefreshNode(const v1::State& state, std::string_view image, std::string_view node,
                    const std::string& pod = "");
-  void CountPod(const v1::State& state, const std::string& key, int delta);
+  // Counts pod `key` of `image` in or out of its policy's active pulls, when it is active.
+  void CountPod(const v1::State& state, const std::string& image, const std::string& key,
+                int delta);
 
   std::map<std::string, int, std::less<>> active_;
   std::map<std::string, ImageStanding, std::less<>> images_;

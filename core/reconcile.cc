@@ -138,7 +138,7 @@ std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view nam
   const ImageStanding* standing = index != nullptr ? index->Standing(name) : nullptr;
   if (standing != nullptr) {
     for (const std::string* key : standing->unaccounted) {
-      if (const v1::PodRecord* r = Find(state.pods(), *key)) account(*r);
+      if (const v1::PodRecord* r = standing->Record(*key)) account(*r);
     }
   } else {
     auto [first, last] = PodsOf(state, name);
@@ -389,7 +389,7 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
     std::sort(keys.begin(), keys.end(), [](auto* a, auto* b) { return *a < *b; });
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     for (const std::string* key : keys) {
-      if (const v1::PodRecord* r = Find(state.pods(), *key)) visit(r);
+      if (const v1::PodRecord* r = standing->Record(*key)) visit(r);
     }
     auto waiting = [&](const std::pair<int64_t, const std::string*>& p) {
       return !standing->in_the_way.contains(p.second);

@@ -66,7 +66,13 @@ bool StaysActive(const v1::PodRecord& before, const v1::WatchEvent& w) {
   return w.type() != v1::DELETED && same && IsActive(before) && IsPulling(pod);
 }
 
-void WatchKeys(const v1::State& state, const v1::WatchEvent& w, Keys* keys) {
+// Pod `key` of CachedImage `image`, through the index when there is one.
+const v1::PodRecord* FindPod(const v1::State& state, const Index* index, const std::string& image,
+                             const std::string& key) {
+  return index != nullptr ? index->FindPod(state, image, key) : Find(state.pods(), key);
+}
+
+void WatchKeys(const v1::State& state, const Index* index, const v1::WatchEvent& w, Keys* keys) {
   switch (w.object_case()) {
     case v1::WatchEvent::kNode:
       NodeKeys(state, w, keys);
@@ -84,7 +90,7 @@ void WatchKeys(const v1::State& state, const v1::WatchEvent& w, Keys* keys) {
       break;
     }
     case v1::WatchEvent::kPod: {
-      const v1::PodRecord* r = Find(state.pods(), PodKey(w.pod()));
+      const v1::PodRecord* r = FindPod(state, index, w.pod().cached_image(), PodKey(w.pod()));
       if (r != nullptr && StaysActive(*r, w)) {
         keys->images.insert(w.pod().cached_image());
         break;
@@ -122,11 +128,12 @@ const v1::Entry& JournalForm(const v1::Entry& entry, v1::Entry* scratch) {
   return *scratch;
 }
 
-std::vector<v1::Key> TouchedKeys(const v1::State& state, const v1::Entry& input) {
+std::vector<v1::Key> TouchedKeys(const v1::State& state, const v1::Entry& input,
+                                 const Index* index) {
   Keys keys;
   switch (input.kind_case()) {
     case v1::Entry::kWatch:
-      WatchKeys(state, input.watch(), &keys);
+      WatchKeys(state, index, input.watch(), &keys);
       break;
     case v1::Entry::kRelistEnd:
       keys.All(state);
@@ -141,8 +148,8 @@ std::vector<v1::Key> TouchedKeys(const v1::State& state, const v1::Entry& input)
       const v1::ActionResult& r = input.action_result();
       if (r.kind() == v1::ACTION_PATCH_STATUS) keys.images.insert(r.target());
       if (r.kind() == v1::ACTION_CREATE_POD || r.kind() == v1::ACTION_DELETE_POD) {
-        if (const v1::PodRecord* pod =
-                Find(state.pods(), PodKey(r.cached_image(), r.node(), r.target()))) {
+        if (const v1::PodRecord* pod = FindPod(state, index, r.cached_image(),
+                                               PodKey(r.cached_image(), r.node(), r.target()))) {
           keys.Image(state, pod->pod().cached_image());
           keys.policies.insert(pod->policy());
         }
@@ -161,7 +168,7 @@ std::vector<v1::Key> TouchedKeys(const v1::State& state, const v1::Entry& input)
 }
 
 std::vector<v1::Entry> Step(const v1::Entry& input, v1::State* state, Index* index) {
-  std::vector<v1::Key> keys = TouchedKeys(*state, input);
+  std::vector<v1::Key> keys = TouchedKeys(*state, input, index);
   Apply(input, state, index);
   std::vector<v1::Entry> out;
   if (!Synced(*state)) return out;  // a partial view decides nothing

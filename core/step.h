@@ -26,7 +26,9 @@ std::vector<v1::Entry> Step(const v1::Entry& input, v1::State* state, Index* ind
 const v1::Entry& JournalForm(const v1::Entry& entry, v1::Entry* scratch);
 
 // The keys an input makes the reconciler look at (before it is folded), in the order they run:
-// CachedImages by name, then PullPolicies by name.
-std::vector<v1::Key> TouchedKeys(const v1::State& state, const v1::Entry& input);
+// CachedImages by name, then PullPolicies by name. With the state's Index, finds the pods it
+// reads without a search.
+std::vector<v1::Key> TouchedKeys(const v1::State& state, const v1::Entry& input,
+                                 const Index* index = nullptr);
 
 }  // namespace drop
