@@ -361,6 +361,14 @@ Result<std::optional<std::pair<uint64_t, v1::State>>> Store::SnapshotAtOrBefore(
   return std::optional<std::pair<uint64_t, v1::State>>(std::make_pair(at, std::move(state)));
 }
 
+Result<std::optional<std::string>> Store::SnapshotBytes(uint64_t seq) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), snapshots(), EncodeSeq(seq), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return Convert(s, "read the snapshot at entry " + std::to_string(seq));
+  return std::optional<std::string>(std::move(value));
+}
+
 Result<uint64_t> Store::SeqAtOrAfter(int64_t time_ms) const {
   Result<std::pair<uint64_t, uint64_t>> range = Range();
   if (!range.ok()) return range.status();

@@ -100,6 +100,9 @@ class Store {
   std::vector<SnapshotInfo> Snapshots() const;
   // The newest snapshot folding entries up to at most `seq`, if any.
   Result<std::optional<std::pair<uint64_t, v1::State>>> SnapshotAtOrBefore(uint64_t seq) const;
+  // The stored bytes of the snapshot taken right after entry `seq`, undecoded; nullopt when none
+  // was. A State that serializes to them is the snapshot's, without decoding it.
+  Result<std::optional<std::string>> SnapshotBytes(uint64_t seq) const;
 
   // Folds entries [from, to] into *state, as Apply of each in turn does. Long ranges are read and
   // decoded ahead on a second thread (ReadAhead), and the entries that change nothing but the

@@ -155,6 +155,61 @@ TEST(Verify, RunsOfSegmentsCheckEverySnapshotAndStopAtTheFirstDivergence) {
   EXPECT_GT(report->snapshots_checked, 0);
 }
 
+// Snapshots are compared by their bytes; bytes that differ but decode to the fold are no mismatch.
+TEST(Verify, ASnapshotThatIsNotTheFoldOfItsEntriesIsReportedByItsEntry) {
+  TempDir dir;
+  const std::vector<v1::Entry> journal = WriteRandom(dir, 6, 300);
+  std::vector<uint64_t> at;
+  {
+    auto reader = Reader::Open(dir / "j");
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    for (const journal::Store::SnapshotInfo& s : (*reader)->store().Snapshots()) {
+      if (s.seq < journal.size()) at.push_back(s.seq);
+    }
+  }
+  ASSERT_GE(at.size(), 3u);
+  {
+    journal::Store::Options rw;
+    rw.mode = journal::Store::Mode::kReadWrite;
+    auto store = journal::Store::Open(dir / "j", rw);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    auto rewrite = [&](uint64_t seq, auto change) {
+      Result<std::optional<std::string>> bytes = (*store)->SnapshotBytes(seq);
+      ASSERT_TRUE(bytes.ok() && bytes->has_value());
+      std::string changed = change(**bytes);
+      ASSERT_TRUE((*store)
+                      ->db()
+                      ->Put(rocksdb::WriteOptions(), (*store)->snapshots(), journal::EncodeSeq(seq),
+                            changed)
+                      .ok());
+    };
+    // The first: other bytes, the same State (a field written twice decodes to its last value).
+    rewrite(at[0], [](const std::string& b) {
+      v1::State s;
+      EXPECT_TRUE(s.ParseFromString(b));
+      v1::State again;
+      again.set_last_seq(s.last_seq());
+      return b + again.SerializeAsString();
+    });
+    // The second: another State.
+    rewrite(at[1], [](const std::string& b) {
+      v1::State s;
+      EXPECT_TRUE(s.ParseFromString(b));
+      s.set_last_time_ms(s.last_time_ms() + 1);
+      return s.SerializeAsString();
+    });
+  }
+  auto reader = Reader::Open(dir / "j");
+  ASSERT_TRUE(reader.ok());
+  VerifyOptions vo;
+  vo.jobs = 1;
+  Result<VerifyReport> report = Verify(**reader, vo);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_FALSE(report->divergence.has_value());
+  EXPECT_EQ(report->snapshot_mismatch, "the snapshot after entry " + std::to_string(at[1]) +
+                                           " is not the fold of the entries before it");
+}
+
 TEST(Verify, ReportsItsProgressAndEndsAtTheTotal) {
   TempDir dir;
   const std::vector<v1::Entry> journal = WriteRandom(dir, 4, 700);
