@@ -262,16 +262,15 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
     }
 
     const v1::CachedImage& object = next->record->object();
-    v1::DropPodSpec pod = MakeDropPod(state.config(), object, *spec, candidate.node->name());
-    d.set_verdict(v1::START);
-    d.set_node(candidate.node->name());
-    d.set_pod(pod.name());
-    out.push_back(Decision(d));
-
     v1::Entry create;
     v1::CreatePod* c = create.mutable_action()->mutable_create_pod();
     c->set_policy(std::string(policy));
-    *c->mutable_pod() = pod;
+    *c->mutable_pod() = MakeDropPod(state.config(), object, *spec, candidate.node->name());
+    const std::string pod = c->pod().name();
+    d.set_verdict(v1::START);
+    d.set_node(candidate.node->name());
+    d.set_pod(pod);
+    out.push_back(Decision(d));
     out.push_back(std::move(create));
 
     v1::Entry event;
@@ -282,7 +281,7 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
     ev->set_type("Normal");
     ev->set_reason("PullStarted");
     ev->set_message("Pulling " + object.spec().image() + " on node " + candidate.node->name() +
-                    " (pod " + pod.name() + ")");
+                    " (pod " + pod + ")");
     out.push_back(std::move(event));
 
     ++active;

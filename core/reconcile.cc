@@ -76,10 +76,7 @@ std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view nam
   auto account = [&](const v1::PodRecord& r) {
     const v1::Pod& pod = r.pod();
     if (r.accounted()) return;
-    v1::PullOutcome o;
-    o.set_cached_image(std::string(name));
-    o.set_node(pod.node());
-    o.set_pod(pod.name());
+    v1::PullOutcome o;  // named below, once there is one: most pods are still pulling
     bool delete_pod = false;
     if (!r.create_error().empty()) {
       o.set_outcome(v1::PULL_FAILED);
@@ -115,6 +112,9 @@ std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view nam
     } else {
       return;  // still pulling
     }
+    o.set_cached_image(std::string(name));
+    o.set_node(pod.node());
+    o.set_pod(pod.name());
     int64_t start = StartOf(r);
     int64_t end = r.finished_ms() > 0 ? r.finished_ms() : now;
     o.set_duration_ms(start > 0 && end > start ? end - start : 0);
