@@ -196,7 +196,7 @@ int main(int argc, char** argv) {
     constexpr int kRounds = 5;
     std::printf(
         "append: ~%zu-byte entries, durable (one synced write per batch), median of %d "
-        "alternating rounds\n",
+        "rounds (each starts with another of the three)\n",
         PodEntry(1).ByteSizeLong(), kRounds);
     std::printf("  %-6s %11s %14s %18s %7s %13s   %s\n", "batch", "journal/s", "bare RocksDB/s",
                 "write+fdatasync/s", "ratio", "RocksDB ratio", "ratios of the rounds");
