@@ -420,7 +420,7 @@ namespace {
 // of an Event (Entry.action 23, ActionIssued.emit_event 4), nothing but the envelope.
 ReadAhead::Need FoldNeeds(std::string_view bytes) {
   std::string_view kind, action;
-  switch (wire::MessageField(bytes, 10, &kind)) {
+  switch (wire::EntryKind(bytes, &kind)) {
     case 20:
       return ReadAhead::Need::kEnvelope;
     case 23:

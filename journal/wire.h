@@ -65,4 +65,10 @@ inline int MessageField(std::string_view message, int least, std::string_view* p
   return ok ? found : 0;
 }
 
+// The field number of a stored drop.v1.Entry's kind, with the kind's payload; 0 when there is
+// none. The kinds are the oneof from field 10 on, an Entry's only length-delimited fields.
+inline int EntryKind(std::string_view entry, std::string_view* kind) {
+  return MessageField(entry, 10, kind);
+}
+
 }  // namespace drop::journal::wire

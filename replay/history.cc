@@ -37,7 +37,7 @@ journal::ReadAhead::Need Wanted(std::string_view b) {
   using journal::wire::MessageField;
   std::string_view kind, inner;
   bool wanted = true;
-  switch (MessageField(b, 10, &kind)) {
+  switch (journal::wire::EntryKind(b, &kind)) {
     case 13:
     case 14:
       wanted = false;

@@ -47,7 +47,7 @@ bool HasUnknownFields(const v1::Entry& e) {
 // Whether a stored entry is a decision, judged from its kind's field number without decoding it.
 bool IsStoredDecision(std::string_view bytes) {
   std::string_view kind;
-  int field = journal::wire::MessageField(bytes, v1::Entry::kWatchFieldNumber, &kind);
+  int field = journal::wire::EntryKind(bytes, &kind);
   return field >= v1::Entry::kReconcileFieldNumber && field <= v1::Entry::kActionFieldNumber;
 }
 
