@@ -43,6 +43,15 @@ std::vector<v1::Entry> WriteRandom(const TempDir& dir, uint64_t seed, uint64_t e
   return journal;
 }
 
+// Verifies the journal in dir/j on `jobs` threads (0: one per core).
+Result<VerifyReport> VerifyJournal(const TempDir& dir, int jobs = 0) {
+  auto reader = Reader::Open(dir / "j");
+  if (!reader.ok()) return reader.status();
+  VerifyOptions vo;
+  vo.jobs = jobs;
+  return Verify(**reader, vo);
+}
+
 // The test tool that alters the journal: rewrites entry `seq` in place through RocksDB.
 template <typename Mutate>
 void RewriteEntry(const std::string& dir, uint64_t seq, Mutate mutate) {
@@ -143,11 +152,7 @@ TEST(Verify, RunsOfSegmentsCheckEverySnapshotAndStopAtTheFirstDivergence) {
   ASSERT_GT(seq, 0u);
   RewriteEntry(dir / "j", seq,
                [](v1::Entry* e) { e->mutable_pacing()->set_active(e->pacing().active() + 1); });
-  auto reader = Reader::Open(dir / "j");
-  ASSERT_TRUE(reader.ok());
-  VerifyOptions vo;
-  vo.jobs = 2;
-  Result<VerifyReport> report = Verify(**reader, vo);
+  Result<VerifyReport> report = VerifyJournal(dir, 2);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   ASSERT_TRUE(report->divergence.has_value());
   EXPECT_EQ(report->divergence->seq, seq);
@@ -199,11 +204,7 @@ TEST(Verify, ASnapshotThatIsNotTheFoldOfItsEntriesIsReportedByItsEntry) {
       return s.SerializeAsString();
     });
   }
-  auto reader = Reader::Open(dir / "j");
-  ASSERT_TRUE(reader.ok());
-  VerifyOptions vo;
-  vo.jobs = 1;
-  Result<VerifyReport> report = Verify(**reader, vo);
+  Result<VerifyReport> report = VerifyJournal(dir, 1);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_FALSE(report->divergence.has_value());
   EXPECT_EQ(report->snapshot_mismatch, "the snapshot after entry " + std::to_string(at[1]) +
@@ -316,9 +317,7 @@ TEST(Verify, ADecisionRemovedFromTheJournalIsCaughtWhereItWasExpected) {
   RewriteEntry(dir / "j", seq, [](v1::Entry* e) {
     e->mutable_action()->mutable_emit_event()->set_reason("Forged");
   });
-  auto reader = Reader::Open(dir / "j");
-  ASSERT_TRUE(reader.ok());
-  Result<VerifyReport> report = Verify(**reader, VerifyOptions{});
+  Result<VerifyReport> report = VerifyJournal(dir);
   ASSERT_TRUE(report.ok());
   ASSERT_TRUE(report->divergence.has_value());
   EXPECT_EQ(report->divergence->seq, seq);
