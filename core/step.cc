@@ -104,6 +104,11 @@ void WatchKeys(const v1::State& state, const Index* index, const v1::WatchEvent&
   }
 }
 
+bool ListsCachedNodes(const v1::Entry& entry) {
+  return entry.has_action() && entry.action().has_patch_status() &&
+         entry.action().patch_status().status().cached_nodes_size() > 0;
+}
+
 }  // namespace
 
 bool IsDecision(const v1::Entry& e) {
@@ -119,13 +124,16 @@ bool IsDecision(const v1::Entry& e) {
 }
 
 const v1::Entry& JournalForm(const v1::Entry& entry, v1::Entry* scratch) {
-  if (!entry.has_action() || !entry.action().has_patch_status() ||
-      entry.action().patch_status().status().cached_nodes_size() == 0) {
-    return entry;
-  }
+  if (!ListsCachedNodes(entry)) return entry;
   *scratch = entry;
-  CompactStatus(scratch->mutable_action()->mutable_patch_status()->mutable_status());
+  ToJournalForm(scratch);
   return *scratch;
+}
+
+void ToJournalForm(v1::Entry* entry) {
+  if (ListsCachedNodes(*entry)) {
+    CompactStatus(entry->mutable_action()->mutable_patch_status()->mutable_status());
+  }
 }
 
 std::vector<v1::Key> TouchedKeys(const v1::State& state, const v1::Entry& input,

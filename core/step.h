@@ -24,6 +24,8 @@ std::vector<v1::Entry> Step(const v1::Entry& input, v1::State* state, Index* ind
 // digest of its cachedNodes list instead of the list (see CachedImageStatus.cached_nodes_digest).
 // Returns `entry` itself, or `scratch` filled with the journal form. Both fold to the same state.
 const v1::Entry& JournalForm(const v1::Entry& entry, v1::Entry* scratch);
+// The same, in place: for a caller that has no more use for the list.
+void ToJournalForm(v1::Entry* entry);
 
 // The keys an input makes the reconciler look at (before it is folded), in the order they run:
 // CachedImages by name, then PullPolicies by name. With the state's Index, finds the pods it

@@ -80,7 +80,13 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State* 
   Tally tally(checked);
   std::vector<v1::Entry> recomputed;
   size_t next = 0;
-  v1::Entry input, scratch;
+  // The input whose decisions are being checked, kept as stored: decoded again only to be shown.
+  std::string input_bytes;
+  auto input = [&] {
+    v1::Entry e;
+    e.ParseFromString(input_bytes);
+    return e;
+  };
   bool seen_input = false;
   std::string bytes;
   journal::Store::Iterator it =
@@ -96,14 +102,14 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State* 
     if (!decision) {
       const v1::Entry& e = it.entry();
       if (next < recomputed.size()) {
-        out.divergence = Divergence{e.seq(), input, e, recomputed[next],
+        out.divergence = Divergence{e.seq(), input(), e, recomputed[next],
                                     "Step decides more than the journal recorded for the input"};
         return out;
       }
-      input = e;
+      input_bytes = it.bytes();
       seen_input = true;
       ++out.inputs;
-      recomputed = Step(input, state, index);
+      recomputed = Step(e, state, index);
       next = 0;
       continue;
     }
@@ -116,24 +122,25 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State* 
     ++out.decisions;
     if (next >= recomputed.size()) {
       if (!it.Decode()) break;
-      out.divergence = Divergence{it.entry().seq(), input, it.entry(), std::nullopt,
+      out.divergence = Divergence{it.entry().seq(), input(), it.entry(), std::nullopt,
                                   "the journal records a decision Step does not make"};
       return out;
     }
-    const v1::Entry& mine = JournalForm(recomputed[next], &scratch);
+    v1::Entry& mine = recomputed[next];
+    ToJournalForm(&mine);
     bytes.clear();
     mine.SerializeToString(&bytes);
     if (bytes != it.bytes()) {
       if (!it.Decode()) break;
       const v1::Entry& e = it.entry();
-      if (HasUnknownFields(e) || HasUnknownFields(input)) {
+      if (HasUnknownFields(e) || HasUnknownFields(input())) {
         out.status = Status::FailedPrecondition(
-            "entry " + std::to_string(HasUnknownFields(e) ? e.seq() : input.seq()) +
+            "entry " + std::to_string(HasUnknownFields(e) ? e.seq() : input().seq()) +
             " holds fields this drop-replay does not know: a newer drop wrote the journal, so "
             "its decisions cannot be re-run here; use the drop-replay of that drop's version");
         return out;
       }
-      out.divergence = Divergence{e.seq(), input, e, mine, "the decisions differ"};
+      out.divergence = Divergence{e.seq(), input(), e, mine, "the decisions differ"};
       return out;
     }
     ++next;
@@ -143,7 +150,7 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State* 
     return out;
   }
   if (next < recomputed.size()) {
-    out.divergence = Divergence{seg.last + 1, input, std::nullopt, recomputed[next],
+    out.divergence = Divergence{seg.last + 1, input(), std::nullopt, recomputed[next],
                                 "Step decides more than the journal recorded for the input"};
     return out;
   }
