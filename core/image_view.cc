@@ -15,19 +15,30 @@ ImageView::ImageView(const v1::State& state, const v1::ImageRecord& record)
   match_hash_ = record.image_key().empty() ? 0 : Fnv1a64(record.image_key());
   // Under Always the user asks for a fresh pull of a moving tag: a listed image proves nothing.
   present_counts_ = effective_policy().image_pull_policy() != "Always";
-  auto [first, last] = PodsOf(state, object.name());
-  pods_ = {state.pods().data() + first, static_cast<size_t>(last - first)};
+}
+
+std::span<const v1::PodRecord* const> ImageView::pods() const {
+  if (!pods_) {
+    auto [first, last] = PodsOf(*state_, name());
+    pods_.emplace(state_->pods().data() + first, static_cast<size_t>(last - first));
+  }
+  return *pods_;
 }
 
 NodeFacts ImageView::FactsOf(const v1::Node& node) const {
+  std::span<const v1::PodRecord* const> all = pods();
+  auto pod = std::lower_bound(
+      all.begin(), all.end(), node.name(),
+      [](const v1::PodRecord* r, const std::string& n) { return r->pod().node() < n; });
+  return FactsOf(node, pod != all.end() && (*pod)->pod().node() == node.name() ? *pod : nullptr);
+}
+
+NodeFacts ImageView::FactsOf(const v1::Node& node, const v1::PodRecord* pod) const {
   NodeFacts facts;
   facts.node = &node;
   facts.pulled = Contains(record_->pulled_nodes(), node.name());
   facts.failure = Find(record_->failures(), node.name());
-  auto pod = std::lower_bound(
-      pods_.begin(), pods_.end(), node.name(),
-      [](const v1::PodRecord* r, const std::string& n) { return r->pod().node() < n; });
-  if (pod != pods_.end() && (*pod)->pod().node() == node.name()) facts.pod = *pod;
+  facts.pod = pod;
   Complete(&facts);
   return facts;
 }

@@ -36,14 +36,18 @@ class ImageView {
   // Why the spec (or its policy) cannot be acted on; empty when it can. Validated when first
   // asked: a view that only reads the nodes does not pay for it.
   const std::string& spec_error() const;
-  // This CachedImage's drop pods, sorted by node (then name): a slice of State.pods.
-  std::span<const v1::PodRecord* const> pods() const { return pods_; }
+  // This CachedImage's drop pods, sorted by node (then name): a slice of State.pods, found when
+  // first asked (a reconcile through the index never asks).
+  std::span<const v1::PodRecord* const> pods() const;
 
   // Calls f(const NodeFacts&) for every node in name order until f returns false.
   template <typename F>
   void ForEachNode(F&& f) const;
   // The facts of one node, found by binary search: for a caller that looks at a few nodes.
   NodeFacts FactsOf(const v1::Node& node) const;
+  // The same, for a caller that has found the node's first drop pod of this CachedImage itself
+  // (nullptr: there is none).
+  NodeFacts FactsOf(const v1::Node& node, const v1::PodRecord* pod) const;
 
  private:
   // Fills in what follows from the node and the lookups ForEachNode or FactsOf made.
@@ -55,7 +59,7 @@ class ImageView {
   mutable std::optional<std::string> spec_error_;
   uint64_t match_hash_ = 0;
   bool present_counts_ = true;
-  std::span<const v1::PodRecord* const> pods_;
+  mutable std::optional<std::span<const v1::PodRecord* const>> pods_;
 };
 
 // Moves *i past the names (name(*i), ...; sorted, *i < end) that sort before `node`; true when
@@ -73,8 +77,9 @@ template <typename F>
 void ImageView::ForEachNode(F&& f) const {
   const auto& pulled = record_->pulled_nodes();
   const auto& failures = record_->failures();
+  const std::span<const v1::PodRecord* const> pods = this->pods();
   int p = 0, q = 0, k = 0;
-  // Nodes, pulled_nodes, failures and pods_ are all sorted by node name: one merge pass.
+  // Nodes, pulled_nodes, failures and pods are all sorted by node name: one merge pass.
   for (const v1::NodeRecord& nr : state_->nodes()) {
     const v1::Node& node = nr.node();
     NodeFacts facts;
@@ -86,9 +91,9 @@ void ImageView::ForEachNode(F&& f) const {
                    [&](int i) -> const std::string& { return failures[i].node(); })) {
       facts.failure = &failures[q];
     }
-    if (SkipToNode(node.name(), &k, static_cast<int>(pods_.size()),
-                   [&](int i) -> const std::string& { return pods_[i]->pod().node(); })) {
-      facts.pod = pods_[k];
+    if (SkipToNode(node.name(), &k, static_cast<int>(pods.size()),
+                   [&](int i) -> const std::string& { return pods[i]->pod().node(); })) {
+      facts.pod = pods[k];
     }
     Complete(&facts);
     if (!f(facts)) return;

@@ -301,18 +301,23 @@ void Index::RefreshNode(const v1::State& state, std::string_view image, std::str
   auto it = images_.find(image);
   if (record == nullptr || it == images_.end()) return;  // the watch of the image decides
   ImageStanding* s = &it->second;
+  // The image's pods on the node, in State.pods order: the first is the node's pod in its facts.
+  const std::string prefix = PodKey(image, node, "");
+  const int first = LowerBound(state.pods(), prefix);
+  int last = first;
+  while (last < state.pods_size() && state.pods(last).key().starts_with(prefix))
+    ++last;
   const v1::NodeRecord* n = Find(state.nodes(), node);
   if (n == nullptr) {
     Restand(s, std::string(node), nullptr);
   } else {
-    NodeFacts facts = ImageView(state, *record).FactsOf(n->node());
+    NodeFacts facts = ImageView(state, *record)
+                          .FactsOf(n->node(), first < last ? &state.pods(first) : nullptr);
     Restand(s, n->node().name(), &facts);
   }
   // Whether its finished pods are in the way follows the node's standing.
-  std::string prefix = PodKey(image, node, "");
   bool pod_kept = pod.empty();
-  for (int i = LowerBound(state.pods(), prefix);
-       i < state.pods_size() && state.pods(i).key().starts_with(prefix); ++i) {
+  for (int i = first; i < last; ++i) {
     Repod(s, state.pods(i).key(), *record, &state.pods(i));
     pod_kept = pod_kept || state.pods(i).key() == pod;
   }
