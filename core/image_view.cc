@@ -8,8 +8,9 @@
 
 namespace drop {
 
-ImageView::ImageView(const v1::State& state, const v1::ImageRecord& record)
-    : state_(&state), record_(&record) {
+ImageView::ImageView(const v1::State& state, const v1::ImageRecord& record,
+                     const std::string* image_error)
+    : state_(&state), record_(&record), image_error_(image_error) {
   const v1::CachedImage& object = record.object();
   policy_ = FindPolicySpec(state, object.spec().pull_policy_ref());
   match_hash_ = record.image_key().empty() ? 0 : Fnv1a64(record.image_key());
@@ -56,7 +57,7 @@ void ImageView::Complete(NodeFacts* facts) const {
 const std::string& ImageView::spec_error() const {
   if (spec_error_) return *spec_error_;
   const v1::CachedImage& object = record_->object();
-  spec_error_ = ValidateCachedImage(object);
+  spec_error_ = image_error_ != nullptr ? *image_error_ : ValidateCachedImage(object);
   if (spec_error_->empty() && policy_ != nullptr) {
     const v1::PolicyRecord* p = Find(state_->policies(), object.spec().pull_policy_ref());
     if (p != nullptr && !p->object().spec_error().empty()) {

@@ -24,7 +24,9 @@ struct NodeFacts {
 
 class ImageView {
  public:
-  ImageView(const v1::State& state, const v1::ImageRecord& record);
+  // `image_error`, when the caller has it, is ValidateCachedImage of the record's object.
+  ImageView(const v1::State& state, const v1::ImageRecord& record,
+            const std::string* image_error = nullptr);
 
   const v1::ImageRecord& record() const { return *record_; }
   const std::string& name() const { return record_->object().name(); }
@@ -56,6 +58,7 @@ class ImageView {
   const v1::State* state_;
   const v1::ImageRecord* record_;
   const v1::PullPolicySpec* policy_;
+  const std::string* image_error_;
   mutable std::optional<std::string> spec_error_;
   uint64_t match_hash_ = 0;
   bool present_counts_ = true;

@@ -7,6 +7,7 @@
 #include "core/pacing.h"
 #include "core/reconcile.h"
 #include "core/state.h"
+#include "core/validation.h"
 
 namespace drop {
 namespace {
@@ -139,7 +140,7 @@ bool ImageStanding::operator==(const ImageStanding& o) const {
          SameNames(open_failed, o.open_failed) && pods == o.pods &&
          SameNames(unaccounted, o.unaccounted) && SameNames(superseded, o.superseded) &&
          SameNames(finished, o.finished) && SameNames(failed, o.failed) &&
-         SameNames(in_the_way, o.in_the_way);
+         SameNames(in_the_way, o.in_the_way) && spec_error == o.spec_error;
 }
 
 const v1::PodRecord* ImageStanding::Record(const std::string& key) const {
@@ -286,6 +287,7 @@ void Index::RefreshImage(const v1::State& state, std::string_view name) {
   }
   ImageStanding& s = images_[std::string(name)];
   s = ImageStanding();
+  s.spec_error = ValidateCachedImage(record->object());
   ImageView(state, *record).ForEachNode([&](const NodeFacts& f) {
     Restand(&s, f.node->name(), &f);
     return true;

@@ -200,11 +200,14 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
     Candidate candidate;
     for (Lane& lane : lanes) {
       if (lane.done) continue;
+      const ImageStanding* standing =
+          index != nullptr ? index->Standing(lane.record->object().name()) : nullptr;
       // An invalid spec takes no part; checked when the lane's turn first comes, as most passes
       // end at the first lane that has a node to pull on.
       if (!lane.checked) {
         lane.checked = true;
-        if (!ValidateCachedImage(lane.record->object()).empty()) {
+        if (standing != nullptr ? !standing->spec_error.empty()
+                                : !ValidateCachedImage(lane.record->object()).empty()) {
           lane.done = true;
           continue;
         }
@@ -220,8 +223,6 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
         lane.done = true;
         continue;
       }
-      const ImageStanding* standing =
-          index != nullptr ? index->Standing(lane.record->object().name()) : nullptr;
       candidate = standing != nullptr
                       ? FirstCandidate(state, *standing, lane.started)
                       : FirstCandidate(ImageView(state, *lane.record), lane.started);

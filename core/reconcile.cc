@@ -334,11 +334,11 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
     return out;
   }
   const v1::CachedImage& object = image->object();
-  ImageView view(state, *image);
+  const ImageStanding* standing = index != nullptr ? index->Standing(name) : nullptr;
+  ImageView view(state, *image, standing != nullptr ? &standing->spec_error : nullptr);
   const v1::PullPolicySpec& policy = view.effective_policy();
   int64_t wake = kNever;
 
-  const ImageStanding* standing = index != nullptr ? index->Standing(name) : nullptr;
   const Census census(view, standing);
   const bool has_candidate = census.has_candidate();
   bool backoff_passed = now >= BackoffUntil(policy.backoff(), *image);
