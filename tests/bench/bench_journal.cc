@@ -7,8 +7,8 @@
 //            rollout's mix, against a bare RocksDB iteration of the same keys.
 //                                                     target >= 2,000,000/s and >= 0.5 of bare
 //   size     bytes on disk per entry of that mix after compaction.   target <= 80
-// Usage: bench_journal [--entries N] [--dir DIR] [--only append|replay] [--batch N]
-//   --batch measures the append at that one batch size (400 batches a round).
+// Usage: bench_journal [--entries N] [--dir DIR] [--only append|replay] [--batch N [--batches M]]
+//   --batch measures the append at that one batch size, M batches a round (default 3000).
 //   --dir keeps the replay journal there and reuses it when it exists.
 #include <fcntl.h>
 #include <rocksdb/db.h>
@@ -180,28 +180,31 @@ std::vector<v1::Entry> RecordedMix() {
 int main(int argc, char** argv) {
   uint64_t total = 10'000'000;
   std::string root, only;
-  int one_batch = 0;
+  int one_batch = 0, one_batches = 3000;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--entries") == 0) total = std::stoull(argv[i + 1]);
     if (std::strcmp(argv[i], "--dir") == 0) root = argv[i + 1];
     if (std::strcmp(argv[i], "--only") == 0) only = argv[i + 1];
     if (std::strcmp(argv[i], "--batch") == 0) one_batch = std::stoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--batches") == 0) one_batches = std::stoi(argv[i + 1]);
   }
   drop::testing::TempDir scratch;
   if (root.empty()) root = scratch.path();
 
   if (only != "replay") {
     // The machine is shared: each batch size runs kRounds rounds of the three, and the median of
-    // the rounds' ratios is reported beside the median rates.
-    constexpr int kRounds = 5;
+    // the rounds' ratios is reported beside the median rates. A round is a sustained append
+    // (200,000 entries at batch 64): a file a few MB long syncs faster than one that keeps
+    // growing, and rounds of 400 batches put the file 10-20% above its sustained rate.
+    constexpr int kRounds = 11;
     std::printf(
         "append: ~%zu-byte entries, durable (one synced write per batch), median of %d "
         "rounds (each starts with another of the three)\n",
         PodEntry(1).ByteSizeLong(), kRounds);
     std::printf("  %-6s %11s %14s %18s %7s %13s   %s\n", "batch", "journal/s", "bare RocksDB/s",
                 "write+fdatasync/s", "ratio", "RocksDB ratio", "ratios of the rounds");
-    std::vector<std::pair<int, int>> sizes = {{1, 1000}, {64, 400}, {1024, 40}};
-    if (one_batch > 0) sizes = {{one_batch, 400}};
+    std::vector<std::pair<int, int>> sizes = {{1, 2000}, {64, 3000}, {1024, 200}};
+    if (one_batch > 0) sizes = {{one_batch, one_batches}};
     for (auto [batch, batches] : sizes) {
       std::vector<double> journal, bare, file, ratio, bare_ratio;
       for (int r = 0; r < kRounds; ++r) {
