@@ -313,8 +313,8 @@ void Index::RefreshNode(const v1::State& state, std::string_view image, std::str
   if (n == nullptr) {
     Restand(s, std::string(node), nullptr);
   } else {
-    NodeFacts facts = ImageView(state, *record)
-                          .FactsOf(n->node(), first < last ? &state.pods(first) : nullptr);
+    NodeFacts facts =
+        ImageView(state, *record).FactsOf(n->node(), first < last ? &state.pods(first) : nullptr);
     Restand(s, n->node().name(), &facts);
   }
   // Whether its finished pods are in the way follows the node's standing.

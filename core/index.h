@@ -45,7 +45,8 @@ struct ImageStanding {
   };
   std::unordered_map<std::string, Node> nodes;  // every node in the State
   int targeted = 0;
-  std::string spec_error;  // ValidateCachedImage of the CachedImage: its spec is an input here
+  // ValidateCachedImage of the CachedImage: its spec is one of the standing's inputs.
+  std::string spec_error;
   Names cached;   // targeted nodes that hold the image
   Names wanting;  // targeted nodes that lack it
   // Nodes that lack it and have no pod of it: the candidates, never-failed ones by name and the
