@@ -352,13 +352,19 @@ Result<std::optional<std::pair<uint64_t, v1::State>>> Store::SnapshotAtOrBefore(
     return std::optional<std::pair<uint64_t, v1::State>>();
   }
   uint64_t at = DecodeSeq(it->key().ToStringView());
+  Result<v1::State> state = DecodeSnapshot(at, it->value().ToStringView());
+  if (!state.ok()) return state.status();
+  return std::optional<std::pair<uint64_t, v1::State>>(std::make_pair(at, std::move(*state)));
+}
+
+Result<v1::State> Store::DecodeSnapshot(uint64_t seq, std::string_view bytes) const {
   v1::State state;
-  if (!state.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())) ||
-      state.last_seq() != at) {
-    return Status::Corruption("journal " + dir_ + ": the snapshot at entry " + std::to_string(at) +
+  if (!state.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+      state.last_seq() != seq) {
+    return Status::Corruption("journal " + dir_ + ": the snapshot at entry " + std::to_string(seq) +
                               " does not decode as a drop.v1.State; the journal is damaged");
   }
-  return std::optional<std::pair<uint64_t, v1::State>>(std::make_pair(at, std::move(state)));
+  return state;
 }
 
 Result<std::optional<std::string>> Store::SnapshotBytes(uint64_t seq) const {

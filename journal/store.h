@@ -103,6 +103,9 @@ class Store {
   // The stored bytes of the snapshot taken right after entry `seq`, undecoded; nullopt when none
   // was. A State that serializes to them is the snapshot's, without decoding it.
   Result<std::optional<std::string>> SnapshotBytes(uint64_t seq) const;
+  // The State in the snapshot bytes stored after entry `seq`; an error that names the snapshot
+  // when they do not decode as it.
+  Result<v1::State> DecodeSnapshot(uint64_t seq, std::string_view bytes) const;
 
   // Folds entries [from, to] into *state, as Apply of each in turn does. Long ranges are read and
   // decoded ahead on a second thread (ReadAhead), and the entries that change nothing but the

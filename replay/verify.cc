@@ -166,12 +166,12 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State* 
     out.snapshot_checked = true;
     std::string mine = state->SerializeAsString();
     if (**stored == mine) return out;
-    Result<std::optional<std::pair<uint64_t, v1::State>>> snap = store.SnapshotAtOrBefore(seg.last);
+    Result<v1::State> snap = store.DecodeSnapshot(seg.last, **stored);
     if (!snap.ok()) {
       out.status = snap.status();
       return out;
     }
-    if (!snap->has_value() || (*snap)->second.SerializeAsString() != mine) {
+    if (snap->SerializeAsString() != mine) {
       out.snapshot_mismatch = "the snapshot after entry " + std::to_string(seg.last) +
                               " is not the fold of the entries before it";
     }
