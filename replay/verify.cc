@@ -133,14 +133,15 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State* 
     if (bytes != it.bytes()) {
       if (!it.Decode()) break;
       const v1::Entry& e = it.entry();
-      if (HasUnknownFields(e) || HasUnknownFields(input())) {
+      v1::Entry in = input();
+      if (HasUnknownFields(e) || HasUnknownFields(in)) {
         out.status = Status::FailedPrecondition(
-            "entry " + std::to_string(HasUnknownFields(e) ? e.seq() : input().seq()) +
+            "entry " + std::to_string(HasUnknownFields(e) ? e.seq() : in.seq()) +
             " holds fields this drop-replay does not know: a newer drop wrote the journal, so "
             "its decisions cannot be re-run here; use the drop-replay of that drop's version");
         return out;
       }
-      out.divergence = Divergence{e.seq(), input(), e, mine, "the decisions differ"};
+      out.divergence = Divergence{e.seq(), std::move(in), e, mine, "the decisions differ"};
       return out;
     }
     ++next;
