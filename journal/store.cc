@@ -359,12 +359,17 @@ Result<std::optional<std::pair<uint64_t, v1::State>>> Store::SnapshotAtOrBefore(
 
 Result<v1::State> Store::DecodeSnapshot(uint64_t seq, std::string_view bytes) const {
   v1::State state;
-  if (!state.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
-      state.last_seq() != seq) {
+  if (Status s = DecodeSnapshot(seq, bytes, &state); !s.ok()) return s;
+  return state;
+}
+
+Status Store::DecodeSnapshot(uint64_t seq, std::string_view bytes, v1::State* state) const {
+  if (!state->ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+      state->last_seq() != seq) {
     return Status::Corruption("journal " + dir_ + ": the snapshot at entry " + std::to_string(seq) +
                               " does not decode as a drop.v1.State; the journal is damaged");
   }
-  return state;
+  return Status::Ok();
 }
 
 Result<std::optional<std::string>> Store::SnapshotBytes(uint64_t seq) const {

@@ -106,6 +106,8 @@ class Store {
   // The State in the snapshot bytes stored after entry `seq`; an error that names the snapshot
   // when they do not decode as it.
   Result<v1::State> DecodeSnapshot(uint64_t seq, std::string_view bytes) const;
+  // The same, into *state (which may live on an arena).
+  Status DecodeSnapshot(uint64_t seq, std::string_view bytes, v1::State* state) const;
 
   // Folds entries [from, to] into *state, as Apply of each in turn does. Long ranges are read and
   // decoded ahead on a second thread (ReadAhead), and the entries that change nothing but the

@@ -1,5 +1,6 @@
 #include "replay/verify.h"
 
+#include <google/protobuf/arena.h>
 #include <google/protobuf/text_format.h>
 #include <google/protobuf/util/json_util.h>
 
@@ -180,6 +181,30 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State* 
   return out;
 }
 
+// Loads into *state the state after entry `seq`, where a run starts: the journal's origin or a
+// snapshot, decoded straight into *state.
+Status LoadState(const Reader& r, uint64_t seq, v1::State* state) {
+  if (seq != r.origin().seq) {
+    Result<std::optional<std::string>> bytes = r.store().SnapshotBytes(seq);
+    if (!bytes.ok()) return bytes.status();
+    if (bytes->has_value()) return r.store().DecodeSnapshot(seq, **bytes, state);
+  }
+  Result<v1::State> loaded = seq == r.origin().seq ? r.StateAt(r.origin()) : r.store().StateAt(seq);
+  if (!loaded.ok()) return loaded.status();
+  state->CopyFrom(*loaded);
+  return Status::Ok();
+}
+
+// A run's State lives on an arena: folding allocates its records without a malloc each, and
+// they go all at once when the run ends instead of one free at a time (a State of 50,000 pod
+// records took a tenth of a second to tear down).
+google::protobuf::ArenaOptions RunArena() {
+  google::protobuf::ArenaOptions o;
+  o.start_block_size = 1 << 20;
+  o.max_block_size = 16 << 20;
+  return o;
+}
+
 std::vector<std::string> TextLines(const std::optional<v1::Entry>& e) {
   std::vector<std::string> lines;
   if (!e) {
@@ -337,17 +362,16 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
     for (size_t run = next++; run + 1 < runs.size(); run = next++) {
       size_t i = runs[run];
       if (segments[i].first > diverged_at.load()) continue;  // a divergence before it decides
-      Result<v1::State> state = segments[i].first == r.origin().seq + 1
-                                    ? r.StateAt(r.origin())
-                                    : r.store().StateAt(segments[i].first - 1);
-      if (!state.ok()) {
-        results[i].status = state.status();
+      google::protobuf::Arena arena(RunArena());
+      v1::State* state = google::protobuf::Arena::CreateMessage<v1::State>(&arena);
+      if (Status s = LoadState(r, segments[i].first - 1, state); !s.ok()) {
+        results[i].status = s;
         continue;
       }
       std::optional<Index> index;
       if (!o.walk) index.emplace(*state);
       for (; i < runs[run + 1] && segments[i].first <= diverged_at.load(); ++i) {
-        results[i] = Check(r.store(), segments[i], &*state, index ? &*index : nullptr, &checked);
+        results[i] = Check(r.store(), segments[i], state, index ? &*index : nullptr, &checked);
         if (!results[i].status.ok()) break;
         if (results[i].divergence) {
           uint64_t seq = results[i].divergence->seq, cur = diverged_at.load();
