@@ -36,8 +36,25 @@ struct ApiExecutor::Shared {
     // The resourceVersion drop's last write was made from, and the one it produced: a write made
     // from the same version (the watch has not shown drop its own write yet) uses the new one.
     std::string written_from, written_to;
+    std::chrono::steady_clock::time_point idle_since;  // when its last write ended
   };
   std::map<std::string, StatusLane> status_lanes;  // I/O thread only
+  // A lane idle this long is forgotten, so a deleted CachedImage leaves nothing behind. The watch
+  // has shown drop its own write by then; if it has not, a write from the old version meets a
+  // conflict, which UpdateStatus resolves by reading the object again.
+  std::chrono::steady_clock::duration forget_lanes_after;
+  std::chrono::steady_clock::time_point lanes_swept;  // I/O thread only
+
+  // Drops the lanes idle for forget_lanes_after; looks at most once in that time. I/O thread.
+  void ForgetIdleLanes() {
+    auto now = std::chrono::steady_clock::now();
+    if (now - lanes_swept < forget_lanes_after) return;
+    lanes_swept = now;
+    std::erase_if(status_lanes, [&](const auto& kv) {
+      const StatusLane& lane = kv.second;
+      return !lane.busy && !lane.next && now - lane.idle_since >= forget_lanes_after;
+    });
+  }
 
   void Report(v1::Entry e) {
     if (!stopped) results(std::move(e));
@@ -107,8 +124,10 @@ asio::awaitable<ApiResult<boost::json::object>> StatusCall(std::shared_ptr<Clien
 }  // namespace
 
 ApiExecutor::ApiExecutor(std::shared_ptr<Client> client, std::shared_ptr<EventRecorder> events,
-                         EntrySink results, std::function<bool()> may_write)
+                         EntrySink results, std::function<bool()> may_write,
+                         std::chrono::steady_clock::duration forget_lanes_after)
     : shared_(std::make_shared<Shared>()) {
+  shared_->forget_lanes_after = forget_lanes_after;
   shared_->client = std::move(client);
   shared_->events = std::move(events);
   shared_->results = std::move(results);
@@ -153,6 +172,7 @@ void Write(const S& s, F start) {
 // replaced by a newer one, and its result says so. On the I/O thread.
 template <typename S>
 void WriteStatus(const S& s, v1::Entry entry, v1::PatchStatus p) {
+  s->ForgetIdleLanes();
   auto& lane = s->status_lanes[p.cached_image()];
   if (lane.busy) {
     if (lane.next) {
@@ -181,6 +201,7 @@ void WriteStatus(const S& s, v1::Entry entry, v1::PatchStatus p) {
               lane.written_to = std::string(ResourceVersionOf(*r));
             }
             s->Report(Result(entry, v1::ACTION_PATCH_STATUS, p.cached_image(), r.status()));
+            lane.idle_since = std::chrono::steady_clock::now();
             if (lane.next) {  // queued before this slot is given back, so a drain waits for it
               auto [next_entry, next_p] = std::move(*lane.next);
               lane.next.reset();

@@ -22,8 +22,11 @@ class ApiExecutor : public Executor {
  public:
   // `results` takes the ActionResult and TimerFired inputs (the loop's Submit). `may_write` is
   // asked right before every write: a replica that is no longer sure it leads writes nothing.
+  // What a CachedImage's status writes leave behind (the resourceVersion its last one produced)
+  // is kept for `forget_lanes_after` once they end.
   ApiExecutor(std::shared_ptr<Client> client, std::shared_ptr<EventRecorder> events,
-              EntrySink results, std::function<bool()> may_write);
+              EntrySink results, std::function<bool()> may_write,
+              std::chrono::steady_clock::duration forget_lanes_after = std::chrono::minutes(2));
   ~ApiExecutor() override;
 
   void Execute(const v1::Entry& action) override;
