@@ -164,6 +164,10 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
   const std::string* image = nullptr;
   const std::string* node = nullptr;
   const std::string* policy = nullptr;
+  // A pod's record that the entry updates in place: it neither adds nor erases a record, so the
+  // node's facts stay (which pod sits there; the image record and the node are not touched) and
+  // only that pod's standing can change.
+  const v1::PodRecord* updated = nullptr;
   bool all = false;
   switch (e.kind_case()) {
     case v1::Entry::kWatch: {
@@ -175,6 +179,12 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
         pod = PodKey(w.pod());
         image = &w.pod().cached_image();
         node = &w.pod().node();
+        // The fold keeps a record whose pod has no uid yet or the same one (see ApplyPod).
+        const v1::PodRecord* r = FindPod(*state, *image, pod);
+        if (r != nullptr && w.type() != v1::DELETED &&
+            (r->pod().uid().empty() || r->pod().uid() == w.pod().uid())) {
+          updated = r;
+        }
       }
       break;
     }
@@ -185,6 +195,8 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
         image = &r.cached_image();
         node = &r.node();
       }
+      // A create's result updates its record, if any (see ApplyActionResult).
+      if (r.kind() == v1::ACTION_CREATE_POD) updated = FindPod(*state, *image, pod);
       break;
     }
     case v1::Entry::kOutcome: {
@@ -227,6 +239,9 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
 
   if (all) {
     Rebuild(*state);
+  } else if (updated != nullptr) {
+    RefreshPod(*state, *image, pod, *updated);
+    CountPod(*state, *image, pod, 1);
   } else if (image != nullptr && node != nullptr) {
     RefreshNode(*state, *image, *node, pod);
     if (!pod.empty()) CountPod(*state, *image, pod, 1);
@@ -324,6 +339,14 @@ void Index::RefreshNode(const v1::State& state, std::string_view image, std::str
     pod_kept = pod_kept || state.pods(i).key() == pod;
   }
   if (!pod_kept) Repod(s, pod, *record, nullptr);  // the entry erased its record
+}
+
+void Index::RefreshPod(const v1::State& state, std::string_view image, const std::string& key,
+                       const v1::PodRecord& record) {
+  const v1::ImageRecord* r = Find(state.images(), image);
+  auto it = images_.find(image);
+  if (r == nullptr || it == images_.end()) return;  // the watch of the image decides
+  Repod(&it->second, key, *r, &record);
 }
 
 void Index::CountPod(const v1::State& state, const std::string& image, const std::string& key,

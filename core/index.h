@@ -114,6 +114,10 @@ class Index {
   // `pod`, when not empty, is a record of this image on this node that the entry may have erased.
   void RefreshNode(const v1::State& state, std::string_view image, std::string_view node,
                    const std::string& pod = "");
+  // Brings the standing of pod `key` of `image`, whose record the entry updated in place, up to
+  // date: the node's facts and the other pods' standings stay what they were.
+  void RefreshPod(const v1::State& state, std::string_view image, const std::string& key,
+                  const v1::PodRecord& record);
   // Counts pod `key` of `image` in or out of its policy's active pulls, when it is active.
   void CountPod(const v1::State& state, const std::string& image, const std::string& key,
                 int delta);

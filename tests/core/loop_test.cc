@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "core/fold.h"
+#include "core/index.h"
 #include "core/state.h"
 #include "core/step.h"
 #include "tests/support/builders.h"
@@ -225,6 +226,30 @@ TEST(Fold, ACreateThatFailsCountsAsAFailedPullAndLeavesNoPod) {
   EXPECT_EQ(loop.state().images(0).failures(0).reason(), "CreateFailed");
   EXPECT_NE(loop.state().images(0).failures(0).message().find("Forbidden"), std::string::npos);
   EXPECT_EQ(loop.state().images(0).consecutive_failures(), 1);
+}
+
+// An entry that updates a pod's record in place (it adds and erases none) moves that pod's
+// standing alone: a pod accounted as pulled that the kubelet then reports Failed stands among
+// the failed ones, as in an index built afresh.
+TEST(Index, APodRecordUpdatedInPlaceStandsAsItNowReads) {
+  World w;
+  w.PutNode(NodeBuilder("a"));
+  w.PutImage(ImageBuilder("web", "web:1"));
+  w.Start();
+  w.RunFor(30 * kSec);
+  v1::State state = w.state();
+  ASSERT_EQ(state.pods_size(), 1);
+  ASSERT_TRUE(state.pods(0).accounted());
+  ASSERT_EQ(state.pods(0).pod().phase(), v1::POD_SUCCEEDED);
+  Index index(state);
+  v1::Pod pod = state.pods(0).pod();
+  pod.set_phase(v1::POD_FAILED);
+  v1::Entry e = Watch(v1::MODIFIED, pod);
+  e.set_seq(state.last_seq() + 1);
+  e.set_time_ms(w.now());
+  index.Apply(e, &state);
+  ASSERT_EQ(state.pods(0).pod().phase(), v1::POD_FAILED);
+  EXPECT_EQ(index.Differences(state), "");
 }
 
 }  // namespace
