@@ -286,13 +286,17 @@ void ApplyOutcome(const v1::Entry& e, v1::State* state) {
   }
   v1::ImageRecord* image = FindMutable(state->mutable_images(), o.cached_image());
   if (image == nullptr) return;
+  // A pod can end after its node is gone: the node then holds nothing (see ForgetNode), or a
+  // machine that comes up under its name would inherit the pull.
+  const bool node_known = Find(state->nodes(), o.node()) != nullptr;
   if (o.outcome() == v1::PULL_SUCCEEDED) {
-    InsertSorted(image->mutable_pulled_nodes(), o.node());
+    if (node_known) InsertSorted(image->mutable_pulled_nodes(), o.node());
     Erase(image->mutable_failures(), o.node());
     image->set_consecutive_failures(0);
   } else {
     image->set_consecutive_failures(image->consecutive_failures() + 1);
     image->set_last_failure_ms(e.time_ms());
+    if (!node_known) return;
     bool inserted = false;
     v1::FailedNode* f = Upsert(image->mutable_failures(), o.node(), &inserted);
     f->set_node(o.node());

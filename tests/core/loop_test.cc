@@ -197,6 +197,28 @@ TEST(Fold, ANodeReplacedUnderTheSameNameHoldsNothingDropPulled) {
   EXPECT_EQ(w.creations().size(), 2u);
 }
 
+// A pod can end after its node is gone (the pod and node watches are separate streams). Its
+// outcome is accounted, but the node it names holds nothing: a new machine that comes up under
+// the same name is pulled to like any other.
+TEST(Fold, APullThatEndsAfterItsNodeIsGoneLeavesNothingForTheNameToInherit) {
+  World w;
+  w.PutNode(NodeBuilder("a"));
+  w.PutImage(ImageBuilder("web", "web:1"));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, 5 * kSec}; });
+  w.Start();
+  w.RunFor(kSec);
+  ASSERT_EQ(w.creations().size(), 1u);
+  w.RemoveNode("a");
+  w.RunFor(10 * kSec);  // the pod succeeds on the node that is gone
+  ASSERT_EQ(w.state().pods_size(), 1);
+  EXPECT_TRUE(w.state().pods(0).accounted());
+  EXPECT_EQ(w.state().images(0).pulled_nodes_size(), 0);
+  w.PutNode(NodeBuilder("a").Uid("another-machine"));
+  w.RunFor(30 * kSec);
+  EXPECT_EQ(w.creations().size(), 2u);
+  EXPECT_EQ(w.Image("web").status().phase(), "Ready");
+}
+
 TEST(Fold, ACreateThatFailsCountsAsAFailedPullAndLeavesNoPod) {
   MemoryJournal journal;
   ManualClock clock(World::kStart);
