@@ -157,7 +157,9 @@ asio::awaitable<void> WriteOne(std::shared_ptr<State> s, Pending p) {
   if (agg == nullptr || now - agg->last_ms > s->options.aggregate_interval.count()) {
     agg = &s->aggregates.Put(aggregate_key, Aggregate{});
   }
-  agg->messages.insert(p.message);
+  // Past the threshold every message is combined, so the set need not grow beyond it: steady
+  // events keep an aggregate alive for ever, and their messages (node, duration) all differ.
+  if (agg->messages.size() < s->options.aggregate_max_events) agg->messages.insert(p.message);
   agg->last_ms = now;
   std::string key = aggregate_key + sep + p.message;
   std::string message = p.message;
