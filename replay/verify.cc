@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -195,15 +196,52 @@ Status LoadState(const Reader& r, uint64_t seq, v1::State* state) {
   return Status::Ok();
 }
 
-// A run's State lives on an arena: folding allocates its records without a malloc each, and
-// they go all at once when the run ends instead of one free at a time (a State of 50,000 pod
-// records took a tenth of a second to tear down).
-google::protobuf::ArenaOptions RunArena() {
-  google::protobuf::ArenaOptions o;
-  o.start_block_size = 1 << 20;
-  o.max_block_size = 16 << 20;
-  return o;
-}
+// A run's State, on an arena: folding allocates its records without a malloc each, and they go
+// all at once instead of one free at a time (a State of 50,000 pod records took a tenth of a
+// second to tear down). The arena frees nothing before then, not even what the fold erases, so
+// the State moves to a fresh arena now and then (MoveIfGrown).
+class RunState {
+ public:
+  // The state after entry `seq`: the journal's origin or a snapshot.
+  Status Load(const Reader& r, uint64_t seq, bool walk) {
+    Renew();
+    if (Status s = LoadState(r, seq, state_); !s.ok()) return s;
+    Laid(walk);
+    return Status::Ok();
+  }
+  // Moves the State to a fresh arena when the arena has grown by more than `growth` bytes since
+  // the State was laid out: the live records are copied, the rest goes with the old arena.
+  void MoveIfGrown(size_t growth, bool walk) {
+    if (arena_->SpaceUsed() - laid_out_ <= growth) return;
+    index_.reset();  // it points into the old State
+    std::unique_ptr<google::protobuf::Arena> old = std::move(arena_);
+    const v1::State* from = state_;
+    Renew();
+    state_->CopyFrom(*from);
+    Laid(walk);
+  }
+  v1::State* state() { return state_; }
+  Index* index() { return index_.get(); }
+
+ private:
+  void Renew() {
+    google::protobuf::ArenaOptions o;
+    o.start_block_size = 1 << 20;
+    o.max_block_size = 16 << 20;
+    index_.reset();
+    arena_ = std::make_unique<google::protobuf::Arena>(o);
+    state_ = google::protobuf::Arena::CreateMessage<v1::State>(arena_.get());
+  }
+  void Laid(bool walk) {
+    laid_out_ = arena_->SpaceUsed();
+    if (!walk) index_ = std::make_unique<Index>(*state_);
+  }
+
+  std::unique_ptr<google::protobuf::Arena> arena_;
+  v1::State* state_ = nullptr;
+  size_t laid_out_ = 0;
+  std::unique_ptr<Index> index_;  // after the arena: goes first
+};
 
 std::vector<std::string> TextLines(const std::optional<v1::Entry>& e) {
   std::vector<std::string> lines;
@@ -362,16 +400,14 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
     for (size_t run = next++; run + 1 < runs.size(); run = next++) {
       size_t i = runs[run];
       if (segments[i].first > diverged_at.load()) continue;  // a divergence before it decides
-      google::protobuf::Arena arena(RunArena());
-      v1::State* state = google::protobuf::Arena::CreateMessage<v1::State>(&arena);
-      if (Status s = LoadState(r, segments[i].first - 1, state); !s.ok()) {
+      RunState run_state;
+      if (Status s = run_state.Load(r, segments[i].first - 1, o.walk); !s.ok()) {
         results[i].status = s;
         continue;
       }
-      std::optional<Index> index;
-      if (!o.walk) index.emplace(*state);
       for (; i < runs[run + 1] && segments[i].first <= diverged_at.load(); ++i) {
-        results[i] = Check(r.store(), segments[i], state, index ? &*index : nullptr, &checked);
+        if (i > runs[run]) run_state.MoveIfGrown(o.arena_growth, o.walk);
+        results[i] = Check(r.store(), segments[i], run_state.state(), run_state.index(), &checked);
         if (!results[i].status.ok()) break;
         if (results[i].divergence) {
           uint64_t seq = results[i].divergence->seq, cur = diverged_at.load();

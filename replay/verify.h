@@ -29,6 +29,10 @@ struct VerifyOptions {
   // (a long journal at thousands of nodes takes minutes). From a thread of its own.
   std::function<void(uint64_t checked, uint64_t total)> progress;
   std::chrono::milliseconds progress_every{1000};
+  // A thread folds its State on an arena, which keeps what the fold erases or replaces until
+  // the State moves: at a snapshot, once the arena has grown this much since the State was last
+  // laid out, it moves to a fresh one. Memory stays near the State's size plus this.
+  size_t arena_growth = size_t{256} << 20;
 };
 
 struct Divergence {

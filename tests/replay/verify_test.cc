@@ -160,6 +160,42 @@ TEST(Verify, RunsOfSegmentsCheckEverySnapshotAndStopAtTheFirstDivergence) {
   EXPECT_GT(report->snapshots_checked, 0);
 }
 
+// A run's State moves to a fresh arena once its arena has grown enough (see
+// VerifyOptions::arena_growth); moved at every snapshot, it checks the same.
+TEST(Verify, AStateMovedToAFreshArenaAtEverySnapshotChecksTheSame) {
+  TempDir dir;
+  const std::vector<v1::Entry> journal = WriteRandom(dir, 6, 100);
+  // A decision in the third quarter: in a run's second segment or later, on either count.
+  const uint64_t seq = Nth(journal, 0, [&](const v1::Entry& e) {
+    return e.has_pacing() && e.seq() > journal.size() * 5 / 8;
+  });
+  ASSERT_GT(seq, 0u);
+  for (bool altered : {false, true}) {
+    if (altered) {
+      RewriteEntry(dir / "j", seq,
+                   [](v1::Entry* e) { e->mutable_pacing()->set_active(e->pacing().active() + 1); });
+    }
+    auto reader = Reader::Open(dir / "j");
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    for (int jobs : {1, 2}) {
+      VerifyOptions vo;
+      vo.jobs = jobs;
+      vo.arena_growth = 0;
+      Result<VerifyReport> report = Verify(**reader, vo);
+      ASSERT_TRUE(report.ok()) << report.status().ToString();
+      if (!altered) {
+        EXPECT_TRUE(report->clean()) << jobs << " threads: diverges at "
+                                     << (report->divergence ? report->divergence->seq : 0);
+        EXPECT_GE(report->snapshots_checked, 12) << jobs << " threads";
+        EXPECT_EQ(report->inputs + report->decisions, journal.size());
+      } else {
+        ASSERT_TRUE(report->divergence.has_value()) << jobs << " threads";
+        EXPECT_EQ(report->divergence->seq, seq) << jobs << " threads";
+      }
+    }
+  }
+}
+
 // Snapshots are compared by their bytes; bytes that differ but decode to the fold are no mismatch.
 TEST(Verify, ASnapshotThatIsNotTheFoldOfItsEntriesIsReportedByItsEntry) {
   TempDir dir;
