@@ -189,9 +189,12 @@ void Metrics::Observe(std::span<const v1::Entry> batch, const v1::State& state) 
     }
     *count += IsActive(pod);
   }
-  for (auto& [policy, gauge] : active_by_policy_) {
-    if (active.count(policy) == 0) gauge->Set(0);
-  }
+  // A policy that is gone, with no pod left under it, takes its series with it.
+  std::erase_if(active_by_policy_, [&](const auto& kept) {
+    if (active.count(kept.first) > 0) return false;
+    active_pulls_.Remove(kept.second);
+    return true;
+  });
   for (const auto& [policy, n] : active) {
     auto [it, inserted] = active_by_policy_.try_emplace(policy, nullptr);
     if (inserted) it->second = &active_pulls_.Add({{"policy", PolicyLabel(policy)}});

@@ -77,6 +77,20 @@ TEST(Metrics, ExposeTheGuidesNamesAndPassPromtool) {
   EXPECT_EQ(check.substr(0, 5), "rc=0\n") << check;
 }
 
+// A PullPolicy that is deleted, once no pod counts under it, leaves no series behind.
+TEST(Metrics, AnActivePullsSeriesGoesWithItsPolicy) {
+  journal::JournalMetrics journal;
+  Metrics metrics(&journal, [] { return uint64_t{0}; });
+  v1::State state = Rollout().state();
+  metrics.Observe({}, state);
+  const std::string series = "drop_active_pulls{policy=\"gentle\"}";
+  ASSERT_NE(metrics.Scrape().find(series), std::string::npos);
+  state.clear_policies();
+  state.clear_pods();
+  metrics.Observe({}, state);
+  EXPECT_EQ(metrics.Scrape().find(series), std::string::npos) << metrics.Scrape();
+}
+
 TEST(Logger, WritesOneJsonObjectALineWithItsFields) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
