@@ -419,11 +419,20 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
     int64_t progress_at = image->status_written_ms() + kStatusMinIntervalMs;
     // Compared compact: equal statuses serialize to equal bytes, far cheaper than a reflective
     // comparison, and the node list is compared through its digest. The digest is looked at only
-    // when all else is equal, which a pull that lands never leaves (nodesReady moves).
-    v1::CachedImageStatus compact = desired;
-    compact.set_cached_nodes_digest(current.cached_nodes_digest());
-    if (compact.SerializeAsString() != current.SerializeAsString() ||
-        census.CachedDigest() != current.cached_nodes_digest()) {
+    // when all else is equal, which a pull that lands never leaves (nodesReady moves). The counts
+    // go first: during a rollout they differ on most passes (a write waits its interval), and
+    // settle it without serializing either.
+    auto differs = [&] {
+      if (desired.nodes_ready() != current.nodes_ready() ||
+          desired.nodes_targeted() != current.nodes_targeted()) {
+        return true;
+      }
+      desired.set_cached_nodes_digest(current.cached_nodes_digest());
+      bool same = desired.SerializeAsString() == current.SerializeAsString();
+      desired.clear_cached_nodes_digest();
+      return !same || census.CachedDigest() != current.cached_nodes_digest();
+    };
+    if (differs()) {
       if (now < image->status_retry_ms()) {
         wake = std::min(wake, image->status_retry_ms());
       } else if (!significant && now < progress_at) {
