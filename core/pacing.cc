@@ -192,10 +192,11 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
   };
 
   // Round robin: the lane that started least recently goes first; a start sends it to the back.
+  // Ties keep the order the lanes had before the sort (name order at first: images are sorted by
+  // name). Recorded decisions follow it: a sort of ties by name would decide otherwise.
   while (true) {
-    std::stable_sort(lanes.begin(), lanes.end(), [](const Lane& a, const Lane& b) {
-      return a.last_start < b.last_start;  // ties keep name order (images are sorted by name)
-    });
+    std::stable_sort(lanes.begin(), lanes.end(),
+                     [](const Lane& a, const Lane& b) { return a.last_start < b.last_start; });
     Lane* next = nullptr;
     Candidate candidate;
     for (Lane& lane : lanes) {
