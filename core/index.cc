@@ -164,10 +164,12 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
   const std::string* image = nullptr;
   const std::string* node = nullptr;
   const std::string* policy = nullptr;
-  // A pod's record that the entry updates in place: it neither adds nor erases a record, so the
-  // node's facts stay (which pod sits there; the image record and the node are not touched) and
-  // only that pod's standing can change.
-  const v1::PodRecord* updated = nullptr;
+  // Whether the entry updates the pod's record in place, when it has one: it neither adds nor
+  // erases a record, so the node's facts stay (which pod sits there; the image record and the
+  // node are not touched) and only that pod's standing can change. A watch's pod must be the
+  // record's (its uid, or the record has none yet), or the fold replaces the record.
+  bool in_place = false;
+  const std::string* uid = nullptr;
   bool all = false;
   switch (e.kind_case()) {
     case v1::Entry::kWatch: {
@@ -179,12 +181,8 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
         pod = PodKey(w.pod());
         image = &w.pod().cached_image();
         node = &w.pod().node();
-        // The fold keeps a record whose pod has no uid yet or the same one (see ApplyPod).
-        const v1::PodRecord* r = FindPod(*state, *image, pod);
-        if (r != nullptr && w.type() != v1::DELETED &&
-            (r->pod().uid().empty() || r->pod().uid() == w.pod().uid())) {
-          updated = r;
-        }
+        in_place = w.type() != v1::DELETED;  // see ApplyPod
+        uid = &w.pod().uid();
       }
       break;
     }
@@ -195,8 +193,7 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
         image = &r.cached_image();
         node = &r.node();
       }
-      // A create's result updates its record, if any (see ApplyActionResult).
-      if (r.kind() == v1::ACTION_CREATE_POD) updated = FindPod(*state, *image, pod);
+      in_place = r.kind() == v1::ACTION_CREATE_POD;  // see ApplyActionResult
       break;
     }
     case v1::Entry::kOutcome: {
@@ -229,7 +226,13 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
   }
   std::string image_before;
   if (image != nullptr && node == nullptr) image_before = StandingInputs(*state, *image);
-  if (!pod.empty()) CountPod(*state, *image, pod, -1);
+  const v1::PodRecord* before = pod.empty() ? nullptr : FindPod(*state, *image, pod);
+  CountPod(before, -1);
+  const v1::PodRecord* updated = nullptr;
+  if (in_place && before != nullptr &&
+      (uid == nullptr || before->pod().uid().empty() || before->pod().uid() == *uid)) {
+    updated = before;
+  }
   drop::Apply(e, state);
   // Most updates of a CachedImage are its status coming back from drop's own writes.
   if (image != nullptr && node == nullptr && StandingInputs(*state, *image) == image_before &&
@@ -241,10 +244,10 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
     Rebuild(*state);
   } else if (updated != nullptr) {
     RefreshPod(*state, *image, pod, *updated);
-    CountPod(*state, *image, pod, 1);
+    CountPod(updated, 1);
   } else if (image != nullptr && node != nullptr) {
     RefreshNode(*state, *image, *node, pod);
-    if (!pod.empty()) CountPod(*state, *image, pod, 1);
+    if (!pod.empty()) CountPod(FindPod(*state, *image, pod), 1);
   } else if (image != nullptr) {
     RefreshImage(*state, *image);
   } else if (node != nullptr) {
@@ -349,9 +352,7 @@ void Index::RefreshPod(const v1::State& state, std::string_view image, const std
   Repod(&it->second, key, *r, &record);
 }
 
-void Index::CountPod(const v1::State& state, const std::string& image, const std::string& key,
-                     int delta) {
-  const v1::PodRecord* r = FindPod(state, image, key);
+void Index::CountPod(const v1::PodRecord* r, int delta) {
   if (r != nullptr && IsActive(*r)) active_[r->policy()] += delta;
 }
 

@@ -118,9 +118,9 @@ class Index {
   // date: the node's facts and the other pods' standings stay what they were.
   void RefreshPod(const v1::State& state, std::string_view image, const std::string& key,
                   const v1::PodRecord& record);
-  // Counts pod `key` of `image` in or out of its policy's active pulls, when it is active.
-  void CountPod(const v1::State& state, const std::string& image, const std::string& key,
-                int delta);
+  // Counts pod record `r` (nullptr: none) in or out of its policy's active pulls, when it is
+  // active.
+  void CountPod(const v1::PodRecord* r, int delta);
 
   std::map<std::string, int, std::less<>> active_;
   std::map<std::string, ImageStanding, std::less<>> images_;
