@@ -182,12 +182,17 @@ TEST_F(LoopTest, AlreadyExistsOnCreateCountsAsCreated) {
   EXPECT_EQ(loop.state().images(0).consecutive_failures(), 0);
 }
 
+// Node "a" and CachedImage web, run for 30 s: long enough for web to be pulled to a.
+void PullWebToA(World* w) {
+  w->PutNode(NodeBuilder("a"));
+  w->PutImage(ImageBuilder("web", "web:1"));
+  w->Start();
+  w->RunFor(30 * kSec);
+}
+
 TEST(Fold, ANodeReplacedUnderTheSameNameHoldsNothingDropPulled) {
   World w;
-  w.PutNode(NodeBuilder("a"));
-  w.PutImage(ImageBuilder("web", "web:1"));
-  w.Start();
-  w.RunFor(30 * kSec);
+  PullWebToA(&w);
   ASSERT_EQ(w.Image("web").status().phase(), "Ready");
   w.PutNode(NodeBuilder("a").Uid("another-machine"));
   w.RunFor(kSec / 2);
@@ -255,10 +260,7 @@ TEST(Fold, ACreateThatFailsCountsAsAFailedPullAndLeavesNoPod) {
 // the failed ones, as in an index built afresh.
 TEST(Index, APodRecordUpdatedInPlaceStandsAsItNowReads) {
   World w;
-  w.PutNode(NodeBuilder("a"));
-  w.PutImage(ImageBuilder("web", "web:1"));
-  w.Start();
-  w.RunFor(30 * kSec);
+  PullWebToA(&w);
   v1::State state = w.state();
   ASSERT_EQ(state.pods_size(), 1);
   ASSERT_TRUE(state.pods(0).accounted());
