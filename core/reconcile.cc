@@ -321,7 +321,7 @@ v1::CachedImageStatus DesiredStatus(const v1::State& state, const ImageView& vie
 }
 
 std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view name, int64_t now,
-                                      const Index* index) {
+                                      const Index* index, DecisionForm form) {
   std::vector<v1::Entry> out;
   const v1::ImageRecord* image = Find(state.images(), name);
   if (image == nullptr) {
@@ -445,7 +445,11 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
             (before == nullptr || before->reason() != "Degraded")) {
           out.push_back(Event(object, "Warning", "Degraded", after->message()));
         }
-        census.ListCached(&desired);
+        if (form == DecisionForm::kFull) {
+          census.ListCached(&desired);
+        } else if (census.cached() > 0) {  // an empty list stays as it is (ToJournalForm)
+          desired.set_cached_nodes_digest(census.CachedDigest());
+        }
         v1::Entry patch;
         v1::PatchStatus* p = patch.mutable_action()->mutable_patch_status();
         p->set_cached_image(object.name());

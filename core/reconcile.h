@@ -28,11 +28,18 @@ bool Superseded(const v1::ImageRecord& image, const v1::PodRecord& pod);
 std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view image, int64_t now,
                                     const Index* index = nullptr);
 
+// The form of the decisions a reconcile returns. The operator acts on the full one, in which a
+// status write lists its cachedNodes. The journal keeps the list's digest instead (JournalForm in
+// core/step.h); whoever only compares or keeps decisions (verify) asks for that form and spares
+// the list of, say, 5,000 names on every write. Both fold to the same state.
+enum class DecisionForm { kFull, kJournal };
+
 // Deletes pods that are done with (TTL expired, superseded by a new image, orphaned, in the way
 // of a retry), writes status when it changed, emits Ready and Degraded Events, requeues itself
 // for the next deadline. With the state's Index, the same decisions without walking every node.
 std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view image, int64_t now,
-                                      const Index* index = nullptr);
+                                      const Index* index = nullptr,
+                                      DecisionForm form = DecisionForm::kFull);
 
 // The status the CachedImage should have at `now`: what drop writes, and what `drop-replay state`
 // shows. lastTransitionTime carries over from the status drop last wrote.

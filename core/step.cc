@@ -175,7 +175,8 @@ std::vector<v1::Key> TouchedKeys(const v1::State& state, const v1::Entry& input,
   return out;
 }
 
-std::vector<v1::Entry> Step(const v1::Entry& input, v1::State* state, Index* index) {
+std::vector<v1::Entry> Step(const v1::Entry& input, v1::State* state, Index* index,
+                            DecisionForm form) {
   std::vector<v1::Key> keys = TouchedKeys(*state, input, index);
   Apply(input, state, index);
   std::vector<v1::Entry> out;
@@ -200,7 +201,7 @@ std::vector<v1::Entry> Step(const v1::Entry& input, v1::State* state, Index* ind
     ++seq;
     if (key.kind() == v1::KIND_CACHED_IMAGE) {
       record(AccountPulls(*state, key.name(), now, index), id);
-      record(ReconcileImage(*state, key.name(), now, index), id);
+      record(ReconcileImage(*state, key.name(), now, index, form), id);
     } else {
       record(PacePolicy(*state, key.name(), now, index), id);
     }

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "core/reconcile.h"
 #include "core/schema.h"
 
 namespace drop {
@@ -17,8 +18,10 @@ bool IsDecision(const v1::Entry& entry);
 // follow from it, stamped with the sequence numbers after the input's and the input's time.
 // Each decision carries its reconcileID: the seq of the ReconcileStarted entry that opens it.
 // A reconcile that decides nothing leaves no entry. With an Index of *state, folds through it and
-// decides the same at a cost that follows the change, not the cluster's size.
-std::vector<v1::Entry> Step(const v1::Entry& input, v1::State* state, Index* index = nullptr);
+// decides the same at a cost that follows the change, not the cluster's size. The decisions come
+// in `form`: the journal's, for a caller that only compares or keeps them.
+std::vector<v1::Entry> Step(const v1::Entry& input, v1::State* state, Index* index = nullptr,
+                            DecisionForm form = DecisionForm::kFull);
 
 // The form in which the journal keeps an entry: the same, except that a status write keeps the
 // digest of its cachedNodes list instead of the list (see CachedImageStatus.cached_nodes_digest).

@@ -111,7 +111,7 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State* 
       input_bytes = it.bytes();
       seen_input = true;
       ++out.inputs;
-      recomputed = Step(e, state, index);
+      recomputed = Step(e, state, index, DecisionForm::kJournal);
       next = 0;
       continue;
     }
@@ -129,7 +129,6 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State* 
       return out;
     }
     v1::Entry& mine = recomputed[next];
-    ToJournalForm(&mine);
     bytes.clear();
     mine.SerializeToString(&bytes);
     if (bytes != it.bytes()) {

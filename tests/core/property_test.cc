@@ -98,6 +98,32 @@ TEST_P(Property, RecomputingEveryDecisionFromTheInputsGivesTheRecordedBytes) {
   EXPECT_GT(inputs, 500u);
 }
 
+// Verify asks Step for the journal's form of its decisions: a status write carries its nodes'
+// digest, never the list. Those are the recorded bytes as they are, with an Index and without.
+TEST_P(Property, DecisionsInTheJournalFormAreTheRecordedBytes) {
+  const auto& journal = random.world.journal();
+  v1::State walked = InitialState(), indexed = InitialState();
+  Index index(indexed);
+  int listing = 0;  // status writes that list a node: the ones the form changes
+  for (size_t i = 0; i < journal.size(); ++i) {
+    std::vector<v1::Entry> by_walk = Step(journal[i], &walked, nullptr, DecisionForm::kJournal);
+    std::vector<v1::Entry> by_index = Step(journal[i], &indexed, &index, DecisionForm::kJournal);
+    ASSERT_EQ(by_walk.size(), by_index.size()) << "after seq " << journal[i].seq();
+    for (size_t d = 0; d < by_walk.size(); ++d) {
+      ++i;
+      ASSERT_LT(i, journal.size());
+      ASSERT_TRUE(SameBytes(by_walk[d], journal[i])) << "diverges at seq " << journal[i].seq();
+      ASSERT_TRUE(SameBytes(by_index[d], journal[i])) << "diverges at seq " << journal[i].seq();
+      const v1::Entry& e = journal[i];
+      listing += e.has_action() && e.action().has_patch_status() &&
+                 e.action().patch_status().status().nodes_ready() > 0;
+    }
+  }
+  EXPECT_GT(listing, 0);
+  EXPECT_TRUE(SameBytes(walked, random.world.state()));
+  EXPECT_TRUE(SameBytes(indexed, random.world.state()));
+}
+
 // The loop that recorded the history stepped through an Index. Stepping without one walks every
 // node and pod instead: the same bytes (above). Stepping with one keeps it equal, after every
 // input, to an index built afresh from the state.
