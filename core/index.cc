@@ -35,7 +35,10 @@ void Put(Set* set, Value value, int sign) {
 using Name = ImageStanding::Name;
 
 // One node's part of the standing's counts and sets.
-void Count(ImageStanding* s, Name name, const ImageStanding::Node& n, int sign) {
+void Count(ImageStanding* s, const std::pair<const std::string, ImageStanding::Node>& entry,
+           int sign) {
+  const ImageStanding::Node& n = entry.second;
+  const Name name = &entry.first;
   if (!n.targeted) return;
   s->targeted += sign;
   if (n.cached) {
@@ -53,7 +56,9 @@ void Count(ImageStanding* s, Name name, const ImageStanding::Node& n, int sign) 
 }
 
 // One pod's part of the standing's sets.
-void Count(ImageStanding* s, Name key, const ImageStanding::Pod& p, int sign) {
+void Count(ImageStanding* s, const ImageStanding::PodEntry& entry, int sign) {
+  const ImageStanding::Pod& p = entry.second;
+  const ImageStanding::PodEntry* key = &entry;
   if (p.unaccounted) Put(&s->unaccounted, key, sign);
   if (p.superseded) Put(&s->superseded, key, sign);
   if (p.finished) Put(&s->finished, std::pair(p.finished_ms, key), sign);
@@ -69,7 +74,7 @@ void Replace(ImageStanding* s, std::unordered_map<std::string, T>* kept, const s
   auto it = kept->find(key);
   if (it != kept->end()) {
     if (now && *now == it->second) return;  // most refreshes change nothing
-    Count(s, &it->first, it->second, -1);
+    Count(s, *it, -1);
     if (!now) {
       kept->erase(it);
       return;
@@ -79,7 +84,7 @@ void Replace(ImageStanding* s, std::unordered_map<std::string, T>* kept, const s
     if (!now) return;
     it = kept->emplace(key, *now).first;
   }
-  Count(s, &it->first, it->second, 1);
+  Count(s, *it, 1);
 }
 
 // Brings one node's standing up to date with the facts (nullptr: the node is gone).
@@ -129,6 +134,15 @@ bool SameNames(const ImageStanding::Names& a, const ImageStanding::Names& b) {
 bool SameNames(const ImageStanding::TimedNames& a, const ImageStanding::TimedNames& b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
     return x.first == y.first && *x.second == *y.second;
+  });
+}
+bool SameNames(const ImageStanding::Pods& a, const ImageStanding::Pods& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [](auto* x, auto* y) { return x->first == y->first; });
+}
+bool SameNames(const ImageStanding::TimedPods& a, const ImageStanding::TimedPods& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+    return x.first == y.first && x.second->first == y.second->first;
   });
 }
 

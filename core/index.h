@@ -65,14 +65,31 @@ struct ImageStanding {
     bool operator==(const Pod&) const = default;
   };
   std::unordered_map<std::string, Pod> pods;  // every pod record of the CachedImage
-  // The record of pod `key` (one of the names in the pod sets below); nullptr when there is none.
+  // The record of pod `key`; nullptr when there is none.
   const v1::PodRecord* Record(const std::string& key) const;
-  Names unaccounted;  // not yet accounted (their outcome is still to come)
+  // The pod sets below hold entries of `pods` (which stay where they are), ordered by key: a
+  // reconcile that walks one reaches each record without a lookup.
+  using PodEntry = std::pair<const std::string, Pod>;
+  struct ByKey {
+    bool operator()(const PodEntry* a, const PodEntry* b) const { return a->first < b->first; }
+  };
+  // A null entry goes before every entry of its time: {t, nullptr} bounds a search from t on.
+  struct ByTimeThenKey {
+    bool operator()(const std::pair<int64_t, const PodEntry*>& a,
+                    const std::pair<int64_t, const PodEntry*>& b) const {
+      if (a.first != b.first) return a.first < b.first;
+      if (a.second == nullptr || b.second == nullptr) return a.second == nullptr && b.second;
+      return a.second->first < b.second->first;
+    }
+  };
+  using Pods = std::set<const PodEntry*, ByKey>;
+  using TimedPods = std::set<std::pair<int64_t, const PodEntry*>, ByTimeThenKey>;
+  Pods unaccounted;  // not yet accounted (their outcome is still to come)
   // The rest leave out pods whose delete is issued or whose create failed.
-  Names superseded;     // made for another image than spec.image names now
-  TimedNames finished;  // accounted, by finish time
-  TimedNames failed;    // those of them that failed
-  Names in_the_way;     // finished on a targeted node that lacks the image
+  Pods superseded;     // made for another image than spec.image names now
+  TimedPods finished;  // accounted, by finish time
+  TimedPods failed;    // those of them that failed
+  Pods in_the_way;     // finished on a targeted node that lacks the image
 
   // CachedNodesDigest of `cached`: a status compared with the one written needs it every time,
   // the set changes far less often.

@@ -137,9 +137,8 @@ std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view nam
   };
   const ImageStanding* standing = index != nullptr ? index->Standing(name) : nullptr;
   if (standing != nullptr) {
-    for (const std::string* key : standing->unaccounted) {
-      if (const v1::PodRecord* r = standing->Record(*key)) account(*r);
-    }
+    for (const ImageStanding::PodEntry* pod : standing->unaccounted)
+      account(*pod->second.record);
   } else {
     auto [first, last] = PodsOf(state, name);
     for (int i = first; i < last; ++i)
@@ -378,20 +377,19 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
     // Visited, in pod order: the pods that may be deleted or have not finished. Every other one
     // finished within its TTL on a node that does not want it back, and only sets a deadline:
     // the earliest of those comes first in the index's order.
-    // Each set holds the index's one copy of a pod's key: equal keys are the same pointer.
-    std::vector<const std::string*> keys;
+    // Each set holds the index's one entry of a pod: the same pod is the same pointer.
+    std::vector<const ImageStanding::PodEntry*> pods;
     for (const auto* set : {&standing->superseded, &standing->unaccounted, &standing->in_the_way})
-      keys.insert(keys.end(), set->begin(), set->end());
-    const std::pair<int64_t, const std::string*> unexpired{now - ttl + 1, nullptr};
+      pods.insert(pods.end(), set->begin(), set->end());
+    const std::pair<int64_t, const ImageStanding::PodEntry*> unexpired{now - ttl + 1, nullptr};
     const auto fresh = standing->finished.lower_bound(unexpired);
     for (auto it = standing->finished.begin(); it != fresh; ++it)
-      keys.push_back(it->second);
-    std::sort(keys.begin(), keys.end(), [](auto* a, auto* b) { return *a < *b; });
-    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-    for (const std::string* key : keys) {
-      if (const v1::PodRecord* r = standing->Record(*key)) visit(r);
-    }
-    auto waiting = [&](const std::pair<int64_t, const std::string*>& p) {
+      pods.push_back(it->second);
+    std::sort(pods.begin(), pods.end(), ImageStanding::ByKey());
+    pods.erase(std::unique(pods.begin(), pods.end()), pods.end());
+    for (const ImageStanding::PodEntry* pod : pods)
+      visit(pod->second.record);
+    auto waiting = [&](const std::pair<int64_t, const ImageStanding::PodEntry*>& p) {
       return !standing->in_the_way.contains(p.second);
     };
     if (auto it = std::find_if(fresh, standing->finished.end(), waiting);
