@@ -138,6 +138,22 @@ Candidate FirstCandidate(const v1::State& state, const ImageStanding& standing,
   return best;
 }
 
+// Puts lanes[i], whose last start changed, where a stable sort by last start would: the other
+// lanes are in that order already, and it passes only those whose start it no longer ties.
+void Resort(std::vector<Lane>* lanes, size_t i) {
+  auto at = lanes->begin() + static_cast<long>(i);
+  const int64_t start = at->last_start;
+  auto right =
+      std::find_if(at + 1, lanes->end(), [&](const Lane& l) { return l.last_start >= start; });
+  if (right != at + 1) {
+    std::rotate(at, at + 1, right);
+    return;
+  }
+  auto left = std::find_if(std::make_reverse_iterator(at), lanes->rend(),
+                           [&](const Lane& l) { return l.last_start <= start; });
+  std::rotate(left.base(), at, at + 1);
+}
+
 v1::Entry Decision(const v1::PacingDecision& d) {
   v1::Entry e;
   *e.mutable_pacing() = d;
@@ -166,6 +182,7 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
   if (!ValidatePullPolicy(policy, *spec).empty()) return out;
 
   std::vector<Lane> lanes;
+  lanes.reserve(static_cast<size_t>(state.images_size()));
   for (const v1::ImageRecord& image : state.images()) {
     const v1::CachedImage& object = image.object();
     if (object.spec().pull_policy_ref() != policy || object.deleting()) continue;
@@ -194,9 +211,9 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
   // Round robin: the lane that started least recently goes first; a start sends it to the back.
   // Ties keep the order the lanes had before the sort (name order at first: images are sorted by
   // name). Recorded decisions follow it: a sort of ties by name would decide otherwise.
+  std::stable_sort(lanes.begin(), lanes.end(),
+                   [](const Lane& a, const Lane& b) { return a.last_start < b.last_start; });
   while (true) {
-    std::stable_sort(lanes.begin(), lanes.end(),
-                     [](const Lane& a, const Lane& b) { return a.last_start < b.last_start; });
     Lane* next = nullptr;
     Candidate candidate;
     for (Lane& lane : lanes) {
@@ -290,6 +307,7 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
     last_creation = now;
     next->last_start = now;
     next->started.push_back(candidate.node->name());
+    Resort(&lanes, static_cast<size_t>(next - lanes.data()));
   }
 
   v1::Key key = MakeKey(v1::KIND_PULL_POLICY, policy);

@@ -183,6 +183,24 @@ TEST(Pacing, CachedImagesTakeTurnsByLeastRecentStart) {
   EXPECT_EQ(order, "abcabc");
 }
 
+// Lanes that start in one pass tie on their last start, and a tie keeps the order the lanes
+// had. With room for four pulls, a starts and goes to the back (b, c, a); b goes behind c but
+// stays ahead of a, which it ties (c, b, a); c ties both and stays first, so it starts again.
+TEST(Pacing, LanesThatStartInOnePassKeepTheirOrder) {
+  World w;
+  AddNodes(w, 3);
+  w.PutPolicy(PolicyBuilder("p", 4));
+  for (const char* name : {"a", "b", "c"})
+    w.PutImage(ImageBuilder(name, std::string(name) + ":1").Policy("p"));
+  w.SetBehaviour([](const v1::Pod&) { return Takes(10 * kSec); });
+  w.Start();
+  w.RunFor(5 * kSec);
+  std::string order;
+  for (const auto& c : w.creations())
+    order += c.image;
+  EXPECT_EQ(order, "abcc");
+}
+
 TEST(Pacing, NodesArePulledInNameOrder) {
   World w;
   for (const char* n : {"node-c", "node-a", "node-b"})
