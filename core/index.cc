@@ -22,11 +22,12 @@ ImageStanding::Node StandingOf(const NodeFacts& f) {
   return n;
 }
 
-// Adds `value` to `set` (sign 1) or takes it away (sign -1).
+// Adds `value` to `set` (sign 1) or takes it away (sign -1). A rebuild adds in order: the hint
+// at the end spares it the search, and costs another insert one comparison.
 template <typename Set, typename Value>
 void Put(Set* set, Value value, int sign) {
   if (sign > 0) {
-    set->insert(std::move(value));
+    set->insert(set->end(), std::move(value));
   } else {
     set->erase(value);
   }
@@ -320,11 +321,13 @@ void Index::RefreshImage(const v1::State& state, std::string_view name) {
   ImageStanding& s = images_[std::string(name)];
   s = ImageStanding();
   s.spec_error = ValidateCachedImage(record->object());
+  auto [first, last] = PodsOf(state, name);
+  s.nodes.reserve(static_cast<size_t>(state.nodes_size()));
+  s.pods.reserve(static_cast<size_t>(last - first));
   ImageView(state, *record).ForEachNode([&](const NodeFacts& f) {
     Restand(&s, f.node->name(), &f);
     return true;
   });
-  auto [first, last] = PodsOf(state, name);
   for (int i = first; i < last; ++i)
     Repod(&s, state.pods(i).key(), *record, &state.pods(i));
 }
