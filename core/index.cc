@@ -22,8 +22,8 @@ ImageStanding::Node StandingOf(const NodeFacts& f) {
   return n;
 }
 
-// Adds `value` to `set` (sign 1) or takes it away (sign -1). A rebuild adds in order: the hint
-// at the end spares it the search, and costs another insert one comparison.
+// Adds `value` to `set` (sign 1) or takes it away (sign -1). A rebuild adds names in order: the
+// hint at the end spares it the search, and costs another insert one comparison.
 template <typename Set, typename Value>
 void Put(Set* set, Value value, int sign) {
   if (sign > 0) {

@@ -20,8 +20,15 @@ namespace drop {
 
 // One CachedImage's nodes and drop pods, as its census, its choice of the next node and its
 // reconcile read them. Pods go by their key, so every set of them is in State.pods order. The
-// sets hold the names the maps keep (a map's keys stay where they are), ordered by name.
+// sets point into the maps (a map's entries stay where they are): the node sets hold the names
+// it keeps, the pod sets its entries. So a standing is moved, never copied.
 struct ImageStanding {
+  ImageStanding() = default;
+  ImageStanding(const ImageStanding&) = delete;
+  ImageStanding& operator=(const ImageStanding&) = delete;
+  ImageStanding(ImageStanding&&) = default;
+  ImageStanding& operator=(ImageStanding&&) = default;
+
   using Name = const std::string*;
   struct ByName {
     bool operator()(Name a, Name b) const { return *a < *b; }
