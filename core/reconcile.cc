@@ -231,6 +231,25 @@ class Census {
   std::vector<std::string_view> wanting_;
 };
 
+// What the desired status says at a glance: its phase and its Ready condition's status and reason.
+// Whether a write is due follows from these and the counts, without the rest of the status.
+struct Headline {
+  const char* phase;
+  const char* status;
+  const char* reason;
+};
+
+Headline HeadlineOf(const ImageView& view, const Census& census) {
+  const v1::ImageRecord& image = view.record();
+  if (!view.spec_error().empty()) return {"Pending", "False", "InvalidSpec"};
+  if (view.policy() == nullptr) return {"Pending", "False", "PullPolicyNotFound"};
+  if (census.targeted() == 0) return {"Pending", "False", "NoMatchingNodes"};
+  if (census.cached() == census.targeted()) return {"Ready", "True", "AllNodesCached"};
+  if (image.consecutive_failures() >= view.effective_policy().backoff().max_consecutive_failures())
+    return {"Degraded", "False", "Degraded"};
+  return {image.last_start_ms() > 0 ? "Pulling" : "Pending", "False", "Pulling"};
+}
+
 // The desired status but for its list of nodes (see Census::ListCached and CachedDigest).
 v1::CachedImageStatus StatusBesidesNodes(const v1::State& state, const ImageView& view,
                                          const Census& census, int64_t now) {
@@ -262,32 +281,26 @@ v1::CachedImageStatus StatusBesidesNodes(const v1::State& state, const ImageView
   v1::Condition c;
   c.set_type("Ready");
   c.set_observed_generation(object.generation());
+  const Headline head = HeadlineOf(view, census);
+  s.set_phase(head.phase);
+  c.set_status(head.status);
+  c.set_reason(head.reason);
   const std::string& policy_ref = object.spec().pull_policy_ref();
   std::string held = std::to_string(s.nodes_ready()) + " of " + std::to_string(s.nodes_targeted()) +
                      " targeted nodes hold the image";
-  if (!view.spec_error().empty()) {
-    s.set_phase("Pending");
-    c.set_reason("InvalidSpec");
+  const std::string_view reason = head.reason;
+  if (reason == "InvalidSpec") {
     c.set_message(view.spec_error());
-  } else if (view.policy() == nullptr) {
-    s.set_phase("Pending");
-    c.set_reason("PullPolicyNotFound");
+  } else if (reason == "PullPolicyNotFound") {
     c.set_message("CachedImage " + object.name() + ": pullPolicyRef '" + policy_ref +
                   "' not found; create PullPolicy " + policy_ref + " or remove the field");
-  } else if (s.nodes_targeted() == 0) {
-    s.set_phase("Pending");
-    c.set_reason("NoMatchingNodes");
+  } else if (reason == "NoMatchingNodes") {
     c.set_message("No Ready, schedulable node matches spec.nodeSelector and spec.tolerations; " +
                   std::to_string(state.nodes_size()) + " nodes checked");
-  } else if (s.nodes_ready() == s.nodes_targeted()) {
-    s.set_phase("Ready");
-    c.set_status("True");
-    c.set_reason("AllNodesCached");
+  } else if (reason == "AllNodesCached") {
     c.set_message("All " + std::to_string(s.nodes_targeted()) + " targeted nodes hold " +
                   object.spec().image());
-  } else if (image.consecutive_failures() >= policy.backoff().max_consecutive_failures()) {
-    s.set_phase("Degraded");
-    c.set_reason("Degraded");
+  } else if (reason == "Degraded") {
     const v1::FailedNode* last = nullptr;
     for (const v1::FailedNode& f : image.failures()) {
       if (last == nullptr || f.last_failure_time_ms() > last->last_failure_time_ms()) last = &f;
@@ -297,17 +310,25 @@ v1::CachedImageStatus StatusBesidesNodes(const v1::State& state, const ImageView
     c.set_message(std::to_string(image.consecutive_failures()) + " consecutive pull failures" +
                   detail + "; " + held + "; retrying with backoff, check the drop pods' events");
   } else {
-    s.set_phase(image.last_start_ms() > 0 ? "Pulling" : "Pending");
-    c.set_reason("Pulling");
     c.set_message(held + "; pulls paced by " + PolicyDisplayName(policy_ref));
   }
-  if (c.status().empty()) c.set_status("False");
   // lastTransitionTime moves only when the condition's status does.
   const v1::Condition* before = ReadyCondition(CurrentStatus(image));
   bool transition = before == nullptr || before->status() != c.status();
   c.set_last_transition_time_ms(transition ? now : before->last_transition_time_ms());
   *s.add_conditions() = c;
   return s;
+}
+
+// Whether the desired status, but for its node list, differs from the current one, which is
+// compact: equal statuses serialize to equal bytes (far cheaper than a reflective comparison), and
+// the node lists are compared through their digests.
+bool Differs(v1::CachedImageStatus* desired, const v1::CachedImageStatus& current,
+             const Census& census) {
+  desired->set_cached_nodes_digest(current.cached_nodes_digest());
+  bool same = desired->SerializeAsString() == current.SerializeAsString();
+  desired->clear_cached_nodes_digest();
+  return !same || census.CachedDigest() != current.cached_nodes_digest();
 }
 
 }  // namespace
@@ -403,38 +424,32 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
   }
 
   if (!object.deleting()) {
-    v1::CachedImageStatus desired = StatusBesidesNodes(state, view, census, now);
+    const Headline head = HeadlineOf(view, census);
     const v1::CachedImageStatus& current = CurrentStatus(*image);
     const v1::Condition* before = ReadyCondition(current);
-    const v1::Condition* after = ReadyCondition(desired);
-    bool transition = before == nullptr || before->status() != after->status();
+    bool transition = before == nullptr || before->status() != head.status;
     // Progress alone (one more node cached) is written at most every kStatusMinIntervalMs; a
     // change of phase, condition or generation at once. A 5,000-node status rewritten on every
     // pull would load etcd and the journal for nothing a reader can see.
-    bool significant = before == nullptr || transition || before->reason() != after->reason() ||
-                       desired.phase() != current.phase() ||
-                       desired.observed_generation() != current.observed_generation();
+    bool significant = before == nullptr || transition || before->reason() != head.reason ||
+                       current.phase() != head.phase ||
+                       object.generation() != current.observed_generation();
     int64_t progress_at = image->status_written_ms() + kStatusMinIntervalMs;
-    // Compared compact: equal statuses serialize to equal bytes, far cheaper than a reflective
-    // comparison, and the node list is compared through its digest. The digest is looked at only
-    // when all else is equal, which a pull that lands never leaves (nodesReady moves). The counts
-    // go first: during a rollout they differ on most passes (a write waits its interval), and
-    // settle it without serializing either.
-    auto differs = [&] {
-      if (desired.nodes_ready() != current.nodes_ready() ||
-          desired.nodes_targeted() != current.nodes_targeted()) {
-        return true;
-      }
-      desired.set_cached_nodes_digest(current.cached_nodes_digest());
-      bool same = desired.SerializeAsString() == current.SerializeAsString();
-      desired.clear_cached_nodes_digest();
-      return !same || census.CachedDigest() != current.cached_nodes_digest();
-    };
-    if (differs()) {
-      if (now < image->status_retry_ms()) {
-        wake = std::min(wake, image->status_retry_ms());
-      } else if (!significant && now < progress_at) {
-        wake = std::min(wake, progress_at);
+    // The counts go first: during a rollout they differ on most passes, and a write then waits
+    // its interval (or a retry), which the headline alone tells. The rest of the status is built
+    // only when it is written or when all the counts are equal.
+    const bool counts_differ =
+        census.cached() != current.nodes_ready() || census.targeted() != current.nodes_targeted();
+    const int64_t wait = now < image->status_retry_ms()      ? image->status_retry_ms()
+                         : !significant && now < progress_at ? progress_at
+                                                             : kNever;
+    if (counts_differ && wait != kNever) {
+      wake = std::min(wake, wait);
+    } else if (v1::CachedImageStatus desired = StatusBesidesNodes(state, view, census, now);
+               counts_differ || Differs(&desired, current, census)) {
+      const v1::Condition* after = ReadyCondition(desired);
+      if (wait != kNever) {
+        wake = std::min(wake, wait);
       } else {
         if (after->status() == "True" && transition) {
           out.push_back(Event(object, "Normal", "Ready", after->message()));
