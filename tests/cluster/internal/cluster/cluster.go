@@ -832,8 +832,36 @@ func stopComponent(c *Component, kill bool) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// An exiting process gives up its memory (its cmdline reads empty, so it no longer counts as
+	// alive) before it closes its files: until then its listening sockets hold their ports, and
+	// a restart on them fails with "address already in use".
+	for deadline = time.Now().Add(5 * time.Second); !released(c.Pid) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	c.Pid = 0
 	return nil
+}
+
+// released reports whether process pid has closed its files: it is gone, a zombie whose other
+// threads (which share its files) are gone too, or the pid now names a process that has its
+// memory (one that reuses the number).
+func released(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// pid (comm) state ...: comm may hold spaces and parentheses, the state follows the last ')'.
+	stat := string(b)
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 || i+2 >= len(stat) {
+		return true
+	}
+	if state := stat[i+2]; state == 'Z' || state == 'X' {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		return err != nil || len(tasks) <= 1
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err != nil || len(cmdline) > 0
 }
 
 func stopAll(st *State, kill bool) error {
