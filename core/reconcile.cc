@@ -250,9 +250,10 @@ Headline HeadlineOf(const ImageView& view, const Census& census) {
   return {image.last_start_ms() > 0 ? "Pulling" : "Pending", "False", "Pulling"};
 }
 
-// The desired status but for its list of nodes (see Census::ListCached and CachedDigest).
+// The desired status but for its list of nodes (see Census::ListCached and CachedDigest), whose
+// phase and Ready condition `head` (HeadlineOf the same view and census) has decided.
 v1::CachedImageStatus StatusBesidesNodes(const v1::State& state, const ImageView& view,
-                                         const Census& census, int64_t now) {
+                                         const Census& census, const Headline& head, int64_t now) {
   const v1::ImageRecord& image = view.record();
   const v1::CachedImage& object = image.object();
   v1::CachedImageStatus s;
@@ -281,7 +282,6 @@ v1::CachedImageStatus StatusBesidesNodes(const v1::State& state, const ImageView
   v1::Condition c;
   c.set_type("Ready");
   c.set_observed_generation(object.generation());
-  const Headline head = HeadlineOf(view, census);
   s.set_phase(head.phase);
   c.set_status(head.status);
   c.set_reason(head.reason);
@@ -335,7 +335,7 @@ bool Differs(v1::CachedImageStatus* desired, const v1::CachedImageStatus& curren
 
 v1::CachedImageStatus DesiredStatus(const v1::State& state, const ImageView& view, int64_t now) {
   Census census(view, nullptr);
-  v1::CachedImageStatus s = StatusBesidesNodes(state, view, census, now);
+  v1::CachedImageStatus s = StatusBesidesNodes(state, view, census, HeadlineOf(view, census), now);
   census.ListCached(&s);
   return s;
 }
@@ -445,7 +445,7 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
                                                              : kNever;
     if (counts_differ && wait != kNever) {
       wake = std::min(wake, wait);
-    } else if (v1::CachedImageStatus desired = StatusBesidesNodes(state, view, census, now);
+    } else if (v1::CachedImageStatus desired = StatusBesidesNodes(state, view, census, head, now);
                counts_differ || Differs(&desired, current, census)) {
       const v1::Condition* after = ReadyCondition(desired);
       if (wait != kNever) {
