@@ -40,6 +40,14 @@ Pull Takes(int64_t ms) {
   return Pull{Pull::kSucceed, ms};
 }
 
+// The CachedImages of the drop pods made, in the order they were made: "abca...".
+std::string ImagesInCreationOrder(const World& w) {
+  std::string order;
+  for (const auto& c : w.creations())
+    order += c.image;
+  return order;
+}
+
 TEST(Pacing, ConcurrencyLimitCapsActivePods) {
   World w;
   AddNodes(w, 5);
@@ -177,10 +185,7 @@ TEST(Pacing, CachedImagesTakeTurnsByLeastRecentStart) {
   w.SetBehaviour([](const v1::Pod&) { return Takes(kSec); });
   w.Start();
   w.RunFor(60 * kSec);
-  std::string order;
-  for (const auto& c : w.creations())
-    order += c.image;
-  EXPECT_EQ(order, "abcabc");
+  EXPECT_EQ(ImagesInCreationOrder(w), "abcabc");
 }
 
 // Lanes that start in one pass tie on their last start, and a tie keeps the order the lanes
@@ -195,10 +200,7 @@ TEST(Pacing, LanesThatStartInOnePassKeepTheirOrder) {
   w.SetBehaviour([](const v1::Pod&) { return Takes(10 * kSec); });
   w.Start();
   w.RunFor(5 * kSec);
-  std::string order;
-  for (const auto& c : w.creations())
-    order += c.image;
-  EXPECT_EQ(order, "abcc");
+  EXPECT_EQ(ImagesInCreationOrder(w), "abcc");
 }
 
 TEST(Pacing, NodesArePulledInNameOrder) {
