@@ -73,10 +73,13 @@ std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view nam
   const v1::PullPolicySpec* spec = nullptr;
   if (image != nullptr) spec = FindPolicySpec(state, image->object().spec().pull_policy_ref());
   const v1::PullPolicySpec& policy = spec != nullptr ? *spec : DefaultPolicySpec();
+  // One message for every pod visited: most are still pulling and name no outcome, and a
+  // message's construction and destruction cost more than its Clear.
+  v1::PullOutcome o;
   auto account = [&](const v1::PodRecord& r) {
     const v1::Pod& pod = r.pod();
     if (r.accounted()) return;
-    v1::PullOutcome o;  // named below, once there is one: most pods are still pulling
+    o.Clear();
     bool delete_pod = false;
     if (!r.create_error().empty()) {
       o.set_outcome(v1::PULL_FAILED);
