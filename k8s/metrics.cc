@@ -19,6 +19,23 @@ std::string PolicyLabel(const std::string& policy) {
   return policy.empty() ? "(default)" : policy;
 }
 
+// Makes the family's series the `wanted` ones, by labels: each is set to its value, and a series
+// no longer wanted (its object is gone) is removed instead of reporting its last value forever.
+void SetSeries(prometheus::Family<prometheus::Gauge>& family,
+               std::map<prometheus::Labels, prometheus::Gauge*>* kept,
+               const std::map<prometheus::Labels, double>& wanted) {
+  std::erase_if(*kept, [&](const auto& series) {
+    if (wanted.count(series.first) > 0) return false;
+    family.Remove(series.second);
+    return true;
+  });
+  for (const auto& [labels, value] : wanted) {
+    auto [it, inserted] = kept->try_emplace(labels, nullptr);
+    if (inserted) it->second = &family.Add(labels);
+    it->second->Set(value);
+  }
+}
+
 // drop_journal_*: read from the journal's own counters at scrape time.
 class JournalCollector : public prometheus::Collectable {
  public:
@@ -165,18 +182,13 @@ void Metrics::Observe(std::span<const v1::Entry> batch, const v1::State& state) 
         }
         break;
       }
-      case v1::Entry::kDiscovery:
-        for (const v1::SourceResult& s : e.discovery().sources()) {
-          source_health_.Add({{"policy", e.discovery().policy()}, {"source", s.name()}})
-              .Set(s.healthy() ? 1 : 0);
-        }
-        break;
       default:
         break;
     }
   }
   // Active pulls per policy, from the state the batch led to. Pods are kept by CachedImage, so
-  // their policies come in runs: one map lookup per run, not per pod.
+  // their policies come in runs: one map lookup per run, not per pod. A policy that is gone, with
+  // no pod left under it, takes its series with it.
   std::map<std::string, int> active;
   for (const v1::PolicyRecord& p : state.policies())
     active[p.object().name()] = 0;
@@ -189,17 +201,18 @@ void Metrics::Observe(std::span<const v1::Entry> batch, const v1::State& state) 
     }
     *count += IsActive(pod);
   }
-  // A policy that is gone, with no pod left under it, takes its series with it.
-  std::erase_if(active_by_policy_, [&](const auto& kept) {
-    if (active.count(kept.first) > 0) return false;
-    active_pulls_.Remove(kept.second);
-    return true;
-  });
-  for (const auto& [policy, n] : active) {
-    auto [it, inserted] = active_by_policy_.try_emplace(policy, nullptr);
-    if (inserted) it->second = &active_pulls_.Add({{"policy", PolicyLabel(policy)}});
-    it->second->Set(n);
+  std::map<prometheus::Labels, double> pulls;
+  for (const auto& [name, n] : active)
+    pulls[{{"policy", PolicyLabel(name)}}] = n;
+  SetSeries(active_pulls_, &active_by_policy_, pulls);
+  // Source health, from each DiscoveryPolicy's last result: a deleted policy, or a source its
+  // last result no longer lists, takes its series with it.
+  std::map<prometheus::Labels, double> health;
+  for (const v1::DiscoveryRecord& d : state.discovery()) {
+    for (const v1::SourceResult& source : d.last_result().sources())
+      health[{{"policy", d.object().name()}, {"source", source.name()}}] = source.healthy();
   }
+  SetSeries(source_health_, &health_by_source_, health);
 }
 
 }  // namespace drop::k8s

@@ -45,7 +45,9 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& reconciles_;
   prometheus::Family<prometheus::Gauge>& source_health_;
   prometheus::Family<prometheus::Counter>& pacing_decisions_;
-  std::map<std::string, prometheus::Gauge*> active_by_policy_;
+  // The gauge series set so far, by labels: the ones the state no longer names are removed.
+  std::map<prometheus::Labels, prometheus::Gauge*> active_by_policy_;
+  std::map<prometheus::Labels, prometheus::Gauge*> health_by_source_;
 };
 
 }  // namespace drop::k8s

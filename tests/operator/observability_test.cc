@@ -91,6 +91,35 @@ TEST(Metrics, AnActivePullsSeriesGoesWithItsPolicy) {
   EXPECT_EQ(metrics.Scrape().find(series), std::string::npos) << metrics.Scrape();
 }
 
+// A source's health follows its DiscoveryPolicy's last result, and goes when the policy does or
+// when its last result no longer lists the source.
+TEST(Metrics, ASourceHealthSeriesFollowsItsPolicysLastResult) {
+  journal::JournalMetrics journal;
+  Metrics metrics(&journal, [] { return uint64_t{0}; });
+  v1::State state;
+  v1::DiscoveryRecord* d = state.add_discovery();
+  d->mutable_object()->set_name("popular");
+  d->mutable_last_result()->set_policy("popular");
+  v1::SourceResult* prom = d->mutable_last_result()->add_sources();
+  prom->set_name("prom");
+  prom->set_healthy(true);
+  const std::string series = "drop_discovery_source_health{policy=\"popular\",source=\"prom\"}";
+  metrics.Observe({}, state);
+  EXPECT_NE(metrics.Scrape().find(series + " 1"), std::string::npos) << metrics.Scrape();
+  prom->set_healthy(false);
+  prom->set_reason("ConnectionRefused");
+  metrics.Observe({}, state);
+  EXPECT_NE(metrics.Scrape().find(series + " 0"), std::string::npos) << metrics.Scrape();
+  prom->set_name("thanos");
+  metrics.Observe({}, state);
+  EXPECT_EQ(metrics.Scrape().find(series), std::string::npos) << metrics.Scrape();
+  EXPECT_NE(metrics.Scrape().find("source=\"thanos\"} 0"), std::string::npos) << metrics.Scrape();
+  state.clear_discovery();
+  metrics.Observe({}, state);
+  EXPECT_EQ(metrics.Scrape().find("drop_discovery_source_health{"), std::string::npos)
+      << metrics.Scrape();
+}
+
 TEST(Logger, WritesOneJsonObjectALineWithItsFields) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
