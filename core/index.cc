@@ -370,26 +370,22 @@ void Index::RefreshPod(const v1::State& state, std::string_view image, const std
 }
 
 void Index::CountPod(const v1::PodRecord* r, int delta) {
-  if (r != nullptr && IsActive(*r)) active_[r->policy()] += delta;
+  if (r == nullptr || !IsActive(*r)) return;
+  // A policy with no active pod has no entry, as in a rebuilt index.
+  auto it = active_.try_emplace(r->policy(), 0).first;
+  if ((it->second += delta) == 0) active_.erase(it);
 }
 
 std::string Index::Differences(const v1::State& state) const {
   Index fresh(state);
   std::string out;
-  std::map<std::string, int, std::less<>> mine, theirs;
-  for (const auto& [policy, n] : active_) {
-    if (n != 0) mine[policy] = n;
-  }
   for (const auto& [policy, n] : fresh.active_) {
-    if (n != 0) theirs[policy] = n;
-  }
-  for (const auto& [policy, n] : theirs) {
     if (Active(policy) != n) {
       out += "policy '" + policy + "': " + std::to_string(Active(policy)) + " active, not " +
              std::to_string(n) + "; ";
     }
   }
-  if (mine.size() != theirs.size()) out += "active counts kept for policies with none; ";
+  if (active_.size() != fresh.active_.size()) out += "active counts kept for policies with none; ";
   for (const auto& [name, s] : fresh.images_) {
     const ImageStanding* kept = Standing(name);
     if (kept == nullptr) {

@@ -146,6 +146,7 @@ class Index {
   // active.
   void CountPod(const v1::PodRecord* r, int delta);
 
+  // Active drop pods by policy; a policy with none has no entry.
   std::map<std::string, int, std::less<>> active_;
   std::map<std::string, ImageStanding, std::less<>> images_;
 };
