@@ -382,36 +382,79 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
       o.jobs > 0 ? o.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   jobs = std::min<int>(jobs, static_cast<int>(segments.size()));
   // A thread checks a run of consecutive segments, carrying its state and index from one to the
-  // next: only a run's first segment costs a snapshot load and an index build. Twice as many
-  // runs as threads, of about equal entries, keep both busy to the end.
-  std::vector<size_t> runs;  // the first segment of each run
-  const size_t want = std::min(segments.size(), static_cast<size_t>(jobs) * 2);
+  // next: only a run's first segment costs a snapshot load and an index build. Each thread starts
+  // on a run of about equal entries; one that runs out of work takes the back half of the run
+  // with the most segments left, from the snapshot where that half begins. So the threads stay
+  // busy to the end whatever the segments cost, and a load is paid only where work is split.
+  struct Run {
+    size_t next, end;  // segments [next, end) are still to be checked
+  };
+  std::vector<Run> runs;
+  const uint64_t want = static_cast<uint64_t>(o.runs > 0 ? o.runs : jobs);
   for (size_t i = 0; i < segments.size(); ++i) {
     uint64_t before = segments[i].first - (start + 1);
-    if (runs.empty() || before * want >= runs.size() * (to - start)) runs.push_back(i);
+    if (runs.empty() || before * want >= runs.size() * (to - start)) {
+      if (!runs.empty()) runs.back().end = i;
+      runs.push_back({i, segments.size()});
+    }
   }
-  runs.push_back(segments.size());
   std::vector<SegmentResult> results(segments.size());
-  std::atomic<size_t> next{0};
   std::atomic<uint64_t> diverged_at{~uint64_t{0}};
   std::atomic<uint64_t> checked{0};
-  auto work = [&] {
-    for (size_t run = next++; run + 1 < runs.size(); run = next++) {
-      size_t i = runs[run];
-      if (segments[i].first > diverged_at.load()) continue;  // a divergence before it decides
+  std::mutex runs_mu;
+  // The next segment of run `run`, claimed; nullopt when the run is done, or a divergence before
+  // the segment decides.
+  auto claim = [&](size_t run) -> std::optional<size_t> {
+    std::lock_guard lock(runs_mu);
+    Run& rn = runs[run];
+    if (rn.next >= rn.end || segments[rn.next].first > diverged_at.load()) return std::nullopt;
+    return rn.next++;
+  };
+  // Leaves the rest of run `run` unchecked: it failed, or diverged.
+  auto abandon = [&](size_t run) {
+    std::lock_guard lock(runs_mu);
+    runs[run].end = runs[run].next;
+  };
+  // A new run: the back half of the run with the most segments left, when it has two or more.
+  auto steal = [&]() -> std::optional<size_t> {
+    std::lock_guard lock(runs_mu);
+    std::optional<size_t> victim;
+    for (size_t k = 0; k < runs.size(); ++k) {
+      size_t left = runs[k].end - runs[k].next;
+      if (left >= 2 && (!victim || left > runs[*victim].end - runs[*victim].next)) victim = k;
+    }
+    if (!victim) return std::nullopt;
+    const size_t end = runs[*victim].end;
+    const size_t mid = end - (end - runs[*victim].next) / 2;
+    if (segments[mid].first > diverged_at.load()) return std::nullopt;
+    runs[*victim].end = mid;
+    runs.push_back({mid, end});
+    return runs.size() - 1;
+  };
+  auto work = [&](std::optional<size_t> run) {
+    for (run = run ? run : steal(); run; run = steal()) {
+      std::optional<size_t> i = claim(*run);
+      if (!i) continue;
+      const size_t first = *i;
       RunState run_state;
-      if (Status s = run_state.Load(r, segments[i].first - 1, o.walk); !s.ok()) {
-        results[i].status = s;
+      if (Status s = run_state.Load(r, segments[first].first - 1, o.walk); !s.ok()) {
+        results[first].status = s;
+        abandon(*run);
         continue;
       }
-      for (; i < runs[run + 1] && segments[i].first <= diverged_at.load(); ++i) {
-        if (i > runs[run]) run_state.MoveIfGrown(o.arena_growth, o.walk);
-        results[i] = Check(r.store(), segments[i], run_state.state(), run_state.index(), &checked);
-        if (!results[i].status.ok()) break;
-        if (results[i].divergence) {
-          uint64_t seq = results[i].divergence->seq, cur = diverged_at.load();
+      for (; i; i = claim(*run)) {
+        if (*i > first) run_state.MoveIfGrown(o.arena_growth, o.walk);
+        results[*i] =
+            Check(r.store(), segments[*i], run_state.state(), run_state.index(), &checked);
+        if (!results[*i].status.ok()) {
+          abandon(*run);
+          break;
+        }
+        if (results[*i].divergence) {
+          uint64_t seq = results[*i].divergence->seq, cur = diverged_at.load();
           while (seq < cur && !diverged_at.compare_exchange_weak(cur, seq)) {
           }
+          abandon(*run);
           break;
         }
       }
@@ -429,10 +472,16 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
         o.progress(std::min(checked.load(), total), total);
     });
   }
+  // Each thread's first run, counted before any starts: a run has one thread, and the runs that
+  // splitting adds belong to the threads that split them.
+  const size_t first_runs = runs.size();
+  auto initial = [&](int t) {
+    return static_cast<size_t>(t) < first_runs ? std::optional<size_t>(t) : std::nullopt;
+  };
   std::vector<std::thread> threads;
   for (int t = 1; t < jobs; ++t)
-    threads.emplace_back(work);
-  work();
+    threads.emplace_back(work, initial(t));
+  work(initial(0));
   for (std::thread& t : threads)
     t.join();
   if (reporter.joinable()) {

@@ -160,6 +160,40 @@ TEST(Verify, RunsOfSegmentsCheckEverySnapshotAndStopAtTheFirstDivergence) {
   EXPECT_GT(report->snapshots_checked, 0);
 }
 
+// A thread that runs out of work takes the back half of another's run, from the snapshot where it
+// begins: started in one run on three threads, the work is all split so, and checks the same.
+TEST(Verify, ThreadsThatSplitAnotherThreadsRunCheckTheSame) {
+  TempDir dir;
+  const std::vector<v1::Entry> journal = WriteRandom(dir, 7, 100);
+  const uint64_t seq = Nth(journal, 0, [&](const v1::Entry& e) {
+    return e.has_pacing() && e.seq() > journal.size() * 3 / 4;
+  });
+  ASSERT_GT(seq, 0u);
+  for (bool altered : {false, true}) {
+    if (altered) {
+      RewriteEntry(dir / "j", seq,
+                   [](v1::Entry* e) { e->mutable_pacing()->set_active(e->pacing().active() + 1); });
+    }
+    auto reader = Reader::Open(dir / "j");
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    VerifyOptions vo;
+    vo.jobs = 3;
+    vo.runs = 1;
+    Result<VerifyReport> report = Verify(**reader, vo);
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    if (!altered) {
+      EXPECT_TRUE(report->clean())
+          << "diverges at " << (report->divergence ? report->divergence->seq : 0) << " "
+          << report->snapshot_mismatch;
+      EXPECT_GE(report->snapshots_checked, 12);
+      EXPECT_EQ(report->inputs + report->decisions, journal.size());
+    } else {
+      ASSERT_TRUE(report->divergence.has_value());
+      EXPECT_EQ(report->divergence->seq, seq);
+    }
+  }
+}
+
 // A run's State moves to a fresh arena once its arena has grown enough (see
 // VerifyOptions::arena_growth); moved at every snapshot, it checks the same.
 TEST(Verify, AStateMovedToAFreshArenaAtEverySnapshotChecksTheSame) {
