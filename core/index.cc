@@ -1,6 +1,7 @@
 #include "core/index.h"
 
 #include <algorithm>
+#include <array>
 
 #include "core/fold.h"
 #include "core/image_view.h"
@@ -239,6 +240,13 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
     default:
       break;
   }
+  // A relist's end changes no record it keeps: it erases those the relist did not return (and
+  // what drop kept about a node gone). When it erased none, every standing stays as it is.
+  auto records = [](const v1::State& s) {
+    return std::array{s.nodes_size(), s.images_size(), s.policies_size(), s.pods_size(),
+                      s.discovery_size()};
+  };
+  const auto records_before = records(*state);
   std::string image_before;
   if (image != nullptr && node == nullptr) image_before = StandingInputs(*state, *image);
   const v1::PodRecord* before = pod.empty() ? nullptr : FindPod(*state, *image, pod);
@@ -256,7 +264,7 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
   }
 
   if (all) {
-    Rebuild(*state);
+    if (e.has_started() || records(*state) != records_before) Rebuild(*state);
   } else if (updated != nullptr) {
     RefreshPod(*state, *image, pod, *updated);
     CountPod(updated, 1);

@@ -276,5 +276,38 @@ TEST(Index, APodRecordUpdatedInPlaceStandsAsItNowReads) {
   EXPECT_EQ(index.Differences(state), "");
 }
 
+// A relist's end erases the records the relist did not return: the index follows when it erases
+// some, and stays as it is, still equal to one built afresh, when it erases none.
+TEST(Index, ARelistEndMovesTheStandingsOfWhatItErased) {
+  World w;
+  w.PutNode(NodeBuilder("b"));
+  PullWebToA(&w);
+  v1::State state = w.state();
+  ASSERT_EQ(state.nodes_size(), 2);
+  Index index(state);
+  ASSERT_EQ(index.Standing("web")->targeted, 2);
+  auto apply = [&](v1::Entry e) {
+    e.set_seq(state.last_seq() + 1);
+    e.set_time_ms(w.now());
+    index.Apply(e, &state);
+  };
+  for (const char* listed : {"a", "b"}) {  // both there: nothing erased
+    apply(RelistBegin(v1::KIND_NODE));
+    apply(Watch(v1::LISTED, NodeBuilder("a")));
+    apply(Watch(v1::LISTED, NodeBuilder("b")));
+    apply(RelistEnd(v1::KIND_NODE));
+    ASSERT_EQ(state.nodes_size(), 2);
+    EXPECT_EQ(index.Differences(state), "");
+    // Node `listed` alone: the other one is gone.
+    apply(RelistBegin(v1::KIND_NODE));
+    apply(Watch(v1::LISTED, NodeBuilder(listed)));
+    apply(RelistEnd(v1::KIND_NODE));
+    ASSERT_EQ(state.nodes_size(), 1);
+    EXPECT_EQ(index.Standing("web")->targeted, 1);
+    EXPECT_EQ(index.Differences(state), "") << "after a relist that kept node " << listed;
+    apply(Watch(v1::ADDED, NodeBuilder(listed == std::string("a") ? "b" : "a")));
+  }
+}
+
 }  // namespace
 }  // namespace drop
