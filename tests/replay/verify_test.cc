@@ -160,46 +160,12 @@ TEST(Verify, RunsOfSegmentsCheckEverySnapshotAndStopAtTheFirstDivergence) {
   EXPECT_GT(report->snapshots_checked, 0);
 }
 
-// A thread that runs out of work takes the back half of another's run, from the snapshot where it
-// begins: started in one run on three threads, the work is all split so, and checks the same.
-TEST(Verify, ThreadsThatSplitAnotherThreadsRunCheckTheSame) {
+// Verifies a random history under each of `options`: clean; then, with a decision in its third
+// quarter altered (in a run's second segment or later, or in a run split off another), diverged
+// at that decision.
+void ChecksTheSame(uint64_t seed, const std::vector<VerifyOptions>& options) {
   TempDir dir;
-  const std::vector<v1::Entry> journal = WriteRandom(dir, 7, 100);
-  const uint64_t seq = Nth(journal, 0, [&](const v1::Entry& e) {
-    return e.has_pacing() && e.seq() > journal.size() * 3 / 4;
-  });
-  ASSERT_GT(seq, 0u);
-  for (bool altered : {false, true}) {
-    if (altered) {
-      RewriteEntry(dir / "j", seq,
-                   [](v1::Entry* e) { e->mutable_pacing()->set_active(e->pacing().active() + 1); });
-    }
-    auto reader = Reader::Open(dir / "j");
-    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-    VerifyOptions vo;
-    vo.jobs = 3;
-    vo.runs = 1;
-    Result<VerifyReport> report = Verify(**reader, vo);
-    ASSERT_TRUE(report.ok()) << report.status().ToString();
-    if (!altered) {
-      EXPECT_TRUE(report->clean())
-          << "diverges at " << (report->divergence ? report->divergence->seq : 0) << " "
-          << report->snapshot_mismatch;
-      EXPECT_GE(report->snapshots_checked, 12);
-      EXPECT_EQ(report->inputs + report->decisions, journal.size());
-    } else {
-      ASSERT_TRUE(report->divergence.has_value());
-      EXPECT_EQ(report->divergence->seq, seq);
-    }
-  }
-}
-
-// A run's State moves to a fresh arena once its arena has grown enough (see
-// VerifyOptions::arena_growth); moved at every snapshot, it checks the same.
-TEST(Verify, AStateMovedToAFreshArenaAtEverySnapshotChecksTheSame) {
-  TempDir dir;
-  const std::vector<v1::Entry> journal = WriteRandom(dir, 6, 100);
-  // A decision in the third quarter: in a run's second segment or later, on either count.
+  const std::vector<v1::Entry> journal = WriteRandom(dir, seed, 100);
   const uint64_t seq = Nth(journal, 0, [&](const v1::Entry& e) {
     return e.has_pacing() && e.seq() > journal.size() * 5 / 8;
   });
@@ -211,23 +177,45 @@ TEST(Verify, AStateMovedToAFreshArenaAtEverySnapshotChecksTheSame) {
     }
     auto reader = Reader::Open(dir / "j");
     ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-    for (int jobs : {1, 2}) {
-      VerifyOptions vo;
-      vo.jobs = jobs;
-      vo.arena_growth = 0;
+    for (const VerifyOptions& vo : options) {
+      const std::string how = std::to_string(vo.jobs) + " threads, " + std::to_string(vo.runs) +
+                              " runs, arena growth " + std::to_string(vo.arena_growth);
       Result<VerifyReport> report = Verify(**reader, vo);
       ASSERT_TRUE(report.ok()) << report.status().ToString();
       if (!altered) {
-        EXPECT_TRUE(report->clean()) << jobs << " threads: diverges at "
-                                     << (report->divergence ? report->divergence->seq : 0);
-        EXPECT_GE(report->snapshots_checked, 12) << jobs << " threads";
-        EXPECT_EQ(report->inputs + report->decisions, journal.size());
+        EXPECT_TRUE(report->clean())
+            << how << ": diverges at " << (report->divergence ? report->divergence->seq : 0) << " "
+            << report->snapshot_mismatch;
+        EXPECT_GE(report->snapshots_checked, 12) << how;
+        EXPECT_EQ(report->inputs + report->decisions, journal.size()) << how;
       } else {
-        ASSERT_TRUE(report->divergence.has_value()) << jobs << " threads";
-        EXPECT_EQ(report->divergence->seq, seq) << jobs << " threads";
+        ASSERT_TRUE(report->divergence.has_value()) << how;
+        EXPECT_EQ(report->divergence->seq, seq) << how;
       }
     }
   }
+}
+
+// A thread that runs out of work takes the back half of another's run, from the snapshot where it
+// begins: started in one run on three threads, the work is all split so, and checks the same.
+TEST(Verify, ThreadsThatSplitAnotherThreadsRunCheckTheSame) {
+  VerifyOptions vo;
+  vo.jobs = 3;
+  vo.runs = 1;
+  ChecksTheSame(7, {vo});
+}
+
+// A run's State moves to a fresh arena once its arena has grown enough (see
+// VerifyOptions::arena_growth); moved at every snapshot, it checks the same.
+TEST(Verify, AStateMovedToAFreshArenaAtEverySnapshotChecksTheSame) {
+  std::vector<VerifyOptions> options;
+  for (int jobs : {1, 2}) {
+    VerifyOptions vo;
+    vo.jobs = jobs;
+    vo.arena_growth = 0;
+    options.push_back(vo);
+  }
+  ChecksTheSame(6, options);
 }
 
 // Snapshots are compared by their bytes; bytes that differ but decode to the fold are no mismatch.
