@@ -390,7 +390,8 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
     size_t next, end;  // segments [next, end) are still to be checked
   };
   std::vector<Run> runs;
-  const uint64_t want = static_cast<uint64_t>(o.runs > 0 ? o.runs : jobs);
+  // No more runs than threads: a run is checked by the thread it starts on, or split off.
+  const uint64_t want = static_cast<uint64_t>(o.runs > 0 ? std::min(o.runs, jobs) : jobs);
   for (size_t i = 0; i < segments.size(); ++i) {
     uint64_t before = segments[i].first - (start + 1);
     if (runs.empty() || before * want >= runs.size() * (to - start)) {

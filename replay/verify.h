@@ -33,8 +33,9 @@ struct VerifyOptions {
   // the State moves: at a snapshot, once the arena has grown this much since the State was last
   // laid out, it moves to a fresh one. Memory stays near the State's size plus this.
   size_t arena_growth = size_t{256} << 20;
-  // The runs of segments the work starts in, of about equal entries; 0: one per thread. A thread
-  // with no run of its own takes part of another's (tests start fewer runs than threads so).
+  // The runs of segments the work starts in, of about equal entries; 0 (or more than `jobs`): one
+  // per thread. A thread with no run of its own takes part of another's (tests start fewer runs
+  // than threads so).
   int runs = 0;
 };
 

@@ -198,11 +198,14 @@ void ChecksTheSame(uint64_t seed, const std::vector<VerifyOptions>& options) {
 
 // A thread that runs out of work takes the back half of another's run, from the snapshot where it
 // begins: started in one run on three threads, the work is all split so, and checks the same.
+// Asked for more runs than threads, it starts one a thread.
 TEST(Verify, ThreadsThatSplitAnotherThreadsRunCheckTheSame) {
-  VerifyOptions vo;
-  vo.jobs = 3;
-  vo.runs = 1;
-  ChecksTheSame(7, {vo});
+  VerifyOptions one_run, more_runs;
+  one_run.jobs = 3;
+  one_run.runs = 1;
+  more_runs.jobs = 2;
+  more_runs.runs = 5;
+  ChecksTheSame(7, {one_run, more_runs});
 }
 
 // A run's State moves to a fresh arena once its arena has grown enough (see
