@@ -246,7 +246,7 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
     return std::array{s.nodes_size(), s.images_size(), s.policies_size(), s.pods_size(),
                       s.discovery_size()};
   };
-  const auto records_before = records(*state);
+  const auto records_before = all ? records(*state) : decltype(records(*state)){};
   std::string image_before;
   if (image != nullptr && node == nullptr) image_before = StandingInputs(*state, *image);
   const v1::PodRecord* before = pod.empty() ? nullptr : FindPod(*state, *image, pod);
