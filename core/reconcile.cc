@@ -234,23 +234,53 @@ class Census {
   std::vector<std::string_view> wanting_;
 };
 
+// Why the Ready condition is what it is; its reason names it (ReasonName).
+enum class Why {
+  kInvalidSpec,
+  kPullPolicyNotFound,
+  kNoMatchingNodes,
+  kAllNodesCached,
+  kDegraded,
+  kPulling,
+};
+
+// The Ready condition's reason, as the user guide names it.
+const char* ReasonName(Why why) {
+  switch (why) {
+    case Why::kInvalidSpec:
+      return "InvalidSpec";
+    case Why::kPullPolicyNotFound:
+      return "PullPolicyNotFound";
+    case Why::kNoMatchingNodes:
+      return "NoMatchingNodes";
+    case Why::kAllNodesCached:
+      return "AllNodesCached";
+    case Why::kDegraded:
+      return "Degraded";
+    case Why::kPulling:
+      return "Pulling";
+  }
+  return "";
+}
+
 // What the desired status says at a glance: its phase and its Ready condition's status and reason.
 // Whether a write is due follows from these and the counts, without the rest of the status.
 struct Headline {
   const char* phase;
   const char* status;
-  const char* reason;
+  Why why;
+  const char* reason() const { return ReasonName(why); }
 };
 
 Headline HeadlineOf(const ImageView& view, const Census& census) {
   const v1::ImageRecord& image = view.record();
-  if (!view.spec_error().empty()) return {"Pending", "False", "InvalidSpec"};
-  if (view.policy() == nullptr) return {"Pending", "False", "PullPolicyNotFound"};
-  if (census.targeted() == 0) return {"Pending", "False", "NoMatchingNodes"};
-  if (census.cached() == census.targeted()) return {"Ready", "True", "AllNodesCached"};
+  if (!view.spec_error().empty()) return {"Pending", "False", Why::kInvalidSpec};
+  if (view.policy() == nullptr) return {"Pending", "False", Why::kPullPolicyNotFound};
+  if (census.targeted() == 0) return {"Pending", "False", Why::kNoMatchingNodes};
+  if (census.cached() == census.targeted()) return {"Ready", "True", Why::kAllNodesCached};
   if (image.consecutive_failures() >= view.effective_policy().backoff().max_consecutive_failures())
-    return {"Degraded", "False", "Degraded"};
-  return {image.last_start_ms() > 0 ? "Pulling" : "Pending", "False", "Pulling"};
+    return {"Degraded", "False", Why::kDegraded};
+  return {image.last_start_ms() > 0 ? "Pulling" : "Pending", "False", Why::kPulling};
 }
 
 // The desired status but for its list of nodes (see Census::ListCached and CachedDigest), whose
@@ -287,33 +317,40 @@ v1::CachedImageStatus StatusBesidesNodes(const v1::State& state, const ImageView
   c.set_observed_generation(object.generation());
   s.set_phase(head.phase);
   c.set_status(head.status);
-  c.set_reason(head.reason);
+  c.set_reason(head.reason());
   const std::string& policy_ref = object.spec().pull_policy_ref();
   std::string held = std::to_string(s.nodes_ready()) + " of " + std::to_string(s.nodes_targeted()) +
                      " targeted nodes hold the image";
-  const std::string_view reason = head.reason;
-  if (reason == "InvalidSpec") {
-    c.set_message(view.spec_error());
-  } else if (reason == "PullPolicyNotFound") {
-    c.set_message("CachedImage " + object.name() + ": pullPolicyRef '" + policy_ref +
-                  "' not found; create PullPolicy " + policy_ref + " or remove the field");
-  } else if (reason == "NoMatchingNodes") {
-    c.set_message("No Ready, schedulable node matches spec.nodeSelector and spec.tolerations; " +
-                  std::to_string(state.nodes_size()) + " nodes checked");
-  } else if (reason == "AllNodesCached") {
-    c.set_message("All " + std::to_string(s.nodes_targeted()) + " targeted nodes hold " +
-                  object.spec().image());
-  } else if (reason == "Degraded") {
-    const v1::FailedNode* last = nullptr;
-    for (const v1::FailedNode& f : image.failures()) {
-      if (last == nullptr || f.last_failure_time_ms() > last->last_failure_time_ms()) last = &f;
+  switch (head.why) {
+    case Why::kInvalidSpec:
+      c.set_message(view.spec_error());
+      break;
+    case Why::kPullPolicyNotFound:
+      c.set_message("CachedImage " + object.name() + ": pullPolicyRef '" + policy_ref +
+                    "' not found; create PullPolicy " + policy_ref + " or remove the field");
+      break;
+    case Why::kNoMatchingNodes:
+      c.set_message("No Ready, schedulable node matches spec.nodeSelector and spec.tolerations; " +
+                    std::to_string(state.nodes_size()) + " nodes checked");
+      break;
+    case Why::kAllNodesCached:
+      c.set_message("All " + std::to_string(s.nodes_targeted()) + " targeted nodes hold " +
+                    object.spec().image());
+      break;
+    case Why::kDegraded: {
+      const v1::FailedNode* last = nullptr;
+      for (const v1::FailedNode& f : image.failures()) {
+        if (last == nullptr || f.last_failure_time_ms() > last->last_failure_time_ms()) last = &f;
+      }
+      std::string detail =
+          last == nullptr ? "" : " (last on node " + last->node() + ": " + last->reason() + ")";
+      c.set_message(std::to_string(image.consecutive_failures()) + " consecutive pull failures" +
+                    detail + "; " + held + "; retrying with backoff, check the drop pods' events");
+      break;
     }
-    std::string detail =
-        last == nullptr ? "" : " (last on node " + last->node() + ": " + last->reason() + ")";
-    c.set_message(std::to_string(image.consecutive_failures()) + " consecutive pull failures" +
-                  detail + "; " + held + "; retrying with backoff, check the drop pods' events");
-  } else {
-    c.set_message(held + "; pulls paced by " + PolicyDisplayName(policy_ref));
+    case Why::kPulling:
+      c.set_message(held + "; pulls paced by " + PolicyDisplayName(policy_ref));
+      break;
   }
   // lastTransitionTime moves only when the condition's status does.
   const v1::Condition* before = ReadyCondition(CurrentStatus(image));
@@ -434,7 +471,7 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
     // Progress alone (one more node cached) is written at most every kStatusMinIntervalMs; a
     // change of phase, condition or generation at once. A 5,000-node status rewritten on every
     // pull would load etcd and the journal for nothing a reader can see.
-    bool significant = before == nullptr || transition || before->reason() != head.reason ||
+    bool significant = before == nullptr || transition || before->reason() != head.reason() ||
                        current.phase() != head.phase ||
                        object.generation() != current.observed_generation();
     int64_t progress_at = image->status_written_ms() + kStatusMinIntervalMs;
