@@ -54,8 +54,10 @@ struct ReadAhead::Chunk {
   }
 };
 
-ReadAhead::ReadAhead(const Store& store, uint64_t from, uint64_t to, Filter filter)
-    : store_(store), from_(from), to_(to), filter_(filter), thread_([this] { Run(); }) {}
+ReadAhead::ReadAhead(const Store& store, uint64_t from, uint64_t to, Filter filter, Skim skim)
+    : store_(store), from_(from), to_(to), filter_(filter), skim_(skim), thread_([this] {
+        Run();
+      }) {}
 
 ReadAhead::~ReadAhead() {
   {
@@ -125,6 +127,7 @@ void ReadAhead::Run() {
     std::string_view bytes = it->value().ToStringView();
     Need need = filter_ != nullptr ? filter_(bytes) : Need::kWhole;
     if (need == Need::kNothing) continue;
+    if (need == Need::kSkim && skim_ == nullptr) need = Need::kWhole;
     if (chunk == nullptr) {
       std::unique_lock lock(mu_);
       chunk = TakeFree(lock);
@@ -219,7 +222,8 @@ void ReadAhead::Decode(Chunk* chunk) const {
                                 if (field == 2) e->set_time_ms(static_cast<int64_t>(v));
                                 if (field == 3) e->set_reconcile_id(v);
                                 return true;
-                              });
+                              }) &&
+           (span.need != Need::kSkim || skim_(bytes, e));
     }
     if (!ok || e->seq() != span.seq) {
       chunk->status =

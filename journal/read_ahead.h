@@ -28,13 +28,19 @@ class ReadAhead {
   enum class Need {
     kNothing,   // skip it
     kEnvelope,  // seq, time_ms and reconcile_id only: the entry's kind is left unset
+    kSkim,      // the envelope, and what the Skim takes from the rest (whole without a Skim)
     kWhole,
   };
   using Filter = Need (*)(std::string_view bytes);
+  // Sets on *entry, whose envelope is decoded, the few fields of the stored entry `bytes` that
+  // the caller reads, where decoding all of it would cost far more. False when the bytes do not
+  // hold them.
+  using Skim = bool (*)(std::string_view bytes, v1::Entry* entry);
 
   // Entries [from, to] of `store`, which must outlive this. Without a filter every entry is
   // decoded whole.
-  ReadAhead(const Store& store, uint64_t from, uint64_t to, Filter filter = nullptr);
+  ReadAhead(const Store& store, uint64_t from, uint64_t to, Filter filter = nullptr,
+            Skim skim = nullptr);
   ~ReadAhead();
   ReadAhead(const ReadAhead&) = delete;
   ReadAhead& operator=(const ReadAhead&) = delete;
@@ -56,6 +62,7 @@ class ReadAhead {
   const Store& store_;
   const uint64_t from_, to_;
   const Filter filter_;
+  const Skim skim_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

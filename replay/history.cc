@@ -13,7 +13,8 @@
 namespace drop::replay {
 
 int Names::Id(const std::string& name) {
-  auto [it, inserted] = ids_.emplace(name, static_cast<int>(names_.size()));
+  // try_emplace: a name seen before, as most are, costs a lookup and no node.
+  auto [it, inserted] = ids_.try_emplace(name, static_cast<int>(names_.size()));
   if (inserted) names_.push_back(name);
   return it->second;
 }
@@ -30,30 +31,66 @@ std::string MatchKey(const std::string& image) {
   return ref.ok() ? ref->MatchKey() : "";
 }
 
-// Whether a History needs the entry, judged from its bytes by schema.proto's field numbers: not
-// timers (Entry 13), action results (14), pod watch events (WatchEvent.pod, 7), deletes, Events
-// and requeues (ActionIssued 2, 4, 5). What it cannot judge is wanted.
+// What a History needs of the entry, judged from its bytes by schema.proto's field numbers:
+// nothing of timers (Entry 13), action results (14), pod watch events (WatchEvent.pod, 7),
+// deletes, Events and requeues (ActionIssued 2, 4, 5); a skim of pod creations (ActionIssued 1,
+// see SkimCreatePod). The rest, and what it cannot judge, whole.
 journal::ReadAhead::Need Wanted(std::string_view b) {
   using journal::wire::MessageField;
+  using Need = journal::ReadAhead::Need;
   std::string_view kind, inner;
-  bool wanted = true;
   switch (journal::wire::EntryKind(b, &kind)) {
     case 13:
     case 14:
-      wanted = false;
-      break;
+      return Need::kNothing;
     case 10:
-      wanted = MessageField(kind, 3, &inner) != 7;
-      break;
-    case 23: {
-      int action = MessageField(kind, 1, &inner);
-      wanted = action != 2 && action != 4 && action != 5;
-      break;
-    }
+      return MessageField(kind, 3, &inner) == 7 ? Need::kNothing : Need::kWhole;
+    case 23:
+      switch (MessageField(kind, 1, &inner)) {
+        case 1:
+          return Need::kSkim;
+        case 2:
+        case 4:
+        case 5:
+          return Need::kNothing;
+        default:
+          return Need::kWhole;
+      }
     default:
-      break;
+      return Need::kWhole;
   }
-  return wanted ? journal::ReadAhead::Need::kWhole : journal::ReadAhead::Need::kNothing;
+}
+
+// The fields of a CreatePod entry that a History takes: the policy and the pod's name, node and
+// CachedImage (schema.proto: Entry.action 23, ActionIssued.create_pod 1, CreatePod.pod 1 and
+// policy 2, DropPodSpec.name 2, node 5 and cached_image 6). The rest of the pod's spec, most of
+// the entry, is not decoded.
+bool SkimCreatePod(std::string_view b, v1::Entry* e) {
+  std::string_view kind, create, pod;
+  if (journal::wire::EntryKind(b, &kind) != 23 ||
+      journal::wire::MessageField(kind, 1, &create) != 1) {
+    return false;
+  }
+  // Hands the length-delimited fields of message `m` to keep(field, payload).
+  auto strings = [](std::string_view m, auto&& keep) {
+    return journal::wire::ForEachField(m, 0, m.size(),
+                                       [&](int field, int type, uint64_t, std::string_view p) {
+                                         if (type == 2) keep(field, p);
+                                         return true;
+                                       });
+  };
+  v1::CreatePod* c = e->mutable_action()->mutable_create_pod();
+  v1::DropPodSpec* spec = c->mutable_pod();
+  return strings(create,
+                 [&](int field, std::string_view p) {
+                   if (field == 1) pod = p;
+                   if (field == 2) c->set_policy(std::string(p));
+                 }) &&
+         strings(pod, [&](int field, std::string_view p) {
+           if (field == 2) spec->set_name(std::string(p));
+           if (field == 5) spec->set_node(std::string(p));
+           if (field == 6) spec->set_cached_image(std::string(p));
+         });
 }
 
 // Follows which nodes each CachedImage targets, so a pull's wait can start where the node began
@@ -266,6 +303,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
       }
       case v1::Entry::kAction: {
         const v1::ActionIssued& a = e.action();
+        // A CreatePod is skimmed (SkimCreatePod): what it takes of one must be among its fields.
         if (a.has_create_pod() && keep(a.create_pod().pod().cached_image())) {
           const v1::DropPodSpec& spec = a.create_pod().pod();
           PullRecord pull;
@@ -318,7 +356,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
   // results, timers, Events, requeues): they are recognised from their first bytes and not
   // decoded. RocksDB's iteration and the decoding run ahead on a thread of their own.
   const bool every = o.each || o.pod_reports;
-  journal::ReadAhead entries(r.store(), from.seq + 1, to, every ? nullptr : Wanted);
+  journal::ReadAhead entries(r.store(), from.seq + 1, to, every ? nullptr : Wanted, SkimCreatePod);
   while (const std::vector<const v1::Entry*>* chunk = entries.Next()) {
     for (const v1::Entry* e : *chunk) {
       take(*e);

@@ -471,6 +471,35 @@ TEST(Journal, ReadAheadHandsOverWhatTheFilterAsksForInOrder) {
   EXPECT_TRUE(all.status().ok()) << all.status().ToString();
   EXPECT_EQ(expect, h.size() - 9);
 
+  // A skim sees the envelope decoded and sets what it takes; without a skim, the entry is whole.
+  auto skim_odd = [](std::string_view bytes) {
+    return bytes.size() % 2 == 1 ? ReadAhead::Need::kSkim : ReadAhead::Need::kEnvelope;
+  };
+  auto mark = [](std::string_view, v1::Entry* e) {
+    if (e->seq() == 0) return false;  // the envelope comes first
+    e->mutable_relist_begin();
+    return true;
+  };
+  for (bool with_skim : {true, false}) {
+    ReadAhead skimmed(store, 1, h.size(), skim_odd, with_skim ? +mark : nullptr);
+    size_t skims = 0;
+    while (const std::vector<const v1::Entry*>* chunk = skimmed.Next()) {
+      for (const v1::Entry* e : *chunk) {
+        const v1::Entry& want = h[e->seq() - 1];
+        if (want.ByteSizeLong() % 2 == 0) {
+          EXPECT_EQ(e->kind_case(), v1::Entry::KIND_NOT_SET) << e->seq();
+        } else if (with_skim) {
+          EXPECT_TRUE(e->has_relist_begin()) << e->seq();
+          ++skims;
+        } else {
+          EXPECT_EQ(Bytes(*e), Bytes(want)) << e->seq();
+        }
+      }
+    }
+    EXPECT_TRUE(skimmed.status().ok()) << skimmed.status().ToString();
+    EXPECT_EQ(skims > 100, with_skim);
+  }
+
   // Skipped entries are not handed over; a reader that stops early ends cleanly.
   ReadAhead odd(store, 1, h.size(), [](std::string_view bytes) {
     return bytes.size() % 2 == 1 ? ReadAhead::Need::kWhole : ReadAhead::Need::kNothing;

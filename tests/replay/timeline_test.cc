@@ -4,6 +4,8 @@
 
 #include <regex>
 
+#include "replay/history.h"
+#include "replay/reader.h"
 #include "tests/replay/recorded.h"
 #include "tests/replay/tool.h"
 
@@ -60,6 +62,47 @@ TEST(Timeline, IsSelfContainedAndChromiumDrawsItsLanesWithoutAScriptError) {
   ASSERT_TRUE(std::regex_search(dom, m, std::regex("<body[^>]*>")));
   EXPECT_EQ(m[0].str().find("data-errors"), std::string::npos) << m[0].str();
   EXPECT_NE(dom.find("<div id=\"errors\"></div>"), std::string::npos) << "a script error";
+}
+
+// A history skips the entries it keeps nothing of and skims pod creations for a few fields; one
+// handed every entry decodes them all whole. Both must keep the same pulls and passes.
+TEST(Timeline, AHistoryThatSkimsTheJournalKeepsWhatOneThatDecodesItWholeDoes) {
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(testing::DemoJournal(), dir / "j").ok());
+  auto reader = Reader::Open(dir / "j");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  const Reader& r = **reader;
+  Result<History> skimmed = History::Scan(r, r.origin(), r.last(), HistoryOptions{});
+  HistoryOptions every;
+  uint64_t seen = 0;
+  every.each = [&](const v1::Entry&) { ++seen; };
+  Result<History> whole = History::Scan(r, r.origin(), r.last(), every);
+  ASSERT_TRUE(skimmed.ok()) << skimmed.status().ToString();
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_EQ(seen, r.last() - r.origin().seq);
+
+  auto pulls = [](const History& h) {
+    std::vector<std::string> out;
+    for (const PullRecord& p : h.pulls) {
+      out.push_back(h.images[p.image] + " " + h.nodes[p.node] + " " + h.policies[p.policy] + " " +
+                    p.pod + " " + std::to_string(p.start_seq) + " " + std::to_string(p.start_ms) +
+                    " " + std::to_string(p.trigger_seq) + " " + std::to_string(p.wait_from_ms) +
+                    " " + std::to_string(p.end_ms) + " " + v1::Outcome_Name(p.outcome) + " " +
+                    p.reason);
+    }
+    return out;
+  };
+  ASSERT_GT(skimmed->pulls.size(), 30u) << "the demo starts a pull on every node";
+  const std::vector<std::string> a = pulls(*skimmed), b = pulls(*whole);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    ASSERT_EQ(a[i], b[i]) << "pull " << i;
+  EXPECT_EQ(skimmed->passes.size(), whole->passes.size());
+  EXPECT_EQ(skimmed->to_ms, whole->to_ms);
+  for (const PullRecord& p : skimmed->pulls) {
+    ASSERT_FALSE(p.pod.empty());
+    EXPECT_EQ(skimmed->policies[p.policy], skimmed->images[p.image] == "base" ? "" : "gentle");
+  }
 }
 
 }  // namespace
