@@ -109,7 +109,7 @@ Result<TimelineFigures> WriteTimeline(const Reader& r, const TimelineOptions& o,
   std::map<std::string, int> reason_ids;
   std::vector<std::string> reasons = {""};
   auto reason = [&](const std::string& text) {
-    auto [it, inserted] = reason_ids.emplace(text, static_cast<int>(reasons.size()));
+    auto [it, inserted] = reason_ids.try_emplace(text, static_cast<int>(reasons.size()));
     if (inserted) reasons.push_back(text);
     return it->second;
   };
@@ -117,9 +117,11 @@ Result<TimelineFigures> WriteTimeline(const Reader& r, const TimelineOptions& o,
   Packer pack;
   pack.Put(h.pulls.size());
   int64_t previous = t0;
-  std::stable_sort(h.pulls.begin(), h.pulls.end(), [](const PullRecord& a, const PullRecord& b) {
-    return a.start_ms < b.start_ms;
-  });
+  // Pulls come in journal order, which is start order unless the operator's clock stepped back.
+  auto by_start = [](const PullRecord& a, const PullRecord& b) { return a.start_ms < b.start_ms; };
+  if (!std::is_sorted(h.pulls.begin(), h.pulls.end(), by_start)) {
+    std::stable_sort(h.pulls.begin(), h.pulls.end(), by_start);
+  }
   for (const PullRecord& p : h.pulls) {
     int64_t start = std::max(p.start_ms, t0);
     pack.Put(static_cast<uint64_t>(lane[p.node]));
