@@ -8,6 +8,7 @@
 
 #include "core/duration.h"
 #include "replay/history.h"
+#include "replay/release.h"
 
 namespace drop::replay {
 namespace {
@@ -215,6 +216,7 @@ Result<TimelineFigures> WriteTimeline(const Reader& r, const TimelineOptions& o,
   f.spans = h.pulls.size();
   f.passes = points;
   f.bytes = page.size();
+  FreeLater(std::move(h));
   return f;
 }
 

@@ -20,6 +20,7 @@
 #include "core/step.h"
 #include "journal/wire.h"
 #include "replay/describe.h"
+#include "replay/release.h"
 #include "replay/table.h"
 
 namespace drop::replay {
@@ -459,6 +460,7 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
           break;
         }
       }
+      FreeLater(std::move(run_state));
     }
   };
   const uint64_t total = to - start;
