@@ -85,6 +85,7 @@ TEST(Phase, ReadyWhenEveryTargetedNodeHoldsTheImage) {
   EXPECT_EQ(s.consecutive_failures(), 0);
   EXPECT_EQ(Ready(w, "web").status(), "True");
   EXPECT_EQ(Ready(w, "web").reason(), "AllNodesCached");
+  EXPECT_EQ(Ready(w, "web").message(), "All 3 targeted nodes hold web:1");
   int ready_events = 0;
   for (const v1::EmitEvent& e : w.events())
     ready_events += e.reason() == "Ready";
@@ -174,6 +175,9 @@ TEST(Phase, NoMatchingNodesIsPendingWithItsReason) {
   EXPECT_EQ(w.Image("web").status().phase(), "Pending");
   EXPECT_EQ(w.Image("web").status().nodes_targeted(), 0);
   EXPECT_EQ(Ready(w, "web").reason(), "NoMatchingNodes");
+  EXPECT_EQ(Ready(w, "web").message(),
+            "No Ready, schedulable node matches spec.nodeSelector and spec.tolerations; 2 nodes "
+            "checked");
   EXPECT_TRUE(w.creations().empty());
 }
 
@@ -193,6 +197,12 @@ TEST(Phase, DegradedAfterMaxConsecutiveFailuresThenHealsOnSuccess) {
   ASSERT_EQ(s.phase(), "Degraded");
   EXPECT_EQ(s.consecutive_failures(), 3);
   EXPECT_EQ(Ready(w, "web").reason(), "Degraded");
+  const std::string message = Ready(w, "web").message();
+  EXPECT_TRUE(message.starts_with("3 consecutive pull failures (last on node n")) << message;
+  EXPECT_TRUE(
+      message.ends_with(": Error); 0 of 6 targeted nodes hold the image; retrying with "
+                        "backoff, check the drop pods' events"))
+      << message;
   EXPECT_EQ(s.failed_nodes_size(), 3);
   EXPECT_EQ(s.failed_nodes(0).reason(), "Error");
   EXPECT_GT(s.next_pull_time_ms(), w.now());
