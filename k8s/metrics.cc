@@ -189,21 +189,18 @@ void Metrics::Observe(std::span<const v1::Entry> batch, const v1::State& state) 
   // Active pulls per policy, from the state the batch led to. Pods are kept by CachedImage, so
   // their policies come in runs: one map lookup per run, not per pod. A policy that is gone, with
   // no pod left under it, takes its series with it.
-  std::map<std::string, int> active;
+  std::map<prometheus::Labels, double> pulls;
   for (const v1::PolicyRecord& p : state.policies())
-    active[p.object().name()] = 0;
-  int* count = nullptr;
+    pulls[{{"policy", PolicyLabel(p.object().name())}}] = 0;
+  double* count = nullptr;
   const std::string* policy = nullptr;
   for (const v1::PodRecord& pod : state.pods()) {
     if (policy == nullptr || pod.policy() != *policy) {
       policy = &pod.policy();
-      count = &active[*policy];
+      count = &pulls[{{"policy", PolicyLabel(*policy)}}];
     }
     *count += IsActive(pod);
   }
-  std::map<prometheus::Labels, double> pulls;
-  for (const auto& [name, n] : active)
-    pulls[{{"policy", PolicyLabel(name)}}] = n;
   SetSeries(active_pulls_, &active_by_policy_, pulls);
   // Source health, from each DiscoveryPolicy's last result: a deleted policy, or a source its
   // last result no longer lists, takes its series with it.
