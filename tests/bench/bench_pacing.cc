@@ -248,6 +248,7 @@ int main(int argc, char** argv) {
         "minDelayBetweenPulls 0), pulls of 100-300 ms\n",
         nodes, images, limit);
     PacingFigures f = RunPacing(nodes, images, limit, record ? rollout : "");
+    simulated_entries_per_s = static_cast<double>(f.entries) / f.wall_s;
     std::printf(
         "  ideal schedule %.2f s, simulated completion %.2f s: efficiency %.3f "
         "(target >= 0.98)\n",
@@ -256,8 +257,7 @@ int main(int argc, char** argv) {
         "  simulator: %llu pulls, %llu journal entries in %.1f s of wall time: %.0f "
         "pulls/s, %.0f entries/s\n",
         static_cast<unsigned long long>(f.pulls), static_cast<unsigned long long>(f.entries),
-        f.wall_s, f.pulls_per_s, static_cast<double>(f.entries) / f.wall_s);
-    simulated_entries_per_s = static_cast<double>(f.entries) / f.wall_s;
+        f.wall_s, f.pulls_per_s, simulated_entries_per_s);
   }
   if (only == "pacing") return 0;
 
