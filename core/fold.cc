@@ -100,11 +100,11 @@ void ApplyPod(const v1::WatchEvent& w, int64_t time, v1::State* state, uint64_t 
   const v1::Pod& pod = w.pod();
   std::string key = PodKey(pod);
   if (w.type() == v1::DELETED) {
-    Erase(state->mutable_pods(), key);
+    ErasePod(state, pod.cached_image(), key);
     return;
   }
   bool inserted = false;
-  v1::PodRecord* r = Upsert(state->mutable_pods(), key, &inserted);
+  v1::PodRecord* r = UpsertPod(state, pod.cached_image(), key, &inserted);
   bool replaced = !inserted && !r->pod().uid().empty() && r->pod().uid() != pod.uid();
   if (inserted || replaced) {
     // A pod drop did not create in this life: it counts against its CachedImage's policy.
@@ -184,9 +184,13 @@ void ApplyRelistEnd(const v1::RelistEnd& end, v1::State* state) {
       break;
     case v1::KIND_POD:
       // A create still in flight may land after the list was served: keep its record.
-      Sweep(state->mutable_pods(), begin, [](const v1::PodRecord& r, uint64_t b) {
-        return r.relist_mark() < b && !r.create_pending();
-      });
+      for (v1::PodGroup& group : *state->mutable_pod_groups()) {
+        Sweep(group.mutable_pods(), begin, [](const v1::PodRecord& r, uint64_t b) {
+          return r.relist_mark() < b && !r.create_pending();
+        });
+      }
+      Sweep(state->mutable_pod_groups(), begin,
+            [](const v1::PodGroup& g, uint64_t) { return g.pods().empty(); });
       break;
     default:
       break;
@@ -222,7 +226,7 @@ void ApplyActionResult(const v1::Entry& e, v1::State* state) {
   const std::string key = PodKey(r.cached_image(), r.node(), r.target());
   switch (r.kind()) {
     case v1::ACTION_CREATE_POD: {
-      v1::PodRecord* pod = FindMutable(state->mutable_pods(), key);
+      v1::PodRecord* pod = FindPodMutable(state, r.cached_image(), key);
       if (pod == nullptr) return;
       pod->set_create_pending(false);
       if (r.ok() || r.reason() == "AlreadyExists") {
@@ -237,8 +241,8 @@ void ApplyActionResult(const v1::Entry& e, v1::State* state) {
     case v1::ACTION_DELETE_POD: {
       if (r.ok()) return;  // the watch reports the pod gone
       if (r.reason() == "NotFound") {
-        Erase(state->mutable_pods(), key);
-      } else if (v1::PodRecord* pod = FindMutable(state->mutable_pods(), key)) {
+        ErasePod(state, r.cached_image(), key);
+      } else if (v1::PodRecord* pod = FindPodMutable(state, r.cached_image(), key)) {
         pod->set_delete_issued(false);  // a later reconcile tries again
       }
       return;
@@ -265,9 +269,11 @@ void ApplyStarted(const v1::Entry& e, v1::State* state) {
   state->clear_synced();
   state->clear_relisting();
   state->clear_requeues();
-  for (v1::PodRecord& pod : *state->mutable_pods()) {
-    pod.set_create_pending(false);
-    pod.set_delete_issued(false);
+  for (v1::PodGroup& group : *state->mutable_pod_groups()) {
+    for (v1::PodRecord& pod : *group.mutable_pods()) {
+      pod.set_create_pending(false);
+      pod.set_delete_issued(false);
+    }
   }
   for (v1::ImageRecord& image : *state->mutable_images())
     image.clear_status_issued();
@@ -276,9 +282,9 @@ void ApplyStarted(const v1::Entry& e, v1::State* state) {
 void ApplyOutcome(const v1::Entry& e, v1::State* state) {
   const v1::PullOutcome& o = e.outcome();
   const std::string key = PodKey(o.cached_image(), o.node(), o.pod());
-  if (v1::PodRecord* pod = FindMutable(state->mutable_pods(), key)) {
+  if (v1::PodRecord* pod = FindPodMutable(state, o.cached_image(), key)) {
     if (!pod->create_error().empty()) {
-      Erase(state->mutable_pods(), key);  // it never existed
+      ErasePod(state, o.cached_image(), key);  // it never existed
     } else {
       pod->set_accounted(true);
       if (pod->finished_ms() == 0) pod->set_finished_ms(e.time_ms());
@@ -313,9 +319,8 @@ void ApplyAction(const v1::Entry& e, v1::State* state) {
       const v1::DropPodSpec& spec = a.create_pod().pod();
       bool inserted = false;
       std::string key = PodKey(spec.cached_image(), spec.node(), spec.name());
-      v1::PodRecord* r = Upsert(state->mutable_pods(), key, &inserted);
+      v1::PodRecord* r = UpsertPod(state, spec.cached_image(), key, &inserted);
       if (inserted) {
-        r->set_key(key);
         v1::Pod* pod = r->mutable_pod();
         pod->set_name(spec.name());
         pod->set_node(spec.node());
@@ -339,8 +344,8 @@ void ApplyAction(const v1::Entry& e, v1::State* state) {
     }
     case v1::ActionIssued::kDeletePod: {
       const v1::DeletePod& d = a.delete_pod();
-      if (v1::PodRecord* r =
-              FindMutable(state->mutable_pods(), PodKey(d.cached_image(), d.node(), d.name()))) {
+      if (v1::PodRecord* r = FindPodMutable(state, d.cached_image(),
+                                            PodKey(d.cached_image(), d.node(), d.name()))) {
         r->set_delete_issued(true);
       }
       return;

@@ -20,8 +20,8 @@ ImageView::ImageView(const v1::State& state, const v1::ImageRecord& record,
 
 std::span<const v1::PodRecord* const> ImageView::pods() const {
   if (!pods_) {
-    auto [first, last] = PodsOf(*state_, name());
-    pods_.emplace(state_->pods().data() + first, static_cast<size_t>(last - first));
+    const List<v1::PodRecord>& pods = PodsOf(*state_, name());
+    pods_.emplace(pods.data(), static_cast<size_t>(pods.size()));
   }
   return *pods_;
 }

@@ -38,8 +38,8 @@ class ImageView {
   // Why the spec (or its policy) cannot be acted on; empty when it can. Validated when first
   // asked: a view that only reads the nodes does not pay for it.
   const std::string& spec_error() const;
-  // This CachedImage's drop pods, sorted by node (then name): a slice of State.pods, found when
-  // first asked (a reconcile through the index never asks).
+  // This CachedImage's drop pods, sorted by node (then name): its group in State.pod_groups,
+  // found when first asked (a reconcile through the index never asks).
   std::span<const v1::PodRecord* const> pods() const;
 
   // Calls f(const NodeFacts&) for every node in name order until f returns false.

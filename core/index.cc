@@ -243,7 +243,7 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
   // A relist's end changes no record it keeps: it erases those the relist did not return (and
   // what drop kept about a node gone). When it erased none, every standing stays as it is.
   auto records = [](const v1::State& s) {
-    return std::array{s.nodes_size(), s.images_size(), s.policies_size(), s.pods_size(),
+    return std::array{s.nodes_size(), s.images_size(), s.policies_size(), PodCount(s),
                       s.discovery_size()};
   };
   const auto records_before = all ? records(*state) : decltype(records(*state)){};
@@ -307,12 +307,12 @@ const v1::PodRecord* Index::FindPod(const v1::State& state, std::string_view ima
   // The image's standing knows every record of its pods; those of an image the State lacks are
   // searched for.
   const ImageStanding* s = Standing(image);
-  return s != nullptr ? s->Record(key) : Find(state.pods(), key);
+  return s != nullptr ? s->Record(key) : drop::FindPod(state, image, key);
 }
 
 void Index::Rebuild(const v1::State& state) {
   active_.clear();
-  for (const v1::PodRecord& r : state.pods()) {
+  for (const v1::PodRecord& r : AllPods(state)) {
     if (IsActive(r)) ++active_[r.policy()];
   }
   images_.clear();
@@ -329,15 +329,15 @@ void Index::RefreshImage(const v1::State& state, std::string_view name) {
   ImageStanding& s = images_[std::string(name)];
   s = ImageStanding();
   s.spec_error = ValidateCachedImage(record->object());
-  auto [first, last] = PodsOf(state, name);
+  const List<v1::PodRecord>& pods = PodsOf(state, name);
   s.nodes.reserve(static_cast<size_t>(state.nodes_size()));
-  s.pods.reserve(static_cast<size_t>(last - first));
+  s.pods.reserve(static_cast<size_t>(pods.size()));
   ImageView(state, *record).ForEachNode([&](const NodeFacts& f) {
     Restand(&s, f.node->name(), &f);
     return true;
   });
-  for (int i = first; i < last; ++i)
-    Repod(&s, state.pods(i).key(), *record, &state.pods(i));
+  for (const v1::PodRecord& pod : pods)
+    Repod(&s, pod.key(), *record, &pod);
 }
 
 void Index::RefreshNode(const v1::State& state, std::string_view image, std::string_view node,
@@ -346,25 +346,26 @@ void Index::RefreshNode(const v1::State& state, std::string_view image, std::str
   auto it = images_.find(image);
   if (record == nullptr || it == images_.end()) return;  // the watch of the image decides
   ImageStanding* s = &it->second;
-  // The image's pods on the node, in State.pods order: the first is the node's pod in its facts.
+  // The image's pods on the node, in key order: the first is the node's pod in its facts.
+  const List<v1::PodRecord>& pods = PodsOf(state, image);
   const std::string prefix = PodKey(image, node, "");
-  const int first = LowerBound(state.pods(), prefix);
+  const int first = LowerBound(pods, prefix);
   int last = first;
-  while (last < state.pods_size() && state.pods(last).key().starts_with(prefix))
+  while (last < pods.size() && pods[last].key().starts_with(prefix))
     ++last;
   const v1::NodeRecord* n = Find(state.nodes(), node);
   if (n == nullptr) {
     Restand(s, std::string(node), nullptr);
   } else {
     NodeFacts facts =
-        ImageView(state, *record).FactsOf(n->node(), first < last ? &state.pods(first) : nullptr);
+        ImageView(state, *record).FactsOf(n->node(), first < last ? &pods[first] : nullptr);
     Restand(s, n->node().name(), &facts);
   }
   // Whether its finished pods are in the way follows the node's standing.
   bool pod_kept = pod.empty();
   for (int i = first; i < last; ++i) {
-    Repod(s, state.pods(i).key(), *record, &state.pods(i));
-    pod_kept = pod_kept || state.pods(i).key() == pod;
+    Repod(s, pods[i].key(), *record, &pods[i]);
+    pod_kept = pod_kept || pods[i].key() == pod;
   }
   if (!pod_kept) Repod(s, pod, *record, nullptr);  // the entry erased its record
 }

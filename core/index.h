@@ -19,7 +19,7 @@
 namespace drop {
 
 // One CachedImage's nodes and drop pods, as its census, its choice of the next node and its
-// reconcile read them. Pods go by their key, so every set of them is in State.pods order. The
+// reconcile read them. Pods go by their key, so every set of them is in their PodGroup's order. The
 // sets point into the maps (a map's entries stay where they are): the node sets hold the names
 // it keeps, the pod sets its entries. So a standing is moved, never copied.
 struct ImageStanding {
@@ -66,7 +66,7 @@ struct ImageStanding {
     bool unaccounted = false, superseded = false, finished = false, failed = false;
     bool in_the_way = false;
     int64_t finished_ms = 0;
-    // Its record in State.pods: a record stays where it is until it is erased, and the entry that
+    // Its record in the State: a record stays where it is until it is erased, and the entry that
     // erases it drops this Pod.
     const v1::PodRecord* record = nullptr;
     bool operator==(const Pod&) const = default;

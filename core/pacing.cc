@@ -31,7 +31,7 @@ bool IsActive(const v1::PodRecord& r) {
 
 int CountActive(const v1::State& state, std::string_view policy) {
   int n = 0;
-  for (const v1::PodRecord& pod : state.pods())
+  for (const v1::PodRecord& pod : AllPods(state))
     n += IsActive(pod) && pod.policy() == policy;  // most pods have ended: the cheap test first
   return n;
 }

@@ -143,9 +143,8 @@ std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view nam
     for (const ImageStanding::PodEntry* pod : standing->unaccounted)
       account(*pod->second.record);
   } else {
-    auto [first, last] = PodsOf(state, name);
-    for (int i = first; i < last; ++i)
-      account(state.pods(i));
+    for (const v1::PodRecord& pod : PodsOf(state, name))
+      account(pod);
   }
   return out;
 }
@@ -387,9 +386,8 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
   if (image == nullptr) {
     // Garbage collection removes pods owned by a deleted CachedImage; this covers pods it cannot
     // (an owner reference lost, a pod made by hand with drop's labels).
-    auto [first, last] = PodsOf(state, name);
-    for (int i = first; i < last; ++i) {
-      if (Deletable(state.pods(i))) out.push_back(Delete(state, state.pods(i), "Orphaned"));
+    for (const v1::PodRecord& pod : PodsOf(state, name)) {
+      if (Deletable(pod)) out.push_back(Delete(state, pod, "Orphaned"));
     }
     return out;
   }

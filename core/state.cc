@@ -15,12 +15,65 @@ std::string PodKey(std::string_view cached_image, std::string_view node, std::st
   return key;
 }
 
-std::pair<int, int> PodsOf(const v1::State& state, std::string_view cached_image) {
-  std::string prefix(cached_image);
-  prefix.push_back('\0');
-  int first = LowerBound(state.pods(), prefix);
-  prefix.back() = '\1';
-  return {first, LowerBound(state.pods(), prefix)};
+const List<v1::PodRecord>& PodsOf(const v1::State& state, std::string_view cached_image) {
+  const v1::PodGroup* group = Find(state.pod_groups(), cached_image);
+  return group != nullptr ? group->pods() : v1::PodGroup::default_instance().pods();
+}
+
+const v1::PodRecord* FindPod(const v1::State& state, std::string_view cached_image,
+                             std::string_view key) {
+  return Find(PodsOf(state, cached_image), key);
+}
+
+v1::PodRecord* FindPodMutable(v1::State* state, std::string_view cached_image,
+                              std::string_view key) {
+  v1::PodGroup* group = FindMutable(state->mutable_pod_groups(), cached_image);
+  return group != nullptr ? FindMutable(group->mutable_pods(), key) : nullptr;
+}
+
+v1::PodRecord* UpsertPod(v1::State* state, std::string_view cached_image, std::string_view key,
+                         bool* inserted) {
+  v1::PodGroup* group = Upsert(state->mutable_pod_groups(), cached_image);
+  if (group->cached_image().empty()) group->set_cached_image(std::string(cached_image));
+  bool added = false;
+  v1::PodRecord* r = Upsert(group->mutable_pods(), key, &added);
+  if (added) r->set_key(std::string(key));
+  if (inserted != nullptr) *inserted = added;
+  return r;
+}
+
+bool ErasePod(v1::State* state, std::string_view cached_image, std::string_view key) {
+  const int g = LowerBound(state->pod_groups(), cached_image);
+  if (g == state->pod_groups_size() || state->pod_groups(g).cached_image() != cached_image ||
+      !Erase(state->mutable_pod_groups(g)->mutable_pods(), key)) {
+    return false;
+  }
+  if (state->pod_groups(g).pods().empty()) {
+    state->mutable_pod_groups()->erase(state->mutable_pod_groups()->begin() + g);
+  }
+  return true;
+}
+
+int PodCount(const v1::State& state) {
+  int n = 0;
+  for (const v1::PodGroup& g : state.pod_groups())
+    n += g.pods_size();
+  return n;
+}
+
+void UpgradeState(v1::State* state) {
+  // Schema 1's list is sorted by key, which begins with the CachedImage: each image's pods are a
+  // run of it, and the runs come in the groups' order.
+  v1::PodGroup* group = nullptr;
+  for (v1::PodRecord& r : *state->mutable_legacy_pods()) {
+    if (group == nullptr || group->cached_image() != r.pod().cached_image()) {
+      group = state->add_pod_groups();
+      group->set_cached_image(r.pod().cached_image());
+    }
+    group->mutable_pods()->Add(std::move(r));
+  }
+  state->clear_legacy_pods();
+  state->set_schema_version(kSchemaVersion);
 }
 
 bool Synced(const v1::State& state) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <ranges>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -22,6 +23,9 @@ inline const std::string& NameOf(const v1::PolicyRecord& r) {
 }
 inline const std::string& NameOf(const v1::PodRecord& r) {
   return r.key();
+}
+inline const std::string& NameOf(const v1::PodGroup& g) {
+  return g.cached_image();
 }
 inline const std::string& NameOf(const v1::DiscoveryRecord& r) {
   return r.object().name();
@@ -97,8 +101,28 @@ inline std::string PodKey(const v1::Pod& pod) {
   return PodKey(pod.cached_image(), pod.node(), pod.name());
 }
 
-// The pods of one CachedImage, in node order: indices [first, second) of State.pods.
-std::pair<int, int> PodsOf(const v1::State& state, std::string_view cached_image);
+// The pod records of State.pod_groups, found by their CachedImage and key. UpsertPod's new record
+// has its key set; ErasePod drops a group left empty, so equal states keep equal bytes.
+const List<v1::PodRecord>& PodsOf(const v1::State& state, std::string_view cached_image);
+const v1::PodRecord* FindPod(const v1::State& state, std::string_view cached_image,
+                             std::string_view key);
+v1::PodRecord* FindPodMutable(v1::State* state, std::string_view cached_image,
+                              std::string_view key);
+v1::PodRecord* UpsertPod(v1::State* state, std::string_view cached_image, std::string_view key,
+                         bool* inserted = nullptr);
+bool ErasePod(v1::State* state, std::string_view cached_image, std::string_view key);
+int PodCount(const v1::State& state);
+
+// Every pod record, by CachedImage, then node.
+inline auto AllPods(const v1::State& state) {
+  return state.pod_groups() |
+         std::views::transform(
+             [](const v1::PodGroup& g) -> const List<v1::PodRecord>& { return g.pods(); }) |
+         std::views::join;
+}
+
+// A State of an older schema in this one's form (schema 1 kept every pod in one list).
+void UpgradeState(v1::State* state);
 
 // Whether every kind the operator watches has been listed and no relist is in progress: until
 // then the state may be missing objects and the reconciler decides nothing.

@@ -69,7 +69,7 @@ bool StaysActive(const v1::PodRecord& before, const v1::WatchEvent& w) {
 // Pod `key` of CachedImage `image`, through the index when there is one.
 const v1::PodRecord* FindPod(const v1::State& state, const Index* index, const std::string& image,
                              const std::string& key) {
-  return index != nullptr ? index->FindPod(state, image, key) : Find(state.pods(), key);
+  return index != nullptr ? index->FindPod(state, image, key) : drop::FindPod(state, image, key);
 }
 
 void WatchKeys(const v1::State& state, const Index* index, const v1::WatchEvent& w, Keys* keys) {

@@ -97,15 +97,18 @@ Status Journal::Recover() {
   Result<std::pair<uint64_t, uint64_t>> range = store_->Range();
   if (!range.ok()) return range.status();
   bool empty = range->first > range->second;
-  if (*version == 0) {
-    if (!empty) {
-      return Status::Corruption("journal " + options_.dir +
-                                ": holds entries but no schema version; the meta column family "
-                                "is damaged");
-    }
+  if (*version == 0 && !empty) {
+    return Status::Corruption("journal " + options_.dir +
+                              ": holds entries but no schema version; the meta column family "
+                              "is damaged");
+  }
+  if (*version < kSchemaVersion) {
+    // A new journal, or one of an older schema: the snapshots written from now on are of this
+    // one, so a reader that knows only the older must refuse it. Older snapshots stay readable
+    // (UpgradeState).
     rocksdb::WriteBatch wb;
     wb.Put(store_->meta(), std::string(kSchemaVersionKey), std::to_string(kSchemaVersion));
-    wb.Put(store_->meta(), std::string(kFirstSeqKey), "1");
+    if (*version == 0) wb.Put(store_->meta(), std::string(kFirstSeqKey), "1");
     rocksdb::WriteOptions sync;
     sync.sync = true;
     if (Status s = store_->Convert(store_->db()->Write(sync, &wb), "initialize"); !s.ok()) return s;

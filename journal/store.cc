@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "core/fold.h"
+#include "core/state.h"
 #include "journal/format.h"
 #include "journal/read_ahead.h"
 #include "journal/wire.h"
@@ -369,6 +370,7 @@ Status Store::DecodeSnapshot(uint64_t seq, std::string_view bytes, v1::State* st
     return Status::Corruption("journal " + dir_ + ": the snapshot at entry " + std::to_string(seq) +
                               " does not decode as a drop.v1.State; the journal is damaged");
   }
+  if (state->schema_version() < kSchemaVersion) UpgradeState(state);
   return Status::Ok();
 }
 

@@ -194,7 +194,7 @@ void Metrics::Observe(std::span<const v1::Entry> batch, const v1::State& state) 
     pulls[{{"policy", PolicyLabel(p.object().name())}}] = 0;
   double* count = nullptr;
   const std::string* policy = nullptr;
-  for (const v1::PodRecord& pod : state.pods()) {
+  for (const v1::PodRecord& pod : AllPods(state)) {
     if (policy == nullptr || pod.policy() != *policy) {
       policy = &pod.policy();
       count = &pulls[{{"policy", PolicyLabel(*policy)}}];

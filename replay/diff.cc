@@ -2,6 +2,7 @@
 #include <google/protobuf/util/message_differencer.h>
 
 #include <map>
+#include <ranges>
 
 #include "core/duration.h"
 #include "core/image_view.h"
@@ -43,10 +44,10 @@ struct Change {
   std::string what;
 };
 
-template <typename T, typename Name, typename Describe, typename Changes>
-void Compare(const google::protobuf::RepeatedPtrField<T>& a,
-             const google::protobuf::RepeatedPtrField<T>& b, Name name, Describe describe,
-             Changes compare, std::vector<Change>* out) {
+template <typename Range, typename Name, typename Describe, typename Changes>
+void Compare(const Range& a, const Range& b, Name name, Describe describe, Changes compare,
+             std::vector<Change>* out) {
+  using T = std::ranges::range_value_t<Range>;
   std::map<std::string, const T*> before, after;
   for (const T& x : a)
     before[name(x)] = &x;
@@ -139,7 +140,7 @@ Status Diff(const Reader& r, const DiffOptions& o, std::ostream& out) {
       },
       &changes);
   Compare(
-      a->pods(), b->pods(), [](const v1::PodRecord& p) { return "pod/" + p.pod().name(); },
+      AllPods(*a), AllPods(*b), [](const v1::PodRecord& p) { return "pod/" + p.pod().name(); },
       [](const v1::PodRecord& p, bool) {
         return "on " + p.pod().node() + " for " + p.pod().cached_image() + ", " +
                PodPhaseText(p.pod());

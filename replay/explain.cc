@@ -372,7 +372,7 @@ class Explainer {
     Result<v1::State> s = r_.store().StateAt(seq);
     if (!s.ok()) return names;
     const std::string& policy = image_.object().spec().pull_policy_ref();
-    for (const v1::PodRecord& p : s->pods()) {
+    for (const v1::PodRecord& p : AllPods(*s)) {
       if (p.policy() == policy && IsActive(p)) names.push_back(p.pod().name());
     }
     return names;

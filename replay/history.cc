@@ -201,7 +201,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
   }
   // Pods already in flight at `from`.
   std::unordered_map<std::string, size_t> open;  // pod name -> index in pulls
-  for (const v1::PodRecord& p : start->pods()) {
+  for (const v1::PodRecord& p : AllPods(*start)) {
     if (p.accounted() || !keep(p.pod().cached_image())) continue;
     PullRecord pull;
     pull.image = h.images.Id(p.pod().cached_image());

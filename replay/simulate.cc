@@ -352,7 +352,7 @@ Result<SimulateReport> RunSimulate(const Reader& r, const SimulateOptions& o) {
 
   // One pass: the recorded pulls, and the inputs from outside drop.
   std::set<std::string> start_pods;
-  for (const v1::PodRecord& p : start->pods())
+  for (const v1::PodRecord& p : AllPods(*start))
     start_pods.insert(p.pod().uid());
   std::map<std::string, std::string> last_image;  // name -> object without status, serialized
   std::vector<v1::Entry> inputs;
@@ -441,8 +441,10 @@ Result<SimulateReport> RunSimulate(const Reader& r, const SimulateOptions& o) {
       auto* spec = i.mutable_object()->mutable_spec();
       if (spec->pull_policy_ref().empty()) spec->set_pull_policy_ref(kDefaultStandIn);
     }
-    for (v1::PodRecord& pod : *start->mutable_pods()) {
-      if (pod.policy().empty()) pod.set_policy(kDefaultStandIn);
+    for (v1::PodGroup& group : *start->mutable_pod_groups()) {
+      for (v1::PodRecord& pod : *group.mutable_pods()) {
+        if (pod.policy().empty()) pod.set_policy(kDefaultStandIn);
+      }
     }
     for (v1::Requeue& q : *start->mutable_requeues()) {
       if (q.key().kind() == v1::KIND_PULL_POLICY && q.key().name().empty()) {

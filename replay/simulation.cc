@@ -44,7 +44,7 @@ class SimulatedCluster {
       Timer(q.key(), q.at_ms());
     // Pods in flight at the start live on as the recording shows them (their watch events are
     // among the inputs); the API server knows them so that deletes succeed.
-    for (const v1::PodRecord& r : state_.pods()) {
+    for (const v1::PodRecord& r : AllPods(state_)) {
       SimPod p;
       p.pod = r.pod();
       p.active = false;

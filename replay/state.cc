@@ -74,7 +74,7 @@ Status Policy(const v1::State& state, const Point& at, const std::string& name, 
   boost::json::object doc = PullPolicyDocument(object);
   boost::json::object pacing;
   boost::json::array active, images;
-  for (const v1::PodRecord& pod : state.pods()) {
+  for (const v1::PodRecord& pod : AllPods(state)) {
     if (pod.policy() == key && IsActive(pod))
       active.push_back(boost::json::string(pod.pod().name()));
   }
@@ -197,13 +197,13 @@ void Everything(const v1::State& state, const Reader& r, const Point& at, Format
     unschedulable += n.node().unschedulable();
   }
   int active = 0, finished = 0;
-  for (const v1::PodRecord& p : state.pods()) {
+  for (const v1::PodRecord& p : AllPods(state)) {
     active += IsActive(p);
     finished += p.finished_ms() > 0;
   }
   Table summary({"NODES", "READY", "UNSCHEDULABLE", "DROP PODS", "ACTIVE", "FINISHED"});
   summary.Add({std::to_string(state.nodes_size()), std::to_string(ready),
-               std::to_string(unschedulable), std::to_string(state.pods_size()),
+               std::to_string(unschedulable), std::to_string(PodCount(state)),
                std::to_string(active), std::to_string(finished)});
   summary.Print(out);
 }

@@ -311,7 +311,7 @@ void PrintInputs(const Reader& r, const Divergence& d, std::ostream& out) {
           << (LastCreation(s, k.name()) > 0 ? FormatTimeMillis(LastCreation(s, k.name())) : "never")
           << '\n';
       int shown = 0;
-      for (const v1::PodRecord& p : s.pods()) {
+      for (const v1::PodRecord& p : AllPods(s)) {
         if (p.policy() != k.name() || !IsActive(p)) continue;
         if (++shown > 10) {
           out << "    ...\n";
@@ -334,13 +334,12 @@ void PrintInputs(const Reader& r, const Divergence& d, std::ostream& out) {
           << ", status last written "
           << (i->status_written_ms() > 0 ? FormatTimeMillis(i->status_written_ms()) : "never")
           << '\n';
-      auto [first, last] = PodsOf(s, k.name());
-      for (int p = first; p < last && p < first + 10; ++p) {
-        const v1::PodRecord& pod = s.pods(p);
-        out << "    pod " << pod.pod().name() << " on " << pod.pod().node() << ": "
-            << PodPhaseText(pod.pod()) << (pod.accounted() ? ", accounted" : "") << '\n';
+      const auto& pods = PodsOf(s, k.name());
+      for (int p = 0; p < pods.size() && p < 10; ++p) {
+        out << "    pod " << pods[p].pod().name() << " on " << pods[p].pod().node() << ": "
+            << PodPhaseText(pods[p].pod()) << (pods[p].accounted() ? ", accounted" : "") << '\n';
       }
-      if (last - first > 10) out << "    ...\n";
+      if (pods.size() > 10) out << "    ...\n";
     }
   }
 }

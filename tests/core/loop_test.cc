@@ -100,15 +100,15 @@ TEST_F(LoopTest, APodBeingCreatedSurvivesARelistThatMissedIt) {
   ListEverything();
   SubmitAndRun(Watch(v1::ADDED, NodeBuilder("a")));
   SubmitAndRun(Watch(v1::ADDED, ImageBuilder("web", "web:1")));
-  ASSERT_EQ(loop.state().pods_size(), 1);  // issued, create in flight
+  ASSERT_EQ(PodCount(loop.state()), 1);  // issued, create in flight
   SubmitAndRun(RelistBegin(v1::KIND_POD));
   SubmitAndRun(RelistEnd(v1::KIND_POD));
-  EXPECT_EQ(loop.state().pods_size(), 1);
+  EXPECT_EQ(PodCount(loop.state()), 1);
   // After a restart no create is in flight any more: a relist that misses it is the truth.
   SubmitAndRun(Started());
   SubmitAndRun(RelistBegin(v1::KIND_POD));
   SubmitAndRun(RelistEnd(v1::KIND_POD));
-  EXPECT_EQ(loop.state().pods_size(), 0);
+  EXPECT_EQ(PodCount(loop.state()), 0);
 }
 
 TEST_F(LoopTest, ActionsAreExecutedOnlyAfterTheirCommit) {
@@ -177,8 +177,8 @@ TEST_F(LoopTest, AlreadyExistsOnCreateCountsAsCreated) {
   SubmitAndRun(Watch(v1::ADDED, ImageBuilder("web", "web:1")));
   const v1::Entry create = FirstCreate();
   SubmitAndRun(CreateResult(create, "AlreadyExists", 409));
-  ASSERT_EQ(loop.state().pods_size(), 1);
-  EXPECT_TRUE(loop.state().pods(0).create_error().empty());
+  ASSERT_EQ(PodCount(loop.state()), 1);
+  EXPECT_TRUE(loop.state().pod_groups(0).pods(0).create_error().empty());
   EXPECT_EQ(loop.state().images(0).consecutive_failures(), 0);
 }
 
@@ -215,8 +215,8 @@ TEST(Fold, APullThatEndsAfterItsNodeIsGoneLeavesNothingForTheNameToInherit) {
   ASSERT_EQ(w.creations().size(), 1u);
   w.RemoveNode("a");
   w.RunFor(10 * kSec);  // the pod succeeds on the node that is gone
-  ASSERT_EQ(w.state().pods_size(), 1);
-  EXPECT_TRUE(w.state().pods(0).accounted());
+  ASSERT_EQ(PodCount(w.state()), 1);
+  EXPECT_TRUE(w.state().pod_groups(0).pods(0).accounted());
   EXPECT_EQ(w.state().images(0).pulled_nodes_size(), 0);
   w.PutNode(NodeBuilder("a").Uid("another-machine"));
   w.RunFor(30 * kSec);
@@ -248,7 +248,7 @@ TEST(Fold, ACreateThatFailsCountsAsAFailedPullAndLeavesNoPod) {
   ASSERT_TRUE(create.action().has_create_pod());
   run(CreateResult(create, "Forbidden", 403,
                    "pods is forbidden: User cannot create pods in drop-system"));
-  EXPECT_EQ(loop.state().pods_size(), 0);
+  EXPECT_EQ(PodCount(loop.state()), 0);
   ASSERT_EQ(loop.state().images(0).failures_size(), 1);
   EXPECT_EQ(loop.state().images(0).failures(0).reason(), "CreateFailed");
   EXPECT_NE(loop.state().images(0).failures(0).message().find("Forbidden"), std::string::npos);
@@ -262,17 +262,17 @@ TEST(Index, APodRecordUpdatedInPlaceStandsAsItNowReads) {
   World w;
   PullWebToA(&w);
   v1::State state = w.state();
-  ASSERT_EQ(state.pods_size(), 1);
-  ASSERT_TRUE(state.pods(0).accounted());
-  ASSERT_EQ(state.pods(0).pod().phase(), v1::POD_SUCCEEDED);
+  ASSERT_EQ(PodCount(state), 1);
+  ASSERT_TRUE(state.pod_groups(0).pods(0).accounted());
+  ASSERT_EQ(state.pod_groups(0).pods(0).pod().phase(), v1::POD_SUCCEEDED);
   Index index(state);
-  v1::Pod pod = state.pods(0).pod();
+  v1::Pod pod = state.pod_groups(0).pods(0).pod();
   pod.set_phase(v1::POD_FAILED);
   v1::Entry e = Watch(v1::MODIFIED, pod);
   e.set_seq(state.last_seq() + 1);
   e.set_time_ms(w.now());
   index.Apply(e, &state);
-  ASSERT_EQ(state.pods(0).pod().phase(), v1::POD_FAILED);
+  ASSERT_EQ(state.pod_groups(0).pods(0).pod().phase(), v1::POD_FAILED);
   EXPECT_EQ(index.Differences(state), "");
 }
 

@@ -64,6 +64,32 @@ TEST_P(Property, FoldingFromScratchEqualsTheLiveState) {
   EXPECT_TRUE(SameBytes(FoldAll(journal, 0, InitialState()), random.world.state()));
 }
 
+// Equal states serialize to equal bytes only if the pods' grouping is a function of the pods: a
+// group per CachedImage that has pods, in name order, each sorted by key and holding its own.
+TEST_P(Property, EveryCachedImagesPodsAreOneSortedGroupAndNoGroupIsEmpty) {
+  const auto& journal = random.world.journal();
+  v1::State state = InitialState();
+  int most_groups = 0;
+  for (size_t i = 0; i < journal.size(); ++i) {
+    Apply(journal[i], &state);
+    const auto& groups = state.pod_groups();
+    most_groups = std::max(most_groups, groups.size());
+    for (int g = 0; g < groups.size(); ++g) {
+      const v1::PodGroup& group = groups[g];
+      ASSERT_FALSE(group.pods().empty()) << group.cached_image() << " after entry " << i + 1;
+      ASSERT_TRUE(g == 0 || groups[g - 1].cached_image() < group.cached_image())
+          << "after entry " << i + 1;
+      for (int p = 0; p < group.pods_size(); ++p) {
+        const v1::PodRecord& r = group.pods(p);
+        ASSERT_EQ(r.key(), PodKey(r.pod())) << "after entry " << i + 1;
+        ASSERT_EQ(r.pod().cached_image(), group.cached_image()) << "after entry " << i + 1;
+        ASSERT_TRUE(p == 0 || group.pods(p - 1).key() < r.key()) << "after entry " << i + 1;
+      }
+    }
+  }
+  EXPECT_GT(most_groups, 1) << "the history never had pods of two CachedImages at once";
+}
+
 TEST_P(Property, FoldingFromASnapshotTakenMidwayEqualsFoldingFromScratch) {
   const auto& journal = random.world.journal();
   v1::State full = FoldAll(journal, 0, InitialState());
@@ -156,7 +182,8 @@ TEST_P(Property, APodUpdateThatDoesNotPaceItsPolicyWouldStartNothing) {
     std::string policy;
     bool skips = false;
     if (input.has_watch() && input.watch().has_pod() && Synced(state)) {
-      if (const v1::PodRecord* r = Find(state.pods(), PodKey(input.watch().pod()))) {
+      if (const v1::PodRecord* r =
+              FindPod(state, input.watch().pod().cached_image(), PodKey(input.watch().pod()))) {
         policy = r->policy();
         std::vector<v1::Key> keys = TouchedKeys(state, input);
         skips = std::none_of(keys.begin(), keys.end(), [&](const v1::Key& k) {
@@ -209,7 +236,7 @@ TEST_P(Property, ReconcileOnEqualStateAndTimeGivesByteIdenticalDecisions) {
 // Rule 1 as the test reads it, independently of the core's CountActive.
 int ActiveUnder(const v1::State& state, const std::string& policy) {
   int n = 0;
-  for (const v1::PodRecord& r : state.pods()) {
+  for (const v1::PodRecord& r : AllPods(state)) {
     if (r.policy() != policy || !r.create_error().empty()) continue;
     v1::PodPhase phase = r.pod().phase();
     const std::string& why = r.pod().waiting_reason();

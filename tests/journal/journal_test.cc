@@ -230,6 +230,59 @@ TEST(Journal, AJournalOfANewerSchemaIsRefusedWithAMessageThatSaysSo) {
   EXPECT_FALSE(Store::Open(dir.path(), ro).ok());
 }
 
+// Schema 1 kept every pod record in one list, State.pods (now legacy_pods).
+v1::State InSchemaOne(v1::State state) {
+  for (v1::PodGroup& group : *state.mutable_pod_groups()) {
+    for (v1::PodRecord& pod : *group.mutable_pods())
+      *state.add_legacy_pods() = std::move(pod);
+  }
+  state.clear_pod_groups();
+  state.set_schema_version(1);
+  return state;
+}
+
+TEST(Journal, AJournalOfSchemaOneReadsOnAndIsMarkedNewerOnceWritten) {
+  TempDir dir;
+  const auto& h = History();
+  JournalOptions o = Options(dir.path());
+  o.snapshot_every_entries = 300;
+  {
+    auto j = Journal::Open(o);
+    ASSERT_TRUE(j.ok());
+    v1::State state = InitialState();
+    WriteAll(j->get(), h, 0, h.size(), 20, &state);
+    // Rewrite it as schema 1 wrote it.
+    rocksdb::DB* db = (*j)->store().db();
+    rocksdb::WriteOptions w;
+    int legacy_pods = 0;
+    for (const Store::SnapshotInfo& s : (*j)->store().Snapshots()) {
+      Result<v1::State> at = (*j)->store().StateAt(s.seq);
+      ASSERT_TRUE(at.ok()) << at.status().ToString();
+      v1::State old = InSchemaOne(*at);
+      legacy_pods += old.legacy_pods_size();
+      ASSERT_TRUE(db->Put(w, (*j)->store().snapshots(), EncodeSeq(s.seq), Bytes(old)).ok());
+    }
+    ASSERT_GT(legacy_pods, 0) << "no snapshot held a pod";
+    ASSERT_TRUE(db->Put(w, (*j)->store().meta(), std::string(kSchemaVersionKey), "1").ok());
+  }
+  {
+    Store::Options ro;
+    auto store = Store::Open(dir.path(), ro);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    EXPECT_EQ(*(*store)->SchemaVersion(), 1u) << "a reader leaves the journal as it is";
+    for (const Store::SnapshotInfo& s : (*store)->Snapshots()) {
+      Result<v1::State> at = (*store)->StateAt(s.seq);
+      ASSERT_TRUE(at.ok()) << at.status().ToString();
+      EXPECT_EQ(Bytes(*at), Bytes(FoldPrefix(h, s.seq))) << "snapshot after entry " << s.seq;
+    }
+  }
+  auto j = Journal::Open(o);
+  ASSERT_TRUE(j.ok()) << j.status().ToString();
+  EXPECT_EQ(Bytes((*j)->TakeRecoveredState()), Bytes(FoldPrefix(h, h.size())));
+  EXPECT_EQ(*(*j)->store().SchemaVersion(), kSchemaVersion)
+      << "a writer adds snapshots an older reader would misread";
+}
+
 TEST(Journal, EntriesWithFieldsThisBuildDoesNotKnowStillRead) {
   TempDir dir;
   const auto& h = History();

@@ -86,7 +86,7 @@ TEST(Metrics, AnActivePullsSeriesGoesWithItsPolicy) {
   const std::string series = "drop_active_pulls{policy=\"gentle\"}";
   ASSERT_NE(metrics.Scrape().find(series), std::string::npos);
   state.clear_policies();
-  state.clear_pods();
+  state.clear_pod_groups();
   metrics.Observe({}, state);
   EXPECT_EQ(metrics.Scrape().find(series), std::string::npos) << metrics.Scrape();
 }

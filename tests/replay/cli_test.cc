@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "core/duration.h"
+#include "core/schema.h"
 #include "journal/format.h"
 #include "tests/replay/recorded.h"
 #include "tests/replay/tool.h"
@@ -51,7 +52,8 @@ TEST(Cli, InfoGivesTheRangeTheCountsAndTheSnapshots) {
   EXPECT_NE(r.out.find("entries:          1.." + std::to_string(rec.world.journal().size())),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("schema version:   1"), std::string::npos);
+  EXPECT_NE(r.out.find("schema version:   " + std::to_string(kSchemaVersion)), std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("snapshots:"), std::string::npos);
   EXPECT_NE(r.out.find("create-pod"), std::string::npos);
   testing::Run json = Replay(rec.journal, {"info", "-o", "json"});
