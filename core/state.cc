@@ -33,9 +33,9 @@ v1::PodRecord* FindPodMutable(v1::State* state, std::string_view cached_image,
 
 v1::PodRecord* UpsertPod(v1::State* state, std::string_view cached_image, std::string_view key,
                          bool* inserted) {
-  v1::PodGroup* group = Upsert(state->mutable_pod_groups(), cached_image);
-  if (group->cached_image().empty()) group->set_cached_image(std::string(cached_image));
   bool added = false;
+  v1::PodGroup* group = Upsert(state->mutable_pod_groups(), cached_image, &added);
+  if (added) group->set_cached_image(std::string(cached_image));
   v1::PodRecord* r = Upsert(group->mutable_pods(), key, &added);
   if (added) r->set_key(std::string(key));
   if (inserted != nullptr) *inserted = added;
