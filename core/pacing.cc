@@ -181,13 +181,21 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
   if (record != nullptr && !record->object().spec_error().empty()) return out;
   if (!ValidatePullPolicy(policy, *spec).empty()) return out;
 
-  std::vector<Lane> lanes;
-  lanes.reserve(static_cast<size_t>(state.images_size()));
-  for (const v1::ImageRecord& image : state.images()) {
-    const v1::CachedImage& object = image.object();
+  // Round robin: the lane that started least recently goes first; a start sends it to the back
+  // (Resort). Ties start in name order (images are sorted by name), then keep the order they
+  // have: recorded decisions follow it, and sorting ties by name after a start would decide
+  // otherwise. Sorting (start, position) pairs is a stable sort that moves no lane.
+  std::vector<std::pair<int64_t, int>> order;
+  for (int i = 0; i < state.images_size(); ++i) {
+    const v1::CachedImage& object = state.images(i).object();
     if (object.spec().pull_policy_ref() != policy || object.deleting()) continue;
-    lanes.push_back(Lane{.record = &image, .last_start = image.last_start_ms(), .started = {}});
+    order.emplace_back(state.images(i).last_start_ms(), i);
   }
+  std::sort(order.begin(), order.end());
+  std::vector<Lane> lanes;
+  lanes.reserve(order.size());
+  for (auto [last_start, i] : order)
+    lanes.push_back(Lane{.record = &state.images(i), .last_start = last_start, .started = {}});
 
   int active = index != nullptr ? index->Active(policy) : CountActive(state, policy);
   int64_t last_creation = LastCreation(state, policy);
@@ -208,11 +216,6 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
     return d;
   };
 
-  // Round robin: the lane that started least recently goes first; a start sends it to the back.
-  // Ties keep the order the lanes had before the sort (name order at first: images are sorted by
-  // name). Recorded decisions follow it: a sort of ties by name would decide otherwise.
-  std::stable_sort(lanes.begin(), lanes.end(),
-                   [](const Lane& a, const Lane& b) { return a.last_start < b.last_start; });
   while (true) {
     Lane* next = nullptr;
     Candidate candidate;
