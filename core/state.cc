@@ -43,14 +43,9 @@ v1::PodRecord* UpsertPod(v1::State* state, std::string_view cached_image, std::s
 }
 
 bool ErasePod(v1::State* state, std::string_view cached_image, std::string_view key) {
-  const int g = LowerBound(state->pod_groups(), cached_image);
-  if (g == state->pod_groups_size() || state->pod_groups(g).cached_image() != cached_image ||
-      !Erase(state->mutable_pod_groups(g)->mutable_pods(), key)) {
-    return false;
-  }
-  if (state->pod_groups(g).pods().empty()) {
-    state->mutable_pod_groups()->erase(state->mutable_pod_groups()->begin() + g);
-  }
+  v1::PodGroup* group = FindMutable(state->mutable_pod_groups(), cached_image);
+  if (group == nullptr || !Erase(group->mutable_pods(), key)) return false;
+  if (group->pods().empty()) Erase(state->mutable_pod_groups(), cached_image);
   return true;
 }
 
