@@ -128,24 +128,23 @@ std::string StandingInputs(const v1::State& state, const std::string& name) {
   return r->object().uid() + '\0' + r->image_key() + '\0' + r->object().spec().SerializeAsString();
 }
 
+// Whether two elements of a standing's sets name the same node or pod (at the same time).
+bool Same(ImageStanding::Name a, ImageStanding::Name b) {
+  return *a == *b;
+}
+bool Same(const ImageStanding::PodEntry* a, const ImageStanding::PodEntry* b) {
+  return a->first == b->first;
+}
+template <class T>
+bool Same(const std::pair<int64_t, T>& a, const std::pair<int64_t, T>& b) {
+  return a.first == b.first && Same(a.second, b.second);
+}
+
 // The same names, in the same order.
-bool SameNames(const ImageStanding::Names& a, const ImageStanding::Names& b) {
+template <class Set>
+bool SameNames(const Set& a, const Set& b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(),
-                    [](Name x, Name y) { return *x == *y; });
-}
-bool SameNames(const ImageStanding::TimedNames& a, const ImageStanding::TimedNames& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
-    return x.first == y.first && *x.second == *y.second;
-  });
-}
-bool SameNames(const ImageStanding::Pods& a, const ImageStanding::Pods& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
-                    [](auto* x, auto* y) { return x->first == y->first; });
-}
-bool SameNames(const ImageStanding::TimedPods& a, const ImageStanding::TimedPods& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
-    return x.first == y.first && x.second->first == y.second->first;
-  });
+                    [](const auto& x, const auto& y) { return Same(x, y); });
 }
 
 }  // namespace
