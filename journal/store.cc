@@ -9,6 +9,7 @@
 #include <cctype>
 #include <charconv>
 #include <filesystem>
+#include <limits>
 
 #include "core/fold.h"
 #include "core/state.h"
@@ -158,27 +159,37 @@ Store::~Store() {
   if (db_ != nullptr) db_->Close().PermitUncheckedError();
 }
 
-// The first "<digits>.sst" or "<digits>.log" in a RocksDB message, e.g. "000012.sst".
+// The journal file a RocksDB message names: "000012.sst" (also when RocksDB, not finding it, tried
+// the legacy "000012.ldb"), "000012.log", "MANIFEST-000005" or "CURRENT"; "" when it names none.
 std::string FileNamed(const std::string& message) {
-  for (const char* ext : {".sst", ".log"}) {
+  for (const char* ext : {".sst", ".ldb", ".log"}) {
     for (size_t at = message.find(ext); at != std::string::npos; at = message.find(ext, at + 1)) {
       size_t start = at;
       while (start > 0 && std::isdigit(static_cast<unsigned char>(message[start - 1])))
         --start;
-      if (at - start >= 6) return message.substr(start, at - start + 4);
+      if (at - start < 6) continue;
+      return message.substr(start, at - start) +
+             (std::string_view(ext) == ".log" ? ".log" : ".sst");
     }
   }
+  if (size_t at = message.find("MANIFEST-"); at != std::string::npos) {
+    size_t end = at + 9;
+    while (end < message.size() && std::isdigit(static_cast<unsigned char>(message[end])))
+      ++end;
+    return message.substr(at, end - at);
+  }
+  if (message.find("CURRENT") != std::string::npos) return "CURRENT";
   return "";
 }
 
-std::string Store::DescribeFile(const std::string& message) const {
-  std::string file = FileNamed(message);
-  if (file.empty()) return "";
+std::string Store::DescribeFile(const std::string& file) const {
   if (file.ends_with(".log")) {
     return "write-ahead log " + file + " (the newest entries, not yet in a table file)";
   }
+  if (file.starts_with("MANIFEST-")) return file + " (the list of the journal's files)";
+  if (file == "CURRENT") return "CURRENT (the name of the journal's MANIFEST)";
   std::vector<rocksdb::LiveFileMetaData> files;
-  db_->GetLiveFilesMetaData(&files);
+  if (db_ != nullptr) db_->GetLiveFilesMetaData(&files);
   for (const rocksdb::LiveFileMetaData& f : files) {
     if (f.relative_filename != file && f.name != "/" + file) continue;
     if (f.column_family_name == kEntriesFamily || f.column_family_name == kSnapshotsFamily) {
@@ -188,14 +199,15 @@ std::string Store::DescribeFile(const std::string& message) const {
     }
     return "table file " + file + " (" + f.column_family_name + ")";
   }
-  return "file " + file;
+  return "table file " + file;
 }
 
 Status Store::Convert(const rocksdb::Status& s, const std::string& what) const {
   if (s.ok()) return Status::Ok();
   std::string where = "journal " + dir_ + ": " + what + ": ";
+  std::string named = FileNamed(s.ToString());
   if (s.IsCorruption()) {
-    std::string file = db_ != nullptr ? DescribeFile(s.ToString()) : "";
+    std::string file = named.empty() ? "" : DescribeFile(named);
     if (file.empty() && db_ == nullptr) {
       // Opening reads the write-ahead log through and table files only for their metadata, and
       // RocksDB's checksum errors from the log do not name it: name the logs there are.
@@ -209,11 +221,25 @@ Status Store::Convert(const rocksdb::Status& s, const std::string& what) const {
         file += (file.empty() ? "" : ", ") + log;
       if (!file.empty()) file = "write-ahead log " + file;
     }
-    return Status::Corruption(
-        where + (file.empty() ? "" : file + " is damaged: ") + s.ToString() +
-        ". Restore the journal from a checkpoint (drop-replay checkpoint), or move the directory "
-        "aside so drop starts a new journal and relists the cluster; the moved copy keeps the "
-        "record up to the damage (open it with --salvage)");
+    // A damaged log can be read up to the damage (a point-in-time recovery); a damaged table or
+    // MANIFEST cannot be read past; a missing file is a copy that left it out.
+    bool missing = s.ToString().find("No such file") != std::string::npos;
+    std::string advice =
+        missing ? ". Copy the whole journal directory, every file in it, or restore it from a "
+                  "backup"
+        : file.starts_with("write-ahead log")
+            ? ". drop-replay --salvage reads the entries before the damage; to run drop again, "
+              "move the directory aside: drop starts a new journal and relists the cluster"
+            : ". Restore the directory from a backup, or move it aside: drop starts a new journal "
+              "and relists the cluster";
+    std::string verdict = missing ? " is missing: " : " is damaged: ";
+    return Status::Corruption(where + (file.empty() ? "" : file + verdict) + s.ToString() + advice);
+  }
+  if (!named.empty() && !named.ends_with(".log") && db_ == nullptr) {
+    // A file the journal needs is missing or unreadable: a copy that left some out.
+    return Status::IOError(where + "cannot read its " + DescribeFile(named) + ": " + s.ToString() +
+                           ". Copy the whole journal directory, every file in it, or restore it "
+                           "from a backup");
   }
   if (s.IsNotFound()) return Status::NotFound(where + s.ToString());
   if (s.IsInvalidArgument()) return Status::InvalidArgument(where + s.ToString());
@@ -235,6 +261,11 @@ Result<uint64_t> Store::MetaNumber(std::string_view key) const {
 Result<uint32_t> Store::SchemaVersion() const {
   Result<uint64_t> v = MetaNumber(kSchemaVersionKey);
   if (!v.ok()) return v.status();
+  if (*v > std::numeric_limits<uint32_t>::max()) {
+    return Status::Corruption("journal " + dir_ + ": meta schema_version is " + std::to_string(*v) +
+                              ", not a schema version; the meta column "
+                              "family is damaged");
+  }
   return static_cast<uint32_t>(*v);
 }
 
@@ -245,10 +276,26 @@ Result<std::pair<uint64_t, uint64_t>> Store::Range() const {
     if (!it->status().ok()) return Convert(it->status(), "read entries");
     return std::pair<uint64_t, uint64_t>{1, 0};
   }
-  uint64_t first = DecodeSeq(it->key().ToStringView());
+  // Keys are sequence numbers from 1 on: anything else at either end is damage, which would
+  // otherwise read as an empty journal or one that starts at 0.
+  auto seq = [&](const char* end) -> Result<uint64_t> {
+    std::string_view key = it->key().ToStringView();
+    uint64_t seq = DecodeSeq(key);
+    if (seq > 0) return seq;
+    return Status::Corruption(
+        "journal " + dir_ + ": the " + end + " key of the entries column family is " +
+        (key.size() == 8 ? std::string("sequence number 0, which drop never writes")
+                         : std::to_string(key.size()) + " bytes, not a sequence number") +
+        "; the journal is damaged. Restore the directory from a backup, or move it aside: drop "
+        "starts a new journal and relists the cluster");
+  };
+  Result<uint64_t> first = seq("first");
+  if (!first.ok()) return first.status();
   it->SeekToLast();
   if (!it->Valid()) return Convert(it->status(), "read entries");
-  return std::pair<uint64_t, uint64_t>{first, DecodeSeq(it->key().ToStringView())};
+  Result<uint64_t> last = seq("last");
+  if (!last.ok()) return last.status();
+  return std::pair<uint64_t, uint64_t>{*first, *last};
 }
 
 Result<v1::Entry> Store::Get(uint64_t seq) const {

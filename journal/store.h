@@ -134,7 +134,8 @@ class Store {
 
  private:
   Store() = default;
-  std::string DescribeFile(const std::string& message) const;
+  // What `file` (as FileNamed finds it in a RocksDB message) is to the journal, in words.
+  std::string DescribeFile(const std::string& file) const;
 
   std::string dir_;
   Mode mode_ = Mode::kReadOnly;

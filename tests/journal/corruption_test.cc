@@ -128,7 +128,7 @@ TEST(Corruption, FlippedBytesInATableFileStopTheOpenNamingFileAndEntries) {
   const Status& s = j.status();
   EXPECT_EQ(s.code(), Status::Code::kCorruption);
   EXPECT_TRUE(Contains(s, "table file " + sst.filename().string() + " (entries ")) << s.message();
-  EXPECT_TRUE(Contains(s, "Restore the journal from a checkpoint")) << s.message();
+  EXPECT_TRUE(Contains(s, "Restore the directory from a backup")) << s.message();
   // A reader that skips the up-front check still meets the damage as an error, not as garbage.
   Store::Options ro;
   auto store = Store::Open(dir.path(), ro);
@@ -152,6 +152,8 @@ TEST(Corruption, FlippedBytesInTheMiddleOfTheWalStopTheOpenSayingWhatIsIntact) {
   EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
   EXPECT_TRUE(Contains(s, "write-ahead log " + wal.filename().string())) << s.message();
   EXPECT_TRUE(Contains(s, "are intact; the damage is in entries after")) << s.message();
+  EXPECT_TRUE(Contains(s, "drop-replay --salvage reads the entries before the damage"))
+      << s.message();
 
   // --salvage keeps what precedes the damage: a contiguous prefix of whole batches.
   auto salvaged = Open(dir.path(), /*salvage=*/true);
