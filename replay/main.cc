@@ -6,10 +6,12 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -55,6 +57,60 @@ std::function<void(uint64_t, uint64_t)> ProgressLine(std::string what) {
   };
 }
 
+// A count: a whole number of at least `min` (CLI11 would take -1 for a huge unsigned number).
+CLI::Validator AtLeast(uint64_t min) {
+  return CLI::Validator(
+      [min](std::string& value) -> std::string {
+        uint64_t n = 0;
+        const char* end = value.data() + value.size();
+        auto [at, error] = std::from_chars(value.data(), end, n);
+        if (error == std::errc() && at == end && n >= min) return "";
+        return "must be a whole number of at least " + std::to_string(min) + ", not " + value;
+      },
+      "N>=" + std::to_string(min));
+}
+
+// drop-replay never writes into the journal: refuses a path of `flag` that lies inside it.
+Status OutsideJournal(const std::string& path, const std::string& journal, const char* flag) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path dir = fs::weakly_canonical(journal, ec);
+  fs::path target = fs::weakly_canonical(fs::absolute(path, ec), ec);
+  if (ec || dir.empty()) return Status::Ok();  // cannot tell: the open or the write says more
+  auto [d, t] = std::mismatch(dir.begin(), dir.end(), target.begin(), target.end());
+  if (d != dir.end()) return Status::Ok();
+  return Status::InvalidArgument(std::string(flag) + " " + path + " lies inside the journal " +
+                                 journal +
+                                 ", which drop-replay never writes to; give a path "
+                                 "outside it");
+}
+
+// Writes the timeline to `path`: a file is written aside and renamed into place, so a failure
+// leaves an earlier timeline as it was; a device or a pipe (/dev/stdout) is written straight.
+Result<TimelineFigures> WriteTimelineFile(const Reader& r, const TimelineOptions& o,
+                                          const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::file_status st = fs::status(path, ec);
+  bool aside = !fs::exists(st) || fs::is_regular_file(st);
+  if (fs::is_directory(st)) {
+    return Status::InvalidArgument("-o " + path + " is a directory; give the HTML file's path");
+  }
+  const std::string written = aside ? path + ".part" : path;
+  std::ofstream file(written, std::ios::binary | std::ios::trunc);
+  if (!file) return Status::IOError("cannot write " + written + ": " + std::strerror(errno));
+  Result<TimelineFigures> figures = WriteTimeline(r, o, file);
+  file.close();  // flushes: a full disk shows here
+  int error = errno;
+  if (figures.ok() && !file) {
+    figures = Status::IOError("cannot write " + written + ": " + std::strerror(error));
+  } else if (figures.ok() && aside && std::rename(written.c_str(), path.c_str()) != 0) {
+    figures = Status::IOError("cannot write " + path + ": " + std::strerror(errno));
+  }
+  if (!figures.ok() && aside) std::remove(written.c_str());
+  return figures;
+}
+
 }  // namespace
 
 int Run(int argc, char** argv);
@@ -80,6 +136,10 @@ int Run(int argc, char** argv) {
   std::string dir;
   if (const char* env = std::getenv("DROP_JOURNAL")) dir = env;
   app.add_option("-j,--journal", dir, "The journal directory (default: $DROP_JOURNAL)");
+  bool salvage = false;
+  app.add_flag("--salvage", salvage,
+               "Read a journal whose write-ahead log is damaged up to the damage, instead of "
+               "refusing it");
 
   std::string output;
   auto add_output = [&](CLI::App* cmd) {
@@ -101,10 +161,13 @@ int Run(int argc, char** argv) {
   log_cmd->add_option("--object", log.object, "Entries about KIND/NAME (cachedimage/web, pod/...)");
   log_cmd->add_option("--node", log.node, "Entries about a node");
   uint64_t reconcile_id = 0;
-  CLI::Option* rid = log_cmd->add_option(
-      "--reconcile-id", reconcile_id,
-      "One reconcile: the reconcileID in drop's logs (its trigger input, then its decisions)");
-  log_cmd->add_option("--limit", log.limit, "At most this many entries");
+  CLI::Option* rid = log_cmd
+                         ->add_option("--reconcile-id", reconcile_id,
+                                      "One reconcile: the reconcileID in drop's logs (its trigger "
+                                      "input, then its decisions)")
+                         ->check(AtLeast(1));
+  log_cmd->add_option("--limit", log.limit, "At most this many entries (0: no limit)")
+      ->check(AtLeast(0));
   add_output(log_cmd);
 
   StateOptions state;
@@ -129,7 +192,8 @@ int Run(int argc, char** argv) {
       "verify", "Recompute every decision from the inputs before it; exit 1 on a divergence");
   verify_cmd->add_option("--from", verify.from, "From this point (default: the start)");
   verify_cmd->add_option("--to", verify.to, "Up to this point (default: the end)");
-  verify_cmd->add_option("--jobs", verify.jobs, "Threads (default: one per core)");
+  verify_cmd->add_option("--jobs", verify.jobs, "Threads (default: one per core)")
+      ->check(AtLeast(1));
   verify_cmd->add_flag("--walk", verify.walk,
                        "Recompute by walking every node and pod instead of through the core's "
                        "index: slower, and checks the index too");
@@ -162,9 +226,11 @@ int Run(int argc, char** argv) {
   simulate_cmd->add_option("--policy", simulate.policies,
                            "The PullPolicies --set changes (default: all; 'default' for the "
                            "built-in one)");
-  simulate_cmd->add_option("--full-speed-pulls", simulate.full_speed_pulls,
-                           "Bandwidth model: pulls that move at full speed at once, beyond which "
-                           "they share (default: inferred from the recording; 0: no limit)");
+  simulate_cmd
+      ->add_option("--full-speed-pulls", simulate.full_speed_pulls,
+                   "Bandwidth model: pulls that move at full speed at once, beyond which "
+                   "they share (default: inferred from the recording; 0: no limit)")
+      ->check(AtLeast(0));
   simulate_cmd->add_option("--record", simulate.record_dir,
                            "Also write the simulated journal to this new directory");
   add_output(simulate_cmd);
@@ -189,11 +255,19 @@ int Run(int argc, char** argv) {
   Result<Format> format = ParseFormat(is_timeline ? "" : output);
   if (!format.ok()) return Fail(format.status());
 
-  Result<std::unique_ptr<Reader>> reader = Reader::Open(dir);
+  if (is_timeline && !timeline_file.empty() && timeline_file != "-") {
+    if (Status s = OutsideJournal(timeline_file, dir, "-o"); !s.ok()) return Fail(s);
+  }
+  if (simulate_cmd->parsed() && !simulate.record_dir.empty()) {
+    if (Status s = OutsideJournal(simulate.record_dir, dir, "--record"); !s.ok()) return Fail(s);
+  }
+
+  Result<std::unique_ptr<Reader>> reader = Reader::Open(dir, salvage);
   if (!reader.ok()) return Fail(reader.status());
   const Reader& r = **reader;
   std::ostream& out = std::cout;
   Status s;
+  int code = kExitOk;
   if (info->parsed()) {
     s = Info(r, *format, out);
   } else if (log_cmd->parsed()) {
@@ -211,36 +285,19 @@ int Run(int argc, char** argv) {
     Result<VerifyReport> report = Verify(r, verify);
     if (!report.ok()) return Fail(report.status());
     PrintVerify(r, *report, *format, out);
-    return report->clean() ? kExitOk : kExitFinding;
+    code = report->clean() ? kExitOk : kExitFinding;
   } else if (diff_cmd->parsed()) {
     diff.format = *format;
     s = Diff(r, diff, out);
   } else if (is_timeline) {
-    Result<TimelineFigures> figures = TimelineFigures{};
-    if (timeline_file.empty() || timeline_file == "-") {
-      figures = WriteTimeline(r, timeline, out);
-    } else {
-      // Written aside and renamed: a bad flag or a failure leaves an earlier timeline as it was.
-      const std::string part = timeline_file + ".part";
-      std::ofstream file(part, std::ios::binary | std::ios::trunc);
-      if (!file) {
-        return Fail(Status::IOError("cannot write " + part + ": " + std::strerror(errno)));
-      }
-      figures = WriteTimeline(r, timeline, file);
-      file.close();
-      if (!figures.ok() || std::rename(part.c_str(), timeline_file.c_str()) != 0) {
-        std::remove(part.c_str());
-        if (figures.ok()) {
-          return Fail(
-              Status::IOError("cannot write " + timeline_file + ": " + std::strerror(errno)));
-        }
-      }
-      if (figures.ok()) {
-        std::cerr << "wrote " << timeline_file << ": " << figures->lanes << " lanes, "
-                  << figures->spans << " pulls, " << figures->bytes / 1024 << " KiB\n";
-      }
-    }
+    bool to_stdout = timeline_file.empty() || timeline_file == "-";
+    Result<TimelineFigures> figures =
+        to_stdout ? WriteTimeline(r, timeline, out) : WriteTimelineFile(r, timeline, timeline_file);
     if (!figures.ok()) return Fail(figures.status());
+    if (!to_stdout) {
+      std::cerr << "wrote " << timeline_file << ": " << figures->lanes << " lanes, "
+                << figures->spans << " pulls, " << figures->bytes / 1024 << " KiB\n";
+    }
   } else if (simulate_cmd->parsed()) {
     simulate.format = *format;
     Result<SimulateReport> report = RunSimulate(r, simulate);
@@ -250,6 +307,11 @@ int Run(int argc, char** argv) {
     s = Export(r, exp, out);
   }
   if (!s.ok()) return Fail(s);
+  // Output that did not reach its file is an error, not a silent success: a full disk, a closed
+  // standard output.
   out.flush();
-  return kExitOk;
+  if (!out) {
+    return Fail(Status::IOError(std::string("cannot write the output: ") + std::strerror(errno)));
+  }
+  return code;
 }

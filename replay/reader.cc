@@ -31,10 +31,11 @@ bool WriterHoldsLock(const std::string& dir) {
 
 }  // namespace
 
-Result<std::unique_ptr<Reader>> Reader::Open(const std::string& dir) {
+Result<std::unique_ptr<Reader>> Reader::Open(const std::string& dir, bool salvage) {
   std::unique_ptr<Reader> r(new Reader());
   journal::Store::Options options;
   options.mode = journal::Store::Mode::kReadOnly;
+  options.salvage = salvage;
   if (WriterHoldsLock(dir)) {
     std::error_code tmp_error;
     fs::path tmp = fs::temp_directory_path(tmp_error);
@@ -53,6 +54,16 @@ Result<std::unique_ptr<Reader>> Reader::Open(const std::string& dir) {
   r->store_ = std::move(*store);
   if (r->live()) {
     if (Status s = r->store_->CatchUp(); !s.ok()) return s;
+  }
+  // drop writes the schema version when it creates a journal, before any entry: a journal without
+  // one lost files (a copy that left the write-ahead log behind) or is damaged.
+  Result<uint32_t> version = r->store_->SchemaVersion();
+  if (!version.ok()) return version.status();
+  if (*version == 0) {
+    return Status::Corruption("journal " + dir +
+                              ": holds no schema version, which drop writes when it creates a "
+                              "journal: files of it are missing (copy the whole directory, its "
+                              "*.log files too) or it is damaged");
   }
   Result<std::pair<uint64_t, uint64_t>> range = r->store_->Range();
   if (!range.ok()) return range.status();

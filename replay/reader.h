@@ -23,7 +23,9 @@ struct Point {
 
 class Reader {
  public:
-  static Result<std::unique_ptr<Reader>> Open(const std::string& dir);
+  // With `salvage`, a write-ahead log damaged in the middle is read up to the damage instead of
+  // refused (RocksDB's point-in-time recovery): what a damaged journal still tells.
+  static Result<std::unique_ptr<Reader>> Open(const std::string& dir, bool salvage = false);
   ~Reader();
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <functional>
 
 #include "core/duration.h"
 #include "core/schema.h"
@@ -278,6 +279,137 @@ TEST(BadInput, AnUnknownObjectIsExitTwoAndListsWhatExists) {
   EXPECT_NE(flag.err.find("unknown kind; use one of"), std::string::npos) << flag.err;
   testing::Run usage = Replay(rec.journal, {"frobnicate"});
   EXPECT_EQ(usage.exit_code, 2);
+}
+
+TEST(BadInput, ACountFlagRefusesANumberBelowItsLeast) {
+  Recorded rec;
+  for (const std::vector<std::string>& c :
+       std::vector<std::vector<std::string>>{{"verify", "--jobs", "0"},
+                                             {"log", "--limit", "-3"},
+                                             {"log", "--reconcile-id", "-1"},
+                                             {"simulate", "--full-speed-pulls", "-1"}}) {
+    testing::Run r = Replay(rec.journal, c);
+    EXPECT_EQ(r.exit_code, 2) << c[1];
+    EXPECT_NE(r.err.find(c[1] + ": must be a whole number of at least"), std::string::npos)
+        << r.err;
+  }
+}
+
+// Writes `rec`'s journal key by key, as damage on disk would leave it.
+void Damage(const Recorded& rec,
+            const std::function<rocksdb::Status(journal::Store&, rocksdb::DB*)>& f) {
+  journal::Store::Options rw;
+  rw.mode = journal::Store::Mode::kReadWrite;
+  auto store = journal::Store::Open(rec.journal, rw);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  ASSERT_TRUE(f(**store, (*store)->db()).ok());
+}
+
+TEST(BadInput, DamagedKeysOrMetaAreAnErrorNotAnEmptyOrCleanJournal) {
+  struct Case {
+    const char* name;
+    std::function<rocksdb::Status(journal::Store&, rocksdb::DB*)> damage;
+    const char* says;
+  };
+  const std::vector<Case> cases = {
+      {"a key that is no sequence number",
+       [](journal::Store& s, rocksdb::DB* db) {
+         return db->Put(rocksdb::WriteOptions(), s.entries(), "\x05", "");
+       },
+       "the last key of the entries column family is 1 bytes, not a sequence number"},
+      {"an entry at 0",
+       [](journal::Store& s, rocksdb::DB* db) {
+         return db->Put(rocksdb::WriteOptions(), s.entries(), journal::EncodeSeq(0), "");
+       },
+       "sequence number 0, which drop never writes"},
+      {"no schema version",
+       [](journal::Store& s, rocksdb::DB* db) {
+         return db->Delete(rocksdb::WriteOptions(), s.meta(),
+                           std::string(journal::kSchemaVersionKey));
+       },
+       "holds no schema version"},
+      {"a schema version past 32 bits",
+       [](journal::Store& s, rocksdb::DB* db) {
+         return db->Put(rocksdb::WriteOptions(), s.meta(), std::string(journal::kSchemaVersionKey),
+                        "4294967298");
+       },
+       "meta schema_version is 4294967298, not a schema version"},
+  };
+  for (const Case& c : cases) {
+    Recorded rec;
+    Damage(rec, c.damage);
+    for (const char* cmd : {"info", "verify", "export"}) {
+      testing::Run r = Replay(rec.journal, {cmd});
+      EXPECT_EQ(r.exit_code, 2) << c.name << ", " << cmd << ": " << r.out;
+      EXPECT_NE(r.err.find(c.says), std::string::npos) << c.name << ", " << cmd << ": " << r.err;
+    }
+  }
+}
+
+TEST(BadInput, ADamagedWriteAheadLogIsReadUpToTheDamageWithSalvage) {
+  Recorded rec;
+  testing::Run whole = Replay(rec.journal, {"info", "-o", "json"});
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  const int64_t last = boost::json::parse(whole.out).at("lastSeq").as_int64();
+  std::filesystem::path wal;
+  for (const auto& f : std::filesystem::directory_iterator(rec.journal)) {
+    if (f.path().extension() == ".log" &&
+        (wal.empty() || f.file_size() > std::filesystem::file_size(wal))) {
+      wal = f.path();
+    }
+  }
+  ASSERT_FALSE(wal.empty());
+  ASSERT_GT(std::filesystem::file_size(wal), 8u * 1024) << "the test needs a WAL of many batches";
+  {
+    std::fstream f(wal, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(std::filesystem::file_size(wal) / 2));
+    f.write("\xde\xad\xbe\xef\xde\xad\xbe\xef", 8);
+  }
+  testing::Run refused = Replay(rec.journal, {"info"});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("write-ahead log " + wal.filename().string() + " is damaged"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_NE(refused.err.find("drop-replay --salvage reads the entries before the damage"),
+            std::string::npos)
+      << refused.err;
+  std::string before = testing::Fingerprint(rec.journal);
+  testing::Run salvaged = Replay(rec.journal, {"--salvage", "info", "-o", "json"});
+  ASSERT_EQ(salvaged.exit_code, 0) << salvaged.err;
+  boost::json::value info = boost::json::parse(salvaged.out);
+  EXPECT_EQ(info.at("firstSeq").as_int64(), 1);
+  EXPECT_GT(info.at("lastSeq").as_int64(), 1);
+  EXPECT_LT(info.at("lastSeq").as_int64(), last);
+  EXPECT_EQ(Replay(rec.journal, {"--salvage", "verify"}).exit_code, 0);
+  EXPECT_EQ(testing::Fingerprint(rec.journal), before);
+}
+
+TEST(BadInput, OutputIsNeverWrittenIntoTheJournalAndAFailedWriteIsExitTwo) {
+  Recorded rec;
+  std::string before = testing::Fingerprint(rec.journal);
+  for (const std::vector<std::string>& c :
+       std::vector<std::vector<std::string>>{{"timeline", "-o", rec.journal + "/CURRENT"},
+                                             {"timeline", "-o", rec.journal + "/../j/t.html"},
+                                             {"simulate", "--record", rec.journal + "/sim"}}) {
+    testing::Run r = Replay(rec.journal, c);
+    EXPECT_EQ(r.exit_code, 2) << c[2];
+    EXPECT_NE(r.err.find("lies inside the journal"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(testing::Fingerprint(rec.journal), before);
+
+  // A device is written to, not replaced by a file renamed over it.
+  testing::Run null = Replay(rec.journal, {"timeline", "-o", "/dev/null"});
+  EXPECT_EQ(null.exit_code, 0) << null.err;
+  EXPECT_TRUE(std::filesystem::is_character_file("/dev/null"));
+  // Output that does not reach its file is an error, wherever it goes.
+  if (std::filesystem::is_character_file("/dev/full")) {
+    std::string cmd = testing::Quote(DROP_REPLAY) + " -j " + testing::Quote(rec.journal);
+    for (const char* c : {" export >/dev/full", " info >&-", " timeline -o /dev/full"}) {
+      int status = std::system((cmd + c + " 2>/dev/null").c_str());
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << c;
+    }
+    EXPECT_TRUE(std::filesystem::is_character_file("/dev/full"));
+  }
 }
 
 TEST(ReadOnly, NoCommandChangesAByteOfTheJournal) {
