@@ -77,7 +77,7 @@ Status Set(v1::PullPolicySpec* spec, const std::string& text) {
   if (field == "backoff.factor") {
     char* end = nullptr;
     double v = std::strtod(value.c_str(), &end);
-    if (*end != '\0') return bad("not a number");
+    if (end == value.c_str() || *end != '\0' || !std::isfinite(v)) return bad("not a number");
     b->set_factor(v);
     return Status::Ok();
   }

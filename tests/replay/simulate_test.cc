@@ -181,6 +181,11 @@ TEST(Simulate, AnUnknownFieldOrAnInvalidValueIsBadInput) {
   testing::Run zero = Replay(j, {"simulate", "--set", "maxConcurrentNodes=0"});
   EXPECT_EQ(zero.exit_code, 2);
   EXPECT_NE(zero.err.find("it must be at least 1"), std::string::npos) << zero.err;
+  for (const char* factor : {"backoff.factor=inf", "backoff.factor=nan", "backoff.factor=2x"}) {
+    testing::Run bad = Replay(j, {"simulate", "--set", factor});
+    EXPECT_EQ(bad.exit_code, 2) << factor;
+    EXPECT_NE(bad.err.find("not a number"), std::string::npos) << factor << ": " << bad.err;
+  }
 }
 
 }  // namespace
