@@ -2,6 +2,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <iostream>
 
 #include "core/duration.h"
 #include "replay/commands.h"
@@ -113,6 +114,11 @@ Status Log(const Reader& r, const LogOptions& o, std::ostream& out) {
   if (!it.status().ok()) return it.status();
   if (o.format == Format::kTable) {
     if (!table.empty()) table.Print(out);
+    // As kubectl says "No resources found": a filter that matched nothing (a misspelt name?) is
+    // told apart from a command that printed nothing for another reason.
+    if (table.empty()) {
+      std::cerr << "No entries match, of entries " << from << ".." << to << ".\n";
+    }
   } else {
     Print(List(std::move(items)), o.format, out);
   }
