@@ -71,6 +71,11 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options
   std::error_code ec;
   bool exists = fs::is_directory(dir, ec);
   bool has_db = fs::exists(fs::path(dir) / "CURRENT", ec);
+  if (!exists && fs::exists(dir, ec)) {
+    return Status::InvalidArgument("journal " + dir + ": a file, not a directory; give the " +
+                                   "directory the operator writes its journal to " +
+                                   "(--journal-dir), or a copy of it");
+  }
   if (!exists && !(options.mode == Mode::kReadWrite && options.create_if_missing)) {
     return Status::NotFound("journal " + dir + ": no such directory; give the directory the " +
                             "operator writes its journal to (--journal-dir), or a copy of it");

@@ -178,6 +178,9 @@ TEST(BadInput, ADirectoryThatIsNotAJournalIsExitTwoAndLeftAsItWas) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("not a drop journal"), std::string::npos) << r.err;
   EXPECT_EQ(testing::Fingerprint(dir / "notes"), before);
+  testing::Run file = Replay(dir / "notes/readme.txt", {"info"});
+  EXPECT_EQ(file.exit_code, 2);
+  EXPECT_NE(file.err.find("a file, not a directory"), std::string::npos) << file.err;
 }
 
 TEST(BadInput, AJournalOfANewerSchemaIsExitTwo) {
