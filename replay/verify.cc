@@ -353,6 +353,11 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
   Result<std::pair<uint64_t, uint64_t>> range = r.Range(o.from, "--from", o.to, "--to");
   if (!range.ok()) return range.status();
   uint64_t from = range->first, to = range->second;
+  if (to < from) {
+    return Status::InvalidArgument("--to " + o.to + " is entry " + std::to_string(to) +
+                                   ", before entry " + std::to_string(from) +
+                                   ": nothing to verify; the journal holds " + r.RangeText());
+  }
   // Start at the newest snapshot before `from` (or the journal's origin); a range ends where the
   // decisions of its last input end.
   uint64_t start = r.origin().seq;

@@ -87,6 +87,11 @@ TEST(Verify, TheDemoJournalIsCleanAndExitsZero) {
   testing::Run r = Replay(dir / "j", {"verify"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("verify: clean"), std::string::npos) << r.out;
+  testing::Run nothing = Replay(dir / "j", {"verify", "--to", "0"});
+  EXPECT_EQ(nothing.exit_code, 2) << nothing.out;
+  EXPECT_NE(nothing.err.find("--to 0 is entry 0, before entry 1: nothing to verify"),
+            std::string::npos)
+      << nothing.err;
 }
 
 // The operator decided through the core's index; --walk recomputes without it.
