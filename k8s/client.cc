@@ -176,6 +176,11 @@ asio::awaitable<ApiResult<std::string>> Client::Call(RequestSpec spec) {
                                         spec.info.Describe() + ": " + ex.error.message() + note);
       }
       wait = backoff.Next();
+      if (options_.on_retry) {
+        options_.on_retry(ApiStatus::NoResponse(ex.error.reason(),
+                                                spec.info.Describe() + ": " + ex.error.message()),
+                          wait);
+      }
     } else {
       const int code = ex.response.status;
       if (code >= 200 && code < 300) co_return std::move(ex.response.body);
@@ -195,6 +200,9 @@ asio::awaitable<ApiResult<std::string>> Client::Call(RequestSpec spec) {
         co_return ApiStatusFromResponse(spec.info, code, ex.response.body);
       }
       wait = RetryAfter(ex.response.retry_after, backoff);
+      if (options_.on_retry) {
+        options_.on_retry(ApiStatusFromResponse(spec.info, code, ex.response.body), wait);
+      }
     }
     ++retries_;
     co_await Sleep(wait);
@@ -294,7 +302,11 @@ asio::awaitable<ApiResult<std::unique_ptr<WatchStream>>> Client::Watch(Resource 
     }
     ++too_many_requests_;
     ++retries_;
-    co_await Sleep(RetryAfter(ex.error_response.retry_after, backoff));
+    std::chrono::milliseconds wait = RetryAfter(ex.error_response.retry_after, backoff);
+    if (options_.on_retry) {
+      options_.on_retry(ApiStatusFromResponse(info, ex.status, ex.error_response.body), wait);
+    }
+    co_await Sleep(wait);
   }
 }
 

@@ -17,6 +17,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,6 +50,10 @@ struct ClientOptions {
   std::chrono::milliseconds max_retry_after{60000};  // a longer Retry-After is cut to this
   HttpTransportOptions transport;
   CredentialsOptions credentials;
+  // Told of each attempt that failed and is tried again (a connection error, 429, a 5xx of a call
+  // that may be repeated): the error, and the wait before the next attempt. Runs on the I/O
+  // thread.
+  std::function<void(const ApiStatus& error, std::chrono::milliseconds wait)> on_retry;
 };
 
 // Counters since the client was made, for metrics and tests.

@@ -61,9 +61,17 @@ struct Informer::State {
   mutable std::mutex mu;  // guards stats
   InformerStats stats;
 
-  void Error(const std::string& message) {
-    std::lock_guard lock(mu);
-    stats.last_error = message;
+  // A list or watch that failed, and the wait before the next try: counted, kept, told.
+  std::chrono::milliseconds Failed(std::string_view call, const std::string& error,
+                                   Backoff* backoff) {
+    {
+      std::lock_guard lock(mu);
+      stats.broken += call == "watch";
+      stats.last_error = error;
+    }
+    std::chrono::milliseconds retry_in = backoff->Next();
+    if (options.on_error) options.on_error(call, error, retry_in);
+    return retry_in;
   }
   void Emit(v1::Entry entry) {
     if (!stopped) sink(std::move(entry));
@@ -169,12 +177,7 @@ asio::awaitable<std::string> WatchFrom(std::shared_ptr<State> s, std::string* ve
     if (s->stopped) co_return "";
     if (!opened.ok()) {
       if (opened.status().IsGone()) co_return "410 Gone: " + opened.status().message();
-      {
-        std::lock_guard lock(s->mu);
-        ++s->stats.broken;
-        s->stats.last_error = opened.status().message();
-      }
-      co_await Wait(s, backoff->Next());
+      co_await Wait(s, s->Failed("watch", opened.status().message(), backoff));
       continue;
     }
     {
@@ -244,11 +247,9 @@ asio::awaitable<std::string> WatchFrom(std::shared_ptr<State> s, std::string* ve
     if (!failure.empty()) {
       {
         std::lock_guard lock(s->mu);
-        ++s->stats.broken;
-        s->stats.last_error = failure;
         s->stats.resource_version = *version;
       }
-      co_await Wait(s, backoff->Next());
+      co_await Wait(s, s->Failed("watch", failure, backoff));
     }
   }
   co_return "";
@@ -261,8 +262,7 @@ asio::awaitable<void> Run(std::shared_ptr<State> s) {
     ApiResult<std::string> listed = co_await List(s, reason);
     if (s->stopped) break;
     if (!listed.ok()) {
-      s->Error(listed.status().message());
-      co_await Wait(s, backoff.Next());
+      co_await Wait(s, s->Failed("list", listed.status().message(), &backoff));
       continue;
     }
     std::string version = std::move(*listed);

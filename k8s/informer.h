@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/schema.h"
@@ -41,6 +42,12 @@ struct InformerOptions {
   // the server ends it after its --min-request-timeout (30 min by default) times 1 to 2.
   std::chrono::seconds min_watch_timeout{300};
   BackoffPolicy backoff;  // after a failed list or a broken watch
+  // Told of each failed list and each watch that failed to open or broke, as it happens: the call
+  // ("list" or "watch"), the error, and how long the informer waits before it tries again. Runs
+  // on the I/O thread.
+  std::function<void(std::string_view call, const std::string& error,
+                     std::chrono::milliseconds retry_in)>
+      on_error;
 };
 
 // The informers of the operator: CachedImage, PullPolicy, DiscoveryPolicy and Node, all of them,

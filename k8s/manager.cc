@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/drop_pod.h"
+#include "core/duration.h"
 #include "core/fold.h"
 #include "core/loop.h"
 #include "core/state.h"
@@ -30,6 +31,7 @@
 #include "k8s/leader_election.h"
 #include "k8s/log.h"
 #include "k8s/metrics.h"
+#include "k8s/resource.h"
 
 namespace drop::k8s {
 namespace {
@@ -171,6 +173,15 @@ Status RunManager(const ManagerOptions& in) {
   client_options.identity = o.identity;
   client_options.qps = o.qps;
   client_options.burst = o.burst;
+  // The client retries on its own; the log says why it has to. A 429 is the server's flow
+  // control at work, not a fault.
+  client_options.on_retry = [&log, server = config->server](const ApiStatus& error,
+                                                            std::chrono::milliseconds wait) {
+    log.Log(error.http_code() == 429 ? Level::kDebug : Level::kWarn, "API request failed; retrying",
+            {{"server", server},
+             {"error", error.message()},
+             {"retryIn", FormatDuration(wait.count())}});
+  };
   Result<std::shared_ptr<Client>> client = Client::Create(io.executor(), *config, client_options);
   if (!client.ok()) return client.status();
 
@@ -269,7 +280,17 @@ Status RunManager(const ManagerOptions& in) {
     cfg->add_watches(io_options.kind);
   }
   loop.Submit(start);
-  for (const InformerOptions& io_options : OperatorInformers(o.namespace_)) {
+  for (InformerOptions io_options : OperatorInformers(o.namespace_)) {
+    // The informer retries on its own; the log says why it has to, and against which server.
+    io_options.on_error = [&log, &config, kind = io_options.kind](
+                              std::string_view call, const std::string& error,
+                              std::chrono::milliseconds retry_in) {
+      log.Warn("list or watch failed; retrying",
+               {{"call", std::string(call) + " " + std::string(ResourceFor(kind)->plural)},
+                {"server", config->server},
+                {"error", error},
+                {"retryIn", FormatDuration(retry_in.count())}});
+    };
     informers.push_back(std::make_unique<Informer>(*client, io_options, submit));
     informers.back()->Start();
   }

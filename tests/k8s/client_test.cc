@@ -6,10 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <mutex>
+#include <thread>
 
 #include "k8s/backoff.h"
 #include "k8s/event_recorder.h"
 #include "k8s/exec_plugin.h"
+#include "k8s/informer.h"
 #include "k8s/io_thread.h"
 #include "k8s/json_util.h"
 #include "k8s/rate_limiter.h"
@@ -83,6 +86,23 @@ TEST(Client, ServerErrorIsNotRetriedForACreate) {
   EXPECT_EQ(r.status().message(),
             "create pods p in namespace drop-system: 500 InternalError: etcd timed out");
   EXPECT_EQ(f.transport->requests.size(), 1u);
+}
+
+TEST(Client, EachRetryIsToldWithItsErrorAndWait) {
+  std::vector<std::string> told;
+  ClientOptions o = Fixture::Quick();
+  o.on_retry = [&](const ApiStatus& error, std::chrono::milliseconds wait) {
+    told.push_back(error.message() + " / " + std::to_string(wait.count()) + "ms");
+  };
+  Fixture f({}, o);
+  f.transport->script = {Respond(503, R"({"kind":"Status","message":"etcd is slow"})"),
+                         Fail(/*sent=*/false), Respond(200, R"({"metadata":{"name":"n"}})")};
+  ApiResult<json::object> r = f.Run(f.client->Get(kNodes, "", "n"));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(told.size(), 2u);
+  EXPECT_EQ(told[0], "get nodes n: 503 ServiceUnavailable: etcd is slow / 1ms");
+  EXPECT_NE(told[1].find("get nodes n: "), std::string::npos) << told[1];
+  EXPECT_NE(told[1].find(" / 2ms"), std::string::npos) << told[1];
 }
 
 TEST(Client, ServerErrorIsRetriedForAGet) {
@@ -413,6 +433,46 @@ TEST(EventRecorder, AnObjectThatFloodsIsCutOff) {
   f.now_ms += 300'000;    // one more token every 5 minutes
   EXPECT_EQ(f.Record("Later", "m"), EventOutcome::kCreated);
   EXPECT_EQ(f.Record("Later2", "m"), EventOutcome::kDropped);
+}
+
+// The informer retries a failed list on its own, and says so: the call, the server's error and
+// the wait, as the operator logs them.
+TEST(Informer, AFailedListIsToldWithTheServersErrorAndTheWaitBeforeTheNextTry) {
+  Fixture f;
+  const std::string forbidden =
+      R"({"kind":"Status","reason":"Forbidden","message":"nodes is forbidden: User \"drop\" cannot list resource \"nodes\""})";
+  f.transport->script = {Respond(403, forbidden), Respond(403, forbidden)};
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> told;
+  std::vector<std::chrono::milliseconds> waits;
+  InformerOptions o = OperatorInformers()[3];
+  ASSERT_EQ(o.kind, v1::KIND_NODE);
+  o.backoff = BackoffPolicy{std::chrono::milliseconds(20), std::chrono::milliseconds(40), 2, 0};
+  o.on_error = [&](std::string_view call, const std::string& error,
+                   std::chrono::milliseconds retry_in) {
+    std::lock_guard lock(mu);
+    told.emplace_back(std::string(call), error);
+    waits.push_back(retry_in);
+  };
+  Informer informer(f.client, o, [](v1::Entry) {});
+  informer.Start();
+  for (int i = 0; i < 200; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (told.size() >= 2) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  informer.Stop();
+  ASSERT_TRUE(informer.WaitStopped(std::chrono::seconds(2)));
+  std::lock_guard lock(mu);
+  ASSERT_GE(told.size(), 2u);
+  EXPECT_EQ(told[0].first, "list");
+  EXPECT_NE(told[0].second.find("403 Forbidden: nodes is forbidden"), std::string::npos)
+      << told[0].second;
+  EXPECT_EQ(waits[0], std::chrono::milliseconds(20));
+  EXPECT_EQ(waits[1], std::chrono::milliseconds(40));
+  EXPECT_EQ(informer.stats().last_error, told.back().second);
 }
 
 }  // namespace
