@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 
 #include "core/fold.h"
 #include "journal/format.h"
@@ -63,6 +64,8 @@ Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options) {
   open.mode = Store::Mode::kReadWrite;
   open.create_if_missing = true;
   open.salvage = options.salvage;
+  std::error_code ec;
+  const bool existed = std::filesystem::exists(std::filesystem::path(options.dir) / "CURRENT", ec);
   Result<std::unique_ptr<Store>> store = Store::Open(options.dir, open);
   if (!store.ok()) {
     Status s = store.status();
@@ -85,22 +88,30 @@ Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options) {
     return s;
   }
   journal->store_ = std::move(*store);
-  if (Status s = journal->Recover(); !s.ok()) return s;
+  if (Status s = journal->Recover(existed); !s.ok()) return s;
   return journal;
 }
 
 Journal::~Journal() = default;
 
-Status Journal::Recover() {
+Status Journal::Recover(bool existed) {
   Result<uint32_t> version = store_->SchemaVersion();
   if (!version.ok()) return version.status();
   Result<std::pair<uint64_t, uint64_t>> range = store_->Range();
   if (!range.ok()) return range.status();
   bool empty = range->first > range->second;
-  if (*version == 0 && !empty) {
-    return Status::Corruption("journal " + options_.dir +
-                              ": holds entries but no schema version; the meta column family "
-                              "is damaged");
+  if (*version == 0 && existed) {
+    // The schema version is the first thing written to a new journal, synced: a journal that
+    // exists without one lost its write-ahead log (deleted, emptied, left out of a copy). Taking
+    // it for a new journal would write over what is left of the record.
+    return Status::Corruption(
+        "journal " + options_.dir +
+        ": the directory holds a journal without its schema version, which drop writes first: "
+        "its write-ahead log (*.log) is missing or was emptied" +
+        (empty ? std::string(", and with it every entry")
+               : std::string(", or its meta is damaged")) +
+        ". Restore the directory from a backup, or move it aside: drop starts a new journal and "
+        "relists the cluster");
   }
   if (*version < kSchemaVersion) {
     // A new journal, or one of an older schema: the snapshots written from now on are of this

@@ -80,7 +80,8 @@ class Journal : public JournalWriter {
  private:
   struct Writer;
   explicit Journal(JournalOptions options) : options_(std::move(options)) {}
-  Status Recover();
+  // `existed`: the directory held a RocksDB database before this open.
+  Status Recover(bool existed);
   Status ApplyRetention(int64_t now_ms);
 
   JournalOptions options_;

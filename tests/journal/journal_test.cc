@@ -319,6 +319,41 @@ TEST(Journal, ADirectoryThatIsNotAJournalGetsAClearError) {
   EXPECT_TRUE(std::filesystem::exists(dir / "notes.txt"));  // nothing touched
 }
 
+// A journal that lost its write-ahead log is not taken for a new one, which would write over
+// what is left of the record.
+TEST(Journal, AJournalThatLostItsWriteAheadLogIsRefusedNotStartedAfresh) {
+  for (bool emptied : {false, true}) {
+    TempDir dir;
+    const auto& h = History();
+    v1::State state = InitialState();
+    {
+      auto j = Journal::Open(Options(dir.path()));
+      ASSERT_TRUE(j.ok()) << j.status().ToString();
+      WriteAll(j->get(), h, 0, h.size(), 37, &state);
+    }
+    int logs = 0;
+    for (const auto& f : std::filesystem::directory_iterator(dir.path())) {
+      if (f.path().extension() != ".log") continue;
+      ++logs;
+      if (emptied) {
+        std::ofstream(f.path(), std::ios::trunc).flush();
+      } else {
+        std::filesystem::remove(f.path());
+      }
+    }
+    ASSERT_GT(logs, 0);
+    auto j = Journal::Open(Options(dir.path()));
+    ASSERT_FALSE(j.ok()) << (emptied ? "emptied" : "deleted") << ": opened at entry "
+                         << (*j)->last_seq();
+    EXPECT_EQ(j.status().code(), Status::Code::kCorruption);
+    EXPECT_NE(j.status().message().find("its write-ahead log (*.log) is missing or was emptied"),
+              std::string::npos)
+        << j.status().message();
+    // Refused again, not made a new journal by the first attempt.
+    EXPECT_FALSE(Journal::Open(Options(dir.path())).ok());
+  }
+}
+
 TEST(Journal, ConcurrentWritersShareSyncs) {
   TempDir dir;
   auto j = Journal::Open(Options(dir.path()));
