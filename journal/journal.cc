@@ -69,6 +69,12 @@ Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options) {
   Result<std::unique_ptr<Store>> store = Store::Open(options.dir, open);
   if (!store.ok()) {
     Status s = store.status();
+    if (s.code() == Status::Code::kUnavailable) {
+      // Store's advice is for a reader; a writer has one journal and must wait its turn.
+      return Status::Unavailable("journal " + options.dir +
+                                 ": another process (another drop?) has it open for writing; "
+                                 "stop it, or give this one another --journal-dir");
+    }
     if (s.code() == Status::Code::kCorruption && !options.salvage) {
       // Say how much is intact: what a point-in-time recovery would keep.
       Store::Options look;

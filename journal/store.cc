@@ -86,6 +86,9 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options
                                    "file); give the operator's --journal-dir or a copy of it");
   }
 
+  if (!exists && options.mode == Mode::kReadWrite && options.create_if_missing) {
+    fs::create_directories(dir, ec);  // RocksDB makes the last directory only; errors show below
+  }
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = options.create_if_missing;
@@ -111,8 +114,10 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options
     if (!s.ok()) return store->Convert(s, "open");
     for (const char* want : {kEntriesFamily, kSnapshotsFamily, kMetaFamily}) {
       if (std::find(names.begin(), names.end(), want) == names.end()) {
-        return Status::InvalidArgument("journal " + dir + ": a RocksDB database but not a drop " +
-                                       "journal (no column family \"" + want + "\")");
+        return Status::InvalidArgument(
+            "journal " + dir + ": a RocksDB database but not a drop journal (no column family \"" +
+            want + "\"), or a journal whose MANIFEST is damaged; give the operator's " +
+            "--journal-dir or a copy of it, or restore it from a backup");
       }
     }
   }
@@ -142,7 +147,15 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options
                                  s.ToString() + "); read a live journal with a read-only or " +
                                  "secondary open, or copy it first");
     }
-    return store->Convert(s, "open");
+    Status open = store->Convert(s, "open");
+    const std::string why = s.ToString();
+    if (options.mode == Mode::kReadWrite && (why.find("Permission denied") != std::string::npos ||
+                                             why.find("mkdir") != std::string::npos)) {
+      return Status::IOError(open.message() + "; check that the directory can be created and " +
+                             "written by this user (for the operator: a writable volume at " +
+                             "--journal-dir)");
+    }
+    return open;
   }
 
   Result<uint32_t> version = store->SchemaVersion();

@@ -317,6 +317,15 @@ TEST(Journal, ADirectoryThatIsNotAJournalGetsAClearError) {
   EXPECT_NE(other.status().message().find("not a drop journal"), std::string::npos)
       << other.status().message();
   EXPECT_TRUE(std::filesystem::exists(dir / "notes.txt"));  // nothing touched
+
+  // A journal another writer holds: advice for a second operator, not for a reader.
+  auto first = Journal::Open(Options(dir / "deep/er/j"));  // its parents are made too
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto second = Journal::Open(Options(dir / "deep/er/j"));
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("stop it, or give this one another --journal-dir"),
+            std::string::npos)
+      << second.status().message();
 }
 
 // A journal that lost its write-ahead log is not taken for a new one, which would write over
