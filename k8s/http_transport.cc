@@ -12,6 +12,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <charconv>
 
 namespace drop::k8s {
 
@@ -145,6 +146,12 @@ Result<ServerAddress> ParseServerUrl(const std::string& url) {
   ServerAddress a;
   size_t slash = rest.find('/');
   std::string authority = rest.substr(0, slash);
+  if (authority.find('@') != std::string::npos) {
+    // Not echoed: what comes before the '@' may be a password.
+    return Status::InvalidArgument(
+        "the server URL carries user information (user:password@host); a kubeconfig gives "
+        "credentials in its user entry, not in the cluster's server");
+  }
   if (slash != std::string::npos) {
     a.path_prefix = rest.substr(slash);
     while (!a.path_prefix.empty() && a.path_prefix.back() == '/')
@@ -164,6 +171,12 @@ Result<ServerAddress> ParseServerUrl(const std::string& url) {
   }
   if (a.port.empty()) a.port = "443";
   if (a.host.empty()) return Status::InvalidArgument("server " + url + ": no host");
+  int port = 0;
+  auto [end, error] = std::from_chars(a.port.data(), a.port.data() + a.port.size(), port);
+  if (error != std::errc() || end != a.port.data() + a.port.size() || port < 1 || port > 65535) {
+    return Status::InvalidArgument("server " + url + ": port " + a.port +
+                                   " is not a port (1 to 65535)");
+  }
   return a;
 }
 

@@ -30,6 +30,10 @@ struct Merged {
 };
 
 Result<std::string> ReadWholeFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return Status::InvalidArgument("cannot read " + path + ": a directory, not a file");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::IOError("cannot read " + path + ": " + std::strerror(errno));
   std::ostringstream s;

@@ -1,12 +1,47 @@
 // drop-controller-manager: pre-caches container images on Kubernetes nodes, paced, with every
 // input and decision journaled (README.md). Flags as in DESIGN.md section 7.
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "core/duration.h"
 #include "k8s/client.h"
 #include "k8s/manager.h"
+
+namespace {
+
+// A namespace name: a DNS-1123 label, as the API server requires.
+std::string CheckNamespace(std::string& name) {
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  bool ok = !name.empty() && name.size() <= 63 && alnum(name.front()) && alnum(name.back()) &&
+            std::all_of(name.begin(), name.end(), [&](char c) { return alnum(c) || c == '-'; });
+  if (ok) return "";
+  return "'" + name +
+         "' is not a namespace name: at most 63 lowercase letters, digits and '-', starting and "
+         "ending with a letter or digit";
+}
+
+// The replica's name goes into the Lease and every request's User-Agent: printable, not blank.
+std::string CheckIdentity(std::string& name) {
+  bool printable = std::all_of(name.begin(), name.end(), [](char c) {
+    return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
+  });
+  bool blank = std::all_of(name.begin(), name.end(), [](char c) { return c == ' '; });
+  if (printable && !blank && name.size() <= 253) return "";
+  return "must be printable, not blank, and at most 253 characters";
+}
+
+std::string CheckQps(std::string& value) {
+  char* end = nullptr;
+  double qps = std::strtod(value.c_str(), &end);
+  if (end != value.c_str() && *end == '\0' && std::isfinite(qps) && qps >= 0) return "";
+  return "must be a number of requests per second, 0 or more (0 turns the limit off), not " + value;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   drop::k8s::ManagerOptions o;
@@ -29,9 +64,13 @@ int main(int argc, char** argv) {
                "take a coordination.k8s.io Lease before acting, so one replica acts at a time "
                "(the default in a cluster)");
   app.add_option("--namespace", o.namespace_, "namespace of the drop pods and the Lease")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Validator(CheckNamespace, "NAMESPACE"));
   app.add_option("--journal-dir", o.journal_dir, "where the RocksDB journal lives")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](std::string& dir) { return dir.empty() ? std::string("must name a directory") : ""; },
+          "DIR"));
   app.add_option("--journal-retention", retention,
                  "keep journal entries this long (Go duration, e.g. 168h); 0 keeps everything")
       ->capture_default_str();
@@ -39,9 +78,14 @@ int main(int argc, char** argv) {
   app.add_option("--operator-image", o.operator_image,
                  "image the drop pods copy drop-noop from (default: $DROP_OPERATOR_IMAGE)");
   app.add_option("--identity", o.identity,
-                 "this replica's name (default: $POD_NAME, else the host)");
-  app.add_option("--kube-api-qps", o.qps, "client-side rate limit")->capture_default_str();
-  app.add_option("--kube-api-burst", o.burst, "client-side burst")->capture_default_str();
+                 "this replica's name (default: $POD_NAME, else the host)")
+      ->check(CLI::Validator(CheckIdentity, "NAME"));
+  app.add_option("--kube-api-qps", o.qps, "client-side rate limit; 0 turns it off")
+      ->capture_default_str()
+      ->check(CLI::Validator(CheckQps, "QPS"));
+  app.add_option("--kube-api-burst", o.burst, "client-side burst")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
   bool in_cluster = std::getenv("KUBERNETES_SERVICE_HOST") != nullptr;
   o.leader_elect = in_cluster;
   try {

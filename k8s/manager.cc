@@ -26,6 +26,7 @@
 #include "k8s/event_recorder.h"
 #include "k8s/executor.h"
 #include "k8s/health_server.h"
+#include "k8s/http_transport.h"
 #include "k8s/informer.h"
 #include "k8s/io_thread.h"
 #include "k8s/leader_election.h"
@@ -162,6 +163,10 @@ Status RunManager(const ManagerOptions& in) {
   load.context = o.context;
   Result<Config> config = LoadConfig(load);
   if (!config.ok()) return config.status();
+  // Checked before it is logged: a URL with a password in it is refused, not written out.
+  if (Result<ServerAddress> server = ParseServerUrl(config->server); !server.ok()) {
+    return Status::InvalidArgument(config->source + ": " + server.status().message());
+  }
   log.Info("starting", {{"version", kDropVersion},
                         {"identity", o.identity},
                         {"config", config->source},

@@ -204,6 +204,10 @@ TEST_F(ConfigTest, ErrorsNameTheFileAndTheField) {
             "kubeconfig " + file +
                 ": no current-context is set and no context was named; set one with "
                 "`kubectl config use-context NAME`");
+  Result<Config> dir = LoadKubeconfig({tmp_.path()}, "");
+  ASSERT_FALSE(dir.ok());
+  EXPECT_EQ(dir.status().message(), "kubeconfig " + tmp_.path() + ": cannot read " + tmp_.path() +
+                                        ": a directory, not a file");
   Status bad_yaml = Error("clusters: [\n");
   EXPECT_EQ(bad_yaml.message().rfind("kubeconfig " + file + ": line 2, column 1: ", 0), 0u)
       << bad_yaml.message();
@@ -263,6 +267,20 @@ TEST(ServerUrl, Parts) {
   EXPECT_EQ(a->port, "443");
   EXPECT_EQ(a->path_prefix, "/k8s/clusters/c-1");
   EXPECT_FALSE(ParseServerUrl("http://x").ok());
+  for (const char* port : {"99999", "0", "-1", "6443x", ""}) {
+    Result<ServerAddress> bad = ParseServerUrl("https://127.0.0.1:" + std::string(port));
+    if (std::string_view(port).empty()) {
+      EXPECT_TRUE(bad.ok()) << "https://127.0.0.1: means the default port";
+      continue;
+    }
+    ASSERT_FALSE(bad.ok()) << port;
+    EXPECT_NE(bad.status().message().find("is not a port (1 to 65535)"), std::string::npos)
+        << bad.status().message();
+  }
+  Result<ServerAddress> userinfo = ParseServerUrl("https://admin:hunter2@127.0.0.1:6443");
+  ASSERT_FALSE(userinfo.ok());
+  EXPECT_EQ(userinfo.status().message().find("hunter2"), std::string::npos);
+  EXPECT_NE(userinfo.status().message().find("carries user information"), std::string::npos);
 }
 
 TEST(Base64, RoundTrip) {

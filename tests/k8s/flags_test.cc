@@ -1,0 +1,81 @@
+// drop-controller-manager's flags as a user types them: a bad value is exit code 2 with a message
+// that names the flag and what it takes, before anything connects or opens.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/support/temp_dir.h"
+
+namespace drop::k8s {
+namespace {
+
+struct Ran {
+  int exit_code = -1;
+  std::string err;
+};
+
+Ran Manager(const std::vector<std::string>& args) {
+  drop::testing::TempDir io;
+  std::string cmd = DROP_MANAGER;
+  for (const std::string& a : args) {
+    cmd += " '";
+    for (char c : a)
+      cmd += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    cmd += "'";
+  }
+  cmd += " >/dev/null 2>" + io / "err" + " </dev/null";
+  int status = std::system(cmd.c_str());
+  Ran r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream in(io / "err");
+  std::stringstream s;
+  s << in.rdbuf();
+  r.err = s.str();
+  return r;
+}
+
+TEST(Flags, ABadValueIsExitTwoAndSaysWhatTheFlagTakes) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"--namespace", "../../apis/x"}, "is not a namespace name"},
+      {{"--namespace", "Drop_System"}, "is not a namespace name"},
+      {{"--identity", "a\nb"}, "--identity: must be printable"},
+      {{"--identity", "  "}, "--identity: must be printable, not blank"},
+      {{"--kube-api-qps", "nan"}, "--kube-api-qps: must be a number of requests per second"},
+      {{"--kube-api-qps", "-5"}, "--kube-api-qps: must be a number of requests per second"},
+      {{"--kube-api-burst", "0"}, "--kube-api-burst"},
+      {{"--journal-dir", ""}, "--journal-dir: must name a directory"},
+      {{"--journal-retention", "1d"}, "--journal-retention"},
+  };
+  for (const Case& c : cases) {
+    Ran r = Manager(c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args[0] << " " << c.args[1] << ": " << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << c.args[0] << ": " << r.err;
+  }
+}
+
+TEST(Flags, AServerUrlWithAPasswordIsRefusedWithoutWritingThePasswordOut) {
+  drop::testing::TempDir dir;
+  std::ofstream(dir / "kc") << R"(apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://admin:hunter2@127.0.0.1:6443"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+)";
+  Ran r = Manager({"--kubeconfig", dir / "kc", "--journal-dir", dir / "j"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("carries user information"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("hunter2"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace drop::k8s
