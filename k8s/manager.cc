@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -56,6 +57,21 @@ std::string DefaultIdentity() {
 // civetweb's form of a bind address: "8443" (every interface) or "127.0.0.1:8443".
 std::string CivetAddress(const std::string& flag) {
   return flag.size() > 1 && flag[0] == ':' ? flag.substr(1) : flag;
+}
+
+// Why the metrics server (civetweb, whose own error names no cause) could not listen on
+// `endpoint`: the error of a trial bind, else `fallback`.
+std::string WhyNotListening(const boost::asio::ip::tcp::endpoint& endpoint,
+                            const std::string& fallback) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor trial(io);
+  boost::system::error_code error;
+  trial.open(endpoint.protocol(), error);
+  if (!error) trial.set_option(boost::asio::ip::tcp::acceptor::reuse_address(true), error);
+  if (!error) trial.bind(endpoint, error);
+  if (error) return error.message();
+  if (endpoint.address().is_v6()) return "the metrics server takes IPv4 addresses only";
+  return fallback;
 }
 
 // Waits for SIGTERM or SIGINT on a thread of its own (the signals are blocked everywhere else),
@@ -152,10 +168,12 @@ Status RunManager(const ManagerOptions& in) {
     if (!e.ok()) return e.status();
     health_endpoint = *e;
   }
+  std::optional<boost::asio::ip::tcp::endpoint> metrics_endpoint;
   if (o.metrics_bind_address != "0") {
     Result<boost::asio::ip::tcp::endpoint> e =
         ParseBindAddress(o.metrics_bind_address, "--metrics-bind-address");
     if (!e.ok()) return e.status();
+    metrics_endpoint = *e;
   }
 
   LoadOptions load;
@@ -251,8 +269,9 @@ Status RunManager(const ManagerOptions& in) {
     try {
       exposer = std::make_unique<prometheus::Exposer>(CivetAddress(o.metrics_bind_address), 2);
     } catch (const std::exception& e) {
-      return Status::Unavailable("--metrics-bind-address " + o.metrics_bind_address +
-                                 ": cannot listen (" + e.what() + "); choose another address");
+      return Status::Unavailable(
+          "--metrics-bind-address " + o.metrics_bind_address + ": cannot listen: " +
+          WhyNotListening(*metrics_endpoint, e.what()) + "; choose another address");
     }
     for (const auto& c : metrics.collectables())
       exposer->RegisterCollectable(c);

@@ -1,8 +1,11 @@
 // drop-controller-manager's flags as a user types them: a bad value is exit code 2 with a message
-// that names the flag and what it takes, before anything connects or opens.
+// that names the flag and what it takes, before anything connects or opens; an address the
+// operator cannot listen on says why.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -75,6 +78,28 @@ current-context: x
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("carries user information"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("hunter2"), std::string::npos) << r.err;
+}
+
+TEST(Flags, AMetricsAddressInUseSaysSo) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor taken(
+      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  const std::string address = "127.0.0.1:" + std::to_string(taken.local_endpoint().port());
+  drop::testing::TempDir dir;
+  std::ofstream(dir / "kc") << R"(apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+)";
+  Ran r = Manager({"--kubeconfig", dir / "kc", "--journal-dir", dir / "j",
+                   "--health-probe-bind-address", "0", "--metrics-bind-address", address});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(
+      r.err.find("--metrics-bind-address " + address + ": cannot listen: Address already in use"),
+      std::string::npos)
+      << r.err;
 }
 
 }  // namespace
