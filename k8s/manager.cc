@@ -276,6 +276,17 @@ Status RunManager(const ManagerOptions& in) {
     for (const auto& c : metrics.collectables())
       exposer->RegisterCollectable(c);
   }
+  // Where to scrape and probe, with the ports a ":0" picked.
+  boost::json::object listening;
+  if (exposer != nullptr && !exposer->GetListeningPorts().empty()) {
+    listening["metrics"] = metrics_endpoint->address().to_string() + ":" +
+                           std::to_string(exposer->GetListeningPorts().front());
+  }
+  if (health != nullptr) {
+    listening["health"] =
+        health_endpoint->address().to_string() + ":" + std::to_string(health->port());
+  }
+  if (!listening.empty()) log.Info("listening", std::move(listening));
 
   SystemClock clock;
   Loop* loop_ptr = nullptr;
