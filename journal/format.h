@@ -30,6 +30,11 @@ inline constexpr std::string_view kFirstSeqKey = "first_seq";
 inline constexpr std::string_view kLastSeqKey = "last_seq";
 inline constexpr std::string_view kSnapshotTimePrefix = "snap/";
 
+// A file in the journal directory while drop creates the journal, until its schema version is
+// written: a directory that holds a database, no schema version and no such file lost its
+// write-ahead log; with the file, the creation was cut short and starts again.
+inline constexpr const char* kCreatingFile = "DROP-CREATING";
+
 inline std::string EncodeSeq(uint64_t seq) {
   std::string key(8, '\0');
   for (int i = 7; i >= 0; --i) {

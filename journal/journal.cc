@@ -1,9 +1,12 @@
 #include "journal/journal.h"
 
+#include <fcntl.h>
 #include <rocksdb/write_batch.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 
 #include "core/fold.h"
@@ -55,6 +58,31 @@ struct Journal::Writer {
   std::chrono::steady_clock::time_point arrived = std::chrono::steady_clock::now();
 };
 
+// Puts kCreatingFile in `dir` (made if missing), durably: it must be on disk before RocksDB's
+// CURRENT is.
+Status MarkCreating(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);  // RocksDB makes the last directory only
+  const std::string path = (std::filesystem::path(dir) / kCreatingFile).string();
+  auto fail = [&](const char* what) {
+    return Status::IOError("journal " + dir + ": cannot " + what + " " + path + ": " +
+                           std::strerror(errno) +
+                           "; check that the directory can be created and written by this user "
+                           "(for the operator: a writable volume at --journal-dir)");
+  };
+  int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0) return fail("create");
+  bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced) return fail("sync");
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return fail("sync the directory of");
+  synced = ::fsync(dfd) == 0;
+  ::close(dfd);
+  if (!synced) return fail("sync the directory of");
+  return Status::Ok();
+}
+
 // How long a batch that starts further on waits for the batch before it to arrive.
 constexpr std::chrono::seconds kPredecessorWait{1};
 
@@ -64,8 +92,14 @@ Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options) {
   open.mode = Store::Mode::kReadWrite;
   open.create_if_missing = true;
   open.salvage = options.salvage;
+  namespace fs = std::filesystem;
   std::error_code ec;
-  const bool existed = std::filesystem::exists(std::filesystem::path(options.dir) / "CURRENT", ec);
+  const bool existed = fs::exists(fs::path(options.dir) / "CURRENT", ec);
+  bool creating = fs::exists(fs::path(options.dir) / kCreatingFile, ec);
+  if (!existed && !creating && (!fs::exists(options.dir, ec) || fs::is_empty(options.dir, ec))) {
+    if (Status s = MarkCreating(options.dir); !s.ok()) return s;
+    creating = true;
+  }
   Result<std::unique_ptr<Store>> store = Store::Open(options.dir, open);
   if (!store.ok()) {
     Status s = store.status();
@@ -94,7 +128,7 @@ Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options) {
     return s;
   }
   journal->store_ = std::move(*store);
-  if (Status s = journal->Recover(existed); !s.ok()) return s;
+  if (Status s = journal->Recover(existed && !creating); !s.ok()) return s;
   return journal;
 }
 
@@ -107,9 +141,10 @@ Status Journal::Recover(bool existed) {
   if (!range.ok()) return range.status();
   bool empty = range->first > range->second;
   if (*version == 0 && existed) {
-    // The schema version is the first thing written to a new journal, synced: a journal that
-    // exists without one lost its write-ahead log (deleted, emptied, left out of a copy). Taking
-    // it for a new journal would write over what is left of the record.
+    // The schema version is the first thing written to a new journal, synced, before the
+    // creation's mark goes: a journal that exists without either lost its write-ahead log
+    // (deleted, emptied, left out of a copy). Taking it for a new journal would write over what
+    // is left of the record.
     return Status::Corruption(
         "journal " + options_.dir +
         ": the directory holds a journal without its schema version, which drop writes first: "
@@ -130,6 +165,10 @@ Status Journal::Recover(bool existed) {
     sync.sync = true;
     if (Status s = store_->Convert(store_->db()->Write(sync, &wb), "initialize"); !s.ok()) return s;
   }
+  // Created (or long since): the mark goes. Should its removal be lost, the version now says
+  // the journal is whole and the next open takes the mark away again.
+  std::error_code ec;
+  std::filesystem::remove(std::filesystem::path(options_.dir) / kCreatingFile, ec);
   if (options_.verify_on_open) {
     if (Status s = store_->VerifyChecksums(); !s.ok()) return s;
   }

@@ -80,8 +80,10 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options
     return Status::NotFound("journal " + dir + ": no such directory; give the directory the " +
                             "operator writes its journal to (--journal-dir), or a copy of it");
   }
+  // A directory drop began to create the journal in holds RocksDB's first files, which are ours.
+  bool ours = fs::is_empty(dir, ec) || fs::exists(fs::path(dir) / kCreatingFile, ec);
   if (exists && !has_db &&
-      !(options.mode == Mode::kReadWrite && options.create_if_missing && fs::is_empty(dir, ec))) {
+      !(options.mode == Mode::kReadWrite && options.create_if_missing && ours)) {
     return Status::InvalidArgument("journal " + dir + ": not a drop journal (no RocksDB CURRENT " +
                                    "file); give the operator's --journal-dir or a copy of it");
   }

@@ -59,6 +59,10 @@ Result<std::unique_ptr<Reader>> Reader::Open(const std::string& dir, bool salvag
   // one lost files (a copy that left the write-ahead log behind) or is damaged.
   Result<uint32_t> version = r->store_->SchemaVersion();
   if (!version.ok()) return version.status();
+  if (*version == 0 && fs::exists(fs::path(dir) / journal::kCreatingFile)) {
+    return Status::NotFound("journal " + dir +
+                            ": holds nothing yet; drop stopped while it was creating it");
+  }
   if (*version == 0) {
     return Status::Corruption("journal " + dir +
                               ": holds no schema version, which drop writes when it creates a "

@@ -363,6 +363,31 @@ TEST(Journal, AJournalThatLostItsWriteAheadLogIsRefusedNotStartedAfresh) {
   }
 }
 
+// Cut short between RocksDB's creation of the database and the schema version: the mark left in
+// the directory says so, and the next open creates the journal again.
+TEST(Journal, ACreationCutShortStartsAgain) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "j");
+  std::ofstream(dir / ("j/" + std::string(kCreatingFile))).flush();
+  {
+    Store::Options rw;
+    rw.mode = Store::Mode::kReadWrite;
+    rw.create_if_missing = true;
+    auto store = Store::Open(dir / "j", rw);  // RocksDB's files, then the crash
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+  }
+  auto j = Journal::Open(Options(dir / "j"));
+  ASSERT_TRUE(j.ok()) << j.status().ToString();
+  EXPECT_EQ((*j)->last_seq(), 0u);
+  EXPECT_FALSE(std::filesystem::exists(dir / ("j/" + std::string(kCreatingFile))));
+  v1::State state = InitialState();
+  WriteAll(j->get(), History(), 0, 10, 5, &state);
+  j->reset();
+  auto again = Journal::Open(Options(dir / "j"));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ((*again)->last_seq(), 10u);
+}
+
 TEST(Journal, ConcurrentWritersShareSyncs) {
   TempDir dir;
   auto j = Journal::Open(Options(dir.path()));
