@@ -103,7 +103,8 @@ Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options) {
   Result<std::unique_ptr<Store>> store = Store::Open(options.dir, open);
   if (!store.ok()) {
     Status s = store.status();
-    if (s.code() == Status::Code::kUnavailable) {
+    if (s.code() == Status::Code::kUnavailable &&
+        s.message().find("another process has it open") != std::string::npos) {
       // Store's advice is for a reader; a writer has one journal and must wait its turn.
       return Status::Unavailable("journal " + options.dir +
                                  ": another process (another drop?) has it open for writing; "

@@ -110,7 +110,10 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options
   // takes no concurrent inserts).
   db_options.allow_concurrent_memtable_write = false;
 
-  if (has_db) {
+  // A database cut short before its column families were made gets them now, as a new one.
+  const bool creating = fs::exists(fs::path(dir) / kCreatingFile, ec) &&
+                        options.mode == Mode::kReadWrite && options.create_if_missing;
+  if (has_db && !creating) {
     std::vector<std::string> names;
     rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
     if (!s.ok()) return store->Convert(s, "open");
@@ -144,13 +147,16 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options
   }
   store->db_.reset(db);
   if (!s.ok()) {
-    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+    // RocksDB's words for a LOCK another process (or this one) holds.
+    const std::string why = s.ToString();
+    if ((why.find("While lock file") != std::string::npos &&
+         why.find("Resource temporarily unavailable") != std::string::npos) ||
+        why.find("lock hold by current process") != std::string::npos) {
       return Status::Unavailable("journal " + dir + ": another process has it open for writing (" +
                                  s.ToString() + "); read a live journal with a read-only or " +
                                  "secondary open, or copy it first");
     }
     Status open = store->Convert(s, "open");
-    const std::string why = s.ToString();
     if (options.mode == Mode::kReadWrite && (why.find("Permission denied") != std::string::npos ||
                                              why.find("mkdir") != std::string::npos)) {
       return Status::IOError(open.message() + "; check that the directory can be created and " +
@@ -255,7 +261,8 @@ Status Store::Convert(const rocksdb::Status& s, const std::string& what) const {
     std::string verdict = missing ? " is missing: " : " is damaged: ";
     return Status::Corruption(where + (file.empty() ? "" : file + verdict) + s.ToString() + advice);
   }
-  if (!named.empty() && !named.ends_with(".log") && db_ == nullptr) {
+  if (!named.empty() && !named.ends_with(".log") && db_ == nullptr &&
+      s.ToString().find("No such file") != std::string::npos) {
     // A file the journal needs is missing or unreadable: a copy that left some out.
     return Status::IOError(where + "cannot read its " + DescribeFile(named) + ": " + s.ToString() +
                            ". Copy the whole journal directory, every file in it, or restore it "
