@@ -63,6 +63,15 @@ Result<Config> InClusterConfig(const LoadOptions& options) {
   return config;
 }
 
+std::string RedactUrl(std::string_view url) {
+  size_t start = url.find("://");
+  start = start == std::string_view::npos ? 0 : start + 3;
+  size_t end = url.find_first_of("/?#", start);
+  size_t at = url.substr(0, end).rfind('@');
+  if (at == std::string_view::npos || at < start) return std::string(url);
+  return std::string(url.substr(0, start)) + "...@" + std::string(url.substr(at + 1));
+}
+
 Result<Config> LoadConfig(const LoadOptions& options) {
   if (!options.kubeconfig.empty()) return LoadKubeconfig({options.kubeconfig}, options.context);
   std::optional<std::string> host = Getenv(options, "KUBERNETES_SERVICE_HOST");

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -54,6 +55,10 @@ struct LoadOptions {
 // KUBERNETES_SERVICE_HOST and _PORT are set; else the files in $KUBECONFIG, merged; else
 // ~/.kube/config.
 Result<Config> LoadConfig(const LoadOptions& options);
+
+// `url` with its user information (the "user:password@" before the host) shown as "...@": what
+// a message or a log may say of a server URL.
+std::string RedactUrl(std::string_view url);
 
 // The pod's service account: token (a file, re-read as the kubelet rotates it), CA and namespace
 // from `service_account_dir`, the server from KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT.

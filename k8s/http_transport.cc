@@ -140,7 +140,7 @@ http::request<http::string_body> BuildRequest(const HttpRequest& r, const Server
 Result<ServerAddress> ParseServerUrl(const std::string& url) {
   constexpr std::string_view kScheme = "https://";
   if (url.rfind(kScheme, 0) != 0) {
-    return Status::InvalidArgument("server " + url + ": not an https:// URL");
+    return Status::InvalidArgument("server " + RedactUrl(url) + ": not an https:// URL");
   }
   std::string rest = url.substr(kScheme.size());
   ServerAddress a;
@@ -160,7 +160,7 @@ Result<ServerAddress> ParseServerUrl(const std::string& url) {
   if (!authority.empty() && authority.front() == '[') {
     size_t close = authority.find(']');
     if (close == std::string::npos)
-      return Status::InvalidArgument("server " + url + ": bad IPv6 host");
+      return Status::InvalidArgument("server " + RedactUrl(url) + ": bad IPv6 host");
     a.host = authority.substr(1, close - 1);
     if (close + 1 < authority.size() && authority[close + 1] == ':')
       a.port = authority.substr(close + 2);
@@ -170,11 +170,11 @@ Result<ServerAddress> ParseServerUrl(const std::string& url) {
     if (colon != std::string::npos) a.port = authority.substr(colon + 1);
   }
   if (a.port.empty()) a.port = "443";
-  if (a.host.empty()) return Status::InvalidArgument("server " + url + ": no host");
+  if (a.host.empty()) return Status::InvalidArgument("server " + RedactUrl(url) + ": no host");
   int port = 0;
   auto [end, error] = std::from_chars(a.port.data(), a.port.data() + a.port.size(), port);
   if (error != std::errc() || end != a.port.data() + a.port.size() || port < 1 || port > 65535) {
-    return Status::InvalidArgument("server " + url + ": port " + a.port +
+    return Status::InvalidArgument("server " + RedactUrl(url) + ": port " + a.port +
                                    " is not a port (1 to 65535)");
   }
   return a;

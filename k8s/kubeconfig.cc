@@ -153,7 +153,7 @@ Status ReadCluster(const Entry& e, Config* config) {
   if (server->empty()) return FieldError(e.file, e.field + ".server", "missing");
   if (server->rfind("https://", 0) != 0) {
     return FieldError(e.file, e.field + ".server",
-                      Quote(*server) + " is not an https:// URL; drop talks TLS only");
+                      Quote(RedactUrl(*server)) + " is not an https:// URL; drop talks TLS only");
   }
   config->server = *server;
   Result<bool> insecure = Bool(e.body, "insecure-skip-tls-verify", e.file, e.field);

@@ -29,9 +29,11 @@ std::string CheckIdentity(std::string& name) {
   bool printable = std::all_of(name.begin(), name.end(), [](char c) {
     return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
   });
-  bool blank = std::all_of(name.begin(), name.end(), [](char c) { return c == ' '; });
+  // "" is the default ($POD_NAME, else the host).
+  bool blank =
+      !name.empty() && std::all_of(name.begin(), name.end(), [](char c) { return c == ' '; });
   if (printable && !blank && name.size() <= 253) return "";
-  return "must be printable, not blank, and at most 253 characters";
+  return "must be printable, not only spaces, and at most 253 characters";
 }
 
 std::string CheckQps(std::string& value) {

@@ -277,15 +277,17 @@ Status RunManager(const ManagerOptions& in) {
       exposer->RegisterCollectable(c);
   }
   // Where to scrape and probe, with the ports a ":0" picked.
+  auto host_port = [](const boost::asio::ip::address& a, int port) {
+    std::string host = a.is_v6() ? "[" + a.to_string() + "]" : a.to_string();
+    return host + ":" + std::to_string(port);
+  };
   boost::json::object listening;
   if (exposer != nullptr && !exposer->GetListeningPorts().empty()) {
-    listening["metrics"] = metrics_endpoint->address().to_string() + ":" +
-                           std::to_string(exposer->GetListeningPorts().front());
+    listening["metrics"] =
+        host_port(metrics_endpoint->address(), exposer->GetListeningPorts().front());
   }
-  if (health != nullptr) {
-    listening["health"] =
-        health_endpoint->address().to_string() + ":" + std::to_string(health->port());
-  }
+  if (health != nullptr)
+    listening["health"] = host_port(health_endpoint->address(), health->port());
   if (!listening.empty()) log.Info("listening", std::move(listening));
 
   SystemClock clock;

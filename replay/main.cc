@@ -91,9 +91,10 @@ Result<TimelineFigures> WriteTimelineFile(const Reader& r, const TimelineOptions
                                           const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  fs::file_status st = fs::status(path, ec);
+  // A symlink (/dev/stdout) is written through, not replaced by the file renamed over it.
+  fs::file_status st = fs::symlink_status(path, ec);
   bool aside = !fs::exists(st) || fs::is_regular_file(st);
-  if (fs::is_directory(st)) {
+  if (fs::is_directory(fs::status(path, ec))) {
     return Status::InvalidArgument("-o " + path + " is a directory; give the HTML file's path");
   }
   const std::string written = aside ? path + ".part" : path;
@@ -309,9 +310,11 @@ int Run(int argc, char** argv) {
   if (!s.ok()) return Fail(s);
   // Output that did not reach its file is an error, not a silent success: a full disk, a closed
   // standard output.
+  errno = 0;
   out.flush();
   if (!out) {
-    return Fail(Status::IOError(std::string("cannot write the output: ") + std::strerror(errno)));
+    return Fail(Status::IOError(std::string("cannot write the output") +
+                                (errno != 0 ? std::string(": ") + std::strerror(errno) : "")));
   }
   return code;
 }

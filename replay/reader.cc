@@ -63,11 +63,11 @@ Result<std::unique_ptr<Reader>> Reader::Open(const std::string& dir, bool salvag
     return Status::NotFound("journal " + dir +
                             ": holds nothing yet; drop stopped while it was creating it");
   }
-  if (*version == 0) {
+  if (*version == 0 && !salvage) {
     return Status::Corruption("journal " + dir +
                               ": holds no schema version, which drop writes when it creates a "
                               "journal: files of it are missing (copy the whole directory, its "
-                              "*.log files too) or it is damaged");
+                              "*.log files too) or it is damaged; --salvage reads what is left");
   }
   Result<std::pair<uint64_t, uint64_t>> range = r->store_->Range();
   if (!range.ok()) return range.status();

@@ -354,9 +354,11 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
   if (!range.ok()) return range.status();
   uint64_t from = range->first, to = range->second;
   if (to < from) {
-    return Status::InvalidArgument("--to " + o.to + " is entry " + std::to_string(to) +
-                                   ", before entry " + std::to_string(from) +
-                                   ": nothing to verify; the journal holds " + r.RangeText());
+    return Status::InvalidArgument(
+        (o.to.empty() ? "--from " + o.from + " is the journal's last entry or after it"
+                      : "--to " + o.to + " is entry " + std::to_string(to) + ", before entry " +
+                            std::to_string(from)) +
+        ": nothing to verify; the journal holds " + r.RangeText());
   }
   // Start at the newest snapshot before `from` (or the journal's origin); a range ends where the
   // decisions of its last input end.

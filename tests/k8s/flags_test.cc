@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/support/temp_dir.h"
@@ -22,9 +24,31 @@ struct Ran {
   std::string err;
 };
 
-Ran Manager(const std::vector<std::string>& args) {
+// Runs the manager with `args`, and whatever of a harmless setup they leave out: a kubeconfig of
+// a server nothing listens on, a journal in a temporary directory, no leader election, no
+// listeners. So a check that stops working fails the test instead of starting an operator
+// against the user's own cluster.
+Ran Manager(std::vector<std::string> args) {
   drop::testing::TempDir io;
-  std::string cmd = DROP_MANAGER;
+  std::ofstream(io / "kc") << R"(apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+)";
+  const std::vector<std::pair<std::string, std::string>> defaults = {
+      {"--kubeconfig", io / "kc"},
+      {"--journal-dir", io / "j"},
+      {"--leader-elect", "false"},
+      {"--metrics-bind-address", "0"},
+      {"--health-probe-bind-address", "0"}};
+  for (const auto& [flag, value] : defaults) {
+    if (std::find(args.begin(), args.end(), flag) == args.end()) {
+      args.push_back(flag + "=" + value);
+    }
+  }
+  std::string cmd = "timeout 60 " + std::string(DROP_MANAGER);
   for (const std::string& a : args) {
     cmd += " '";
     for (char c : a)
@@ -51,7 +75,7 @@ TEST(Flags, ABadValueIsExitTwoAndSaysWhatTheFlagTakes) {
       {{"--namespace", "../../apis/x"}, "is not a namespace name"},
       {{"--namespace", "Drop_System"}, "is not a namespace name"},
       {{"--identity", "a\nb"}, "--identity: must be printable"},
-      {{"--identity", "  "}, "--identity: must be printable, not blank"},
+      {{"--identity", "  "}, "--identity: must be printable, not only spaces"},
       {{"--kube-api-qps", "nan"}, "--kube-api-qps: must be a number of requests per second"},
       {{"--kube-api-qps", "-5"}, "--kube-api-qps: must be a number of requests per second"},
       {{"--kube-api-burst", "0"}, "--kube-api-burst"},
@@ -85,16 +109,7 @@ TEST(Flags, AMetricsAddressInUseSaysSo) {
   boost::asio::ip::tcp::acceptor taken(
       io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
   const std::string address = "127.0.0.1:" + std::to_string(taken.local_endpoint().port());
-  drop::testing::TempDir dir;
-  std::ofstream(dir / "kc") << R"(apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: x, context: {cluster: c, user: u}}]
-current-context: x
-)";
-  Ran r = Manager({"--kubeconfig", dir / "kc", "--journal-dir", dir / "j",
-                   "--health-probe-bind-address", "0", "--metrics-bind-address", address});
+  Ran r = Manager({"--metrics-bind-address", address});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(
       r.err.find("--metrics-bind-address " + address + ": cannot listen: Address already in use"),

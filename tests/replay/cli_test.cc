@@ -409,14 +409,13 @@ TEST(BadInput, OutputIsNeverWrittenIntoTheJournalAndAFailedWriteIsExitTwo) {
   EXPECT_EQ(null.exit_code, 0) << null.err;
   EXPECT_TRUE(std::filesystem::is_character_file("/dev/null"));
   // Output that does not reach its file is an error, wherever it goes.
-  if (std::filesystem::is_character_file("/dev/full")) {
-    std::string cmd = testing::Quote(DROP_REPLAY) + " -j " + testing::Quote(rec.journal);
-    for (const char* c : {" export >/dev/full", " info >&-", " timeline -o /dev/full"}) {
-      int status = std::system((cmd + c + " 2>/dev/null").c_str());
-      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << c;
-    }
-    EXPECT_TRUE(std::filesystem::is_character_file("/dev/full"));
+  if (!std::filesystem::is_character_file("/dev/full")) GTEST_SKIP() << "no /dev/full here";
+  std::string cmd = testing::Quote(DROP_REPLAY) + " -j " + testing::Quote(rec.journal);
+  for (const char* c : {" export >/dev/full", " info >&-", " timeline -o /dev/full"}) {
+    int status = std::system((cmd + c + " 2>/dev/null").c_str());
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << c;
   }
+  EXPECT_TRUE(std::filesystem::is_character_file("/dev/full"));
 }
 
 TEST(ReadOnly, NoCommandChangesAByteOfTheJournal) {
