@@ -65,15 +65,18 @@ void WriteAll(Journal* j, const std::vector<v1::Entry>& entries, size_t from, si
   }
 }
 
+// Writes all of History() to a new journal in `dir`, and closes it.
+void WriteHistory(const std::string& dir) {
+  v1::State state = InitialState();
+  auto j = Journal::Open(Options(dir));
+  ASSERT_TRUE(j.ok()) << j.status().ToString();
+  WriteAll(j->get(), History(), 0, History().size(), 37, &state);
+}
+
 TEST(Journal, ReopeningRecoversTheStateTheEntriesFoldTo) {
   TempDir dir;
   const auto& h = History();
-  v1::State state = InitialState();
-  {
-    auto j = Journal::Open(Options(dir.path()));
-    ASSERT_TRUE(j.ok()) << j.status().ToString();
-    WriteAll(j->get(), h, 0, h.size(), 37, &state);
-  }
+  WriteHistory(dir.path());
   auto j = Journal::Open(Options(dir.path()));
   ASSERT_TRUE(j.ok()) << j.status().ToString();
   EXPECT_EQ(Bytes((*j)->TakeRecoveredState()), Bytes(FoldPrefix(h, h.size())));
@@ -333,13 +336,7 @@ TEST(Journal, ADirectoryThatIsNotAJournalGetsAClearError) {
 TEST(Journal, AJournalThatLostItsWriteAheadLogIsRefusedNotStartedAfresh) {
   for (bool emptied : {false, true}) {
     TempDir dir;
-    const auto& h = History();
-    v1::State state = InitialState();
-    {
-      auto j = Journal::Open(Options(dir.path()));
-      ASSERT_TRUE(j.ok()) << j.status().ToString();
-      WriteAll(j->get(), h, 0, h.size(), 37, &state);
-    }
+    WriteHistory(dir.path());
     int logs = 0;
     for (const auto& f : std::filesystem::directory_iterator(dir.path())) {
       if (f.path().extension() != ".log") continue;
