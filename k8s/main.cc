@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/duration.h"
+#include "core/image_ref.h"
 #include "k8s/client.h"
 #include "k8s/manager.h"
 
@@ -34,6 +35,13 @@ std::string CheckIdentity(std::string& name) {
       !name.empty() && std::all_of(name.begin(), name.end(), [](char c) { return c == ' '; });
   if (printable && !blank && name.size() <= 253) return "";
   return "must be printable, not only spaces, and at most 253 characters";
+}
+
+// The image drop pods copy drop-noop from: a reference the kubelet can pull ("" for the default).
+std::string CheckImage(std::string& image) {
+  if (image.empty()) return "";
+  drop::Result<drop::ImageRef> ref = drop::ParseImageRef(image);
+  return ref.ok() ? "" : "'" + image + "' is not an image reference: " + ref.status().message();
 }
 
 std::string CheckQps(std::string& value) {
@@ -78,7 +86,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--log-level", o.log_level, "debug, info, warn or error")->capture_default_str();
   app.add_option("--operator-image", o.operator_image,
-                 "image the drop pods copy drop-noop from (default: $DROP_OPERATOR_IMAGE)");
+                 "image the drop pods copy drop-noop from (default: $DROP_OPERATOR_IMAGE)")
+      ->check(CLI::Validator(CheckImage, "IMAGE"));
   app.add_option("--identity", o.identity,
                  "this replica's name (default: $POD_NAME, else the host)")
       ->check(CLI::Validator(CheckIdentity, "NAME"));

@@ -81,6 +81,8 @@ TEST(Flags, ABadValueIsExitTwoAndSaysWhatTheFlagTakes) {
       {{"--kube-api-burst", "0"}, "--kube-api-burst"},
       {{"--journal-dir", ""}, "--journal-dir: must name a directory"},
       {{"--journal-retention", "1d"}, "--journal-retention"},
+      {{"--operator-image", "not an image!!"},
+       "--operator-image: 'not an image!!' is not an image"},
   };
   for (const Case& c : cases) {
     Ran r = Manager(c.args);
