@@ -94,11 +94,8 @@ Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options) {
   open.salvage = options.salvage;
   namespace fs = std::filesystem;
   std::error_code ec;
-  const bool existed = fs::exists(fs::path(options.dir) / "CURRENT", ec);
-  bool creating = fs::exists(fs::path(options.dir) / kCreatingFile, ec);
-  if (!existed && !creating && (!fs::exists(options.dir, ec) || fs::is_empty(options.dir, ec))) {
+  if (!fs::exists(options.dir, ec) || fs::is_empty(options.dir, ec)) {
     if (Status s = MarkCreating(options.dir); !s.ok()) return s;
-    creating = true;
   }
   Result<std::unique_ptr<Store>> store = Store::Open(options.dir, open);
   if (!store.ok()) {
@@ -118,7 +115,7 @@ Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options) {
       Result<std::unique_ptr<Store>> intact = Store::Open(options.dir, look);
       if (intact.ok()) {
         Result<std::pair<uint64_t, uint64_t>> range = (*intact)->Range();
-        if (range.ok()) {
+        if (range.ok() && range->first <= range->second) {
           s = Status::Corruption(s.message() + " [entries " + std::to_string(range->first) + ".." +
                                  std::to_string(range->second) +
                                  " are intact; the damage is in entries after " +
@@ -129,32 +126,18 @@ Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options) {
     return s;
   }
   journal->store_ = std::move(*store);
-  if (Status s = journal->Recover(existed && !creating); !s.ok()) return s;
+  if (Status s = journal->Recover(); !s.ok()) return s;
   return journal;
 }
 
 Journal::~Journal() = default;
 
-Status Journal::Recover(bool existed) {
+Status Journal::Recover() {
   Result<uint32_t> version = store_->SchemaVersion();
   if (!version.ok()) return version.status();
   Result<std::pair<uint64_t, uint64_t>> range = store_->Range();
   if (!range.ok()) return range.status();
   bool empty = range->first > range->second;
-  if (*version == 0 && existed) {
-    // The schema version is the first thing written to a new journal, synced, before the
-    // creation's mark goes: a journal that exists without either lost its write-ahead log
-    // (deleted, emptied, left out of a copy). Taking it for a new journal would write over what
-    // is left of the record.
-    return Status::Corruption(
-        "journal " + options_.dir +
-        ": the directory holds a journal without its schema version, which drop writes first: "
-        "its write-ahead log (*.log) is missing or was emptied" +
-        (empty ? std::string(", and with it every entry")
-               : std::string(", or its meta is damaged")) +
-        ". Restore the directory from a backup, or move it aside: drop starts a new journal and "
-        "relists the cluster");
-  }
   if (*version < kSchemaVersion) {
     // A new journal, or one of an older schema: the snapshots written from now on are of this
     // one, so a reader that knows only the older must refuse it. Older snapshots stay readable

@@ -80,8 +80,7 @@ class Journal : public JournalWriter {
  private:
   struct Writer;
   explicit Journal(JournalOptions options) : options_(std::move(options)) {}
-  // `existed`: the directory held a RocksDB database before this open.
-  Status Recover(bool existed);
+  Status Recover();
   Status ApplyRetention(int64_t now_ms);
 
   JournalOptions options_;

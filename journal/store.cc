@@ -110,10 +110,11 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options
   // takes no concurrent inserts).
   db_options.allow_concurrent_memtable_write = false;
 
+  // drop marks a journal it creates until the schema version is written (see kCreatingFile).
+  const bool marked = fs::exists(fs::path(dir) / kCreatingFile, ec);
+  const bool creator = options.mode == Mode::kReadWrite && options.create_if_missing;
   // A database cut short before its column families were made gets them now, as a new one.
-  const bool creating = fs::exists(fs::path(dir) / kCreatingFile, ec) &&
-                        options.mode == Mode::kReadWrite && options.create_if_missing;
-  if (has_db && !creating) {
+  if (has_db && !(marked && creator)) {
     std::vector<std::string> names;
     rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
     if (!s.ok()) return store->Convert(s, "open");
@@ -173,6 +174,28 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options
         "journal " + dir + ": written with schema version " + std::to_string(*version) +
         ", newer than this build of drop knows (" + std::to_string(kSchemaVersion) +
         "); use a drop (or drop-replay) at least as new as the one that wrote it");
+  }
+  if (*version == 0 && has_db) {
+    // The schema version is the first thing written to a new journal, synced, before its mark
+    // goes. With the mark, the creation was cut short: a writer creates the journal again.
+    // Without it, the journal lost its write-ahead log (deleted, emptied, left out of a copy):
+    // taking it for a new one would write over what is left of the record.
+    if (marked && !creator) {
+      return Status::NotFound("journal " + dir +
+                              ": holds nothing yet; drop stopped while it was creating it");
+    }
+    if (!marked && !(options.salvage && options.mode != Mode::kReadWrite)) {
+      Result<std::pair<uint64_t, uint64_t>> range = store->Range();
+      if (!range.ok()) return range.status();
+      return Status::Corruption(
+          "journal " + dir +
+          ": holds no schema version, which drop writes first when it creates a journal: its "
+          "write-ahead log (*.log) is missing or was emptied" +
+          (range->first > range->second ? std::string(", and with it every entry")
+                                        : std::string(", or its meta is damaged")) +
+          ". drop-replay --salvage reads what is left; to run drop again, restore the directory "
+          "from a backup, or move it aside: drop starts a new journal and relists the cluster");
+    }
   }
   return store;
 }

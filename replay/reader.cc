@@ -55,20 +55,6 @@ Result<std::unique_ptr<Reader>> Reader::Open(const std::string& dir, bool salvag
   if (r->live()) {
     if (Status s = r->store_->CatchUp(); !s.ok()) return s;
   }
-  // drop writes the schema version when it creates a journal, before any entry: a journal without
-  // one lost files (a copy that left the write-ahead log behind) or is damaged.
-  Result<uint32_t> version = r->store_->SchemaVersion();
-  if (!version.ok()) return version.status();
-  if (*version == 0 && fs::exists(fs::path(dir) / journal::kCreatingFile)) {
-    return Status::NotFound("journal " + dir +
-                            ": holds nothing yet; drop stopped while it was creating it");
-  }
-  if (*version == 0 && !salvage) {
-    return Status::Corruption("journal " + dir +
-                              ": holds no schema version, which drop writes when it creates a "
-                              "journal: files of it are missing (copy the whole directory, its "
-                              "*.log files too) or it is damaged; --salvage reads what is left");
-  }
   Result<std::pair<uint64_t, uint64_t>> range = r->store_->Range();
   if (!range.ok()) return range.status();
   r->first_ = range->first;
