@@ -3,13 +3,13 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <string>
 
 #include "core/duration.h"
 #include "core/image_ref.h"
 #include "k8s/client.h"
+#include "k8s/log.h"
 #include "k8s/manager.h"
 
 namespace {
@@ -42,6 +42,17 @@ std::string CheckImage(std::string& image) {
   if (image.empty()) return "";
   drop::Result<drop::ImageRef> ref = drop::ParseImageRef(image);
   return ref.ok() ? "" : "'" + image + "' is not an image reference: " + ref.status().message();
+}
+
+std::string CheckLevel(std::string& name) {
+  drop::k8s::Level level;
+  return drop::k8s::Logger::ParseLevel(name, &level) ? "" : "use debug, info, warn or error";
+}
+
+std::string CheckRetention(std::string& value) {
+  drop::Result<int64_t> ms = drop::ParseDuration(value);
+  if (!ms.ok()) return ms.status().message();
+  return *ms < 0 ? "must not be negative" : "";
 }
 
 std::string CheckQps(std::string& value) {
@@ -83,8 +94,11 @@ int main(int argc, char** argv) {
           "DIR"));
   app.add_option("--journal-retention", retention,
                  "keep journal entries this long (Go duration, e.g. 168h); 0 keeps everything")
-      ->capture_default_str();
-  app.add_option("--log-level", o.log_level, "debug, info, warn or error")->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Validator(CheckRetention, "DURATION"));
+  app.add_option("--log-level", o.log_level, "debug, info, warn or error")
+      ->capture_default_str()
+      ->check(CLI::Validator(CheckLevel, "LEVEL"));
   app.add_option("--operator-image", o.operator_image,
                  "image the drop pods copy drop-noop from (default: $DROP_OPERATOR_IMAGE)")
       ->check(CLI::Validator(CheckImage, "IMAGE"));
@@ -104,17 +118,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  drop::Result<int64_t> ms = drop::ParseDuration(retention);
-  if (!ms.ok() || *ms < 0) {
-    std::fprintf(stderr, "drop-controller-manager: --journal-retention: %s\n",
-                 ms.ok() ? "must not be negative" : ms.status().message().c_str());
-    return 2;
-  }
-  o.journal_retention_ms = *ms;
+  o.journal_retention_ms = *drop::ParseDuration(retention);
   drop::Status s = drop::k8s::RunManager(o);
-  if (!s.ok()) {
-    std::fprintf(stderr, "drop-controller-manager: %s\n", s.message().c_str());
-    return s.code() == drop::Status::Code::kInvalidArgument ? 2 : 1;
-  }
-  return 0;
+  if (s.ok()) return 0;
+  // Past its flags the operator speaks only JSON lines, its last words included, so that a log
+  // pipeline keeps them with the rest.
+  drop::k8s::Logger(drop::k8s::Level::kError).Error("cannot go on", {{"error", s.message()}});
+  return s.code() == drop::Status::Code::kInvalidArgument ? 2 : 1;
 }

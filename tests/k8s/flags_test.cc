@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/json.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -81,6 +82,8 @@ TEST(Flags, ABadValueIsExitTwoAndSaysWhatTheFlagTakes) {
       {{"--kube-api-burst", "0"}, "--kube-api-burst"},
       {{"--journal-dir", ""}, "--journal-dir: must name a directory"},
       {{"--journal-retention", "1d"}, "--journal-retention"},
+      {{"--journal-retention", "-1h"}, "--journal-retention: must not be negative"},
+      {{"--log-level", "verbose"}, "--log-level: use debug, info, warn or error"},
       {{"--operator-image", "not an image!!"},
        "--operator-image: 'not an image!!' is not an image"},
   };
@@ -88,6 +91,35 @@ TEST(Flags, ABadValueIsExitTwoAndSaysWhatTheFlagTakes) {
     Ran r = Manager(c.args);
     EXPECT_EQ(r.exit_code, 2) << c.args[0] << " " << c.args[1] << ": " << r.err;
     EXPECT_NE(r.err.find(c.says), std::string::npos) << c.args[0] << ": " << r.err;
+  }
+}
+
+// Each line of `err` as a JSON object; fails the test on a line that is not one.
+std::vector<boost::json::object> JsonLines(const std::string& err) {
+  std::vector<boost::json::object> lines;
+  std::istringstream in(err);
+  for (std::string line; std::getline(in, line);) {
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(line, ec);
+    EXPECT_TRUE(!ec && v.is_object()) << "not a JSON object: " << line;
+    if (!ec && v.is_object()) lines.push_back(v.as_object());
+  }
+  return lines;
+}
+
+// Past its flags the operator's stderr is its log: a failure is its last JSON line, at error.
+TEST(Flags, AFailurePastTheFlagsIsTheLastJsonLineOfTheLog) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--kubeconfig", "/nonexistent/kubeconfig"},
+        std::vector<std::string>{"--journal-dir", "/proc/version/journal"}}) {
+    Ran r = Manager(args);
+    EXPECT_NE(r.exit_code, 0) << r.err;
+    std::vector<boost::json::object> lines = JsonLines(r.err);
+    ASSERT_FALSE(lines.empty()) << args[1] << ": " << r.err;
+    const boost::json::object& last = lines.back();
+    EXPECT_EQ(last.at("level"), "error") << r.err;
+    ASSERT_TRUE(last.contains("error")) << r.err;
+    EXPECT_NE(last.at("error").as_string().find(args[1]), boost::json::string::npos) << r.err;
   }
 }
 
