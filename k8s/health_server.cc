@@ -1,5 +1,6 @@
 #include "k8s/health_server.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -33,7 +34,18 @@ Result<tcp::endpoint> ParseBindAddress(const std::string& text, const std::strin
   if (!host.empty()) {
     boost::system::error_code error;
     address = asio::ip::make_address(host, error);
-    if (error) return bad("\"" + host + "\" is not an IP address");
+    if (error) {
+      // A host name, e.g. localhost: one of its addresses, IPv4 first, as Go's net.Listen does.
+      asio::io_context io;
+      tcp::resolver::results_type found = tcp::resolver(io).resolve(host, "", error);
+      if (error || found.empty()) {
+        return bad("\"" + host + "\" is neither an IP address nor a host name this machine knows" +
+                   (error ? " (" + error.message() + ")" : ""));
+      }
+      auto v4 = std::find_if(found.begin(), found.end(),
+                             [](const auto& r) { return r.endpoint().address().is_v4(); });
+      address = (v4 != found.end() ? *v4 : *found.begin()).endpoint().address();
+    }
   }
   return tcp::endpoint(address, static_cast<uint16_t>(port));
 }

@@ -14,7 +14,8 @@
 namespace drop::k8s {
 
 // A bind address as the operator's flags take it: ":8081" (every interface), "127.0.0.1:8081",
-// "[::1]:8081", or port 0 for any free port. `flag` names the flag in errors.
+// "[::1]:8081", "localhost:8081" (a host name: one of its addresses, IPv4 first), or port 0 for
+// any free port. `flag` names the flag in errors.
 Result<boost::asio::ip::tcp::endpoint> ParseBindAddress(const std::string& text,
                                                         const std::string& flag);
 

@@ -55,8 +55,11 @@ std::string DefaultIdentity() {
 }
 
 // civetweb's form of a bind address: "8443" (every interface) or "127.0.0.1:8443".
-std::string CivetAddress(const std::string& flag) {
-  return flag.size() > 1 && flag[0] == ':' ? flag.substr(1) : flag;
+std::string CivetAddress(const boost::asio::ip::tcp::endpoint& endpoint) {
+  const boost::asio::ip::address& a = endpoint.address();
+  std::string port = std::to_string(endpoint.port());
+  if (a.is_unspecified() && a.is_v4()) return port;
+  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + port;
 }
 
 // Why the metrics server (civetweb, whose own error names no cause) could not listen on
@@ -267,7 +270,7 @@ Status RunManager(const ManagerOptions& in) {
   std::unique_ptr<prometheus::Exposer> exposer;
   if (o.metrics_bind_address != "0") {
     try {
-      exposer = std::make_unique<prometheus::Exposer>(CivetAddress(o.metrics_bind_address), 2);
+      exposer = std::make_unique<prometheus::Exposer>(CivetAddress(*metrics_endpoint), 2);
     } catch (const std::exception& e) {
       return Status::Unavailable(
           "--metrics-bind-address " + o.metrics_bind_address + ": cannot listen: " +

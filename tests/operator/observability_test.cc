@@ -185,6 +185,12 @@ TEST(HealthServer, ABusyPortAndABadAddressGetClearErrors) {
   ASSERT_FALSE(second.ok());
   EXPECT_NE(second.status().message().find("cannot listen"), std::string::npos);
   EXPECT_EQ(ParseBindAddress(":8081", "--health-probe-bind-address")->port(), 8081);
+  // A host name is one of its addresses, as Go's net.Listen takes it.
+  Result<boost::asio::ip::tcp::endpoint> named =
+      ParseBindAddress("localhost:8081", "--health-probe-bind-address");
+  ASSERT_TRUE(named.ok()) << named.status().ToString();
+  EXPECT_TRUE(named->address().is_loopback()) << named->address().to_string();
+  EXPECT_EQ(named->port(), 8081);
   auto bad = ParseBindAddress("localhost", "--health-probe-bind-address");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("--health-probe-bind-address \"localhost\""),
