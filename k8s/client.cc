@@ -1,6 +1,7 @@
 #include "k8s/client.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
@@ -111,6 +112,25 @@ asio::awaitable<void> Client::Sleep(std::chrono::steady_clock::duration d) {
   co_await timer.async_wait(kUse);
 }
 
+void Client::StopRetrying() {
+  stopping_ = true;
+  asio::post(executor_, [self = shared_from_this()] {
+    for (asio::steady_timer* t : self->pausing_)
+      t->cancel();
+  });
+}
+
+asio::awaitable<bool> Client::PauseToRetry(const ApiStatus& error, std::chrono::milliseconds d) {
+  if (stopping_) co_return false;
+  ++retries_;
+  if (options_.on_retry) options_.on_retry(error, d);
+  asio::steady_timer timer(executor_, d);
+  pausing_.insert(&timer);
+  co_await timer.async_wait(kUse);
+  pausing_.erase(&timer);
+  co_return !stopping_;
+}
+
 asio::awaitable<void> Client::Throttle() {
   co_await Sleep(limiter_.Reserve(std::chrono::steady_clock::now()));
 }
@@ -160,6 +180,7 @@ asio::awaitable<ApiResult<std::string>> Client::Call(RequestSpec spec) {
     ++requests_;
     Exchange ex = co_await transport_->RoundTrip(std::move(request));
     std::chrono::milliseconds wait;
+    ApiStatus error;
     if (!ex.error.ok()) {
       ++connection_errors_;
       // Not sent at all: safe to send. Sent: only if sending it twice does no harm.
@@ -176,11 +197,8 @@ asio::awaitable<ApiResult<std::string>> Client::Call(RequestSpec spec) {
                                         spec.info.Describe() + ": " + ex.error.message() + note);
       }
       wait = backoff.Next();
-      if (options_.on_retry) {
-        options_.on_retry(ApiStatus::NoResponse(ex.error.reason(),
-                                                spec.info.Describe() + ": " + ex.error.message()),
-                          wait);
-      }
+      error = ApiStatus::NoResponse(ex.error.reason(),
+                                    spec.info.Describe() + ": " + ex.error.message());
     } else {
       const int code = ex.response.status;
       if (code >= 200 && code < 300) co_return std::move(ex.response.body);
@@ -200,12 +218,9 @@ asio::awaitable<ApiResult<std::string>> Client::Call(RequestSpec spec) {
         co_return ApiStatusFromResponse(spec.info, code, ex.response.body);
       }
       wait = RetryAfter(ex.response.retry_after, backoff);
-      if (options_.on_retry) {
-        options_.on_retry(ApiStatusFromResponse(spec.info, code, ex.response.body), wait);
-      }
+      error = ApiStatusFromResponse(spec.info, code, ex.response.body);
     }
-    ++retries_;
-    co_await Sleep(wait);
+    if (!co_await PauseToRetry(error, wait)) co_return error;
   }
 }
 
@@ -301,12 +316,10 @@ asio::awaitable<ApiResult<std::unique_ptr<WatchStream>>> Client::Watch(Resource 
       co_return ApiStatusFromResponse(info, ex.status, ex.error_response.body);
     }
     ++too_many_requests_;
-    ++retries_;
-    std::chrono::milliseconds wait = RetryAfter(ex.error_response.retry_after, backoff);
-    if (options_.on_retry) {
-      options_.on_retry(ApiStatusFromResponse(info, ex.status, ex.error_response.body), wait);
+    ApiStatus error = ApiStatusFromResponse(info, ex.status, ex.error_response.body);
+    if (!co_await PauseToRetry(error, RetryAfter(ex.error_response.retry_after, backoff))) {
+      co_return error;
     }
-    co_await Sleep(wait);
   }
 }
 

@@ -14,12 +14,14 @@
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "core/status.h"
@@ -167,11 +169,18 @@ class Client : public std::enable_shared_from_this<Client> {
                                                                 std::string name,
                                                                 DeleteOptions options);
 
+  // For shutting down: from now on no attempt is tried again, and a call waiting to retry
+  // returns the error it has at once. Any thread.
+  void StopRetrying();
+
  private:
   Client(boost::asio::any_io_executor executor, std::shared_ptr<Transport> transport,
          const Config& config, ClientOptions options);
   boost::asio::awaitable<void> Sleep(std::chrono::steady_clock::duration d);
   boost::asio::awaitable<void> Throttle();
+  // The wait before a retry, which the caller tells on_retry of; false when retrying has stopped
+  // (before the wait or during it).
+  boost::asio::awaitable<bool> PauseToRetry(const ApiStatus& error, std::chrono::milliseconds d);
   // The credential for the next attempt (and the client certificate it may bring).
   boost::asio::awaitable<Result<std::string>> Authorization();
   std::chrono::milliseconds RetryAfter(const std::string& header, Backoff& backoff) const;
@@ -184,6 +193,9 @@ class Client : public std::enable_shared_from_this<Client> {
   std::unique_ptr<Credentials> credentials_;
   std::string client_cert_pem_;  // the exec plugin's certificate in use, if any
   RateLimiter limiter_;
+
+  std::atomic<bool> stopping_{false};
+  std::set<boost::asio::steady_timer*> pausing_;  // the waits before a retry; I/O thread only
 
   std::atomic<uint64_t> requests_{0}, retries_{0}, too_many_requests_{0}, server_errors_{0},
       connection_errors_{0}, unauthorized_{0};

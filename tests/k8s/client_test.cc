@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -103,6 +104,32 @@ TEST(Client, EachRetryIsToldWithItsErrorAndWait) {
   EXPECT_EQ(told[0], "get nodes n: 503 ServiceUnavailable: etcd is slow / 1ms");
   EXPECT_NE(told[1].find("get nodes n: "), std::string::npos) << told[1];
   EXPECT_NE(told[1].find(" / 2ms"), std::string::npos) << told[1];
+}
+
+// A stop (the operator's shutdown) ends a wait to retry at once, with the error the call has,
+// and no call tries again after it.
+TEST(Client, StopRetryingEndsAWaitWithTheErrorItHas) {
+  std::promise<void> waiting;
+  ClientOptions o = Fixture::Quick();
+  o.retry_backoff = BackoffPolicy{std::chrono::minutes(1), std::chrono::minutes(1), 2, 0};
+  o.on_retry = [&](const ApiStatus&, std::chrono::milliseconds) { waiting.set_value(); };
+  Fixture f({}, o);
+  f.transport->script = {Respond(503, R"({"kind":"Status","message":"etcd is slow"})"),
+                         Respond(503, R"({"kind":"Status","message":"still slow"})")};
+  auto t0 = Clock::now();
+  std::future<ApiResult<json::object>> r =
+      std::async(std::launch::async, [&] { return f.Run(f.client->Get(kNodes, "", "n")); });
+  waiting.get_future().wait();
+  f.client->StopRetrying();
+  ASSERT_EQ(r.wait_for(std::chrono::seconds(30)), std::future_status::ready)
+      << "still waiting out the minute";
+  ApiResult<json::object> got = r.get();
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(30));
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().message(), "get nodes n: 503 ServiceUnavailable: etcd is slow");
+  ApiResult<json::object> next = f.Run(f.client->Get(kNodes, "", "n"));
+  EXPECT_EQ(next.status().message(), "get nodes n: 503 ServiceUnavailable: still slow");
+  EXPECT_EQ(f.transport->requests.size(), 2u);
 }
 
 TEST(Client, ServerErrorIsRetriedForAGet) {
