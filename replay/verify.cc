@@ -360,6 +360,8 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
                             std::to_string(from)) +
         ": nothing to verify; the journal holds " + r.RangeText());
   }
+  report.asked_first = from;
+  report.asked_last = to;
   // Start at the newest snapshot before `from` (or the journal's origin); a range ends where the
   // decisions of its last input end.
   uint64_t start = r.origin().seq;
@@ -561,6 +563,18 @@ void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::o
     if (rep.snapshots_checked > 0) {
       out << "snapshots: " << rep.snapshots_checked << " checked; each equals the fold of the "
           << "entries before it.\n";
+    }
+    if (rep.first < rep.asked_first || rep.last > rep.asked_last) {
+      out << "note: asked for entries " << rep.asked_first << ".." << rep.asked_last
+          << "; the check ";
+      if (rep.first < rep.asked_first) {
+        out << "starts from the snapshot after entry " << rep.first - 1 << ", the newest before it"
+            << (rep.last > rep.asked_last ? ", and " : ".\n");
+      }
+      if (rep.last > rep.asked_last) {
+        out << "runs on to entry " << rep.last << ", the last decision of the inputs it was "
+            << "asked for.\n";
+      }
     }
     if (rep.unverifiable > 0) {
       out << "note: the first " << rep.unverifiable << " entries are decisions of an input "

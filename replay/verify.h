@@ -49,6 +49,9 @@ struct Divergence {
 
 struct VerifyReport {
   uint64_t first = 0, last = 0;  // entries checked
+  // The range asked for (--from, --to). The check starts after the newest snapshot before it,
+  // and ends with the decisions of its last input: first..last covers it, and may be wider.
+  uint64_t asked_first = 0, asked_last = 0;
   uint64_t inputs = 0, decisions = 0;
   uint64_t unverifiable = 0;  // decisions at the start whose input is before the journal
   int snapshots_checked = 0;

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/step.h"
 #include "journal/format.h"
 #include "journal/store.h"
 #include "replay/reader.h"
@@ -92,6 +93,41 @@ TEST(Verify, TheDemoJournalIsCleanAndExitsZero) {
   EXPECT_NE(nothing.err.find("--to 0 is entry 0, before entry 1: nothing to verify"),
             std::string::npos)
       << nothing.err;
+}
+
+// A range is checked from the snapshot before it, and the report says so.
+TEST(Verify, ARangeSaysWhereItsCheckStartedAndEnded) {
+  TempDir dir;
+  const std::vector<v1::Entry> journal = WriteRandom(dir, 4, 700);
+  auto reader = Reader::Open(dir / "j");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  // From 1000, past the first snapshot, to an input that has decisions.
+  const uint64_t to = Nth(journal, 0, [&](const v1::Entry& e) {
+    return e.seq() > 1200 && e.seq() < journal.size() && !IsDecision(e) &&
+           IsDecision(journal[e.seq()]);
+  });
+  ASSERT_NE(to, 0u);
+  uint64_t last = to;
+  while (last < journal.size() && IsDecision(journal[last]))
+    ++last;
+  uint64_t snapshot = 0;
+  for (const journal::Store::SnapshotInfo& i : (*reader)->store().Snapshots())
+    snapshot = i.seq <= 1000 ? std::max(snapshot, i.seq) : snapshot;
+  ASSERT_GT(snapshot, 0u);
+  // --from is a point: the state after entry 1000, so the entries asked for start at 1001.
+  testing::Run r = Replay(dir / "j", {"verify", "--from", "1000", "--to", std::to_string(to)});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string checked =
+      "Entries " + std::to_string(snapshot + 1) + ".." + std::to_string(last) + " ";
+  EXPECT_NE(r.out.find("verify: clean. " + checked), std::string::npos) << r.out;
+  EXPECT_NE(
+      r.out.find("note: asked for entries 1001.." + std::to_string(to) +
+                 "; the check starts from the snapshot after entry " + std::to_string(snapshot) +
+                 ", the newest before it, and runs on to entry " + std::to_string(last) +
+                 ", the last decision of the inputs it was asked "
+                 "for."),
+      std::string::npos)
+      << r.out;
 }
 
 // The operator decided through the core's index; --walk recomputes without it.
