@@ -244,6 +244,16 @@ int Run(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    // CLI11 takes a mistyped command for a missing one; say which word it did not know.
+    std::vector<std::string> extra = app.remaining();
+    if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr && !extra.empty()) {
+      std::string commands;
+      for (const CLI::App* c : app.get_subcommands([](const CLI::App*) { return true; }))
+        commands += (commands.empty() ? "" : ", ") + c->get_name();
+      return Fail(Status::InvalidArgument("'" + extra.front() +
+                                          "' is not a command; the commands are " + commands +
+                                          " (drop-replay --help says what each does)"));
+    }
     int code = app.exit(e);
     return code == 0 ? kExitOk : kExitBadInput;
   }

@@ -302,6 +302,16 @@ TEST(BadInput, ACountFlagRefusesANumberBelowItsLeast) {
   }
 }
 
+TEST(BadInput, AMistypedCommandIsNamedWithTheCommandsThereAre) {
+  Recorded rec;
+  testing::Run r = Replay(rec.journal, {"verfiy", "--from", "3"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("'verfiy' is not a command; the commands are info, log, state, explain, "
+                       "verify, diff, timeline, simulate, export"),
+            std::string::npos)
+      << r.err;
+}
+
 // Writes `rec`'s journal key by key, as damage on disk would leave it.
 void Damage(const Recorded& rec,
             const std::function<rocksdb::Status(journal::Store&, rocksdb::DB*)>& f) {
