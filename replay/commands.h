@@ -27,7 +27,9 @@ struct LogOptions {
   uint64_t limit = 0;  // 0: no limit
   Format format = Format::kTable;
 };
-Status Log(const Reader& reader, const LogOptions& options, std::ostream& out);
+
+// `notes` (stderr) is told when the filters match nothing.
+Status Log(const Reader& reader, const LogOptions& options, std::ostream& out, std::ostream& notes);
 
 struct StateOptions {
   std::string at;      // empty: the end of the journal

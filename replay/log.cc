@@ -2,7 +2,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
-#include <iostream>
+#include <ostream>
 
 #include "core/duration.h"
 #include "replay/commands.h"
@@ -26,7 +26,7 @@ boost::json::value EntryDocument(const v1::Entry& e) {
 
 }  // namespace
 
-Status Log(const Reader& r, const LogOptions& o, std::ostream& out) {
+Status Log(const Reader& r, const LogOptions& o, std::ostream& out, std::ostream& notes) {
   for (const std::string& k : o.kinds) {
     const auto& known = KindFilters();
     if (std::find(known.begin(), known.end(), k) == known.end()) {
@@ -117,7 +117,7 @@ Status Log(const Reader& r, const LogOptions& o, std::ostream& out) {
     // As kubectl says "No resources found": a filter that matched nothing (a misspelt name?) is
     // told apart from a command that printed nothing for another reason.
     if (table.empty()) {
-      std::cerr << "No entries match, of entries " << from << ".." << to << ".\n";
+      notes << "No entries match, of entries " << from << ".." << to << ".\n";
     }
   } else {
     Print(List(std::move(items)), o.format, out);

@@ -284,7 +284,7 @@ int Run(int argc, char** argv) {
   } else if (log_cmd->parsed()) {
     if (rid->count() > 0) log.reconcile_id = reconcile_id;
     log.format = *format;
-    s = Log(r, log, out);
+    s = Log(r, log, out, std::cerr);
   } else if (state_cmd->parsed()) {
     if (!output.empty()) state.format = *format;
     s = ShowState(r, state, out);
