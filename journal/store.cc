@@ -443,16 +443,24 @@ std::vector<Store::SnapshotInfo> Store::Snapshots() const {
 
 Result<std::optional<std::pair<uint64_t, v1::State>>> Store::SnapshotAtOrBefore(
     uint64_t seq) const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), snapshots()));
-  it->SeekForPrev(EncodeSeq(seq));
-  if (!it->Valid()) {
-    if (!it->status().ok()) return Convert(it->status(), "read snapshots");
-    return std::optional<std::pair<uint64_t, v1::State>>();
+  // The meta records say which snapshots there are (each is written in one batch with its
+  // snapshot, and verify checks those): a snapshot without one is not used.
+  std::optional<uint64_t> at;
+  for (const SnapshotInfo& s : Snapshots()) {
+    if (s.seq <= seq) at = std::max(at.value_or(0), s.seq);
   }
-  uint64_t at = DecodeSeq(it->key().ToStringView());
-  Result<v1::State> state = DecodeSnapshot(at, it->value().ToStringView());
+  if (!at) return std::optional<std::pair<uint64_t, v1::State>>();
+  Result<std::optional<std::string>> bytes = SnapshotBytes(*at);
+  if (!bytes.ok()) return bytes.status();
+  if (!bytes->has_value()) return MissingSnapshot(*at);
+  Result<v1::State> state = DecodeSnapshot(*at, **bytes);
   if (!state.ok()) return state.status();
-  return std::optional<std::pair<uint64_t, v1::State>>(std::make_pair(at, std::move(*state)));
+  return std::optional<std::pair<uint64_t, v1::State>>(std::make_pair(*at, std::move(*state)));
+}
+
+Status Store::MissingSnapshot(uint64_t seq) const {
+  return Status::Corruption("journal " + dir_ + ": the snapshot at entry " + std::to_string(seq) +
+                            " is listed but missing; the journal is damaged");
 }
 
 Result<v1::State> Store::DecodeSnapshot(uint64_t seq, std::string_view bytes) const {

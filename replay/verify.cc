@@ -165,7 +165,10 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State* 
       out.status = stored.status();
       return out;
     }
-    if (!stored->has_value()) return out;
+    if (!stored->has_value()) {
+      out.status = store.MissingSnapshot(seg.last);
+      return out;
+    }
     out.snapshot_checked = true;
     std::string mine = state->SerializeAsString();
     if (**stored == mine) return out;
@@ -188,9 +191,10 @@ Status LoadState(const Reader& r, uint64_t seq, v1::State* state) {
   if (seq != r.origin().seq) {
     Result<std::optional<std::string>> bytes = r.store().SnapshotBytes(seq);
     if (!bytes.ok()) return bytes.status();
-    if (bytes->has_value()) return r.store().DecodeSnapshot(seq, **bytes, state);
+    if (!bytes->has_value()) return r.store().MissingSnapshot(seq);
+    return r.store().DecodeSnapshot(seq, **bytes, state);
   }
-  Result<v1::State> loaded = seq == r.origin().seq ? r.StateAt(r.origin()) : r.store().StateAt(seq);
+  Result<v1::State> loaded = r.StateAt(r.origin());
   if (!loaded.ok()) return loaded.status();
   state->CopyFrom(*loaded);
   return Status::Ok();

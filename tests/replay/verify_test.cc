@@ -313,6 +313,51 @@ TEST(Verify, ASnapshotThatIsNotTheFoldOfItsEntriesIsReportedByItsEntry) {
                                            " is not the fold of the entries before it");
 }
 
+// The snapshots are the ones the meta records list, which verify checks: one stored without a
+// record is never used, and one listed but gone is damage, not a reason to skip a check.
+TEST(Verify, OnlyListedSnapshotsAreUsedAndAListedOneThatIsGoneIsDamage) {
+  TempDir dir;
+  const std::vector<v1::Entry> journal = WriteRandom(dir, 7, 300);
+  journal::Store::Options rw;
+  rw.mode = journal::Store::Mode::kReadWrite;
+  auto store = journal::Store::Open(dir / "j", rw);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  std::vector<uint64_t> at;
+  for (const journal::Store::SnapshotInfo& s : (*store)->Snapshots())
+    at.push_back(s.seq);
+  ASSERT_GE(at.size(), 3u);
+  const uint64_t point = at[0] + 10;
+  ASSERT_LT(point, at[1]);
+  Result<v1::State> before = (*store)->StateAt(point);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+
+  v1::State stray = *before;  // a snapshot with no meta record, of a State drop never had
+  stray.set_last_seq(at[0] + 5);
+  stray.clear_nodes();
+  rocksdb::DB* db = (*store)->db();
+  ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), (*store)->snapshots(),
+                      journal::EncodeSeq(stray.last_seq()), stray.SerializeAsString())
+                  .ok());
+  Result<v1::State> after = (*store)->StateAt(point);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->SerializeAsString(), before->SerializeAsString());
+
+  ASSERT_TRUE(
+      db->Delete(rocksdb::WriteOptions(), (*store)->snapshots(), journal::EncodeSeq(at[1])).ok());
+  const std::string missing =
+      "the snapshot at entry " + std::to_string(at[1]) + " is listed but missing";
+  Result<v1::State> gone = (*store)->StateAt(at[1] + 1);
+  ASSERT_FALSE(gone.ok());
+  EXPECT_NE(gone.status().message().find(missing), std::string::npos) << gone.status().message();
+  store->reset();
+  for (int jobs : {1, 3}) {
+    Result<VerifyReport> report = VerifyJournal(dir, jobs);
+    ASSERT_FALSE(report.ok()) << jobs << " jobs: verify took the journal for clean";
+    EXPECT_NE(report.status().message().find(missing), std::string::npos)
+        << report.status().message();
+  }
+}
+
 TEST(Verify, ReportsItsProgressAndEndsAtTheTotal) {
   TempDir dir;
   const std::vector<v1::Entry> journal = WriteRandom(dir, 4, 700);
