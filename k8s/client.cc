@@ -125,9 +125,15 @@ asio::awaitable<bool> Client::PauseToRetry(const ApiStatus& error, std::chrono::
   ++retries_;
   if (options_.on_retry) options_.on_retry(error, d);
   asio::steady_timer timer(executor_, d);
+  // On the list while it waits, and off it however the wait ends (the frame may be destroyed
+  // while suspended), so StopRetrying never reaches a timer that is gone.
+  struct Listed {
+    std::set<asio::steady_timer*>& timers;
+    asio::steady_timer* timer;
+    ~Listed() { timers.erase(timer); }
+  } listed{pausing_, &timer};
   pausing_.insert(&timer);
   co_await timer.async_wait(kUse);
-  pausing_.erase(&timer);
   co_return !stopping_;
 }
 

@@ -178,7 +178,7 @@ class Client : public std::enable_shared_from_this<Client> {
          const Config& config, ClientOptions options);
   boost::asio::awaitable<void> Sleep(std::chrono::steady_clock::duration d);
   boost::asio::awaitable<void> Throttle();
-  // The wait before a retry, which the caller tells on_retry of; false when retrying has stopped
+  // Counts the retry, tells on_retry of `error` and waits `d`; false when retrying has stopped
   // (before the wait or during it).
   boost::asio::awaitable<bool> PauseToRetry(const ApiStatus& error, std::chrono::milliseconds d);
   // The credential for the next attempt (and the client certificate it may bring).

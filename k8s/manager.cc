@@ -352,7 +352,8 @@ Status RunManager(const ManagerOptions& in) {
   if (!executor.Drain(std::chrono::seconds(10))) {
     log.Info("writes still in flight at exit; the next start decides them again");
   }
-  // The informers may be waiting to retry a list against a server that is gone: no more tries.
+  // The writes have had their time. The informers may be waiting to retry a list against a server
+  // that is gone: no more tries, so they end now.
   (*client)->StopRetrying();
   for (auto& i : informers)
     i->WaitStopped(std::chrono::seconds(2));
