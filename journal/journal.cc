@@ -189,8 +189,9 @@ Status Journal::Recover() {
   last_seq_ = state.last_seq();
   last_time_ = state.last_time_ms();
   metrics_.last_seq = last_seq_;
-  std::vector<Store::SnapshotInfo> snaps = store_->Snapshots();
-  last_snapshot_time_ = snaps.empty() ? state.last_time_ms() : snaps.back().time_ms;
+  Result<std::vector<Store::SnapshotInfo>> snaps = store_->Snapshots();
+  if (!snaps.ok()) return snaps.status();
+  last_snapshot_time_ = snaps->empty() ? state.last_time_ms() : snaps->back().time_ms;
   entries_since_snapshot_ = last_seq_ - (from - 1);
   recovered_ = std::move(state);
   return Status::Ok();
@@ -348,7 +349,9 @@ Status Journal::WriteSnapshot(const v1::State& state) {
 
 Status Journal::ApplyRetention(int64_t now_ms) {
   if (options_.retention_age_ms <= 0 && options_.retention_bytes == 0) return Status::Ok();
-  std::vector<Store::SnapshotInfo> snaps = store_->Snapshots();
+  Result<std::vector<Store::SnapshotInfo>> listed = store_->Snapshots();
+  if (!listed.ok()) return listed.status();
+  const std::vector<Store::SnapshotInfo>& snaps = *listed;
   Result<std::pair<uint64_t, uint64_t>> range = store_->Range();
   if (!range.ok()) return range.status();
   auto [first, last] = *range;

@@ -429,33 +429,57 @@ Store::Iterator Store::Entries(uint64_t from, uint64_t to, Decode decode) const 
                   to, decode);
 }
 
-std::vector<Store::SnapshotInfo> Store::Snapshots() const {
+Result<Store::SnapshotInfo> Store::SnapshotRecord(const rocksdb::Iterator& it) const {
+  std::string_view key =
+      it.key().ToStringView().substr(std::string_view(kSnapshotTimePrefix).size());
+  uint64_t seq = DecodeSeq(key);
+  Result<uint64_t> time = ParseNumber(it.value().ToString(), "its time");
+  if (seq == 0) {
+    return Status::Corruption("journal " + dir_ +
+                              ": a snapshot record's key is not a sequence number; the journal is "
+                              "damaged");
+  }
+  if (!time.ok()) {
+    return Status::Corruption("journal " + dir_ + ": the record of the snapshot at entry " +
+                              std::to_string(seq) + " holds no time (" + time.status().message() +
+                              "); the journal is damaged");
+  }
+  return SnapshotInfo{seq, static_cast<int64_t>(*time)};
+}
+
+Result<std::vector<Store::SnapshotInfo>> Store::Snapshots() const {
   std::vector<SnapshotInfo> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta()));
-  std::string prefix(kSnapshotTimePrefix);
+  const std::string_view prefix(kSnapshotTimePrefix);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    std::string_view key = it->key().ToStringView().substr(prefix.size());
-    Result<uint64_t> time = ParseNumber(it->value().ToString(), "snapshot time");
-    if (time.ok()) out.push_back({DecodeSeq(key), static_cast<int64_t>(*time)});
+    Result<SnapshotInfo> record = SnapshotRecord(*it);
+    if (!record.ok()) return record.status();
+    out.push_back(*record);
   }
+  if (!it->status().ok()) return Convert(it->status(), "read the snapshot records");
   return out;
 }
 
 Result<std::optional<std::pair<uint64_t, v1::State>>> Store::SnapshotAtOrBefore(
     uint64_t seq) const {
-  // The meta records say which snapshots there are (each is written in one batch with its
-  // snapshot, and verify checks those): a snapshot without one is not used.
-  std::optional<uint64_t> at;
-  for (const SnapshotInfo& s : Snapshots()) {
-    if (s.seq <= seq) at = std::max(at.value_or(0), s.seq);
+  using Found = std::optional<std::pair<uint64_t, v1::State>>;
+  // The records say which snapshots there are (each is written in one batch with its snapshot,
+  // and verify checks those): a snapshot without one is not used.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta()));
+  const std::string prefix(kSnapshotTimePrefix);
+  it->SeekForPrev(prefix + EncodeSeq(seq));
+  if (!it->Valid() || !it->key().starts_with(prefix)) {
+    if (!it->status().ok()) return Convert(it->status(), "read the snapshot records");
+    return Found();
   }
-  if (!at) return std::optional<std::pair<uint64_t, v1::State>>();
-  Result<std::optional<std::string>> bytes = SnapshotBytes(*at);
+  Result<SnapshotInfo> record = SnapshotRecord(*it);
+  if (!record.ok()) return record.status();
+  Result<std::optional<std::string>> bytes = SnapshotBytes(record->seq);
   if (!bytes.ok()) return bytes.status();
-  if (!bytes->has_value()) return MissingSnapshot(*at);
-  Result<v1::State> state = DecodeSnapshot(*at, **bytes);
+  if (!bytes->has_value()) return MissingSnapshot(record->seq);
+  Result<v1::State> state = DecodeSnapshot(record->seq, **bytes);
   if (!state.ok()) return state.status();
-  return std::optional<std::pair<uint64_t, v1::State>>(std::make_pair(*at, std::move(*state)));
+  return Found(std::make_pair(record->seq, std::move(*state)));
 }
 
 Status Store::MissingSnapshot(uint64_t seq) const {

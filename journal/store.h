@@ -97,7 +97,9 @@ class Store {
     uint64_t seq;
     int64_t time_ms;
   };
-  std::vector<SnapshotInfo> Snapshots() const;
+  // The snapshots there are, oldest first, as their records in meta list them; an error when a
+  // record cannot be read.
+  Result<std::vector<SnapshotInfo>> Snapshots() const;
   // The newest snapshot folding entries up to at most `seq`, if any, of those Snapshots() lists.
   Result<std::optional<std::pair<uint64_t, v1::State>>> SnapshotAtOrBefore(uint64_t seq) const;
   // The stored bytes of the snapshot taken right after entry `seq`, undecoded; nullopt when none
@@ -136,6 +138,8 @@ class Store {
 
  private:
   Store() = default;
+  // The snapshot record under the meta iterator `it`.
+  Result<SnapshotInfo> SnapshotRecord(const rocksdb::Iterator& it) const;
   // What `file` (as FileNamed finds it in a RocksDB message) is to the journal, in words.
   std::string DescribeFile(const std::string& file) const;
 

@@ -27,7 +27,9 @@ Status Info(const Reader& r, Format format, std::ostream& out) {
   }
   const uint64_t entries = r.empty() ? 0 : r.last() - r.first() + 1;
   const uint64_t disk = store.BytesOnDisk();
-  std::vector<journal::Store::SnapshotInfo> snaps = store.Snapshots();
+  Result<std::vector<journal::Store::SnapshotInfo>> listed = store.Snapshots();
+  if (!listed.ok()) return listed.status();
+  const std::vector<journal::Store::SnapshotInfo>& snaps = *listed;
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();

@@ -250,9 +250,11 @@ int Run(int argc, char** argv) {
       std::string commands;
       for (const CLI::App* c : app.get_subcommands([](const CLI::App*) { return true; }))
         commands += (commands.empty() ? "" : ", ") + c->get_name();
-      return Fail(Status::InvalidArgument("'" + extra.front() +
-                                          "' is not a command; the commands are " + commands +
-                                          " (drop-replay --help says what each does)"));
+      const std::string& word = extra.front();
+      return Fail(Status::InvalidArgument(
+          (word.starts_with("-") ? "no command given, and drop-replay itself takes no " + word
+                                 : "'" + word + "' is not a command") +
+          "; the commands are " + commands + " (drop-replay --help says what each does)"));
     }
     int code = app.exit(e);
     return code == 0 ? kExitOk : kExitBadInput;

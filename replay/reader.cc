@@ -59,11 +59,13 @@ Result<std::unique_ptr<Reader>> Reader::Open(const std::string& dir, bool salvag
   if (!range.ok()) return range.status();
   r->first_ = range->first;
   r->last_ = range->second;
+  Result<std::vector<journal::Store::SnapshotInfo>> snapshots = r->store_->Snapshots();
+  if (!snapshots.ok()) return snapshots.status();
   if (r->empty()) {
     // Retention may have dropped every entry and kept the snapshot after the last one.
     Result<uint64_t> first = r->store_->MetaNumber(journal::kFirstSeqKey);
     if (!first.ok()) return first.status();
-    for (const journal::Store::SnapshotInfo& s : r->store_->Snapshots()) {
+    for (const journal::Store::SnapshotInfo& s : *snapshots) {
       if (*first > 1 && s.seq == *first - 1) {
         r->first_ = *first;
         r->last_ = s.seq;
@@ -79,7 +81,7 @@ Result<std::unique_ptr<Reader>> Reader::Open(const std::string& dir, bool salvag
     r->last_time_ = last->time_ms();
     r->origin_time_ = r->first_time_;
     if (r->first_ > 1) {
-      for (const journal::Store::SnapshotInfo& s : r->store_->Snapshots()) {
+      for (const journal::Store::SnapshotInfo& s : *snapshots) {
         if (s.seq == r->first_ - 1) r->origin_time_ = s.time_ms;
       }
     }

@@ -368,12 +368,14 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
   report.asked_last = to;
   // Start at the newest snapshot before `from` (or the journal's origin); a range ends where the
   // decisions of its last input end.
+  Result<std::vector<journal::Store::SnapshotInfo>> snapshots = r.store().Snapshots();
+  if (!snapshots.ok()) return snapshots.status();
   uint64_t start = r.origin().seq;
   std::vector<uint64_t> cuts;
-  for (const journal::Store::SnapshotInfo& s : r.store().Snapshots()) {
+  for (const journal::Store::SnapshotInfo& s : *snapshots) {
     if (s.seq >= r.origin().seq && s.seq < from) start = std::max(start, s.seq);
   }
-  for (const journal::Store::SnapshotInfo& s : r.store().Snapshots()) {
+  for (const journal::Store::SnapshotInfo& s : *snapshots) {
     if (s.seq > start && s.seq < to) cuts.push_back(s.seq);
   }
   if (to < r.last()) {
@@ -572,8 +574,13 @@ void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::o
       out << "note: asked for entries " << rep.asked_first << ".." << rep.asked_last
           << "; the check ";
       if (rep.first < rep.asked_first) {
-        out << "starts from the snapshot after entry " << rep.first - 1 << ", the newest before it"
-            << (rep.last > rep.asked_last ? ", and " : ".\n");
+        if (rep.first == 1) {
+          out << "starts at entry 1, as no snapshot comes before entry " << rep.asked_first;
+        } else {
+          out << "starts from the snapshot after entry " << rep.first - 1
+              << ", the newest before it";
+        }
+        out << (rep.last > rep.asked_last ? ", and " : ".\n");
       }
       if (rep.last > rep.asked_last) {
         out << "runs on to entry " << rep.last << ", the last decision of the inputs it was "

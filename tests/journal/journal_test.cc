@@ -258,7 +258,9 @@ TEST(Journal, AJournalOfSchemaOneReadsOnAndIsMarkedNewerOnceWritten) {
     rocksdb::DB* db = (*j)->store().db();
     rocksdb::WriteOptions w;
     int legacy_pods = 0;
-    for (const Store::SnapshotInfo& s : (*j)->store().Snapshots()) {
+    Result<std::vector<Store::SnapshotInfo>> listed = (*j)->store().Snapshots();
+    ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+    for (const Store::SnapshotInfo& s : *listed) {
       Result<v1::State> at = (*j)->store().StateAt(s.seq);
       ASSERT_TRUE(at.ok()) << at.status().ToString();
       v1::State old = InSchemaOne(*at);
@@ -273,7 +275,9 @@ TEST(Journal, AJournalOfSchemaOneReadsOnAndIsMarkedNewerOnceWritten) {
     auto store = Store::Open(dir.path(), ro);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     EXPECT_EQ(*(*store)->SchemaVersion(), 1u) << "a reader leaves the journal as it is";
-    for (const Store::SnapshotInfo& s : (*store)->Snapshots()) {
+    Result<std::vector<Store::SnapshotInfo>> listed = (*store)->Snapshots();
+    ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+    for (const Store::SnapshotInfo& s : *listed) {
       Result<v1::State> at = (*store)->StateAt(s.seq);
       ASSERT_TRUE(at.ok()) << at.status().ToString();
       EXPECT_EQ(Bytes(*at), Bytes(FoldPrefix(h, s.seq))) << "snapshot after entry " << s.seq;

@@ -310,6 +310,12 @@ TEST(BadInput, AMistypedCommandIsNamedWithTheCommandsThereAre) {
                        "verify, diff, timeline, simulate, export"),
             std::string::npos)
       << r.err;
+  testing::Run option_first = Replay(rec.journal, {"--from", "3"});
+  EXPECT_EQ(option_first.exit_code, 2);
+  EXPECT_NE(option_first.err.find(
+                "no command given, and drop-replay itself takes no --from; the commands are"),
+            std::string::npos)
+      << option_first.err;
 }
 
 // Writes `rec`'s journal key by key, as damage on disk would leave it.
@@ -351,6 +357,12 @@ TEST(BadInput, DamagedKeysOrMetaAreAnErrorNotAnEmptyOrCleanJournal) {
                         "4294967298");
        },
        "meta schema_version is 4294967298, not a schema version"},
+      {"a snapshot record without a time",
+       [](journal::Store& s, rocksdb::DB* db) {
+         return db->Put(rocksdb::WriteOptions(), s.meta(),
+                        std::string(journal::kSnapshotTimePrefix) + journal::EncodeSeq(5), "soon");
+       },
+       "the record of the snapshot at entry 5 holds no time (its time is \"soon\", not a number)"},
   };
   for (const Case& c : cases) {
     Recorded rec;

@@ -111,7 +111,9 @@ TEST(Verify, ARangeSaysWhereItsCheckStartedAndEnded) {
   while (last < journal.size() && IsDecision(journal[last]))
     ++last;
   uint64_t snapshot = 0;
-  for (const journal::Store::SnapshotInfo& i : (*reader)->store().Snapshots())
+  Result<std::vector<journal::Store::SnapshotInfo>> listed = (*reader)->store().Snapshots();
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  for (const journal::Store::SnapshotInfo& i : *listed)
     snapshot = i.seq <= 1000 ? std::max(snapshot, i.seq) : snapshot;
   ASSERT_GT(snapshot, 0u);
   // --from is a point: the state after entry 1000, so the entries asked for start at 1001.
@@ -128,6 +130,18 @@ TEST(Verify, ARangeSaysWhereItsCheckStartedAndEnded) {
                  "for."),
       std::string::npos)
       << r.out;
+  // Before the first snapshot the check starts at the journal's start; --to alone moves no start.
+  testing::Run early = Replay(dir / "j", {"verify", "--from", "10", "--to", std::to_string(to)});
+  EXPECT_NE(early.out.find("; the check starts at entry 1, as no snapshot comes before entry 11, "
+                           "and runs on to entry " +
+                           std::to_string(last)),
+            std::string::npos)
+      << early.out;
+  testing::Run to_only = Replay(dir / "j", {"verify", "--to", std::to_string(to)});
+  EXPECT_NE(to_only.out.find("note: asked for entries 1.." + std::to_string(to) +
+                             "; the check runs on to entry " + std::to_string(last) + ", "),
+            std::string::npos)
+      << to_only.out;
 }
 
 // The operator decided through the core's index; --walk recomputes without it.
@@ -171,7 +185,9 @@ TEST(Verify, RunsOfSegmentsCheckEverySnapshotAndStopAtTheFirstDivergence) {
   {
     auto reader = Reader::Open(dir / "j");
     ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-    for (const journal::Store::SnapshotInfo& s : (*reader)->store().Snapshots())
+    Result<std::vector<journal::Store::SnapshotInfo>> listed = (*reader)->store().Snapshots();
+    ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+    for (const journal::Store::SnapshotInfo& s : *listed)
       snapshots += s.seq < journal.size();
     ASSERT_GE(snapshots, 12u) << "runs of several segments on two threads";
     VerifyOptions vo;
@@ -270,7 +286,9 @@ TEST(Verify, ASnapshotThatIsNotTheFoldOfItsEntriesIsReportedByItsEntry) {
   {
     auto reader = Reader::Open(dir / "j");
     ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-    for (const journal::Store::SnapshotInfo& s : (*reader)->store().Snapshots()) {
+    Result<std::vector<journal::Store::SnapshotInfo>> listed = (*reader)->store().Snapshots();
+    ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+    for (const journal::Store::SnapshotInfo& s : *listed) {
       if (s.seq < journal.size()) at.push_back(s.seq);
     }
   }
@@ -323,7 +341,9 @@ TEST(Verify, OnlyListedSnapshotsAreUsedAndAListedOneThatIsGoneIsDamage) {
   auto store = journal::Store::Open(dir / "j", rw);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   std::vector<uint64_t> at;
-  for (const journal::Store::SnapshotInfo& s : (*store)->Snapshots())
+  Result<std::vector<journal::Store::SnapshotInfo>> listed = (*store)->Snapshots();
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  for (const journal::Store::SnapshotInfo& s : *listed)
     at.push_back(s.seq);
   ASSERT_GE(at.size(), 3u);
   const uint64_t point = at[0] + 10;
