@@ -133,6 +133,7 @@ spec:
 func TestClusterFaults(t *testing.T) {
 	const nodes, limit = 40, 5
 	c := testkit.StartCluster(t, "--scenario", filepath.Join("testdata", "faults.yaml"))
+	c.Direct()
 	installDrop(t, c)
 	c.MustKubectl(rejectFlowSchema, "apply", "-f", "-")
 	policyOf := map[string]string{"app": "rollout", "sidecar": "rollout"}
