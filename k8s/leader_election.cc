@@ -143,15 +143,19 @@ asio::awaitable<bool> TryAcquireOrRenew(std::shared_ptr<State> s) {
   const std::string now = MicroTime(std::chrono::system_clock::now());
   const int64_t duration_s =
       std::chrono::duration_cast<std::chrono::seconds>(o.lease_duration).count();
+  auto failed = [&](const ApiStatus& error) {
+    if (s->callbacks.failed && !s->stopped) s->callbacks.failed(error);
+    return false;
+  };
   ApiResult<json::object> got = co_await s->client->Get(kLeases, o.namespace_, o.name);
   if (!got.ok()) {
-    if (!got.status().IsNotFound()) co_return false;
+    if (!got.status().IsNotFound()) co_return failed(got.status());
     LeaseRecord r{o.identity, duration_s, now, now, 0};
     json::object lease{{"metadata", json::object{{"name", o.name}, {"namespace", o.namespace_}}},
                        {"spec", r.Spec()}};
     ApiResult<json::object> made =
         co_await s->client->Create(kLeases, o.namespace_, std::move(lease));
-    if (!made.ok()) co_return false;
+    if (!made.ok()) co_return made.status().IsAlreadyExists() ? false : failed(made.status());
     s->observed = r;
     s->observed_time = SteadyClock::now();
     s->have_observed = true;
@@ -177,7 +181,9 @@ asio::awaitable<bool> TryAcquireOrRenew(std::shared_ptr<State> s) {
   lease["spec"] = r.Spec();
   ApiResult<json::object> updated =
       co_await s->client->Update(kLeases, o.namespace_, o.name, "", std::move(lease));
-  if (!updated.ok()) co_return false;  // a Conflict: someone else wrote it first
+  if (!updated.ok()) {  // a Conflict: someone else wrote it first
+    co_return updated.status().IsConflict() ? false : failed(updated.status());
+  }
   s->observed = r;
   s->observed_time = SteadyClock::now();
   s->SetLeader(o.identity);

@@ -36,6 +36,9 @@ struct LeaderCallbacks {
   std::function<void()> started_leading;               // on the I/O thread
   std::function<void()> stopped_leading;               // on the I/O thread
   std::function<void(const std::string&)> new_leader;  // the holder changed (maybe to us)
+  // A try that failed on an error, not on another replica's hold of the Lease or on losing a
+  // race to write it; the next try is a retry_period away. On the I/O thread.
+  std::function<void(const ApiStatus&)> failed;
 };
 
 class LeaderElector {

@@ -236,6 +236,12 @@ Status RunManager(const ManagerOptions& in) {
     callbacks.new_leader = [&](const std::string& who) {
       log.Info("leader", {{"leader", who}, {"identity", o.identity}});
     };
+    callbacks.failed = [&log, lease = le.namespace_ + "/" + le.name, server = config->server,
+                        retry = FormatDuration(le.retry_period.count())](const ApiStatus& error) {
+      log.Warn(
+          "leader election failed; retrying",
+          {{"lease", lease}, {"server", server}, {"error", error.message()}, {"retryIn", retry}});
+    };
     Result<std::unique_ptr<LeaderElector>> e =
         LeaderElector::Create(io.executor(), *config, client_options, le, callbacks);
     if (!e.ok()) return e.status();

@@ -29,7 +29,8 @@ struct Ran {
 // a server nothing listens on, a journal in a temporary directory, no leader election, no
 // listeners. So a check that stops working fails the test instead of starting an operator
 // against the user's own cluster.
-Ran Manager(std::vector<std::string> args) {
+// It runs at most `seconds`, then gets SIGTERM.
+Ran Manager(std::vector<std::string> args, int seconds = 60) {
   drop::testing::TempDir io;
   std::ofstream(io / "kc") << R"(apiVersion: v1
 kind: Config
@@ -45,11 +46,15 @@ current-context: x
       {"--metrics-bind-address", "0"},
       {"--health-probe-bind-address", "0"}};
   for (const auto& [flag, value] : defaults) {
-    if (std::find(args.begin(), args.end(), flag) == args.end()) {
+    bool given = std::any_of(args.begin(), args.end(), [&](const std::string& a) {
+      return a == flag || a.starts_with(flag + "=");
+    });
+    if (!given) {
       args.push_back(flag + "=" + value);
     }
   }
-  std::string cmd = "timeout 60 " + std::string(DROP_MANAGER);
+  std::string cmd = "timeout --preserve-status -s TERM " + std::to_string(seconds) + " " +
+                    std::string(DROP_MANAGER);
   for (const std::string& a : args) {
     cmd += " '";
     for (char c : a)
@@ -121,6 +126,22 @@ TEST(Flags, AFailurePastTheFlagsIsTheLastJsonLineOfTheLog) {
     ASSERT_TRUE(last.contains("error")) << r.err;
     EXPECT_NE(last.at("error").as_string().find(args[1]), boost::json::string::npos) << r.err;
   }
+}
+
+// Waiting to lead on a server it cannot reach, the operator says why it is not leading.
+TEST(Flags, ALeaderElectionThatCannotReachItsServerSaysSo) {
+  Ran r = Manager({"--leader-elect=true"}, 5);
+  EXPECT_EQ(r.exit_code, 0) << r.err;  // stopped by SIGTERM before leading
+  size_t warned = 0;
+  for (const boost::json::object& line : JsonLines(r.err)) {
+    if (line.contains("msg") && line.at("msg") == "leader election failed; retrying") {
+      ++warned;
+      EXPECT_EQ(line.at("lease"), "drop-system/drop-controller-manager") << r.err;
+      EXPECT_NE(line.at("error").as_string().find("127.0.0.1:1"), boost::json::string::npos)
+          << r.err;
+    }
+  }
+  EXPECT_GE(warned, 1u) << r.err;
 }
 
 TEST(Flags, AServerUrlWithAPasswordIsRefusedWithoutWritingThePasswordOut) {
