@@ -94,7 +94,9 @@ Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options) {
   open.salvage = options.salvage;
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!fs::exists(options.dir, ec) || fs::is_empty(options.dir, ec)) {
+  // A file where the directory should be is left to Store::Open to refuse.
+  if (!fs::exists(options.dir, ec) ||
+      (fs::is_directory(options.dir, ec) && fs::is_empty(options.dir, ec))) {
     if (Status s = MarkCreating(options.dir); !s.ok()) return s;
   }
   Result<std::unique_ptr<Store>> store = Store::Open(options.dir, open);

@@ -71,24 +71,26 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options
   std::error_code ec;
   bool exists = fs::is_directory(dir, ec);
   bool has_db = fs::exists(fs::path(dir) / "CURRENT", ec);
+  const bool creating = options.mode == Mode::kReadWrite && options.create_if_missing;
+  // What to give instead: the operator makes its journal; a reader takes the operator's.
+  const std::string instead =
+      creating ? "give --journal-dir an empty directory, or one that does not exist yet"
+               : "give the directory the operator writes its journal to (--journal-dir), or a "
+                 "copy of it";
   if (!exists && fs::exists(dir, ec)) {
-    return Status::InvalidArgument("journal " + dir + ": a file, not a directory; give the " +
-                                   "directory the operator writes its journal to " +
-                                   "(--journal-dir), or a copy of it");
+    return Status::InvalidArgument("journal " + dir + ": a file, not a directory; " + instead);
   }
-  if (!exists && !(options.mode == Mode::kReadWrite && options.create_if_missing)) {
-    return Status::NotFound("journal " + dir + ": no such directory; give the directory the " +
-                            "operator writes its journal to (--journal-dir), or a copy of it");
+  if (!exists && !creating) {
+    return Status::NotFound("journal " + dir + ": no such directory; " + instead);
   }
   // A directory drop began to create the journal in holds RocksDB's first files, which are ours.
   bool ours = fs::is_empty(dir, ec) || fs::exists(fs::path(dir) / kCreatingFile, ec);
-  if (exists && !has_db &&
-      !(options.mode == Mode::kReadWrite && options.create_if_missing && ours)) {
+  if (exists && !has_db && !(creating && ours)) {
     return Status::InvalidArgument("journal " + dir + ": not a drop journal (no RocksDB CURRENT " +
-                                   "file); give the operator's --journal-dir or a copy of it");
+                                   "file); " + instead);
   }
 
-  if (!exists && options.mode == Mode::kReadWrite && options.create_if_missing) {
+  if (!exists && creating) {
     fs::create_directories(dir, ec);  // RocksDB makes the last directory only; errors show below
   }
   rocksdb::DBOptions db_options;

@@ -293,9 +293,10 @@ Result<Config> Load(const std::vector<std::string>& paths, const std::string& co
     std::string known;
     for (const auto& [n, unused] : merged.contexts)
       known += (known.empty() ? "" : ", ") + n;
-    return Status::NotFound("kubeconfig " + names + ": context " + Quote(name) + " not found" +
-                            (context.empty() ? " (it is the current-context)" : "") +
-                            "; contexts: " + (known.empty() ? "none" : known));
+    return Status::InvalidArgument("kubeconfig " + names + ": context " + Quote(name) +
+                                   " not found" +
+                                   (context.empty() ? " (it is the current-context)" : "") +
+                                   "; contexts: " + (known.empty() ? "none" : known));
   }
   const Entry& c = ctx->second;
   Config config;
