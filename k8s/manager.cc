@@ -73,7 +73,6 @@ std::string WhyNotListening(const boost::asio::ip::tcp::endpoint& endpoint,
   if (!error) trial.set_option(boost::asio::ip::tcp::acceptor::reuse_address(true), error);
   if (!error) trial.bind(endpoint, error);
   if (error) return error.message();
-  if (endpoint.address().is_v6()) return "the metrics server takes IPv4 addresses only";
   return fallback;
 }
 
@@ -176,6 +175,11 @@ Status RunManager(const ManagerOptions& in) {
     Result<boost::asio::ip::tcp::endpoint> e =
         ParseBindAddress(o.metrics_bind_address, "--metrics-bind-address");
     if (!e.ok()) return e.status();
+    if (e->address().is_v6()) {  // civetweb as Debian builds it has no IPv6
+      return Status::InvalidArgument("--metrics-bind-address \"" + o.metrics_bind_address +
+                                     "\": the metrics server takes IPv4 addresses only; use "
+                                     ":PORT or 127.0.0.1:PORT");
+    }
     metrics_endpoint = *e;
   }
 

@@ -353,7 +353,7 @@ void PrintInputs(const Reader& r, const Divergence& d, std::ostream& out) {
 Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
   auto begin = std::chrono::steady_clock::now();
   VerifyReport report;
-  if (r.empty()) return report;
+  if (r.empty()) return r.NoEntries();  // nothing was checked: not "clean"
   Result<std::pair<uint64_t, uint64_t>> range = r.Range(o.from, "--from", o.to, "--to");
   if (!range.ok()) return range.status();
   uint64_t from = range->first, to = range->second;

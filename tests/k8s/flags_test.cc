@@ -89,6 +89,7 @@ TEST(Flags, ABadValueIsExitTwoAndSaysWhatTheFlagTakes) {
       {{"--journal-dir", "/dev/null"},
        "journal /dev/null: a file, not a directory; give --journal-dir an empty directory"},
       {{"--context", "nosuch"}, "not found; contexts: x"},
+      {{"--metrics-bind-address", "[::1]:0"}, "the metrics server takes IPv4 addresses only"},
       {{"--journal-retention", "1d"}, "--journal-retention"},
       {{"--journal-retention", "-1h"}, "--journal-retention: must not be negative"},
       {{"--log-level", "verbose"}, "--log-level: use debug, info, warn or error"},

@@ -11,6 +11,7 @@
 
 #include "core/step.h"
 #include "journal/format.h"
+#include "journal/journal.h"
 #include "journal/store.h"
 #include "replay/reader.h"
 #include "tests/replay/recorded.h"
@@ -142,6 +143,18 @@ TEST(Verify, ARangeSaysWhereItsCheckStartedAndEnded) {
                              "; the check runs on to entry " + std::to_string(last) + ", "),
             std::string::npos)
       << to_only.out;
+}
+
+// A journal with no entries has nothing to verify: that is not "clean".
+TEST(Verify, AJournalWithNoEntriesIsNotCalledClean) {
+  TempDir dir;
+  journal::JournalOptions o;
+  o.dir = dir / "j";
+  ASSERT_TRUE(journal::Journal::Open(o).ok());
+  testing::Run r = Replay(dir / "j", {"verify"});
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_EQ(r.out.find("clean"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("has no entries"), std::string::npos) << r.err;
 }
 
 // The operator decided through the core's index; --walk recomputes without it.
