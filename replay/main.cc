@@ -277,6 +277,7 @@ int Run(int argc, char** argv) {
 
   Result<std::unique_ptr<Reader>> reader = Reader::Open(dir, salvage);
   if (!reader.ok()) return Fail(reader.status());
+  if (!(*reader)->salvage_note().empty()) std::cerr << (*reader)->salvage_note() << '\n';
   const Reader& r = **reader;
   std::ostream& out = std::cout;
   Status s;

@@ -32,6 +32,27 @@ bool WriterHoldsLock(const std::string& dir) {
 }  // namespace
 
 Result<std::unique_ptr<Reader>> Reader::Open(const std::string& dir, bool salvage) {
+  if (salvage) {
+    // Salvaged only when a whole read is refused as damaged, so that the user hears what was
+    // left out.
+    Result<std::unique_ptr<Reader>> whole = Open(dir, false);
+    if (whole.ok()) {
+      (*whole)->salvage_note_ = "--salvage: the journal is whole; nothing was left out";
+      return whole;
+    }
+    if (whole.status().code() != Status::Code::kCorruption) return whole.status();
+    Result<std::unique_ptr<Reader>> part = OpenAs(dir, true);
+    if (part.ok()) {
+      (*part)->salvage_note_ =
+          "--salvage: read " + (*part)->RangeText() +
+          ", up to the damage; what the journal recorded after it is not shown";
+    }
+    return part;
+  }
+  return OpenAs(dir, false);
+}
+
+Result<std::unique_ptr<Reader>> Reader::OpenAs(const std::string& dir, bool salvage) {
   std::unique_ptr<Reader> r(new Reader());
   journal::Store::Options options;
   options.mode = journal::Store::Mode::kReadOnly;

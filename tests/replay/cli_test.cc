@@ -409,6 +409,19 @@ TEST(BadInput, ADamagedWriteAheadLogIsReadUpToTheDamageWithSalvage) {
   EXPECT_EQ(info.at("firstSeq").as_int64(), 1);
   EXPECT_GT(info.at("lastSeq").as_int64(), 1);
   EXPECT_LT(info.at("lastSeq").as_int64(), last);
+  EXPECT_NE(salvaged.err.find("--salvage: read entries 1.." +
+                              std::to_string(info.at("lastSeq").as_int64()) + ", "),
+            std::string::npos)
+      << salvaged.err;
+  EXPECT_NE(
+      salvaged.err.find(", up to the damage; what the journal recorded after it is not shown"),
+      std::string::npos)
+      << salvaged.err;
+  testing::Run whole_salvaged = Replay(Recorded().journal, {"--salvage", "info"});
+  EXPECT_EQ(whole_salvaged.exit_code, 0);
+  EXPECT_NE(whole_salvaged.err.find("--salvage: the journal is whole; nothing was left out"),
+            std::string::npos)
+      << whole_salvaged.err;
   EXPECT_EQ(Replay(rec.journal, {"--salvage", "verify"}).exit_code, 0);
   EXPECT_EQ(testing::Fingerprint(rec.journal), before);
 }
