@@ -1,6 +1,8 @@
 // drop-replay: the offline face of drop (DESIGN.md section 8). It reads a journal directory (a
 // copy, a checkpoint, or a live journal read as a secondary) and never writes to it.
 // Exit codes: 0 fine, 1 a finding (verify found a divergence), 2 bad usage or unreadable journal.
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -15,7 +17,9 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "core/duration.h"
 #include "replay/commands.h"
@@ -112,6 +116,40 @@ Result<TimelineFigures> WriteTimelineFile(const Reader& r, const TimelineOptions
   return figures;
 }
 
+// Ctrl-C, SIGTERM or SIGHUP while drop-replay follows a live journal: the temporary directory of
+// its secondary instance goes too, rather than staying behind in $TMPDIR. Every thread blocks the
+// signals (threads made later inherit the mask) and one waits for them.
+class Interrupts {
+ public:
+  Interrupts() {
+    sigemptyset(&set_);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP})
+      sigaddset(&set_, sig);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    std::thread([this] {
+      int sig = 0;
+      if (sigwait(&set_, &sig) != 0) return;
+      std::string dir;
+      {
+        std::lock_guard lock(mu_);
+        dir = dir_;
+      }
+      std::error_code ec;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+      std::_Exit(128 + sig);  // as a shell reports a process the signal ended
+    }).detach();
+  }
+  void RemoveOnInterrupt(std::string dir) {
+    std::lock_guard lock(mu_);
+    dir_ = std::move(dir);
+  }
+
+ private:
+  sigset_t set_;
+  std::mutex mu_;
+  std::string dir_;
+};
+
 }  // namespace
 
 int Run(int argc, char** argv);
@@ -126,6 +164,7 @@ int main(int argc, char** argv) {
 }
 
 int Run(int argc, char** argv) {
+  static Interrupts* interrupts = new Interrupts();  // first, before any thread; lives to the exit
   CLI::App app{
       "drop-replay: time travel, explain, verify, timeline and simulate on a drop journal.\n"
       "Reads the journal directory and never writes to it. Points (--at, --from, ...) are a\n"
@@ -277,6 +316,7 @@ int Run(int argc, char** argv) {
 
   Result<std::unique_ptr<Reader>> reader = Reader::Open(dir, salvage);
   if (!reader.ok()) return Fail(reader.status());
+  interrupts->RemoveOnInterrupt((*reader)->temp_dir());
   if (!(*reader)->salvage_note().empty()) std::cerr << (*reader)->salvage_note() << '\n';
   const Reader& r = **reader;
   std::ostream& out = std::cout;

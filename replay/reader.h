@@ -34,6 +34,9 @@ class Reader {
   const journal::Store& store() const { return *store_; }
   const std::string& dir() const { return store_->dir(); }
   bool live() const { return !secondary_dir_.empty(); }
+  // Where the secondary instance of a live journal keeps its files ("" when not live); removed
+  // with the Reader.
+  const std::string& temp_dir() const { return secondary_dir_; }
 
   bool empty() const { return first_ > last_; }
   // Whether some state can be rebuilt: the journal holds entries, or retention dropped every one

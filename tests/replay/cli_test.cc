@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cstdio>
+#include <filesystem>
 #include <functional>
 
 #include "core/duration.h"
@@ -511,6 +513,38 @@ TEST(Live, AJournalItsWriterHoldsOpenIsReadBesideIt) {
   EXPECT_NE(later.out.find("entries:          1.." + std::to_string(entries.size())),
             std::string::npos)
       << later.out;
+}
+
+// An interrupt while following a live journal leaves no temporary directory behind.
+TEST(Live, AnInterruptTakesTheTemporaryDirectoryWithIt) {
+  TempDir dir;
+  journal::JournalOptions o;
+  o.dir = dir / "j";
+  auto j = journal::Journal::Open(o);  // held open: drop-replay follows it as a secondary
+  ASSERT_TRUE(j.ok());
+  v1::State state = InitialState();
+  for (const v1::Entry& e : testing::DemoJournal()) {
+    ASSERT_TRUE((*j)->Append(e).ok());
+    Apply(e, &state);
+  }
+  ASSERT_TRUE((*j)->Commit(state).ok());
+  std::filesystem::create_directory(dir / "tmp");
+  // export into a pipe nobody reads: it blocks once the pipe is full, and is stopped there. (A
+  // background job of a script ignores SIGINT; SIGTERM takes the same path as Ctrl-C.)
+  const std::string script = "cd " + testing::Quote(dir.path()) +
+                             "; mkfifo out; exec 3<>out; TMPDIR=tmp timeout 60 " +
+                             testing::Quote(DROP_REPLAY) +
+                             " -j j export >out 2>err & p=$!; sleep 2; "
+                             "echo during=$(ls tmp | wc -l); pkill -TERM -P $p; wait $p; "
+                             "echo exit=$?; echo after=$(ls tmp | wc -l)";
+  FILE* sh = ::popen(("bash -c " + testing::Quote(script)).c_str(), "r");
+  ASSERT_NE(sh, nullptr);
+  std::string got;
+  char buf[256];
+  while (size_t n = std::fread(buf, 1, sizeof buf, sh))
+    got.append(buf, n);
+  ::pclose(sh);
+  EXPECT_EQ(got, "during=1\nexit=143\nafter=0\n") << testing::ReadFile(dir / "err");
 }
 
 }  // namespace
