@@ -416,7 +416,9 @@ class Explainer {
 }  // namespace
 
 Status Explain(const Reader& r, const ExplainOptions& o, std::ostream& out) {
-  auto object = ParseObject(o.object, "explain");
+  // Explain tells only a CachedImage's story: a bare NAME is one.
+  auto object = ParseObject(
+      o.object.find('/') == std::string::npos ? "cachedimage/" + o.object : o.object, "explain");
   if (!object.ok()) return object.status();
   if (object->first != "cachedimage") {
     return Status::InvalidArgument("explain " + o.object +

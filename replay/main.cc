@@ -222,7 +222,7 @@ int Run(int argc, char** argv) {
   ExplainOptions explain;
   CLI::App* explain_cmd =
       app.add_subcommand("explain", "Why each node of a CachedImage stands where it does");
-  explain_cmd->add_option("object", explain.object, "cachedimage/NAME")->required();
+  explain_cmd->add_option("object", explain.object, "cachedimage/NAME (or NAME)")->required();
   explain_cmd->add_option("--node", explain.node, "Only this node");
   explain_cmd->add_option("--at", explain.at, "The point (default: the end of the journal)");
   add_output(explain_cmd);

@@ -400,9 +400,20 @@ Result<SimulateReport> RunSimulate(const Reader& r, const SimulateOptions& o) {
   for (const v1::ImageRecord& i : start->images()) {
     if (i.object().spec().pull_policy_ref().empty()) used_default.insert(i.object().name());
   }
+  for (const v1::PolicyRecord& p : start->policies())
+    policies_seen.insert(p.object().name());
   for (const std::string& name : chosen) {
-    if (name != "default" && policies_seen.count(name) == 0 && !Find(start->policies(), name)) {
-      return Status::NotFound("--policy " + name + ": no PullPolicy of that name in the journal");
+    // A --set for a policy nothing in the journal uses would change nothing, silently.
+    bool known = name == "default" ? !used_default.empty() : policies_seen.count(name) > 0;
+    if (!known) {
+      std::string names = used_default.empty() ? "" : "default";
+      for (const std::string& p : policies_seen)
+        names += (names.empty() ? "" : ", ") + p;
+      return Status::NotFound(
+          "--policy " + name +
+          (name == "default" ? ": no CachedImage in the journal uses the built-in default policy"
+                             : ": no PullPolicy of that name in the journal") +
+          "; its policies: " + (names.empty() ? "none" : names));
     }
   }
 

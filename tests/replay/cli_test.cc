@@ -279,6 +279,13 @@ TEST(BadInput, AnUnknownObjectIsExitTwoAndListsWhatExists) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("cachedimage/nope does not exist"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("CachedImages then: db, web"), std::string::npos) << r.err;
+  // explain tells only a CachedImage's story: a bare name is one, another kind is refused.
+  EXPECT_EQ(Replay(rec.journal, {"explain", "web"}).out,
+            Replay(rec.journal, {"explain", "cachedimage/web"}).out);
+  testing::Run policy = Replay(rec.journal, {"explain", "pullpolicy/gentle"});
+  EXPECT_EQ(policy.exit_code, 2);
+  EXPECT_NE(policy.err.find("explain tells the story of a cachedimage/NAME"), std::string::npos)
+      << policy.err;
   testing::Run node = Replay(rec.journal, {"state", "node/nope"});
   EXPECT_EQ(node.exit_code, 2);
   testing::Run kind = Replay(rec.journal, {"state", "deployment/x"});

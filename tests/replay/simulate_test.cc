@@ -186,6 +186,13 @@ TEST(Simulate, AnUnknownFieldOrAnInvalidValueIsBadInput) {
     EXPECT_EQ(bad.exit_code, 2) << factor;
     EXPECT_NE(bad.err.find("not a number"), std::string::npos) << factor << ": " << bad.err;
   }
+  // A policy nothing uses would take the --set and change nothing.
+  for (const char* policy : {"default", "nosuch"}) {
+    testing::Run unused =
+        Replay(j, {"simulate", "--policy", policy, "--set", "maxConcurrentNodes=1"});
+    EXPECT_EQ(unused.exit_code, 2) << policy;
+    EXPECT_NE(unused.err.find("; its policies: rollout"), std::string::npos) << unused.err;
+  }
 }
 
 }  // namespace
