@@ -1,13 +1,14 @@
 // replay_demo_journal DIR: writes the journal of the demo's scenario (recorded.h) to DIR, for
 // trying drop-replay by hand and for the README's session.
 #include <cstdio>
+#include <string_view>
 
 #include "tests/replay/recorded.h"
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
+  if (argc != 2 || argv[1][0] == '-') {  // --help is not a directory to write into
     std::fprintf(stderr, "usage: replay_demo_journal DIR\n");
-    return 2;
+    return argc == 2 && std::string_view(argv[1]) == "--help" ? 0 : 2;
   }
   drop::testing::WriteOptions o;
   o.snapshot_every_entries = 1000;
