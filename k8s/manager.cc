@@ -54,12 +54,16 @@ std::string DefaultIdentity() {
   return std::string(host) + "_" + std::to_string(getpid());
 }
 
+// "127.0.0.1:8443", "[::1]:8081".
+std::string HostPort(const boost::asio::ip::address& a, int port) {
+  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(port);
+}
+
 // civetweb's form of a bind address: "8443" (every interface) or "127.0.0.1:8443".
 std::string CivetAddress(const boost::asio::ip::tcp::endpoint& endpoint) {
   const boost::asio::ip::address& a = endpoint.address();
-  std::string port = std::to_string(endpoint.port());
-  if (a.is_unspecified() && a.is_v4()) return port;
-  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + port;
+  if (a.is_unspecified() && a.is_v4()) return std::to_string(endpoint.port());
+  return HostPort(a, endpoint.port());
 }
 
 // Why the metrics server (civetweb, whose own error names no cause) could not listen on
@@ -278,7 +282,7 @@ Status RunManager(const ManagerOptions& in) {
   Metrics metrics(&(*journal)->metrics(),
                   [j = journal->get()] { return j->store().BytesOnDisk(); });
   std::unique_ptr<prometheus::Exposer> exposer;
-  if (o.metrics_bind_address != "0") {
+  if (metrics_endpoint) {
     try {
       exposer = std::make_unique<prometheus::Exposer>(CivetAddress(*metrics_endpoint), 2);
     } catch (const std::exception& e) {
@@ -290,17 +294,12 @@ Status RunManager(const ManagerOptions& in) {
       exposer->RegisterCollectable(c);
   }
   // Where to scrape and probe, with the ports a ":0" picked.
-  auto host_port = [](const boost::asio::ip::address& a, int port) {
-    std::string host = a.is_v6() ? "[" + a.to_string() + "]" : a.to_string();
-    return host + ":" + std::to_string(port);
-  };
   boost::json::object listening;
   if (exposer != nullptr && !exposer->GetListeningPorts().empty()) {
     listening["metrics"] =
-        host_port(metrics_endpoint->address(), exposer->GetListeningPorts().front());
+        HostPort(metrics_endpoint->address(), exposer->GetListeningPorts().front());
   }
-  if (health != nullptr)
-    listening["health"] = host_port(health_endpoint->address(), health->port());
+  if (health != nullptr) listening["health"] = HostPort(health_endpoint->address(), health->port());
   if (!listening.empty()) log.Info("listening", std::move(listening));
 
   SystemClock clock;
