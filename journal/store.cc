@@ -72,6 +72,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options
   bool exists = fs::is_directory(dir, ec);
   bool has_db = fs::exists(fs::path(dir) / "CURRENT", ec);
   const bool creating = options.mode == Mode::kReadWrite && options.create_if_missing;
+  // drop marks a journal it creates until the schema version is written (see kCreatingFile).
+  const bool marked = fs::exists(fs::path(dir) / kCreatingFile, ec);
   // What to give instead: the operator makes its journal; a reader takes the operator's.
   const std::string instead =
       creating ? "give --journal-dir an empty directory, or one that does not exist yet"
@@ -84,7 +86,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options
     return Status::NotFound("journal " + dir + ": no such directory; " + instead);
   }
   // A directory drop began to create the journal in holds RocksDB's first files, which are ours.
-  bool ours = fs::is_empty(dir, ec) || fs::exists(fs::path(dir) / kCreatingFile, ec);
+  bool ours = fs::is_empty(dir, ec) || marked;
   if (exists && !has_db && !(creating && ours)) {
     return Status::InvalidArgument("journal " + dir + ": not a drop journal (no RocksDB CURRENT " +
                                    "file); " + instead);
@@ -112,11 +114,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options
   // takes no concurrent inserts).
   db_options.allow_concurrent_memtable_write = false;
 
-  // drop marks a journal it creates until the schema version is written (see kCreatingFile).
-  const bool marked = fs::exists(fs::path(dir) / kCreatingFile, ec);
-  const bool creator = options.mode == Mode::kReadWrite && options.create_if_missing;
   // A database cut short before its column families were made gets them now, as a new one.
-  if (has_db && !(marked && creator)) {
+  if (has_db && !(marked && creating)) {
     std::vector<std::string> names;
     rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
     if (!s.ok()) return store->Convert(s, "open");
@@ -182,7 +181,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options
     // goes. With the mark, the creation was cut short: a writer creates the journal again.
     // Without it, the journal lost its write-ahead log (deleted, emptied, left out of a copy):
     // taking it for a new one would write over what is left of the record.
-    if (marked && !creator) {
+    if (marked && !creating) {
       return Status::NotFound("journal " + dir +
                               ": holds nothing yet; drop stopped while it was creating it");
     }
@@ -476,17 +475,11 @@ Result<std::optional<std::pair<uint64_t, v1::State>>> Store::SnapshotAtOrBefore(
   }
   Result<SnapshotInfo> record = SnapshotRecord(*it);
   if (!record.ok()) return record.status();
-  Result<std::optional<std::string>> bytes = SnapshotBytes(record->seq);
+  Result<std::string> bytes = SnapshotBytes(record->seq);
   if (!bytes.ok()) return bytes.status();
-  if (!bytes->has_value()) return MissingSnapshot(record->seq);
-  Result<v1::State> state = DecodeSnapshot(record->seq, **bytes);
+  Result<v1::State> state = DecodeSnapshot(record->seq, *bytes);
   if (!state.ok()) return state.status();
   return Found(std::make_pair(record->seq, std::move(*state)));
-}
-
-Status Store::MissingSnapshot(uint64_t seq) const {
-  return Status::Corruption("journal " + dir_ + ": the snapshot at entry " + std::to_string(seq) +
-                            " is listed but missing; the journal is damaged");
 }
 
 Result<v1::State> Store::DecodeSnapshot(uint64_t seq, std::string_view bytes) const {
@@ -505,12 +498,15 @@ Status Store::DecodeSnapshot(uint64_t seq, std::string_view bytes, v1::State* st
   return Status::Ok();
 }
 
-Result<std::optional<std::string>> Store::SnapshotBytes(uint64_t seq) const {
+Result<std::string> Store::SnapshotBytes(uint64_t seq) const {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), snapshots(), EncodeSeq(seq), &value);
-  if (s.IsNotFound()) return std::optional<std::string>();
+  if (s.IsNotFound()) {
+    return Status::Corruption("journal " + dir_ + ": the snapshot at entry " + std::to_string(seq) +
+                              " is listed but missing; the journal is damaged");
+  }
   if (!s.ok()) return Convert(s, "read the snapshot at entry " + std::to_string(seq));
-  return std::optional<std::string>(std::move(value));
+  return value;
 }
 
 Result<uint64_t> Store::SeqAtOrAfter(int64_t time_ms) const {

@@ -102,11 +102,10 @@ class Store {
   Result<std::vector<SnapshotInfo>> Snapshots() const;
   // The newest snapshot folding entries up to at most `seq`, if any, of those Snapshots() lists.
   Result<std::optional<std::pair<uint64_t, v1::State>>> SnapshotAtOrBefore(uint64_t seq) const;
-  // The stored bytes of the snapshot taken right after entry `seq`, undecoded; nullopt when none
-  // was. A State that serializes to them is the snapshot's, without decoding it.
-  Result<std::optional<std::string>> SnapshotBytes(uint64_t seq) const;
-  // The error for a snapshot Snapshots() lists that is not stored.
-  Status MissingSnapshot(uint64_t seq) const;
+  // The stored bytes of the snapshot taken right after entry `seq`, one Snapshots() lists,
+  // undecoded; damage when it is not stored. A State that serializes to them is the snapshot's,
+  // without decoding it.
+  Result<std::string> SnapshotBytes(uint64_t seq) const;
   // The State in the snapshot bytes stored after entry `seq`; an error that names the snapshot
   // when they do not decode as it.
   Result<v1::State> DecodeSnapshot(uint64_t seq, std::string_view bytes) const;

@@ -160,19 +160,15 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State* 
   if (seg.ends_at_snapshot) {
     // Equal States serialize to equal bytes: the stored ones are decoded only when they differ
     // (a snapshot written by another build may order its bytes otherwise).
-    Result<std::optional<std::string>> stored = store.SnapshotBytes(seg.last);
+    Result<std::string> stored = store.SnapshotBytes(seg.last);
     if (!stored.ok()) {
       out.status = stored.status();
       return out;
     }
-    if (!stored->has_value()) {
-      out.status = store.MissingSnapshot(seg.last);
-      return out;
-    }
     out.snapshot_checked = true;
     std::string mine = state->SerializeAsString();
-    if (**stored == mine) return out;
-    Result<v1::State> snap = store.DecodeSnapshot(seg.last, **stored);
+    if (*stored == mine) return out;
+    Result<v1::State> snap = store.DecodeSnapshot(seg.last, *stored);
     if (!snap.ok()) {
       out.status = snap.status();
       return out;
@@ -189,10 +185,9 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State* 
 // snapshot, decoded straight into *state.
 Status LoadState(const Reader& r, uint64_t seq, v1::State* state) {
   if (seq != r.origin().seq) {
-    Result<std::optional<std::string>> bytes = r.store().SnapshotBytes(seq);
+    Result<std::string> bytes = r.store().SnapshotBytes(seq);
     if (!bytes.ok()) return bytes.status();
-    if (!bytes->has_value()) return r.store().MissingSnapshot(seq);
-    return r.store().DecodeSnapshot(seq, **bytes, state);
+    return r.store().DecodeSnapshot(seq, *bytes, state);
   }
   Result<v1::State> loaded = r.StateAt(r.origin());
   if (!loaded.ok()) return loaded.status();
