@@ -19,6 +19,7 @@
 #include <iostream>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "core/duration.h"
@@ -280,6 +281,19 @@ int Run(int argc, char** argv) {
   export_cmd->add_option("--since", exp.since, "From this point (exclusive)");
   export_cmd->add_option("--until", exp.until, "Up to this point (inclusive)");
 
+  // CLI11 reads "--journal=" (a variable that expanded to nothing) as "--journal" alone and takes
+  // the next word for its value: "--journal= info" would open a journal named info.
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg.starts_with("--") && arg.find('=') == arg.size() - 1) {
+      std::string flag(arg.substr(0, arg.size() - 1));
+      return Fail(Status::InvalidArgument(
+          flag + "= has nothing after the '=' (a shell variable that is not set expands to "
+                 "nothing); give " +
+          flag + " a value, or write " + flag + " \"\" to mean an empty one"));
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

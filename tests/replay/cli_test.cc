@@ -327,6 +327,20 @@ TEST(BadInput, AMistypedCommandIsNamedWithTheCommandsThereAre) {
       << option_first.err;
 }
 
+TEST(BadInput, AFlagWithNothingAfterItsEqualsSignIsNamedNotGivenTheNextWord) {
+  Recorded rec;
+  // As `drop-replay --journal=$DIR info` runs when DIR is not set.
+  testing::Run r = Replay("", {"--journal=", "info"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--journal= has nothing after the '='"), std::string::npos) << r.err;
+  testing::Run at = Replay(rec.journal, {"state", "--at=", "cachedimage/base"});
+  EXPECT_EQ(at.exit_code, 2);
+  EXPECT_NE(at.err.find("give --at a value"), std::string::npos) << at.err;
+  // The same flags with a value read as before.
+  testing::Run ok = Replay("", {"--journal=" + rec.journal, "info"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+}
+
 // Writes `rec`'s journal key by key, as damage on disk would leave it.
 void Damage(const Recorded& rec,
             const std::function<rocksdb::Status(journal::Store&, rocksdb::DB*)>& f) {
