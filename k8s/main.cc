@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <iostream>
 #include <string>
+#include <string_view>
 
 #include "core/duration.h"
 #include "core/image_ref.h"
@@ -113,6 +115,17 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000));
   bool in_cluster = std::getenv("KUBERNETES_SERVICE_HOST") != nullptr;
   o.leader_elect = in_cluster;
+  // CLI11 reads "--kubeconfig=" (a variable that expanded to nothing) as "--kubeconfig" alone and
+  // takes the next word for its value, flag or not.
+  for (int i = 1; i < argc && std::string_view(argv[i]) != "--"; ++i) {
+    std::string_view arg = argv[i];
+    if (arg.starts_with("--") && arg.find('=') == arg.size() - 1) {
+      std::string flag(arg.substr(0, arg.size() - 1));
+      std::cerr << flag << "= has nothing after the '=' (a variable that is not set expands to "
+                << "nothing); give " << flag << " a value, or leave the flag out\n";
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

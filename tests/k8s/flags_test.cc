@@ -95,6 +95,8 @@ TEST(Flags, ABadValueIsExitTwoAndSaysWhatTheFlagTakes) {
       {{"--log-level", "verbose"}, "--log-level: use debug, info, warn or error"},
       {{"--operator-image", "not an image!!"},
        "--operator-image: 'not an image!!' is not an image"},
+      // As `--kubeconfig=$KC` runs with KC unset: not a kubeconfig named "--leader-elect".
+      {{"--kubeconfig=", "--leader-elect"}, "--kubeconfig= has nothing after the '='"},
   };
   for (const Case& c : cases) {
     Ran r = Manager(c.args);
