@@ -10,6 +10,7 @@
 
 #include "core/duration.h"
 #include "core/fold.h"
+#include "core/image_ref.h"
 #include "core/state.h"
 #include "core/step.h"
 #include "core/validation.h"
@@ -322,6 +323,38 @@ class Recorder {
   Status status_;
 };
 
+// A recorded node lists the image of a CachedImage from the moment its real pull ended. Replayed
+// as recorded, that list would tell a simulated rollout, which pulls later or not at all, that the
+// node holds the image already, and the core would skip it. So a node keeps a CachedImage's image
+// in its list only when it held it when first seen: the simulated pulls are what put it there.
+void LeaveOutRecordedPulls(const v1::State& start, std::vector<v1::Entry>* inputs) {
+  std::set<uint64_t> pulled;  // every CachedImage's image, as Node.image_hashes holds it
+  for (const v1::ImageRecord& i : start.images())
+    pulled.insert(ImageMatchHash(i.object().spec().image()));
+  for (const v1::Entry& e : *inputs) {
+    if (e.has_watch() && e.watch().has_cached_image()) {
+      pulled.insert(ImageMatchHash(e.watch().cached_image().spec().image()));
+    }
+  }
+  std::map<std::string, std::set<uint64_t>> held;  // by node: what it held when first seen
+  for (const v1::NodeRecord& n : start.nodes()) {
+    held.emplace(n.node().name(),
+                 std::set<uint64_t>(n.node().image_hashes().begin(), n.node().image_hashes().end()));
+  }
+  for (v1::Entry& e : *inputs) {
+    if (!e.has_watch() || !e.watch().has_node()) continue;
+    v1::Node* node = e.mutable_watch()->mutable_node();
+    auto* hashes = node->mutable_image_hashes();
+    auto [first, unseen] = held.try_emplace(node->name(), hashes->begin(), hashes->end());
+    if (unseen) continue;
+    hashes->erase(std::remove_if(hashes->begin(), hashes->end(),
+                                 [&, &had = first->second](uint64_t h) {
+                                   return pulled.count(h) > 0 && had.count(h) == 0;
+                                 }),
+                  hashes->end());
+  }
+}
+
 std::string PolicyName(const std::string& name) {
   if (name.empty() || name == kDefaultStandIn) return "(default)";
   return name;
@@ -465,6 +498,7 @@ Result<SimulateReport> RunSimulate(const Reader& r, const SimulateOptions& o) {
     std::sort(start->mutable_requeues()->begin(), start->mutable_requeues()->end(),
               [](const v1::Requeue& a, const v1::Requeue& b) { return a.key() < b.key(); });
   }
+  LeaveOutRecordedPulls(*start, &inputs);
   std::vector<v1::Entry> rewritten;
   rewritten.reserve(inputs.size() + 4);
   bool announced = false;
@@ -577,6 +611,8 @@ Result<SimulateReport> RunSimulate(const Reader& r, const SimulateOptions& o) {
   report.peak_active = sim->peak_active;
   report.wall_seconds = sim->wall_seconds;
   report.unrecorded = pulls.unrecorded();
+  report.recorded_end_ms = r.last_time();
+  report.end_ms = sim->end_ms;
   return report;
 }
 
@@ -602,6 +638,7 @@ void PrintSimulate(const SimulateReport& rep, Format format, std::ostream& out) 
       images.push_back(std::move(x));
     }
     doc["cachedImages"] = std::move(images);
+    doc["simulatedUntil"] = FormatTimeMillis(rep.end_ms);
     doc["pulls"] = rep.pulls;
     doc["peakActive"] = rep.peak_active;
     doc["wallSeconds"] = rep.wall_seconds;
@@ -632,6 +669,16 @@ void PrintSimulate(const SimulateReport& rep, Format format, std::ostream& out) 
            took(p.since_ms, p.simulated_ms), change});
   }
   t.Print(out);
+  if (std::any_of(rep.images.begin(), rep.images.end(),
+                  [](const Projection& p) { return p.simulated_ms == 0; })) {
+    // Without it, "never" and the count of pulls (an image that keeps failing keeps being
+    // retried) read as if they covered the recorded span only.
+    out << "\nSimulated \"never\": not Ready when the simulation stopped at "
+        << FormatTimeMillis(rep.end_ms) << ", "
+        << FormatDuration(std::max<int64_t>(0, rep.end_ms - rep.recorded_end_ms))
+        << " past the recording's end (it stops once every image is Ready, when nothing is left "
+           "to happen, or ten times the recorded span past the end, an hour at least).\n";
+  }
   char buf[200];
   std::snprintf(buf, sizeof buf,
                 "\n%llu pulls simulated (at most %d in flight), %llu journal entries, in %.2f s "

@@ -38,6 +38,8 @@ struct SimulateReport {
   int peak_active = 0;
   int unrecorded = 0;  // pulls with no recorded counterpart on their node
   double wall_seconds = 0;
+  int64_t recorded_end_ms = 0;  // the journal's last entry
+  int64_t end_ms = 0;           // where the simulation stopped
 };
 
 Result<SimulateReport> RunSimulate(const Reader& reader, const SimulateOptions& options);

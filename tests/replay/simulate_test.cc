@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "core/duration.h"
 #include "core/hash.h"
@@ -170,6 +171,44 @@ TEST(Simulate, ABandwidthLimitIsInferredFromPullsThatSlowWhenTheyOverlap) {
   double recorded = static_cast<double>(Ms(base.recorded_ready) - Ms(base.since));
   double simulated = static_cast<double>(Ms(base.simulated_ready) - Ms(base.since));
   EXPECT_GT(simulated / recorded, 0.5) << wide.out;
+}
+
+TEST(Simulate, ASlowerPolicyIsNotToldByTheRecordedNodesWhatItHasNotPulledYet) {
+  // The kubelet lists an image in its node's status once a pull ends. Replayed as recorded, those
+  // lists told a simulation that pulls one node at a time that the nodes it had not reached yet
+  // held the image, and it finished with the recording.
+  TempDir dir;
+  World w;
+  for (int i = 0; i < 12; ++i)
+    w.PutNode(NodeBuilder("node-" + std::to_string(10 + i)));
+  w.PutPolicy(PolicyBuilder("rollout", 4, 0));
+  const std::string ref = "registry.example.com/app:1";
+  w.PutImage(ImageBuilder("app", ref).Policy("rollout"));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, 2 * kSec}; });
+  w.Start();
+  std::set<std::string> listed;
+  for (int t = 0; t < 60; ++t) {
+    w.RunFor(kSec);
+    for (const auto& [name, pod] : w.pods()) {
+      if (pod.phase() == v1::POD_SUCCEEDED && listed.insert(pod.node()).second) {
+        w.PutNode(NodeBuilder(pod.node()).Image(ref));
+      }
+    }
+  }
+  ASSERT_EQ(listed.size(), 12u);
+  ASSERT_TRUE(testing::WriteJournal(w.journal(), dir / "j").ok());
+
+  testing::Run r =
+      Replay(dir / "j", {"simulate", "--set", "maxConcurrentNodes=1", "--policy", "rollout", "-o",
+                         "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, Row> rows = Rows(r.out);
+  const Row& app = rows["app"];
+  ASSERT_FALSE(app.recorded_ready.empty()) << r.out;
+  ASSERT_FALSE(app.simulated_ready.empty()) << r.out;
+  // 12 pulls of 2 s: 6 s or so four at a time, 24 s at least one at a time.
+  EXPECT_GE(Ms(app.simulated_ready) - Ms(app.since), 24 * kSec) << r.out;
+  EXPECT_LT(Ms(app.recorded_ready) - Ms(app.since), 12 * kSec) << r.out;
 }
 
 TEST(Simulate, AnUnknownFieldOrAnInvalidValueIsBadInput) {
