@@ -2,8 +2,32 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <iterator>
+#include <string_view>
+
 namespace drop::replay {
 namespace {
+
+// Whether a YAML reader would take `s`, unquoted, for something other than a string: YAML 1.1's
+// booleans and nulls (PyYAML reads "False" and "off" as booleans) and anything that starts like a
+// number, a time or a date ("10", "1e3", "10:02:13", "2026-11-26T23:19:50Z", "-.5"; a uid that
+// starts with a digit is quoted too, which costs nothing). So a condition's status reads back as
+// the string "False", as it does from kubectl.
+bool ReadsAsAnotherType(std::string_view s) {
+  static constexpr std::string_view kWords[] = {
+      "y",     "Y",     "yes",   "Yes",  "YES",  "n",     "N",     "no",    "No",    "NO",
+      "true",  "True",  "TRUE",  "false", "False", "FALSE", "on",    "On",    "ON",    "off",
+      "Off",   "OFF",   "null",  "Null",  "NULL",  "~",     ".inf",  ".Inf",  ".INF",  "-.inf",
+      "-.Inf", "-.INF", "+.inf", "+.Inf", "+.INF", ".nan",  ".NaN",  ".NAN"};
+  if (s.empty() || std::find(std::begin(kWords), std::end(kWords), s) != std::end(kWords)) {
+    return true;
+  }
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  size_t i = s[0] == '+' || s[0] == '-' ? 1 : 0;
+  if (i < s.size() && s[i] == '.') ++i;
+  return i < s.size() && digit(s[i]);
+}
 
 void Emit(YAML::Emitter& e, const boost::json::value& v) {
   switch (v.kind()) {
@@ -23,10 +47,7 @@ void Emit(YAML::Emitter& e, const boost::json::value& v) {
       return;
     case boost::json::kind::string: {
       std::string s(v.get_string());
-      // Quote what YAML would read back as another type ("true", "10", "", "null").
-      bool plain = !s.empty() && s != "true" && s != "false" && s != "null" && s != "~" &&
-                   s.find_first_not_of("0123456789.-+eE") != std::string::npos;
-      if (!plain) e << YAML::DoubleQuoted;
+      if (ReadsAsAnotherType(s)) e << YAML::DoubleQuoted;
       e << s;
       return;
     }
