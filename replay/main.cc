@@ -312,6 +312,23 @@ int Run(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? kExitOk : kExitBadInput;
   }
+  // An empty value reads as no value at all: `log --node "$NODE"` with NODE unset listed every
+  // node's entries.
+  std::vector<const CLI::App*> parsed = {&app};
+  for (const CLI::App* c : app.get_subcommands()) parsed.push_back(c);
+  for (const CLI::App* c : parsed) {
+    for (const CLI::Option* opt : c->get_options()) {
+      const CLI::results_t& values = opt->results();
+      if (opt->get_type_size() == 0 || opt->get_name() == "--journal" ||
+          std::find(values.begin(), values.end(), "") == values.end()) {
+        continue;
+      }
+      return Fail(Status::InvalidArgument(
+          (opt->nonpositional() ? opt->get_name() : "the " + opt->get_name() + " argument") +
+          " is empty (a shell variable that is not set expands to nothing); give it a value" +
+          (opt->get_required() || !opt->nonpositional() ? "" : ", or leave it out")));
+    }
+  }
   if (dir.empty()) {
     return Fail(Status::InvalidArgument(
         "no journal given: pass --journal DIR (-j) or set DROP_JOURNAL to the operator's "

@@ -341,6 +341,21 @@ TEST(BadInput, AFlagWithNothingAfterItsEqualsSignIsNamedNotGivenTheNextWord) {
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
 }
 
+TEST(BadInput, AnEmptyValueIsRefusedNotReadAsNoValue) {
+  Recorded rec;
+  // As `log --node "$NODE"` runs with NODE unset: not the whole log.
+  testing::Run node = Replay(rec.journal, {"log", "--node", ""});
+  EXPECT_EQ(node.exit_code, 2);
+  EXPECT_NE(node.err.find("--node is empty"), std::string::npos) << node.err;
+  EXPECT_TRUE(node.out.empty()) << node.out;
+  testing::Run at = Replay(rec.journal, {"state", "--at", ""});
+  EXPECT_EQ(at.exit_code, 2);
+  EXPECT_NE(at.err.find("--at is empty"), std::string::npos) << at.err;
+  testing::Run object = Replay(rec.journal, {"explain", ""});
+  EXPECT_EQ(object.exit_code, 2);
+  EXPECT_NE(object.err.find("the object argument is empty"), std::string::npos) << object.err;
+}
+
 // Writes `rec`'s journal key by key, as damage on disk would leave it.
 void Damage(const Recorded& rec,
             const std::function<rocksdb::Status(journal::Store&, rocksdb::DB*)>& f) {
