@@ -10,6 +10,7 @@
 #include "core/state.h"
 #include "replay/commands.h"
 #include "replay/describe.h"
+#include "replay/point.h"
 
 namespace drop::replay {
 namespace {
@@ -165,8 +166,7 @@ Status Diff(const Reader& r, const DiffOptions& o, std::ostream& out) {
     Print(doc, o.format, out);
     return Status::Ok();
   }
-  out << "From entry " << from->seq << " (" << FormatTimeMillis(from->time_ms) << ") to entry "
-      << to->seq << " (" << FormatTimeMillis(to->time_ms) << "), "
+  out << "From " << PointText(*from) << ", to " << PointText(*to) << ", "
       << FormatDuration(to->time_ms - from->time_ms) << ": " << changes.size() << " changes\n";
   for (const Change& c : changes)
     out << c.op << ' ' << c.object << ": " << c.what << '\n';

@@ -16,10 +16,10 @@ namespace {
 // the string "False", as it does from kubectl.
 bool ReadsAsAnotherType(std::string_view s) {
   static constexpr std::string_view kWords[] = {
-      "y",     "Y",     "yes",   "Yes",  "YES",  "n",     "N",     "no",    "No",    "NO",
-      "true",  "True",  "TRUE",  "false", "False", "FALSE", "on",    "On",    "ON",    "off",
-      "Off",   "OFF",   "null",  "Null",  "NULL",  "~",     ".inf",  ".Inf",  ".INF",  "-.inf",
-      "-.Inf", "-.INF", "+.inf", "+.Inf", "+.INF", ".nan",  ".NaN",  ".NAN"};
+      "y",     "Y",     "yes",   "Yes",   "YES",   "n",     "N",    "no",   "No",   "NO",
+      "true",  "True",  "TRUE",  "false", "False", "FALSE", "on",   "On",   "ON",   "off",
+      "Off",   "OFF",   "null",  "Null",  "NULL",  "~",     ".inf", ".Inf", ".INF", "-.inf",
+      "-.Inf", "-.INF", "+.inf", "+.Inf", "+.INF", ".nan",  ".NaN", ".NAN"};
   if (s.empty() || std::find(std::begin(kWords), std::end(kWords), s) != std::end(kWords)) {
     return true;
   }

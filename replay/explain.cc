@@ -12,6 +12,7 @@
 #include "core/state.h"
 #include "replay/describe.h"
 #include "replay/history.h"
+#include "replay/point.h"
 
 namespace drop::replay {
 namespace {
@@ -483,10 +484,9 @@ Status Explain(const Reader& r, const ExplainOptions& o, std::ostream& out) {
     Print(doc, o.format, out);
     return Status::Ok();
   }
-  out << "cachedimage/" << name << " (" << image->object().spec().image() << ") after entry "
-      << at->seq << ", " << FormatTimeMillis(at->time_ms) << ": " << status.phase() << ", "
-      << status.nodes_ready() << " of " << status.nodes_targeted()
-      << " targeted nodes hold the image.\n"
+  out << "cachedimage/" << name << " (" << image->object().spec().image() << ") at "
+      << PointText(*at) << ": " << status.phase() << ", " << status.nodes_ready() << " of "
+      << status.nodes_targeted() << " targeted nodes hold the image.\n"
       << "Paced by " << PolicyDisplayName(policy_name) << ": maxConcurrentNodes "
       << policy.max_concurrent_nodes() << ", minDelayBetweenPulls "
       << FormatDuration(policy.min_delay_between_pulls_ms()) << ", backoff "

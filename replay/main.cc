@@ -289,8 +289,9 @@ int Run(int argc, char** argv) {
     if (arg.starts_with("--") && arg.find('=') == arg.size() - 1) {
       std::string flag(arg.substr(0, arg.size() - 1));
       return Fail(Status::InvalidArgument(
-          flag + "= has nothing after the '=' (a shell variable that is not set expands to "
-                 "nothing); give " +
+          flag +
+          "= has nothing after the '=' (a shell variable that is not set expands to "
+          "nothing); give " +
           flag + " a value, or write " + flag + " \"\" to mean an empty one"));
     }
   }
@@ -315,7 +316,8 @@ int Run(int argc, char** argv) {
   // An empty value reads as no value at all: `log --node "$NODE"` with NODE unset listed every
   // node's entries.
   std::vector<const CLI::App*> parsed = {&app};
-  for (const CLI::App* c : app.get_subcommands()) parsed.push_back(c);
+  for (const CLI::App* c : app.get_subcommands())
+    parsed.push_back(c);
   for (const CLI::App* c : parsed) {
     for (const CLI::Option* opt : c->get_options()) {
       const CLI::results_t& values = opt->results();

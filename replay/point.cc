@@ -96,4 +96,9 @@ Result<Point> ResolvePoint(const Reader& r, std::string_view text, std::string_v
   return Point{seq, t};
 }
 
+std::string PointText(const Point& at) {
+  return FormatTimeMillis(at.time_ms) +
+         (at.seq == 0 ? ", before the first entry" : ", after entry " + std::to_string(at.seq));
+}
+
 }  // namespace drop::replay

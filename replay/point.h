@@ -1,6 +1,7 @@
 // How the user names a moment of the journal (--at, --from, --to, --since, --until).
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "core/status.h"
@@ -10,5 +11,9 @@ namespace drop::replay {
 
 // See Reader::Resolve.
 Result<Point> ResolvePoint(const Reader& reader, std::string_view text, std::string_view flag);
+
+// "2026-11-26T23:20:08.275Z, after entry 456": the moment asked for, then the entry whose state
+// holds there (the last one at or before it, whose own time may be earlier).
+std::string PointText(const Point& at);
 
 }  // namespace drop::replay

@@ -338,8 +338,8 @@ void LeaveOutRecordedPulls(const v1::State& start, std::vector<v1::Entry>* input
   }
   std::map<std::string, std::set<uint64_t>> held;  // by node: what it held when first seen
   for (const v1::NodeRecord& n : start.nodes()) {
-    held.emplace(n.node().name(),
-                 std::set<uint64_t>(n.node().image_hashes().begin(), n.node().image_hashes().end()));
+    held.emplace(n.node().name(), std::set<uint64_t>(n.node().image_hashes().begin(),
+                                                     n.node().image_hashes().end()));
   }
   for (v1::Entry& e : *inputs) {
     if (!e.has_watch() || !e.watch().has_node()) continue;

@@ -9,6 +9,7 @@
 #include "replay/commands.h"
 #include "replay/describe.h"
 #include "replay/objects.h"
+#include "replay/point.h"
 #include "replay/table.h"
 
 namespace drop::replay {
@@ -44,9 +45,8 @@ Status Image(const v1::State& state, const Point& at, const std::string& name, F
   }
   v1::CachedImageStatus desired = DesiredStatus(state, ImageView(state, *r), at.time_ms);
   if (format == Format::kYaml) {
-    out << "# cachedimage/" << name << " after entry " << at.seq << " ("
-        << FormatTimeMillis(at.time_ms) << "): the status drop would write then; "
-        << LastWrite(*r, desired) << "\n";
+    out << "# cachedimage/" << name << " at " << PointText(at)
+        << ": the status drop would write then; " << LastWrite(*r, desired) << "\n";
   }
   Print(CachedImageDocument(r->object(), desired), format, out);
   return Status::Ok();
@@ -94,8 +94,8 @@ Status Policy(const v1::State& state, const Point& at, const std::string& name, 
   pacing["cachedImages"] = std::move(images);
   doc["pacing"] = std::move(pacing);
   if (format == Format::kYaml) {
-    out << "# pullpolicy/" << (key.empty() ? "(default)" : key) << " after entry " << at.seq << " ("
-        << FormatTimeMillis(at.time_ms) << "); pacing: what drop counted then\n";
+    out << "# pullpolicy/" << (key.empty() ? "(default)" : key) << " at " << PointText(at)
+        << "; pacing: what drop counted then\n";
   }
   Print(doc, format, out);
   return Status::Ok();
@@ -136,8 +136,8 @@ Status NodeObject(const v1::State& state, const Point& at, const std::string& na
   }
   doc["drop"] = boost::json::object{{"cachedImages", std::move(standing)}};
   if (format == Format::kYaml) {
-    out << "# node/" << name << " after entry " << at.seq << " (" << FormatTimeMillis(at.time_ms)
-        << "); drop: how each CachedImage stands on it\n";
+    out << "# node/" << name << " at " << PointText(at)
+        << "; drop: how each CachedImage stands on it\n";
   }
   Print(doc, format, out);
   return Status::Ok();
@@ -158,8 +158,8 @@ void Everything(const v1::State& state, const Reader& r, const Point& at, Format
     Print(List(std::move(items)), format, out);
     return;
   }
-  out << "State after entry " << at.seq << " (" << FormatTimeMillis(at.time_ms) << ", "
-      << Ago(at.time_ms, r.last_time()) << "); statuses as drop would write them then.\n\n";
+  out << "State at " << PointText(at) << " (" << Ago(at.time_ms, r.last_time())
+      << "); statuses as drop would write them then.\n\n";
   Table images({"CACHEDIMAGE", "IMAGE", "POLICY", "PHASE", "READY", "FAILURES", "NEXT PULL",
                 "REASON", "LAST WRITE"});
   for (const v1::ImageRecord& i : state.images()) {
