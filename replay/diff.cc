@@ -1,10 +1,14 @@
 // drop-replay diff: what changed in drop's view between two points.
 #include <google/protobuf/util/message_differencer.h>
 
+#include <algorithm>
+#include <iterator>
 #include <map>
 #include <ranges>
+#include <set>
 
 #include "core/duration.h"
+#include "core/image_ref.h"
 #include "core/image_view.h"
 #include "core/reconcile.h"
 #include "core/state.h"
@@ -36,6 +40,45 @@ std::string FieldChanges(const google::protobuf::Message& a, const google::proto
     if (!line.empty()) out += (out.empty() ? "" : "; ") + line;
     start = end + 1;
   }
+  return out;
+}
+
+// What a node's list of images gained and lost. drop keeps only a hash of each image a node lists:
+// those of a CachedImage's image are named, the others counted.
+std::string ImageListChanges(const v1::Node& x, const v1::Node& y, const v1::State& a,
+                             const v1::State& b) {
+  std::map<uint64_t, std::string> known;  // hash -> the image of a CachedImage
+  for (const v1::State* s : {&a, &b}) {
+    for (const v1::ImageRecord& i : s->images())
+      known.emplace(ImageMatchHash(i.object().spec().image()), i.object().spec().image());
+  }
+  const std::set<uint64_t> before(x.image_hashes().begin(), x.image_hashes().end());
+  const std::set<uint64_t> after(y.image_hashes().begin(), y.image_hashes().end());
+  auto gone = [](const std::set<uint64_t>& from, const std::set<uint64_t>& to) {
+    std::vector<uint64_t> out;
+    std::ranges::set_difference(from, to, std::back_inserter(out));
+    return out;
+  };
+  std::string out;
+  auto say = [&](const std::vector<uint64_t>& hashes, const char* named, const char* others) {
+    std::string names;
+    int unnamed = 0;
+    for (uint64_t h : hashes) {
+      auto it = known.find(h);
+      if (it == known.end()) {
+        ++unnamed;
+      } else {
+        names += (names.empty() ? "" : ", ") + it->second;
+      }
+    }
+    if (!names.empty()) out += (out.empty() ? "" : "; ") + (named + names);
+    if (unnamed > 0) {
+      out += (out.empty() ? "" : "; ") + std::to_string(unnamed) + " other image" +
+             (unnamed == 1 ? " " : "s ") + others;
+    }
+  };
+  say(gone(after, before), "lists ", "listed");
+  say(gone(before, after), "no longer lists ", "no longer listed");
   return out;
 }
 
@@ -99,8 +142,13 @@ Status Diff(const Reader& r, const DiffOptions& o, std::ostream& out) {
   Compare(
       a->nodes(), b->nodes(), [](const v1::NodeRecord& n) { return "node/" + n.node().name(); },
       [](const v1::NodeRecord& n, bool) { return n.node().ready() ? "Ready" : "NotReady"; },
-      [](const v1::NodeRecord& x, const v1::NodeRecord& y) {
-        return FieldChanges(x.node(), y.node());
+      [&](const v1::NodeRecord& x, const v1::NodeRecord& y) {
+        v1::Node rest_x = x.node(), rest_y = y.node();
+        rest_x.clear_image_hashes();
+        rest_y.clear_image_hashes();
+        std::string fields = FieldChanges(rest_x, rest_y);
+        std::string images = ImageListChanges(x.node(), y.node(), *a, *b);
+        return fields + (fields.empty() || images.empty() ? "" : "; ") + images;
       },
       &changes);
   Compare(

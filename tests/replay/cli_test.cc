@@ -146,6 +146,29 @@ TEST(Cli, DiffNamesWhatChangedBetweenTwoPoints) {
   EXPECT_NE(r.out.find("-> Ready 6/6 ready"), std::string::npos) << r.out;
 }
 
+TEST(Cli, DiffNamesTheImagesANodeListsByTheirCachedImages) {
+  TempDir dir;
+  World w;
+  w.PutNode(NodeBuilder("node-0").Image("registry.example.com/kept:1"));
+  w.PutPolicy(PolicyBuilder("gentle", 2, 0));
+  w.PutImage(ImageBuilder("web", "registry.example.com/web:1").Policy("gentle"));
+  w.Start();
+  w.RunFor(10 * kSec);
+  // The kubelet's next report: the image drop pulled and one drop knows nothing of; kept:1 went.
+  w.PutNode(NodeBuilder("node-0")
+                .Image("registry.example.com/web:1")
+                .Image("registry.example.com/other:7"));
+  w.RunFor(10 * kSec);
+  ASSERT_TRUE(testing::WriteJournal(w.journal(), dir / "j").ok());
+  testing::Run r = Replay(dir / "j", {"diff", "--from", "+1s", "--to", "-0s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("~ node/node-0: lists registry.example.com/web:1; 1 other image listed; 1 "
+                       "other image no longer listed\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("image_hashes"), std::string::npos) << r.out;
+}
+
 TEST(Cli, ExportWritesOneJsonObjectPerEntry) {
   Recorded rec;
   testing::Run r = Replay(rec.journal, {"export"});
