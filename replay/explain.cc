@@ -68,6 +68,13 @@ class Explainer {
 
   // The pacing pass in force at the point, as it concerned this image.
   std::string Pacing(const ImageView& view) {
+    bool wanting = false;
+    view.ForEachNode([&](const NodeFacts& f) {
+      wanting = f.fit == Fit::kTargeted && !f.cached;
+      return !wanting;
+    });
+    // The last pass's verdict would describe a rollout that has ended.
+    if (!wanting) return "nothing to pace: every targeted node holds the image";
     Story s;
     const PassRecord* pass = PassAt();
     std::string started;
@@ -280,7 +287,8 @@ class Explainer {
         s->text +=
             "NoEligibleNode: every targeted node lacking the image already had a drop pod "
             "of it at " +
-            clock_(pass->time_ms) + " (pods " + List(pods) + ")";
+            clock_(pass->time_ms) +
+            (pods.empty() ? " (they have all finished since)" : " (pods " + List(pods) + ")");
       }
       return;
     }

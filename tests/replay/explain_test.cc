@@ -196,6 +196,23 @@ TEST(Explain, AStartNamesTheNodesItStarted) {
   EXPECT_NE(end.out.find("Succeeded at 08:00:10 (took 10s)"), std::string::npos) << end.out;
 }
 
+TEST(Explain, AnImageEveryTargetedNodeHoldsHasNothingToPace) {
+  TempDir dir;
+  std::string j = Record(dir, 3, [](World& w) {
+    w.PutPolicy(PolicyBuilder("gentle", /*max_concurrent=*/1));
+    w.PutImage(ImageBuilder("web", "web:1").Policy("gentle"));
+    w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, 2 * kSec}; });
+    w.Start();
+    w.RunFor(60 * kSec);
+  });
+  testing::Run r = Replay(j, {"explain", "cachedimage/web"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Not the verdict of the last pass, which started the last node or found none left to start.
+  EXPECT_NE(r.out.find("Z: nothing to pace: every targeted node holds the image\n"),
+            std::string::npos)
+      << r.out;
+}
+
 TEST(Explain, NodesFilteredOutSayWhy) {
   TempDir dir;
   std::string j = Record(dir, 0, [](World& w) {
