@@ -641,7 +641,7 @@ void PrintSimulate(const SimulateReport& rep, Format format, std::ostream& out) 
     doc["simulatedUntil"] = FormatTimeMillis(rep.end_ms);
     doc["pulls"] = rep.pulls;
     doc["peakActive"] = rep.peak_active;
-    doc["wallSeconds"] = rep.wall_seconds;
+    doc["wallMilliseconds"] = std::llround(rep.wall_seconds * 1000);
     Print(doc, format, out);
     return;
   }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -388,9 +389,9 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
   }
   segments.push_back({at + 1, to, false});
 
-  int jobs =
+  report.jobs_asked =
       o.jobs > 0 ? o.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  jobs = std::min<int>(jobs, static_cast<int>(segments.size()));
+  int jobs = std::min<int>(report.jobs_asked, static_cast<int>(segments.size()));
   // A thread checks a run of consecutive segments, carrying its state and index from one to the
   // next: only a run's first segment costs a snapshot load and an index build. Each thread starts
   // on a run of about equal entries; one that runs out of work takes the back half of the run
@@ -535,14 +536,21 @@ void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::o
   if (format != Format::kTable) {
     boost::json::object doc;
     doc["result"] = rep.clean() ? "clean" : "diverged";
+    // The range checked, which a snapshot before --from and the decisions after --to widen.
     doc["firstSeq"] = rep.first;
     doc["lastSeq"] = rep.last;
+    doc["askedFirstSeq"] = rep.asked_first;
+    doc["askedLastSeq"] = rep.asked_last;
     doc["inputs"] = rep.inputs;
     doc["decisions"] = rep.decisions;
     doc["snapshotsChecked"] = rep.snapshots_checked;
-    doc["seconds"] = rep.seconds;
+    // Whole milliseconds: a double prints as 5.511374E-3 in JSON.
+    doc["milliseconds"] = std::llround(rep.seconds * 1000);
     if (rep.divergence) {
       const Divergence& d = *rep.divergence;
+      // As the text says it: the entries before the divergence, and the decisions among them.
+      doc["matchedThrough"] = d.seq - 1;
+      doc["decisions"] = rep.decisions - (d.recorded ? 1 : 0);
       doc["divergence"] = boost::json::object{{"seq", d.seq},
                                               {"what", d.what},
                                               {"input", JsonOf(d.input)},
@@ -553,10 +561,15 @@ void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::o
     Print(doc, format, out);
     return;
   }
-  char speed[64];
-  std::snprintf(speed, sizeof speed, "%.2f s, %.0f entries/s on %d thread%s", rep.seconds,
+  char figures[64];
+  std::snprintf(figures, sizeof figures, "%.2f s, %.0f entries/s on %d thread%s", rep.seconds,
                 rep.seconds > 0 ? static_cast<double>(entries) / rep.seconds : 0.0, rep.jobs,
                 rep.jobs == 1 ? "" : "s");
+  std::string speed = figures;
+  if (rep.jobs < rep.jobs_asked) {
+    speed += " (of " + std::to_string(rep.jobs_asked) + ": threads check the stretches between " +
+             "snapshots apart, and this range has " + std::to_string(rep.jobs) + ")";
+  }
   if (rep.clean()) {
     out << "verify: clean. Entries " << rep.first << ".." << rep.last << " (" << rep.inputs
         << " inputs, " << rep.decisions << " decisions): every decision Step makes from the "

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -470,6 +471,18 @@ TEST(Verify, AnAlteredPacingDecisionIsCaughtAtItsSequenceNumber) {
   EXPECT_NE(r.out.find("active: 5"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("The input that fed them: entry"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("pullpolicy/gentle: maxConcurrentNodes 5"), std::string::npos) << r.out;
+
+  // -o json says what the text says: the entries that match, and the decisions among them.
+  testing::Run json = Replay(dir / "j", {"verify", "-o", "json"});
+  EXPECT_EQ(json.exit_code, 1) << json.err;
+  boost::json::value doc = boost::json::parse(json.out);
+  EXPECT_EQ(doc.at("divergence").at("seq").to_number<uint64_t>(), seq);
+  EXPECT_EQ(doc.at("matchedThrough").to_number<uint64_t>(), seq - 1);
+  const std::string matched = "Entries 1.." + std::to_string(seq - 1) + " match (" +
+                              std::to_string(doc.at("inputs").to_number<uint64_t>()) + " inputs, " +
+                              std::to_string(doc.at("decisions").to_number<uint64_t>()) +
+                              " decisions)";
+  EXPECT_NE(r.out.find(matched), std::string::npos) << matched << "\n" << r.out;
 }
 
 TEST(Verify, AnAlteredStatusWriteIsCaughtAtItsSequenceNumber) {
