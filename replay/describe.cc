@@ -1,5 +1,8 @@
 #include "replay/describe.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include "core/duration.h"
 #include "core/pacing.h"
 #include "core/state.h"
@@ -387,9 +390,13 @@ std::string TriggerText(const v1::Entry& e) {
 }
 
 Result<std::pair<std::string, std::string>> ParseObject(const std::string& text,
-                                                        const std::string& flag) {
+                                                        const std::string& flag,
+                                                        const std::string& kinds) {
   size_t slash = text.find('/');
   std::string kind = slash == std::string::npos ? "" : text.substr(0, slash);
+  // As kubectl, which takes CachedImage/web and Node/gpu-7.
+  std::transform(kind.begin(), kind.end(), kind.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   std::string name = slash == std::string::npos ? "" : text.substr(slash + 1);
   static const std::pair<const char*, const char*> kAliases[] = {
       {"cachedimage", "cachedimage"},
@@ -409,8 +416,10 @@ Result<std::pair<std::string, std::string>> ParseObject(const std::string& text,
   for (const auto& [alias, canonical] : kAliases) {
     if (kind == alias && !name.empty()) return std::make_pair(std::string(canonical), name);
   }
-  return Status::InvalidArgument(flag + " " + text + ": name an object as KIND/NAME, e.g. " +
-                                 "cachedimage/web, pullpolicy/gentle, node/gpu-7 or pod/NAME");
+  const std::string example = slash == std::string::npos && !text.empty() ? text : "web";
+  return Status::InvalidArgument(flag + " " + text +
+                                 ": name an object as KIND/NAME, where KIND is " + kinds +
+                                 " (e.g. cachedimage/" + example + ")");
 }
 
 }  // namespace drop::replay

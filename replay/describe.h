@@ -36,8 +36,10 @@ const char* PodPhaseName(v1::PodPhase phase);
 std::string TriggerText(const v1::Entry& input);
 
 // What the user names an object by: "cachedimage/web" -> {"cachedimage", "web"}. Accepts plurals
-// ("cachedimages/web") and kubectl's short names (ci, pp, no, po).
-Result<std::pair<std::string, std::string>> ParseObject(const std::string& text,
-                                                        const std::string& flag);
+// ("cachedimages/web"), kubectl's short names (ci, pp, no, po) and any case (CachedImage/web).
+// `kinds` is what the error names as the kinds the caller takes.
+Result<std::pair<std::string, std::string>> ParseObject(
+    const std::string& text, const std::string& flag,
+    const std::string& kinds = "cachedimage, pullpolicy, node or pod");
 
 }  // namespace drop::replay

@@ -426,8 +426,9 @@ class Explainer {
 
 Status Explain(const Reader& r, const ExplainOptions& o, std::ostream& out) {
   // Explain tells only a CachedImage's story: a bare NAME is one.
-  auto object = ParseObject(
-      o.object.find('/') == std::string::npos ? "cachedimage/" + o.object : o.object, "explain");
+  auto object =
+      ParseObject(o.object.find('/') == std::string::npos ? "cachedimage/" + o.object : o.object,
+                  "explain", "cachedimage");
   if (!object.ok()) return object.status();
   if (object->first != "cachedimage") {
     return Status::InvalidArgument("explain " + o.object +

@@ -213,7 +213,7 @@ void Everything(const v1::State& state, const Reader& r, const Point& at, Format
 Status ShowState(const Reader& r, const StateOptions& o, std::ostream& out) {
   std::string kind, name;
   if (!o.object.empty()) {
-    auto parsed = ParseObject(o.object, "state");
+    auto parsed = ParseObject(o.object, "state", "cachedimage, pullpolicy or node");
     if (!parsed.ok()) return parsed.status();
     kind = parsed->first;
     name = parsed->second;

@@ -138,6 +138,23 @@ TEST(Cli, StateAtAPointShowsWhatDropBelievedThen) {
   EXPECT_NE(node.out.find("cachedImage: db"), std::string::npos) << node.out;
 }
 
+TEST(Cli, ObjectsAreNamedAsKubectlNamesThemAndAMisnamedOneGetsAnExample) {
+  Recorded rec;
+  testing::Run kind = Replay(rec.journal, {"state", "CachedImage/web"});
+  EXPECT_EQ(kind.exit_code, 0) << kind.err;
+  EXPECT_NE(kind.out.find("kind: CachedImage"), std::string::npos) << kind.out;
+  testing::Run node = Replay(rec.journal, {"log", "--object", "Node/node-5"});
+  EXPECT_EQ(node.exit_code, 0) << node.err;
+  EXPECT_NE(node.out.find("node/node-5"), std::string::npos) << node.out;
+  // A bare name, and the kinds state takes: not pod/NAME, which it refuses.
+  testing::Run bare = Replay(rec.journal, {"state", "web"});
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_NE(bare.err.find("state web: name an object as KIND/NAME, where KIND is cachedimage, "
+                          "pullpolicy or node (e.g. cachedimage/web)"),
+            std::string::npos)
+      << bare.err;
+}
+
 TEST(Cli, DiffNamesWhatChangedBetweenTwoPoints) {
   Recorded rec;
   testing::Run r = Replay(rec.journal, {"diff", "--from", "+1s", "--to", "-0s"});
