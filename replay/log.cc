@@ -117,7 +117,12 @@ Status Log(const Reader& r, const LogOptions& o, std::ostream& out, std::ostream
     // As kubectl says "No resources found": a filter that matched nothing (a misspelt name?) is
     // told apart from a command that printed nothing for another reason.
     if (table.empty()) {
-      notes << "No entries match, of entries " << from << ".." << to << ".\n";
+      if (from > to) {
+        notes << "No entries: the range asked for is empty; the journal holds " << r.RangeText()
+              << ".\n";
+      } else {
+        notes << "No entries match, of entries " << from << ".." << to << ".\n";
+      }
     }
   } else {
     Print(List(std::move(items)), o.format, out);

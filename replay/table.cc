@@ -30,7 +30,9 @@ std::string Age(int64_t ms) {
   if (ms < 0) return "<invalid>";
   int64_t s = ms / 1000;
   auto n = [](int64_t v, const char* unit) { return std::to_string(v) + unit; };
-  if (s < 120) return ms < 10000 && ms % 1000 != 0 && s < 10 ? n(ms, "ms") : n(s, "s");
+  // Under 10 s, tenths, in seconds still: a column of "13s" and "3323ms" reads as unsorted.
+  if (s < 10 && ms % 1000 >= 100) return n(s, ".") + n(ms % 1000 / 100, "s");
+  if (s < 120) return n(s, "s");
   int64_t m = s / 60;
   if (m < 10) return s % 60 == 0 ? n(m, "m") : n(m, "m") + n(s % 60, "s");
   if (m < 180) return n(m, "m");

@@ -21,7 +21,8 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
-// kubectl's age: "45s", "5m", "5m30s", "3h", "3h20m", "2d", "2d4h", "400d"; "<invalid>" below 0.
+// kubectl's age: "45s", "5m", "5m30s", "3h", "3h20m", "2d", "2d4h", "400d", and tenths under ten
+// seconds ("3.3s"); "<invalid>" below 0.
 std::string Age(int64_t ms);
 
 // A time relative to a reference: "5m before the end", "+1m30s". Used beside RFC 3339 times.

@@ -626,6 +626,8 @@ void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::o
   for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
     std::string x = i < a.size() ? a[i] : "", y = i < b.size() ? b[i] : "";
     out << (x == y ? "  " : "* ") << cell(x) << " | " << y << '\n';
+    // The recorded side is cut to its column: a difference past the cut shows here.
+    if (x != y && x.size() > width) out << "  (recorded, whole: " << x << ")\n";
   }
   PrintInputs(r, d, out);
   out << '\n' << speed << '\n';

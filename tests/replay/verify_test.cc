@@ -501,6 +501,21 @@ TEST(Verify, AnAlteredStatusWriteIsCaughtAtItsSequenceNumber) {
   EXPECT_NE(r.out.find("\"seq\": " + std::to_string(seq)), std::string::npos) << r.out;
 }
 
+TEST(Verify, ARecordedLineLongerThanItsColumnIsShownWhole) {
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(Demo(), dir / "j").ok());
+  uint64_t seq = Nth(
+      Demo(), 0, [](const v1::Entry& e) { return e.has_action() && e.action().has_emit_event(); });
+  RewriteEntry(dir / "j", seq, [](v1::Entry* e) {
+    e->mutable_action()->mutable_emit_event()->mutable_message()->append(
+        std::string(80, '.') + "and the difference lies past the cut");
+  });
+  testing::Run r = Replay(dir / "j", {"verify"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("(recorded, whole:     message: \""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("and the difference lies past the cut\")\n"), std::string::npos) << r.out;
+}
+
 TEST(Verify, ADecisionRemovedFromTheJournalIsCaughtWhereItWasExpected) {
   TempDir dir;
   ASSERT_TRUE(testing::WriteJournal(Demo(), dir / "j").ok());
