@@ -310,8 +310,10 @@ int Run(int argc, char** argv) {
                                  : "'" + word + "' is not a command") +
           "; the commands are " + commands + " (drop-replay --help says what each does)"));
     }
-    int code = app.exit(e);
-    return code == 0 ? kExitOk : kExitBadInput;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --help-all
+    // Said as drop-replay says its other errors ("--at: At Most 1 required but received 2").
+    return Fail(Status::InvalidArgument(std::string(e.what()) +
+                                        "; drop-replay --help-all lists every command's flags"));
   }
   // An empty value reads as no value at all: `log --node "$NODE"` with NODE unset listed every
   // node's entries.

@@ -365,8 +365,15 @@ std::string PolicyName(const std::string& name) {
 Result<SimulateReport> RunSimulate(const Reader& r, const SimulateOptions& o) {
   if (r.empty()) return r.NoEntries();
   v1::PullPolicySpec probe;
+  std::map<std::string, std::string> given;  // field -> the --set that named it
   for (const std::string& s : o.sets) {
     if (Status st = Set(&probe, s); !st.ok()) return st;
+    // The last would win without a word.
+    auto [first, fresh] = given.emplace(s.substr(0, s.find('=')), s);
+    if (!fresh) {
+      return Status::InvalidArgument("--set " + first->second + " and --set " + s +
+                                     " set the same field; give it once");
+    }
   }
   Result<v1::State> start = r.StateAt(r.origin());
   if (!start.ok()) return start.status();

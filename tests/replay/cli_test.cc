@@ -391,6 +391,10 @@ TEST(BadInput, AnEmptyValueIsRefusedNotReadAsNoValue) {
   testing::Run at = Replay(rec.journal, {"state", "--at", ""});
   EXPECT_EQ(at.exit_code, 2);
   EXPECT_NE(at.err.find("--at is empty"), std::string::npos) << at.err;
+  // CLI11's own complaints are said as drop-replay's others are.
+  testing::Run twice = Replay(rec.journal, {"state", "--at", "+1s", "--at", "+2s"});
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_TRUE(twice.err.starts_with("drop-replay: --at: ")) << twice.err;
   testing::Run object = Replay(rec.journal, {"explain", ""});
   EXPECT_EQ(object.exit_code, 2);
   EXPECT_NE(object.err.find("the object argument is empty"), std::string::npos) << object.err;

@@ -10,8 +10,9 @@ namespace drop::replay {
 namespace {
 
 TEST(Yaml, AStringAReaderWouldTakeForAnotherTypeIsQuoted) {
-  const char* quoted[] = {"False", "True", "yes", "NO", "off", "On", "~", "NULL", "",
-                          "10", "1e3", "-.5", ".inf", "10:02:13", "2026-11-26T23:19:50.938Z",
+  const char* quoted[] = {"False", "True", "yes",  "NO",       "off",
+                          "On",    "~",    "NULL", "",         "10",
+                          "1e3",   "-.5",  ".inf", "10:02:13", "2026-11-26T23:19:50.938Z",
                           "0x1f"};
   const char* plain[] = {"cpu-0", "Pulling", "falsehood", "ml-runtime", "v1.2", "gpu-7"};
   boost::json::object doc;

@@ -198,9 +198,8 @@ TEST(Simulate, ASlowerPolicyIsNotToldByTheRecordedNodesWhatItHasNotPulledYet) {
   ASSERT_EQ(listed.size(), 12u);
   ASSERT_TRUE(testing::WriteJournal(w.journal(), dir / "j").ok());
 
-  testing::Run r =
-      Replay(dir / "j", {"simulate", "--set", "maxConcurrentNodes=1", "--policy", "rollout", "-o",
-                         "json"});
+  testing::Run r = Replay(dir / "j", {"simulate", "--set", "maxConcurrentNodes=1", "--policy",
+                                      "rollout", "-o", "json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::map<std::string, Row> rows = Rows(r.out);
   const Row& app = rows["app"];
@@ -232,6 +231,13 @@ TEST(Simulate, AnUnknownFieldOrAnInvalidValueIsBadInput) {
     EXPECT_EQ(unused.exit_code, 2) << policy;
     EXPECT_NE(unused.err.find("; its policies: rollout"), std::string::npos) << unused.err;
   }
+  testing::Run twice =
+      Replay(j, {"simulate", "--set", "maxConcurrentNodes=5", "--set", "maxConcurrentNodes=10"});
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_NE(twice.err.find("--set maxConcurrentNodes=5 and --set maxConcurrentNodes=10 set the "
+                           "same field; give it once"),
+            std::string::npos)
+      << twice.err;
 }
 
 }  // namespace
