@@ -389,9 +389,10 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
   }
   segments.push_back({at + 1, to, false});
 
-  report.jobs_asked =
+  report.jobs_asked = o.jobs;
+  int jobs =
       o.jobs > 0 ? o.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  int jobs = std::min<int>(report.jobs_asked, static_cast<int>(segments.size()));
+  jobs = std::min<int>(jobs, static_cast<int>(segments.size()));
   // A thread checks a run of consecutive segments, carrying its state and index from one to the
   // next: only a run's first segment costs a snapshot load and an index build. Each thread starts
   // on a run of about equal entries; one that runs out of work takes the back half of the run
@@ -567,7 +568,7 @@ void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::o
                 rep.jobs == 1 ? "" : "s");
   std::string speed = figures;
   if (rep.jobs < rep.jobs_asked) {
-    speed += " (of " + std::to_string(rep.jobs_asked) + ": threads check the stretches between " +
+    speed += " (not " + std::to_string(rep.jobs_asked) + ": threads check the stretches between " +
              "snapshots apart, and this range has " + std::to_string(rep.jobs) + ")";
   }
   if (rep.clean()) {

@@ -56,9 +56,9 @@ struct VerifyReport {
   uint64_t unverifiable = 0;  // decisions at the start whose input is before the journal
   int snapshots_checked = 0;
   int jobs = 1;
-  // Fewer threads than --jobs asked (or the cores) when the range has fewer stretches between
+  // --jobs (0: one per core). Fewer threads run when the range has fewer stretches between
   // snapshots, the parts that can be checked apart.
-  int jobs_asked = 1;
+  int jobs_asked = 0;
   double seconds = 0;
   std::optional<Divergence> divergence;
   std::string snapshot_mismatch;  // a snapshot that is not the fold of the entries before it

@@ -90,6 +90,12 @@ TEST(Verify, TheDemoJournalIsCleanAndExitsZero) {
   testing::Run r = Replay(dir / "j", {"verify"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("verify: clean"), std::string::npos) << r.out;
+  // Without snapshots the journal is one stretch, for one thread: --jobs 4 says why it got one.
+  testing::Run jobs = Replay(dir / "j", {"verify", "--jobs", "4"});
+  EXPECT_NE(jobs.out.find(" on 1 thread (not 4: threads check the stretches between snapshots "
+                          "apart, and this range has 1)"),
+            std::string::npos)
+      << jobs.out;
   testing::Run nothing = Replay(dir / "j", {"verify", "--to", "0"});
   EXPECT_EQ(nothing.exit_code, 2) << nothing.out;
   EXPECT_NE(nothing.err.find("--to 0 is entry 0, before entry 1: nothing to verify"),
