@@ -289,10 +289,8 @@ int Run(int argc, char** argv) {
     if (arg.starts_with("--") && arg.find('=') == arg.size() - 1) {
       std::string flag(arg.substr(0, arg.size() - 1));
       return Fail(Status::InvalidArgument(
-          flag +
-          "= has nothing after the '=' (a shell variable that is not set expands to "
-          "nothing); give " +
-          flag + " a value, or write " + flag + " \"\" to mean an empty one"));
+          flag + "= has nothing after the '=' (a shell variable that is not set expands to " +
+          "nothing); give " + flag + " a value, or leave it out"));
     }
   }
   try {
