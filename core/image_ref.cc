@@ -1,5 +1,7 @@
 #include "core/image_ref.h"
 
+#include <algorithm>
+
 #include "core/hash.h"
 
 namespace drop {
@@ -87,26 +89,16 @@ bool ValidTag(std::string_view s) {
 }
 
 // algorithm ":" hex, algorithm := [A-Za-z][A-Za-z0-9]* ([+._-] [A-Za-z][A-Za-z0-9]*)*.
+// A digest the kubelet takes: the reference grammar allows any algorithm, but the kubelet's parser
+// (go-digest) knows only these, in lowercase hex; any other is InvalidImageName on every node.
 bool ValidDigest(std::string_view s) {
   size_t colon = s.find(':');
-  if (colon == std::string_view::npos || colon == 0) return false;
+  if (colon == std::string_view::npos) return false;
   std::string_view alg = s.substr(0, colon), hex = s.substr(colon + 1);
-  bool start = true;
-  for (char c : alg) {
-    if (start) {
-      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) return false;
-      start = false;
-    } else if (c == '+' || c == '.' || c == '_' || c == '-') {
-      start = true;
-    } else if (!IsAlnum(c)) {
-      return false;
-    }
-  }
-  if (start || hex.size() < 32) return false;
-  for (char c : hex) {
-    if (!IsHex(c)) return false;
-  }
-  return alg != "sha256" || hex.size() == 64;
+  size_t want = alg == "sha256" ? 64 : alg == "sha384" ? 96 : alg == "sha512" ? 128 : 0;
+  return want > 0 && hex.size() == want && std::all_of(hex.begin(), hex.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
 }
 
 Status Bad(std::string_view text, const std::string& why) {
@@ -136,7 +128,9 @@ Result<ImageRef> ParseImageRef(std::string_view text) {
     rest = rest.substr(0, at);
     if (!ValidDigest(ref.digest)) {
       return Bad(text,
-                 "digest \"" + ref.digest + "\" is not algorithm:hex (sha256 has 64 hex digits)");
+                 "digest \"" + ref.digest +
+                     "\" is not sha256:, sha384: or sha512: and 64, 96 or 128 lowercase hex " +
+                     "digits, the digests the kubelet takes");
     }
   }
   // A tag is after the last ':' that follows the last '/' (a ':' before it is a registry port).

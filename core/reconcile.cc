@@ -94,8 +94,15 @@ std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view nam
     } else if (pod.phase() == v1::POD_FAILED) {
       o.set_outcome(v1::PULL_FAILED);
       o.set_reason(!pod.terminated_reason().empty() ? pod.terminated_reason() : "PodFailed");
-      o.set_message("exit code " + std::to_string(pod.exit_code()) +
-                    (pod.terminated_message().empty() ? "" : ": " + pod.terminated_message()));
+      if (pod.terminated_reason().empty() && pod.exit_code() == 0) {
+        // No container ended: the pod went before its pull did (deleted, evicted, node lost).
+        o.set_message("the pod failed before its container ran" +
+                      (pod.waiting_reason().empty() ? "" : " (" + pod.waiting_reason() + ")") +
+                      "; was it deleted or evicted, or its node lost?");
+      } else {
+        o.set_message("exit code " + std::to_string(pod.exit_code()) +
+                      (pod.terminated_message().empty() ? "" : ": " + pod.terminated_message()));
+      }
     } else if (IsImagePullError(pod.waiting_reason()) && r.backoff_reports() >= 2) {
       o.set_outcome(v1::PULL_FAILED);
       o.set_reason(pod.waiting_reason());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <map>
 #include <stdexcept>
 #include <utility>
@@ -115,10 +116,15 @@ class SpecReader {
   void Integer(const json::object* parent, std::string_view key, std::string_view path, Int* out) {
     const json::value* v = parent != nullptr ? parent->if_contains(key) : nullptr;
     if (v == nullptr || v->is_null()) return;
-    if (v->is_int64()) {
+    // The API server does not enforce an int32 format: 99999999999 arrives as it was written.
+    if (v->is_int64() && std::in_range<Int>(v->get_int64())) {
       *out = static_cast<Int>(v->get_int64());
-    } else if (v->is_uint64()) {
+    } else if (v->is_uint64() && std::in_range<Int>(v->get_uint64())) {
       *out = static_cast<Int>(v->get_uint64());
+    } else if (v->is_int64() || v->is_uint64()) {
+      Fail(path, json::serialize(*v) + " is out of range: it takes whole numbers from " +
+                     std::to_string(std::numeric_limits<Int>::min()) + " to " +
+                     std::to_string(std::numeric_limits<Int>::max()));
     } else {
       Fail(path, "expected a whole number, not " + json::serialize(*v));
     }

@@ -181,6 +181,22 @@ TEST(Phase, NoMatchingNodesIsPendingWithItsReason) {
   EXPECT_TRUE(w.creations().empty());
 }
 
+TEST(Phase, APodThatFailsBeforeItsContainerRanIsNotGivenAnExitCode) {
+  World w;
+  w.PutNode(NodeBuilder("n0"));
+  w.PutImage(ImageBuilder("web", "web:1"));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kGone, kSec}; });
+  w.Start();
+  w.RunFor(5 * kSec);
+  const v1::CachedImageStatus& s = w.Image("web").status();
+  ASSERT_EQ(s.failed_nodes_size(), 1);
+  EXPECT_EQ(s.failed_nodes(0).reason(), "PodFailed");
+  // Not "exit code 0": no container exited.
+  EXPECT_EQ(s.failed_nodes(0).message(),
+            "the pod failed before its container ran (PodInitializing); was it deleted or "
+            "evicted, or its node lost?");
+}
+
 TEST(Phase, DegradedAfterMaxConsecutiveFailuresThenHealsOnSuccess) {
   World w;
   for (int i = 0; i < 6; ++i)

@@ -62,13 +62,16 @@ TEST(ImageRef, NormalizesLikeContainerRuntimes) {
 
 TEST(ImageRef, RejectsInvalidReferencesNamingThePart) {
   struct Case {
-    const char* ref;
+    std::string ref;
     const char* names;
   } cases[] = {
       {"", "empty"},
       {"Team/App:1", "repository part"},
       {"app:-bad", "tag"},
       {"app@sha256:abc", "digest"},
+      // The grammar allows them; the kubelet answers InvalidImageName on every node.
+      {"app@md5:" + std::string(32, 'a'), "digest"},
+      {"app@sha256:" + std::string(64, 'A'), "lowercase hex"},
       {"registry.example.com/", "empty"},
       {"a//b", "repository part"},
   };

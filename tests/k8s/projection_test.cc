@@ -268,6 +268,16 @@ TEST(Projection, PullPolicyWithAnUnreadableDurationSaysWhichAndHowToFix) {
   EXPECT_EQ(n.spec_error(),
             "PullPolicy n: spec.maxConcurrentNodes: expected a whole number, not \"five\"; fix the "
             "field or remove it");
+
+  // The API server lets 99999999999 through an int32 field: not a limit of 1215752191.
+  for (const char* big : {"99999999999", "2147483648", "18446744073709551615"}) {
+    v1::PullPolicy b = ProjectPullPolicy(Parse(
+        (std::string(R"({"metadata": {"name": "b"}, "spec": {"maxConcurrentNodes": )") + big + "}}")
+            .c_str()));
+    EXPECT_EQ(b.spec_error(), std::string("PullPolicy b: spec.maxConcurrentNodes: ") + big +
+                                  " is out of range: it takes whole numbers from -2147483648 to "
+                                  "2147483647; fix the field or remove it");
+  }
 }
 
 TEST(Projection, DiscoveryPolicy) {

@@ -275,6 +275,16 @@ void World::Progress(const std::string& name, const std::string& uid, int step) 
       next(err ? 100 : backoff, step + 1);
       return;
     }
+    case Pull::kGone:
+      if (step == 0) {
+        next(pull.duration_ms, 1);
+        return;
+      }
+      pod.set_phase(v1::POD_FAILED);
+      pod.set_waiting_reason("PodInitializing");
+      pod.set_finish_time_ms(now);
+      PodEvent(v1::MODIFIED, pod);
+      return;
     case Pull::kHang:
       return;
   }

@@ -18,7 +18,8 @@ namespace drop::testing {
 
 // How the simulated kubelet treats one pull.
 struct Pull {
-  enum Mode { kSucceed, kNotFound, kExitFailure, kHang, kAuthFailure };
+  // kGone: the pod fails before its container ran, as when someone deletes it mid-pull.
+  enum Mode { kSucceed, kNotFound, kExitFailure, kHang, kAuthFailure, kGone };
   Mode mode = kSucceed;
   int64_t duration_ms = 2000;  // until the pod ends (kSucceed, kExitFailure)
 };
