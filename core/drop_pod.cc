@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/hash.h"
+#include "core/validation.h"
 
 namespace drop {
 namespace {
@@ -12,17 +13,6 @@ std::string Hex(uint64_t h, int digits) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
   return std::string(buf + 16 - digits);
-}
-
-bool IsLabelValue(std::string_view s) {
-  if (s.size() > 63) return false;
-  if (s.empty()) return true;
-  auto alnum = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-  };
-  if (!alnum(s.front()) || !alnum(s.back())) return false;
-  return std::all_of(s.begin(), s.end(),
-                     [&](char c) { return alnum(c) || c == '-' || c == '_' || c == '.'; });
 }
 
 void AddLabel(google::protobuf::RepeatedPtrField<v1::Label>* list, std::string_view k,

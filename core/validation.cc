@@ -1,9 +1,41 @@
 #include "core/validation.h"
 
+#include <algorithm>
+
 #include "core/image_ref.h"
 #include "core/state.h"
 
 namespace drop {
+namespace {
+
+bool IsAlnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// Lowercase alphanumerics, '-' and '.', starting and ending with an alphanumeric, at most 253.
+bool IsDnsSubdomain(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  auto lower = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  return lower(s.front()) && lower(s.back()) &&
+         std::all_of(s.begin(), s.end(), [&](char c) { return lower(c) || c == '-' || c == '.'; });
+}
+
+}  // namespace
+
+bool IsLabelValue(std::string_view s) {
+  if (s.size() > 63) return false;
+  if (s.empty()) return true;
+  if (!IsAlnum(s.front()) || !IsAlnum(s.back())) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return IsAlnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
+bool IsQualifiedName(std::string_view s) {
+  size_t slash = s.find('/');
+  if (slash != std::string_view::npos && !IsDnsSubdomain(s.substr(0, slash))) return false;
+  std::string_view name = slash == std::string_view::npos ? s : s.substr(slash + 1);
+  return !name.empty() && IsLabelValue(name);
+}
 
 std::string ValidateCachedImage(const v1::CachedImage& image) {
   const std::string who = "CachedImage " + image.name() + ": ";
@@ -28,6 +60,25 @@ std::string ValidateCachedImage(const v1::CachedImage& image) {
     if (!e.empty() && e != "NoSchedule" && e != "PreferNoSchedule" && e != "NoExecute") {
       return who + "spec.tolerations: effect \"" + e +
              "\" must be NoSchedule, PreferNoSchedule, NoExecute or empty";
+    }
+    // What the API server checks when drop creates a pod: refused there, every create would
+    // fail and count as a failed pull.
+    if (!t.key().empty() && !IsQualifiedName(t.key())) {
+      return who + "spec.tolerations: key \"" + t.key() +
+             "\" is not a valid key (such as gpu or example.com/gpu)";
+    }
+    if (op != "Exists" && !IsLabelValue(t.value())) {
+      return who + "spec.tolerations: value \"" + t.value() +
+             "\" is not a valid label value (up to 63 letters, digits, '-', '_' or '.')";
+    }
+    if (t.has_toleration_seconds() && e != "NoExecute") {
+      return who + "spec.tolerations: tolerationSeconds is set, so the effect must be NoExecute";
+    }
+  }
+  for (const v1::Label& l : image.spec().node_selector()) {
+    if (!IsQualifiedName(l.key()) || !IsLabelValue(l.value())) {
+      return who + "spec.nodeSelector: " + l.key() + "=" + l.value() +
+             " is not a valid label key and value; no node could match it";
     }
   }
   for (const std::string& s : image.spec().image_pull_secrets()) {

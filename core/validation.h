@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "core/schema.h"
 
@@ -12,6 +13,13 @@ namespace drop {
 constexpr size_t kMaxCachedImageName = 63;
 
 std::string ValidateCachedImage(const v1::CachedImage& image);
+
+// A label value as Kubernetes takes it: up to 63 alphanumerics, '-', '_' or '.', starting and
+// ending with an alphanumeric; or empty.
+bool IsLabelValue(std::string_view s);
+// A key of a label, a node selector or a toleration: an optional DNS subdomain and '/', then a
+// non-empty label value ("drop.io/node", "gpu").
+bool IsQualifiedName(std::string_view s);
 std::string ValidatePullPolicy(std::string_view name, const v1::PullPolicySpec& spec);
 
 }  // namespace drop

@@ -295,6 +295,33 @@ TEST(Phase, AnEmptyOrMalformedImageIsInvalidSpec) {
   EXPECT_EQ(w.creations().size(), 1u);
 }
 
+TEST(Phase, ATolerationOrSelectorTheApiServerWouldRefuseIsInvalidSpec) {
+  World w;
+  w.PutNode(NodeBuilder("a").Labels({{"pool", "gpu"}}).Taint("gpu", "true", "NoSchedule"));
+  v1::CachedImage seconds =
+      ImageBuilder("seconds", "web:1").Tolerate("gpu", "Equal", "true", "NoSchedule");
+  seconds.mutable_spec()->mutable_tolerations(0)->set_has_toleration_seconds(true);
+  seconds.mutable_spec()->mutable_tolerations(0)->set_toleration_seconds(30);
+  w.PutImage(seconds);
+  w.PutImage(ImageBuilder("key", "web:1").Tolerate("bad key!", "Exists", "", "NoSchedule"));
+  w.PutImage(ImageBuilder("value", "web:1").Tolerate("gpu", "Equal", "not ok!", "NoSchedule"));
+  w.PutImage(ImageBuilder("selector", "web:1").Selector({{"pool", "gpu?"}}));
+  w.PutImage(ImageBuilder("fine", "web:1").Tolerate("gpu", "Equal", "true", "NoSchedule"));
+  w.Start();
+  w.RunFor(30 * kSec);
+  // Each would have its every pod create refused (422) and counted as a failed pull, or match no
+  // node without saying why.
+  for (const char* name : {"seconds", "key", "value", "selector"}) {
+    EXPECT_EQ(Ready(w, name).reason(), "InvalidSpec") << name << ": " << Ready(w, name).message();
+  }
+  EXPECT_NE(Ready(w, "seconds")
+                .message()
+                .find("tolerationSeconds is set, so the effect must be "
+                      "NoExecute"),
+            std::string::npos);
+  EXPECT_EQ(w.Image("fine").status().phase(), "Ready");
+}
+
 TEST(Phase, ANegativeLimitMakesItsCachedImagesInvalidSpec) {
   World w;
   w.PutNode(NodeBuilder("a"));
