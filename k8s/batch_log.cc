@@ -31,9 +31,23 @@ const char* KindName(v1::ObjectKind kind) {
   }
 }
 
+// The fields that tie a line to the reconcile `id` of `key`.
+void Reconcile(uint64_t id, const v1::Key& key, boost::json::object* f) {
+  (*f)["controller"] = Controller(key);
+  (*f)["reconcileID"] = std::to_string(id);
+  (*f)[key.kind() == v1::KIND_PULL_POLICY ? "pullpolicy" : "cachedimage"] =
+      key.name().empty() ? "(default)" : key.name();
+}
+
+// The actions whose outcome comes back as an ActionResult (an Event's does not).
+bool Answered(const v1::ActionIssued& a) {
+  return a.has_create_pod() || a.has_delete_pod() || a.has_patch_status();
+}
+
 }  // namespace
 
-void LogBatch(Logger& log, std::span<const v1::Entry> batch) {
+void BatchLog::operator()(std::span<const v1::Entry> batch) {
+  Logger& log = log_;
   std::map<uint64_t, const v1::Key*> reconciles;  // reconcileID -> key
   for (const v1::Entry& e : batch) {
     boost::json::object f;
@@ -41,10 +55,11 @@ void LogBatch(Logger& log, std::span<const v1::Entry> batch) {
       auto it = reconciles.find(e.reconcile_id());
       if (e.has_reconcile()) it = reconciles.emplace(e.seq(), &e.reconcile().key()).first;
       if (it != reconciles.end()) {
-        f["controller"] = Controller(*it->second);
-        f["reconcileID"] = std::to_string(e.reconcile_id());
-        f[it->second->kind() == v1::KIND_PULL_POLICY ? "pullpolicy" : "cachedimage"] =
-            it->second->name().empty() ? "(default)" : it->second->name();
+        Reconcile(e.reconcile_id(), *it->second, &f);
+        if (e.has_action() && Answered(e.action())) {
+          pending_[e.seq()] = Issuer{e.reconcile_id(), *it->second};
+          if (pending_.size() > kMaxPending) pending_.erase(pending_.begin());
+        }
       }
     }
     f["seq"] = e.seq();
@@ -110,6 +125,11 @@ void LogBatch(Logger& log, std::span<const v1::Entry> batch) {
       }
       case v1::Entry::kActionResult: {
         const v1::ActionResult& r = e.action_result();
+        auto issuer = pending_.find(r.action_seq());
+        if (issuer != pending_.end()) {
+          Reconcile(issuer->second.reconcile_id, issuer->second.key, &f);
+          pending_.erase(issuer);
+        }
         bool expected = r.ok() || r.reason() == "AlreadyExists" ||
                         (r.kind() == v1::ACTION_DELETE_POD && r.reason() == "NotFound");
         if (expected) break;

@@ -311,9 +311,10 @@ Status RunManager(const ManagerOptions& in) {
   ApiExecutor executor(*client, events, submit, leading);
   Loop loop(std::move(state), journal->get(), &executor, &clock);
   loop_ptr = &loop;
+  BatchLog log_batch(log);
   loop.OnCommitted([&](std::span<const v1::Entry> batch, const v1::State& s) {
     metrics.Observe(batch, s);
-    LogBatch(log, batch);
+    log_batch(batch);
     ready = Synced(s) && leading();
   });
 

@@ -2,13 +2,17 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cstdio>
 #include <fstream>
+#include <span>
+#include <vector>
 
+#include "core/loop.h"
 #include "k8s/batch_log.h"
 #include "k8s/health_server.h"
 #include "k8s/log.h"
@@ -208,7 +212,8 @@ TEST(BatchLog, EveryActionLineCarriesControllerReconcileIdAndObject) {
   ASSERT_EQ(pipe(fds), 0);
   {
     Logger log(Level::kInfo, fds[1]);
-    LogBatch(log, Rollout().journal());
+    BatchLog batches(log);
+    batches(Rollout().journal());
   }
   close(fds[1]);
   std::string out;
@@ -242,6 +247,43 @@ TEST(BatchLog, EveryActionLineCarriesControllerReconcileIdAndObject) {
   }
   EXPECT_GT(creates, 6);
   EXPECT_GT(failures, 0);
+}
+
+TEST(BatchLog, AFailedWriteCarriesTheReconcileThatIssuedIt) {
+  // The write's result comes back in a later batch, with no reconcile of its own.
+  const std::vector<v1::Entry>& journal = Rollout().journal();
+  auto create = std::find_if(journal.begin(), journal.end(), [](const v1::Entry& e) {
+    return e.has_action() && e.action().has_create_pod();
+  });
+  ASSERT_NE(create, journal.end());
+  v1::Entry refused =
+      ActionResultOf(*create, v1::ACTION_CREATE_POD, create->action().create_pod().pod().name(),
+                     false, 403, "Forbidden");
+  refused.set_seq(journal.back().seq() + 1);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  {
+    Logger log(Level::kWarn, fds[1]);
+    BatchLog batches(log);
+    batches(std::span(journal.begin(), create + 1));
+    batches(std::span(&refused, 1));
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0)
+    out.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  size_t at = out.find("\"msg\":\"API write failed\"");
+  ASSERT_NE(at, std::string::npos) << out;
+  boost::json::object line =
+      boost::json::parse(
+          out.substr(out.rfind('\n', at) + 1, out.find('\n', at) - out.rfind('\n', at) - 1))
+          .as_object();
+  EXPECT_EQ(line.at("controller"), "pullpolicy");
+  EXPECT_EQ(line.at("reconcileID").as_string(), std::to_string(create->reconcile_id()));
+  EXPECT_EQ(line.at("reason"), "Forbidden");
 }
 
 }  // namespace
