@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,6 +25,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -252,6 +254,17 @@ func newJudge(t *testing.T, c *testkit.Cluster, limits map[string]int, policyOf 
 	j := &judge{limits: limits, policyOf: policyOf, pods: map[string]*corev1.Pod{},
 		maxActive: map[string]int{}, stop: make(chan struct{})}
 	lw := cache.NewListWatchFromClient(c.CS.CoreV1().RESTClient(), "pods", "drop-system", fields.Everything())
+	// After a watch breaks, the informer relists, then hands over the listed pods before the
+	// deletions of those no longer listed: for a moment its view held new pods beside gone ones,
+	// more than ever existed at once. The list itself is one moment of the API server's.
+	list := lw.ListFunc
+	lw.ListFunc = func(o metav1.ListOptions) (runtime.Object, error) {
+		obj, err := list(o)
+		if pods, ok := obj.(*corev1.PodList); ok && err == nil && o.Continue == "" && pods.Continue == "" {
+			j.listed(pods)
+		}
+		return obj, err
+	}
 	_, informer := cache.NewInformerWithOptions(cache.InformerOptions{
 		ListerWatcher: lw,
 		ObjectType:    &corev1.Pod{},
@@ -286,12 +299,33 @@ func pullError(p *corev1.Pod) bool {
 	return false
 }
 
+func olderVersion(a, b string) bool {
+	x, errA := strconv.ParseUint(a, 10, 64)
+	y, errB := strconv.ParseUint(b, 10, 64)
+	return errA == nil && errB == nil && x < y
+}
+
+// listed takes a whole list as the view: the pods it holds, as it holds them, and no others.
+func (j *judge) listed(pods *corev1.PodList) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.pods = map[string]*corev1.Pod{}
+	for i := range pods.Items {
+		j.pods[pods.Items[i].Name] = pods.Items[i].DeepCopy()
+	}
+}
+
 func (j *judge) update(p *corev1.Pod, deleted bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	key := p.Name
 	if deleted {
 		delete(j.pods, key)
+		return
+	}
+	// A change the informer still held from before a relist must not undo the list: resource
+	// versions are etcd revisions here, so an older one is a step back.
+	if held, ok := j.pods[key]; ok && olderVersion(p.ResourceVersion, held.ResourceVersion) {
 		return
 	}
 	j.pods[key] = p.DeepCopy()
