@@ -11,6 +11,7 @@
 #include "core/duration.h"
 #include "core/schema.h"
 #include "journal/format.h"
+#include "replay/table.h"
 #include "tests/replay/recorded.h"
 #include "tests/replay/tool.h"
 
@@ -131,11 +132,29 @@ TEST(Cli, StateAtAPointShowsWhatDropBelievedThen) {
   EXPECT_NE(r.out.find("nodesReady: 1"), std::string::npos) << r.out;
   testing::Run all = Replay(rec.journal, {"state", "--at", "+4s"});
   EXPECT_NE(all.out.find("CACHEDIMAGE"), std::string::npos) << all.out;
+  // The moment asked for, then the entry it falls after: not that entry's own time.
+  EXPECT_TRUE(all.out.starts_with("State at 2027-01-15T08:00:04.000Z, after entry ")) << all.out;
   EXPECT_NE(all.out.find("gentle"), std::string::npos);
   testing::Run policy = Replay(rec.journal, {"state", "--at", "+4s", "pullpolicy/gentle"});
   EXPECT_NE(policy.out.find("activePods:"), std::string::npos) << policy.out;
   testing::Run node = Replay(rec.journal, {"state", "node/node-5"});
   EXPECT_NE(node.out.find("cachedImage: db"), std::string::npos) << node.out;
+}
+
+TEST(Cli, AgesKeepOneUnitAndAnEmptyRangeSaysSo) {
+  // A column of "13s" and "3323ms" reads as unsorted: tenths of seconds under ten.
+  EXPECT_EQ(Age(3323), "3.3s");
+  EXPECT_EQ(Age(3000), "3s");
+  EXPECT_EQ(Age(13400), "13s");
+  EXPECT_EQ(Age(50), "0s");
+  Recorded rec;
+  testing::Run after =
+      Replay(rec.journal, {"log", "--since", std::to_string(rec.world.journal().back().seq())});
+  EXPECT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_NE(
+      after.err.find("No entries: the range asked for is empty; the journal holds entries 1.."),
+      std::string::npos)
+      << after.err;
 }
 
 TEST(Cli, ObjectsAreNamedAsKubectlNamesThemAndAMisnamedOneGetsAnExample) {
