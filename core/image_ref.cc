@@ -88,9 +88,9 @@ bool ValidTag(std::string_view s) {
   return true;
 }
 
-// algorithm ":" hex, algorithm := [A-Za-z][A-Za-z0-9]* ([+._-] [A-Za-z][A-Za-z0-9]*)*.
-// A digest the kubelet takes: the reference grammar allows any algorithm, but the kubelet's parser
-// (go-digest) knows only these, in lowercase hex; any other is InvalidImageName on every node.
+// algorithm ":" hex, as the kubelet takes it: the reference grammar allows any algorithm, but the
+// kubelet's parser (go-digest) knows only these, in lowercase hex; any other is InvalidImageName
+// on every node.
 bool ValidDigest(std::string_view s) {
   size_t colon = s.find(':');
   if (colon == std::string_view::npos) return false;

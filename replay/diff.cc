@@ -43,15 +43,20 @@ std::string FieldChanges(const google::protobuf::Message& a, const google::proto
   return out;
 }
 
-// What a node's list of images gained and lost. drop keeps only a hash of each image a node lists:
-// those of a CachedImage's image are named, the others counted.
-std::string ImageListChanges(const v1::Node& x, const v1::Node& y, const v1::State& a,
-                             const v1::State& b) {
-  std::map<uint64_t, std::string> known;  // hash -> the image of a CachedImage
+// The image of every CachedImage in `a` or `b`, by the hash Node.image_hashes holds.
+std::map<uint64_t, std::string> KnownImages(const v1::State& a, const v1::State& b) {
+  std::map<uint64_t, std::string> known;
   for (const v1::State* s : {&a, &b}) {
     for (const v1::ImageRecord& i : s->images())
       known.emplace(ImageMatchHash(i.object().spec().image()), i.object().spec().image());
   }
+  return known;
+}
+
+// What a node's list of images gained and lost. drop keeps only a hash of each image a node lists:
+// those of a CachedImage's image (`known`) are named, the others counted.
+std::string ImageListChanges(const v1::Node& x, const v1::Node& y,
+                             const std::map<uint64_t, std::string>& known) {
   const std::set<uint64_t> before(x.image_hashes().begin(), x.image_hashes().end());
   const std::set<uint64_t> after(y.image_hashes().begin(), y.image_hashes().end());
   auto gone = [](const std::set<uint64_t>& from, const std::set<uint64_t>& to) {
@@ -139,6 +144,7 @@ Status Diff(const Reader& r, const DiffOptions& o, std::ostream& out) {
   if (!b.ok()) return b.status();
 
   std::vector<Change> changes;
+  const std::map<uint64_t, std::string> known = KnownImages(*a, *b);
   Compare(
       a->nodes(), b->nodes(), [](const v1::NodeRecord& n) { return "node/" + n.node().name(); },
       [](const v1::NodeRecord& n, bool) { return n.node().ready() ? "Ready" : "NotReady"; },
@@ -147,7 +153,7 @@ Status Diff(const Reader& r, const DiffOptions& o, std::ostream& out) {
         rest_x.clear_image_hashes();
         rest_y.clear_image_hashes();
         std::string fields = FieldChanges(rest_x, rest_y);
-        std::string images = ImageListChanges(x.node(), y.node(), *a, *b);
+        std::string images = ImageListChanges(x.node(), y.node(), known);
         return fields + (fields.empty() || images.empty() ? "" : "; ") + images;
       },
       &changes);

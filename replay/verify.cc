@@ -534,6 +534,8 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
 
 void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::ostream& out) {
   const uint64_t entries = rep.last >= rep.first ? rep.last - rep.first + 1 : 0;
+  // The decisions that matched: a divergent recorded one is counted in rep.decisions.
+  const uint64_t matched = rep.decisions - (rep.divergence && rep.divergence->recorded ? 1 : 0);
   if (format != Format::kTable) {
     boost::json::object doc;
     doc["result"] = rep.clean() ? "clean" : "diverged";
@@ -543,15 +545,13 @@ void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::o
     doc["askedFirstSeq"] = rep.asked_first;
     doc["askedLastSeq"] = rep.asked_last;
     doc["inputs"] = rep.inputs;
-    doc["decisions"] = rep.decisions;
+    doc["decisions"] = matched;
     doc["snapshotsChecked"] = rep.snapshots_checked;
     // Whole milliseconds: a double prints as 5.511374E-3 in JSON.
     doc["milliseconds"] = std::llround(rep.seconds * 1000);
     if (rep.divergence) {
       const Divergence& d = *rep.divergence;
-      // As the text says it: the entries before the divergence, and the decisions among them.
-      doc["matchedThrough"] = d.seq - 1;
-      doc["decisions"] = rep.decisions - (d.recorded ? 1 : 0);
+      doc["matchedThrough"] = d.seq - 1;  // as the text says it
       doc["divergence"] = boost::json::object{{"seq", d.seq},
                                               {"what", d.what},
                                               {"input", JsonOf(d.input)},
@@ -573,7 +573,7 @@ void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::o
   }
   if (rep.clean()) {
     out << "verify: clean. Entries " << rep.first << ".." << rep.last << " (" << rep.inputs
-        << " inputs, " << rep.decisions << " decisions): every decision Step makes from the "
+        << " inputs, " << matched << " decisions): every decision Step makes from the "
         << "inputs before it equals the recorded one, byte for byte.\n";
     if (rep.snapshots_checked > 0) {
       out << "snapshots: " << rep.snapshots_checked << " checked; each equals the fold of the "
@@ -612,7 +612,7 @@ void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::o
   out << "verify: DIVERGENCE at entry " << d.seq << " (input " << d.input.seq() << ", "
       << FormatTimeMillis(d.input.time_ms()) << "): " << d.what << ".\n"
       << "Entries " << rep.first << ".." << d.seq - 1 << " match (" << rep.inputs << " inputs, "
-      << rep.decisions - (d.recorded ? 1 : 0) << " decisions).\n\n";
+      << matched << " decisions).\n\n";
   std::vector<std::string> a = TextLines(d.recorded), b = TextLines(d.recomputed);
   size_t width = 36;
   for (const std::string& l : a)
