@@ -9,6 +9,7 @@
 #include "core/image_view.h"
 #include "core/index.h"
 #include "core/pacing.h"
+#include "core/scheduling.h"
 #include "core/state.h"
 
 namespace drop {
@@ -336,8 +337,8 @@ v1::CachedImageStatus StatusBesidesNodes(const v1::State& state, const ImageView
                     "' not found; create PullPolicy " + policy_ref + " or remove the field");
       break;
     case Why::kNoMatchingNodes:
-      c.set_message("No Ready, schedulable node matches spec.nodeSelector and spec.tolerations; " +
-                    std::to_string(state.nodes_size()) + " nodes checked");
+      c.set_message("No Ready, schedulable node matches spec.nodeSelector and spec.tolerations: " +
+                    WhyNoNodeFits(state, object.spec()));
       break;
     case Why::kAllNodesCached:
       c.set_message("All " + std::to_string(s.nodes_targeted()) + " targeted nodes hold " +

@@ -62,28 +62,74 @@ Fit FitNode(const v1::Node& node, const v1::CachedImageSpec& spec) {
   return Fit::kTargeted;
 }
 
+namespace {
+
+std::string SelectorText(const v1::CachedImageSpec& spec) {
+  std::string want;
+  for (const v1::Label& l : spec.node_selector())
+    want += (want.empty() ? "" : ",") + l.key() + "=" + l.value();
+  return want;
+}
+
+std::string TaintText(const v1::Taint& t) {
+  return t.key() + (t.value().empty() ? "" : "=" + t.value()) + ":" + t.effect();
+}
+
+}  // namespace
+
 std::string ExplainFit(const v1::Node& node, const v1::CachedImageSpec& spec) {
   switch (FitNode(node, spec)) {
     case Fit::kTargeted:
       return "targeted";
-    case Fit::kSelectorMismatch: {
-      std::string want;
-      for (const v1::Label& l : spec.node_selector()) {
-        want += (want.empty() ? "" : ",") + l.key() + "=" + l.value();
-      }
-      return "labels do not match nodeSelector " + want;
-    }
+    case Fit::kSelectorMismatch:
+      return "labels do not match nodeSelector " + SelectorText(spec);
     case Fit::kNotReady:
       return "node is NotReady";
     case Fit::kUnschedulable:
       return "node is unschedulable (cordoned)";
-    case Fit::kTaintNotTolerated: {
-      const v1::Taint* t = UntoleratedTaint(node, spec.tolerations());
-      return "taint " + t->key() + (t->value().empty() ? "" : "=" + t->value()) + ":" +
-             t->effect() + " is not tolerated";
-    }
+    case Fit::kTaintNotTolerated:
+      return "taint " + TaintText(*UntoleratedTaint(node, spec.tolerations())) +
+             " is not tolerated";
   }
   return "unknown";
+}
+
+std::string WhyNoNodeFits(const v1::State& state, const v1::CachedImageSpec& spec) {
+  if (state.nodes_size() == 0) return "the cluster has no nodes";
+  int selector = 0, not_ready = 0, cordoned = 0, tainted = 0;
+  const v1::Node* first_tainted = nullptr;
+  for (const v1::NodeRecord& r : state.nodes()) {
+    switch (FitNode(r.node(), spec)) {
+      case Fit::kTargeted:
+        break;
+      case Fit::kSelectorMismatch:
+        ++selector;
+        break;
+      case Fit::kNotReady:
+        ++not_ready;
+        break;
+      case Fit::kUnschedulable:
+        ++cordoned;
+        break;
+      case Fit::kTaintNotTolerated:
+        if (tainted++ == 0) first_tainted = &r.node();
+        break;
+    }
+  }
+  std::string out =
+      "of " + std::to_string(state.nodes_size()) + (state.nodes_size() == 1 ? " node" : " nodes");
+  auto add = [&](int n, const char* one, const char* many, const std::string& what) {
+    if (n > 0) out += ", " + std::to_string(n) + " " + (n == 1 ? one : many) + what;
+  };
+  add(selector, "does", "do", " not match nodeSelector " + SelectorText(spec));
+  add(not_ready, "is", "are", " NotReady");
+  add(cordoned, "is", "are", " cordoned (unschedulable)");
+  if (first_tainted != nullptr) {
+    add(tainted, "has a taint", "have taints",
+        " spec.tolerations does not tolerate (node " + first_tainted->name() + ": " +
+            TaintText(*UntoleratedTaint(*first_tainted, spec.tolerations())) + ")");
+  }
+  return out;
 }
 
 }  // namespace drop

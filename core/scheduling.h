@@ -32,4 +32,9 @@ Fit FitNode(const v1::Node& node, const v1::CachedImageSpec& spec);
 // Why a node is not targeted, in words: "labels do not match nodeSelector pool=gpu".
 std::string ExplainFit(const v1::Node& node, const v1::CachedImageSpec& spec);
 
+// Why no node of the state is targeted, counted by cause in FitNode's order: "of 4 nodes, 3 do
+// not match nodeSelector pool=gpu, 1 has a taint spec.tolerations does not tolerate (node gpu-1:
+// dedicated=gpu:NoSchedule)".
+std::string WhyNoNodeFits(const v1::State& state, const v1::CachedImageSpec& spec);
+
 }  // namespace drop

@@ -176,9 +176,47 @@ TEST(Phase, NoMatchingNodesIsPendingWithItsReason) {
   EXPECT_EQ(w.Image("web").status().nodes_targeted(), 0);
   EXPECT_EQ(Ready(w, "web").reason(), "NoMatchingNodes");
   EXPECT_EQ(Ready(w, "web").message(),
-            "No Ready, schedulable node matches spec.nodeSelector and spec.tolerations; 2 nodes "
-            "checked");
+            "No Ready, schedulable node matches spec.nodeSelector and spec.tolerations: of 2 "
+            "nodes, 1 does not match nodeSelector pool=gpu, 1 is NotReady");
   EXPECT_TRUE(w.creations().empty());
+}
+
+// "Why was no node pulled?" answered in the status: each cause counted, and an untolerated taint
+// named with a node that carries it, which the selector alone does not show.
+TEST(Phase, NoMatchingNodesCountsEachCauseAndNamesATaint) {
+  World w;
+  w.PutNode(NodeBuilder("cpu-1").Labels({{"pool", "cpu"}}));
+  w.PutNode(NodeBuilder("gpu-1").Labels({{"pool", "gpu"}}).Taint("dedicated", "ml", "NoSchedule"));
+  w.PutNode(NodeBuilder("gpu-2").Labels({{"pool", "gpu"}}).Taint("dedicated", "ml", "NoSchedule"));
+  w.PutNode(NodeBuilder("gpu-3").Labels({{"pool", "gpu"}}).Unschedulable());
+  w.PutImage(ImageBuilder("web", "web:1").Selector({{"pool", "gpu"}}));
+  w.Start();
+  EXPECT_EQ(Ready(w, "web").reason(), "NoMatchingNodes");
+  EXPECT_EQ(Ready(w, "web").message(),
+            "No Ready, schedulable node matches spec.nodeSelector and spec.tolerations: of 4 "
+            "nodes, 1 does not match nodeSelector pool=gpu, 1 is cordoned (unschedulable), 2 have "
+            "taints spec.tolerations does not tolerate (node gpu-1: dedicated=ml:NoSchedule)");
+  // A node that joins and matches nothing is counted too.
+  w.RunFor(30 * kSec);
+  w.PutNode(NodeBuilder("cpu-2").Labels({{"pool", "cpu"}}));
+  w.RunFor(kSec);
+  EXPECT_NE(Ready(w, "web").message().find("of 5 nodes, 2 do not match nodeSelector pool=gpu"),
+            std::string::npos)
+      << Ready(w, "web").message();
+  // Uncordoning a node targets it: the reason goes with the cause.
+  w.PutNode(NodeBuilder("gpu-3").Labels({{"pool", "gpu"}}));
+  w.RunFor(kSec);
+  EXPECT_EQ(w.Image("web").status().nodes_targeted(), 1);
+  EXPECT_EQ(Ready(w, "web").reason(), "Pulling");
+}
+
+TEST(Phase, NoMatchingNodesInAnEmptyClusterSaysSo) {
+  World w;
+  w.PutImage(ImageBuilder("web", "web:1"));
+  w.Start();
+  EXPECT_EQ(Ready(w, "web").message(),
+            "No Ready, schedulable node matches spec.nodeSelector and spec.tolerations: the "
+            "cluster has no nodes");
 }
 
 TEST(Phase, APodThatFailsBeforeItsContainerRanIsNotGivenAnExitCode) {
