@@ -363,6 +363,13 @@ void ApplyAction(const v1::Entry& e, v1::State* state) {
       SetRequeue(state, a.requeue().key(), a.requeue().at_ms());
       return;
     case v1::ActionIssued::kEmitEvent:
+      // The one Event on a PullPolicy tells of its spec error: once for its generation.
+      if (a.emit_event().kind() == v1::KIND_PULL_POLICY) {
+        if (v1::PolicyRecord* p = FindMutable(state->mutable_policies(), a.emit_event().name())) {
+          p->set_warned_generation(p->object().generation());
+        }
+      }
+      return;
     case v1::ActionIssued::ACTION_NOT_SET:
       return;
   }

@@ -170,6 +170,24 @@ void RecordWait(const Lane& lane, const v1::PacingDecision& d, std::vector<v1::E
   out->push_back(Decision(d));
 }
 
+// A PullPolicy has no status: its spec error is told in a Warning Event on it, once for each
+// generation (the fold of the event marks the generation warned of). The CachedImages that use it
+// carry the error in their Ready condition.
+void WarnOfSpecError(const v1::PolicyRecord& record, const std::string& error,
+                     std::vector<v1::Entry>* out) {
+  const v1::PullPolicy& object = record.object();
+  if (record.has_warned_generation() && record.warned_generation() == object.generation()) return;
+  v1::Entry e;
+  v1::EmitEvent* ev = e.mutable_action()->mutable_emit_event();
+  ev->set_kind(v1::KIND_PULL_POLICY);
+  ev->set_name(object.name());
+  ev->set_uid(object.uid());
+  ev->set_type("Warning");
+  ev->set_reason("InvalidSpec");
+  ev->set_message(error + "; no CachedImage under it pulls until it is fixed");
+  out->push_back(std::move(e));
+}
+
 }  // namespace
 
 std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view policy, int64_t now,
@@ -178,8 +196,14 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
   const v1::PullPolicySpec* spec = FindPolicySpec(state, policy);
   if (spec == nullptr) return out;
   const v1::PolicyRecord* record = Find(state.policies(), policy);
-  if (record != nullptr && !record->object().spec_error().empty()) return out;
-  if (!ValidatePullPolicy(policy, *spec).empty()) return out;
+  if (record != nullptr && !record->object().spec_error().empty()) {
+    WarnOfSpecError(*record, record->object().spec_error(), &out);
+    return out;
+  }
+  if (std::string error = ValidatePullPolicy(policy, *spec); !error.empty()) {
+    if (record != nullptr) WarnOfSpecError(*record, error, &out);
+    return out;
+  }
 
   // Round robin: the lane that started least recently goes first; a start sends it to the back
   // (Resort). Ties start in name order (images are sorted by name), then keep the order they

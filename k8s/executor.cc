@@ -259,8 +259,10 @@ void ApiExecutor::Execute(const v1::Entry& entry) {
       if (!s->may_write()) return;
       // Events are for people: the recorder aggregates and rate-limits them, and their fate does
       // not change what drop decides, so no result goes back into the journal.
-      s->events->Record({"drop.io/v1alpha1", "CachedImage", ev.name(), "", ev.uid()}, ev.type(),
-                        ev.reason(), ev.message());
+      const Resource* about = ResourceFor(ev.kind());
+      if (about == nullptr) return;
+      s->events->Record({about->ApiVersion(), std::string(about->kind), ev.name(), "", ev.uid()},
+                        ev.type(), ev.reason(), ev.message());
       return;
     }
     case v1::ActionIssued::kRequeue: {

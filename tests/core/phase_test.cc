@@ -373,6 +373,51 @@ TEST(Phase, ANegativeLimitMakesItsCachedImagesInvalidSpec) {
   EXPECT_TRUE(w.creations().empty());
 }
 
+// A PullPolicy has no status: its error is a Warning Event on it, once for each generation, so a
+// user who applied it sees it in `kubectl describe pullpolicy` without a flood of repeats.
+TEST(Phase, AnInvalidPullPolicyIsToldInOneEventOnItForEachGeneration) {
+  World w;
+  w.PutNode(NodeBuilder("a"));
+  w.PutPolicy(PolicyBuilder("broken", 0));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("broken"));
+  w.Start();
+  w.RunFor(30 * kSec);
+  auto warnings = [&] {
+    std::vector<v1::EmitEvent> out;
+    for (const v1::EmitEvent& e : w.events())
+      if (e.kind() == v1::KIND_PULL_POLICY) out.push_back(e);
+    return out;
+  };
+  ASSERT_EQ(warnings().size(), 1u);
+  v1::EmitEvent e = warnings()[0];
+  EXPECT_EQ(e.name(), "broken");
+  EXPECT_EQ(e.uid(), "uid-broken");
+  EXPECT_EQ(e.type(), "Warning");
+  EXPECT_EQ(e.reason(), "InvalidSpec");
+  EXPECT_EQ(e.message(),
+            "PullPolicy broken: spec.maxConcurrentNodes is 0; it must be at least 1; no "
+            "CachedImage under it pulls until it is fixed");
+  // The same generation again (a relist, a resync) tells nothing new.
+  w.PutPolicy(PolicyBuilder("broken", 0));
+  w.RunFor(kSec);
+  EXPECT_EQ(warnings().size(), 1u);
+  // A new generation, still wrong, is told of again; once it is right, nothing is.
+  PolicyBuilder wrong("broken", -3);
+  wrong.object.set_generation(2);
+  w.PutPolicy(wrong);
+  w.RunFor(kSec);
+  ASSERT_EQ(warnings().size(), 2u);
+  EXPECT_EQ(warnings()[1].message(),
+            "PullPolicy broken: spec.maxConcurrentNodes is -3; it must be at least 1; no "
+            "CachedImage under it pulls until it is fixed");
+  PolicyBuilder fixed("broken", 1);
+  fixed.object.set_generation(3);
+  w.PutPolicy(fixed);
+  w.RunFor(30 * kSec);
+  EXPECT_EQ(warnings().size(), 2u);
+  EXPECT_EQ(w.Image("web").status().phase(), "Ready");
+}
+
 TEST(Phase, TaintedNodesAreTargetedOnlyWithAToleration) {
   World w;
   w.PutNode(NodeBuilder("plain"));

@@ -280,5 +280,38 @@ TEST(BatchLog, AFailedWriteCarriesTheReconcileThatIssuedIt) {
   EXPECT_EQ(line.at("reason"), "Forbidden");
 }
 
+// A PullPolicy has no status: its spec error is a warning in the log, tied to the reconcile that
+// found it, as well as an Event on it.
+TEST(BatchLog, AnInvalidPullPolicyIsAWarningLineOnceForItsGeneration) {
+  World w;
+  w.PutNode(NodeBuilder("a"));
+  w.PutPolicy(PolicyBuilder("broken", 0));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("broken"));
+  w.Start();
+  w.RunFor(10'000);
+  w.PutPolicy(PolicyBuilder("broken", 0));  // the same generation again
+  w.RunFor(10'000);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  {
+    Logger log(Level::kWarn, fds[1]);
+    BatchLog batches(log);
+    batches(w.journal());
+  }
+  close(fds[1]);
+  std::string out = ReadAll(fds[0]);
+  ASSERT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  boost::json::object line = boost::json::parse(out).as_object();
+  EXPECT_EQ(line.at("level"), "warn");
+  EXPECT_EQ(line.at("msg"), "PullPolicy is invalid");
+  EXPECT_EQ(line.at("controller"), "pullpolicy");
+  EXPECT_EQ(line.at("pullpolicy"), "broken");
+  EXPECT_TRUE(line.contains("reconcileID"));
+  EXPECT_EQ(line.at("reason"), "InvalidSpec");
+  EXPECT_EQ(line.at("message"),
+            "PullPolicy broken: spec.maxConcurrentNodes is 0; it must be at least 1; no "
+            "CachedImage under it pulls until it is fixed");
+}
+
 }  // namespace
 }  // namespace drop::k8s

@@ -209,6 +209,13 @@ func TestRollout(t *testing.T) {
 			r := status(t, c, "broken").ready()
 			return r != nil && r.Reason == "PullPolicyNotFound", fmt.Sprintf("%+v", r)
 		})
+		// A PullPolicy the schema lets through but drop cannot use has no status of its own: its
+		// error is a Warning Event on it, which kubectl describe shows.
+		c.MustKubectl(`{"apiVersion":"drop.io/v1alpha1","kind":"PullPolicy","metadata":{"name":"inverted"},"spec":{"backoff":{"initialDelay":"10m","maxDelay":"10s"}}}`, "apply", "-f", "-")
+		testkit.Eventually(t, time.Minute, "a Warning Event on PullPolicy inverted", func() (bool, string) {
+			out := c.MustKubectl("", "describe", "pullpolicy", "inverted")
+			return regexp.MustCompile(`Warning\s+InvalidSpec`).MatchString(out) && strings.Contains(out, "maxDelay is shorter than initialDelay"), out
+		})
 		_, err := c.Kubectl(`{"apiVersion":"drop.io/v1alpha1","kind":"CachedImage","metadata":{"name":"rejected"},"spec":{"image":"Not An Image"}}`, "apply", "-f", "-")
 		if err == nil || !strings.Contains(err.Error(), "spec.image") {
 			t.Errorf("the API server should reject a bad image with 422, got %v", err)
