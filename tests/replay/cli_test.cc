@@ -141,6 +141,25 @@ TEST(Cli, StateAtAPointShowsWhatDropBelievedThen) {
   EXPECT_NE(node.out.find("cachedImage: db"), std::string::npos) << node.out;
 }
 
+TEST(Cli, StateOfAnInvalidPullPolicySaysWhyNothingUnderItPulls) {
+  TempDir dir;
+  World w;
+  w.PutNode(NodeBuilder("a"));
+  w.PutPolicy(PolicyBuilder("broken", 0));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("broken"));
+  w.Start();
+  w.RunFor(10 * kSec);
+  ASSERT_TRUE(testing::WriteJournal(w.journal(), dir / "j").ok());
+  testing::Run r = Replay(dir / "j", {"state", "pullpolicy/broken", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(boost::json::parse(r.out).at("pacing").at("specError"),
+            "PullPolicy broken: spec.maxConcurrentNodes is 0; it must be at least 1")
+      << r.out;
+  Recorded rec;
+  testing::Run valid = Replay(rec.journal, {"state", "pullpolicy/gentle", "-o", "json"});
+  EXPECT_FALSE(boost::json::parse(valid.out).at("pacing").as_object().contains("specError"));
+}
+
 TEST(Cli, AgesKeepOneUnitAndAnEmptyRangeSaysSo) {
   // A column of "13s" and "3323ms" reads as unsorted: tenths of seconds under ten.
   EXPECT_EQ(Age(3323), "3.3s");
