@@ -96,15 +96,15 @@ std::string ExplainFit(const v1::Node& node, const v1::CachedImageSpec& spec) {
 
 std::string WhyNoNodeFits(const v1::State& state, const v1::CachedImageSpec& spec) {
   if (state.nodes_size() == 0) return "the cluster has no nodes";
-  int selector = 0, not_ready = 0, cordoned = 0, tainted = 0;
+  // Only the nodes the selector picks are counted: the rest are not this image's to explain, and
+  // counting them would change the message (and write the status) whenever any node comes or goes.
+  int selected = 0, not_ready = 0, cordoned = 0, tainted = 0;
   const v1::Node* first_tainted = nullptr;
   for (const v1::NodeRecord& r : state.nodes()) {
     switch (FitNode(r.node(), spec)) {
       case Fit::kTargeted:
-        break;
       case Fit::kSelectorMismatch:
-        ++selector;
-        break;
+        continue;
       case Fit::kNotReady:
         ++not_ready;
         break;
@@ -115,19 +115,24 @@ std::string WhyNoNodeFits(const v1::State& state, const v1::CachedImageSpec& spe
         if (tainted++ == 0) first_tainted = &r.node();
         break;
     }
+    ++selected;
   }
-  std::string out =
-      "of " + std::to_string(state.nodes_size()) + (state.nodes_size() == 1 ? " node" : " nodes");
+  if (selected == 0) {
+    return "no node has the labels of spec.nodeSelector (" + SelectorText(spec) +
+           "); label the nodes, or change spec.nodeSelector";
+  }
+  std::string out = "of the " + std::to_string(selected) + (selected == 1 ? " node" : " nodes");
+  if (spec.node_selector_size() > 0) out += " with labels " + SelectorText(spec);
   auto add = [&](int n, const char* one, const char* many, const std::string& what) {
     if (n > 0) out += ", " + std::to_string(n) + " " + (n == 1 ? one : many) + what;
   };
-  add(selector, "does", "do", " not match nodeSelector " + SelectorText(spec));
   add(not_ready, "is", "are", " NotReady");
   add(cordoned, "is", "are", " cordoned (unschedulable)");
   if (first_tainted != nullptr) {
     add(tainted, "has a taint", "have taints",
         " spec.tolerations does not tolerate (node " + first_tainted->name() + ": " +
-            TaintText(*UntoleratedTaint(*first_tainted, spec.tolerations())) + ")");
+            TaintText(*UntoleratedTaint(*first_tainted, spec.tolerations())) +
+            "); add a toleration to spec.tolerations to target " + (tainted == 1 ? "it" : "them"));
   }
   return out;
 }

@@ -32,9 +32,9 @@ Fit FitNode(const v1::Node& node, const v1::CachedImageSpec& spec);
 // Why a node is not targeted, in words: "labels do not match nodeSelector pool=gpu".
 std::string ExplainFit(const v1::Node& node, const v1::CachedImageSpec& spec);
 
-// Why no node of the state is targeted, counted by cause in FitNode's order: "of 4 nodes, 3 do
-// not match nodeSelector pool=gpu, 1 has a taint spec.tolerations does not tolerate (node gpu-1:
-// dedicated=gpu:NoSchedule)".
+// Why no node of the state is targeted: the nodes spec.nodeSelector picks, counted by why each
+// is left out, with one untolerated taint named ("of the 3 nodes with labels pool=gpu, 1 is
+// cordoned (unschedulable), 2 have taints ..."), or that the selector picks none.
 std::string WhyNoNodeFits(const v1::State& state, const v1::CachedImageSpec& spec);
 
 }  // namespace drop

@@ -49,11 +49,14 @@ void NodeKeys(const v1::State& state, const v1::WatchEvent& w, Keys* keys) {
   const v1::Node& old_node = before == nullptr ? kAbsent : before->node();
   const v1::Node& new_node = w.type() == v1::DELETED ? kAbsent : w.node();
   bool replaced = before != nullptr && old_node.uid() != new_node.uid();
-  // A node that comes or goes changes the count of nodes an image that targets none gives as why.
+  // A node its selector picks that comes or goes changes the counts an image that targets no
+  // node gives as why (WhyNoNodeFits), even when it stands as an absent node would.
+  const v1::Node& present = w.type() == v1::DELETED ? old_node : new_node;
   bool counted = before == nullptr || w.type() == v1::DELETED;
   for (const v1::ImageRecord& image : state.images()) {
     if (replaced || !SameStanding(old_node, new_node, image) ||
-        (counted && CurrentStatus(image).nodes_targeted() == 0)) {
+        (counted && CurrentStatus(image).nodes_targeted() == 0 &&
+         MatchesSelector(present.labels(), image.object().spec().node_selector()))) {
       keys->Image(state, image.object().name());
     }
   }
