@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/image_ref.h"
+#include "core/pacing.h"
 #include "core/reconcile.h"
 #include "core/state.h"
 
@@ -81,6 +82,8 @@ void ApplyPullPolicy(const v1::WatchEvent& w, v1::State* state, uint64_t mark) {
   }
   bool inserted = false;
   v1::PolicyRecord* r = Upsert(state->mutable_policies(), object.name(), &inserted);
+  // A new object under the old name (deleted while drop did not watch) has not been warned of.
+  if (r->object().uid() != object.uid()) r->clear_warned_generation();
   *r->mutable_object() = object;
   if (mark != 0) r->set_relist_mark(mark);
 }
@@ -269,6 +272,10 @@ void ApplyStarted(const v1::Entry& e, v1::State* state) {
   state->clear_synced();
   state->clear_relisting();
   state->clear_requeues();
+  // Events expire, and the last process's may never have been sent: a new one tells again of
+  // each PullPolicy it cannot use.
+  for (v1::PolicyRecord& policy : *state->mutable_policies())
+    policy.clear_warned_generation();
   for (v1::PodGroup& group : *state->mutable_pod_groups()) {
     for (v1::PodRecord& pod : *group.mutable_pods()) {
       pod.set_create_pending(false);
@@ -363,8 +370,9 @@ void ApplyAction(const v1::Entry& e, v1::State* state) {
       SetRequeue(state, a.requeue().key(), a.requeue().at_ms());
       return;
     case v1::ActionIssued::kEmitEvent:
-      // The one Event on a PullPolicy tells of its spec error: once for its generation.
-      if (a.emit_event().kind() == v1::KIND_PULL_POLICY) {
+      // The Event that tells of a PullPolicy's spec error: once for its generation.
+      if (a.emit_event().kind() == v1::KIND_PULL_POLICY &&
+          a.emit_event().reason() == kInvalidSpec) {
         if (v1::PolicyRecord* p = FindMutable(state->mutable_policies(), a.emit_event().name())) {
           p->set_warned_generation(p->object().generation());
         }

@@ -59,12 +59,8 @@ const std::string& ImageView::spec_error() const {
   const v1::CachedImage& object = record_->object();
   spec_error_ = image_error_ != nullptr ? *image_error_ : ValidateCachedImage(object);
   if (spec_error_->empty() && policy_ != nullptr) {
-    const v1::PolicyRecord* p = Find(state_->policies(), object.spec().pull_policy_ref());
-    if (p != nullptr && !p->object().spec_error().empty()) {
-      spec_error_ = p->object().spec_error();
-    } else {
-      spec_error_ = ValidatePullPolicy(object.spec().pull_policy_ref(), *policy_);
-    }
+    const std::string& name = object.spec().pull_policy_ref();
+    spec_error_ = PullPolicyError(name, *policy_, Find(state_->policies(), name));
   }
   return *spec_error_;
 }

@@ -171,7 +171,8 @@ void RecordWait(const Lane& lane, const v1::PacingDecision& d, std::vector<v1::E
 }
 
 // A PullPolicy has no status: its spec error is told in a Warning Event on it, once for each
-// generation (the fold of the event marks the generation warned of). The CachedImages that use it
+// generation of the object and each start of the operator (the fold of the event marks the
+// generation told of; a new object or a new process forgets it). The CachedImages that use it
 // carry the error in their Ready condition.
 void WarnOfSpecError(const v1::PolicyRecord& record, const std::string& error,
                      std::vector<v1::Entry>* out) {
@@ -183,7 +184,7 @@ void WarnOfSpecError(const v1::PolicyRecord& record, const std::string& error,
   ev->set_name(object.name());
   ev->set_uid(object.uid());
   ev->set_type("Warning");
-  ev->set_reason("InvalidSpec");
+  ev->set_reason(kInvalidSpec);
   ev->set_message(error + "; no CachedImage under it pulls until it is fixed");
   out->push_back(std::move(e));
 }
@@ -196,11 +197,7 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
   const v1::PullPolicySpec* spec = FindPolicySpec(state, policy);
   if (spec == nullptr) return out;
   const v1::PolicyRecord* record = Find(state.policies(), policy);
-  if (record != nullptr && !record->object().spec_error().empty()) {
-    WarnOfSpecError(*record, record->object().spec_error(), &out);
-    return out;
-  }
-  if (std::string error = ValidatePullPolicy(policy, *spec); !error.empty()) {
+  if (std::string error = PullPolicyError(policy, *spec, record); !error.empty()) {
     if (record != nullptr) WarnOfSpecError(*record, error, &out);
     return out;
   }

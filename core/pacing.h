@@ -36,10 +36,14 @@ int64_t BackoffUntil(const v1::Backoff& backoff, const v1::ImageRecord& image);
 // When the policy last created a drop pod (0 = never).
 int64_t LastCreation(const v1::State& state, std::string_view policy);
 
+// The reason of the Warning Event on a PullPolicy whose spec drop cannot use.
+inline constexpr char kInvalidSpec[] = "InvalidSpec";
+
 // One pacing pass for a policy at `now`: starts as many pulls as the rules allow, and records
 // why the rest wait. Returns decision entries (PacingDecision, ActionIssued: CreatePod,
-// EmitEvent, RequeueAt), unstamped. With the state's Index, the same decisions without walking
-// every pod and node.
+// EmitEvent, RequeueAt), unstamped. A policy whose spec is invalid starts nothing, and is told
+// of in a Warning Event on it (kInvalidSpec) once a generation. With the state's Index, the same
+// decisions without walking every pod and node.
 std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view policy, int64_t now,
                                   const Index* index = nullptr);
 

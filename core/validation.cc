@@ -119,4 +119,12 @@ std::string ValidatePullPolicy(std::string_view name, const v1::PullPolicySpec& 
   return "";
 }
 
+std::string PullPolicyError(std::string_view name, const v1::PullPolicySpec& spec,
+                            const v1::PolicyRecord* record) {
+  if (record != nullptr && !record->object().spec_error().empty()) {
+    return record->object().spec_error();
+  }
+  return ValidatePullPolicy(name, spec);
+}
+
 }  // namespace drop

@@ -21,5 +21,9 @@ bool IsLabelValue(std::string_view s);
 // non-empty label value ("drop.io/node", "gpu").
 bool IsQualifiedName(std::string_view s);
 std::string ValidatePullPolicy(std::string_view name, const v1::PullPolicySpec& spec);
+// What is wrong with PullPolicy `name`, whose spec is `spec` and whose record (nullptr for the
+// built-in default) may hold the projection's error, which comes first; "" when nothing is.
+std::string PullPolicyError(std::string_view name, const v1::PullPolicySpec& spec,
+                            const v1::PolicyRecord* record);
 
 }  // namespace drop

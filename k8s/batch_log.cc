@@ -113,7 +113,8 @@ void BatchLog::operator()(std::span<const v1::Entry> batch) {
           f["nodesTargeted"] = s.nodes_targeted();
           if (s.conditions_size() > 0) f["reason"] = s.conditions(0).reason();
           log.Info("writing status", std::move(f));
-        } else if (a.has_emit_event() && a.emit_event().kind() == v1::KIND_PULL_POLICY) {
+        } else if (a.has_emit_event() && a.emit_event().kind() == v1::KIND_PULL_POLICY &&
+                   a.emit_event().reason() == kInvalidSpec) {
           // Its spec error, told once a generation: a PullPolicy has no status to show it.
           f["reason"] = a.emit_event().reason();
           f["message"] = a.emit_event().message();

@@ -214,6 +214,7 @@ class Explainer {
 
   // The label of a pacing pass for this image: the rule that held it back.
   std::string Label(const PassRecord& pass) const {
+    if (pass.invalid_spec) return "InvalidSpec";
     for (const PassRecord::Held& held : pass.held) {
       if (held.image == id_) return VerdictName(held.verdict);
     }

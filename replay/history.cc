@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "core/image_ref.h"
+#include "core/pacing.h"
 #include "core/scheduling.h"
 #include "core/state.h"
 #include "core/step.h"
@@ -31,10 +32,22 @@ std::string MatchKey(const std::string& image) {
   return ref.ok() ? ref->MatchKey() : "";
 }
 
+// The kind of object a stored EmitEvent is about (its field 1), read without decoding it.
+int EventKind(std::string_view event) {
+  int kind = v1::KIND_UNKNOWN;
+  journal::wire::ForEachField(event, 0, event.size(),
+                              [&](int field, int type, uint64_t value, std::string_view) {
+                                if (field != 1 || type != 0) return true;
+                                kind = static_cast<int>(value);
+                                return false;
+                              });
+  return kind;
+}
+
 // What a History needs of the entry, judged from its bytes by schema.proto's field numbers:
 // nothing of timers (Entry 13), action results (14), pod watch events (WatchEvent.pod, 7),
-// deletes, Events and requeues (ActionIssued 2, 4, 5); a skim of pod creations (ActionIssued 1,
-// see SkimCreatePod). The rest, and what it cannot judge, whole.
+// deletes, requeues and Events but those on a PullPolicy (ActionIssued 2, 5, 4); a skim of pod
+// creations (ActionIssued 1, see SkimCreatePod). The rest, and what it cannot judge, whole.
 journal::ReadAhead::Need Wanted(std::string_view b) {
   using journal::wire::MessageField;
   using Need = journal::ReadAhead::Need;
@@ -50,9 +63,10 @@ journal::ReadAhead::Need Wanted(std::string_view b) {
         case 1:
           return Need::kSkim;
         case 2:
-        case 4:
         case 5:
           return Need::kNothing;
+        case 4:  // an Event: only one on a PullPolicy (EmitEvent.kind 1) tells a history anything
+          return EventKind(inner) == v1::KIND_PULL_POLICY ? Need::kWhole : Need::kNothing;
         default:
           return Need::kWhole;
       }
@@ -322,6 +336,10 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
           pull.wait_from_ms = since > 0 && since <= now ? since : now;
           open[pull.pod] = h.pulls.size();
           h.pulls.push_back(std::move(pull));
+        } else if (a.has_emit_event() && a.emit_event().kind() == v1::KIND_PULL_POLICY &&
+                   a.emit_event().reason() == kInvalidSpec && policy_pass && o.passes &&
+                   !h.passes.empty()) {
+          h.passes.back().invalid_spec = true;
         } else if (a.has_patch_status() && keep(a.patch_status().cached_image())) {
           int id = h.images.Id(a.patch_status().cached_image());
           if (static_cast<int>(h.lives.size()) <= id) h.lives.resize(id + 1);

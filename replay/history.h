@@ -74,6 +74,9 @@ struct PassRecord {
   };
   std::vector<Held> held;
   std::vector<std::pair<int, int>> started;  // (image, node) of each START, in order
+  // The pass found the policy's spec invalid (its Warning Event): nothing under it starts until a
+  // later pass.
+  bool invalid_spec = false;
 };
 
 struct ImageLife {

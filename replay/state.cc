@@ -75,9 +75,9 @@ Status Policy(const v1::State& state, const Point& at, const std::string& name, 
   boost::json::object doc = PullPolicyDocument(object);
   boost::json::object pacing;
   // Why no CachedImage under it pulls, if it cannot be used: a PullPolicy has no status to say so.
-  std::string error =
-      object.spec_error().empty() ? ValidatePullPolicy(key, object.spec()) : object.spec_error();
-  if (!error.empty()) pacing["specError"] = error;
+  if (std::string error = PullPolicyError(key, object.spec(), p); !error.empty()) {
+    pacing["specError"] = error;
+  }
   boost::json::array active, images;
   for (const v1::PodRecord& pod : AllPods(state)) {
     if (pod.policy() == key && IsActive(pod))

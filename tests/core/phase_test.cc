@@ -449,6 +449,28 @@ TEST(Phase, AnInvalidPullPolicyIsToldInOneEventOnItForEachGeneration) {
   w.RunFor(30 * kSec);
   EXPECT_EQ(warnings().size(), 2u);
   EXPECT_EQ(w.Image("web").status().phase(), "Ready");
+  // A new object under the name (deleted and made again while drop did not watch: a relist shows
+  // it with a new uid, at generation 1 again) is told of.
+  PolicyBuilder again("broken", 0);
+  again.object.set_uid("uid-broken-2");
+  w.PutPolicy(again);
+  w.RunFor(kSec);
+  ASSERT_EQ(warnings().size(), 3u);
+  EXPECT_EQ(warnings()[2].uid(), "uid-broken-2");
+}
+
+// Events expire, and a process that stopped may not have sent its own: a new operator process
+// forgets which generations were told of, and tells again once it has listed the cluster.
+TEST(Phase, ANewOperatorProcessTellsAgainOfAnInvalidPullPolicy) {
+  v1::State state = InitialState();
+  v1::PolicyRecord* p = state.add_policies();
+  *p->mutable_object() = PolicyBuilder("broken", 0);
+  p->set_warned_generation(1);
+  v1::Entry started;
+  started.set_seq(1);
+  started.mutable_started()->mutable_config()->set_namespace_("drop-system");
+  Apply(started, &state);
+  EXPECT_FALSE(state.policies(0).has_warned_generation());
 }
 
 TEST(Phase, TaintedNodesAreTargetedOnlyWithAToleration) {

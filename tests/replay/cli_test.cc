@@ -157,6 +157,7 @@ TEST(Cli, StateOfAnInvalidPullPolicySaysWhyNothingUnderItPulls) {
       << r.out;
   Recorded rec;
   testing::Run valid = Replay(rec.journal, {"state", "pullpolicy/gentle", "-o", "json"});
+  ASSERT_EQ(valid.exit_code, 0) << valid.err;
   EXPECT_FALSE(boost::json::parse(valid.out).at("pacing").as_object().contains("specError"));
 }
 

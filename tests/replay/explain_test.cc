@@ -120,6 +120,27 @@ TEST(Explain, WaitMinDelayNamesTheLastCreationAndWhenTheRulePasses) {
       << story;
 }
 
+// The time a policy could not be used is put down to it, not to the pass before it.
+TEST(Explain, TheTimeAPolicyWasInvalidIsNamedInTheWait) {
+  TempDir dir;
+  std::string j = Record(dir, 1, [](World& w) {
+    w.PutPolicy(PolicyBuilder("p", /*max_concurrent=*/0));
+    w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+    w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, kSec}; });
+    w.Start();
+    w.RunFor(60 * kSec);
+    PolicyBuilder fixed("p", 1);
+    fixed.object.set_generation(2);
+    w.PutPolicy(fixed);
+    w.RunFor(10 * kSec);
+  });
+  testing::Run r = Replay(j, {"explain", "cachedimage/web", "--node", "node-0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string story = Line(r.out, "node-0: ");
+  EXPECT_NE(story.find("it had waited 1m0s since 08:00:00: InvalidSpec 1m0s"), std::string::npos)
+      << r.out;
+}
+
 TEST(Explain, WaitBackoffNamesTheFailuresAndTheDelay) {
   TempDir dir;
   std::string j = Record(dir, 3, [](World& w) {
