@@ -120,7 +120,13 @@ void ApplyPod(const v1::WatchEvent& w, int64_t time, v1::State* state, uint64_t 
   if (pod.waiting_reason() == "ImagePullBackOff" && before != "ImagePullBackOff") {
     r->set_backoff_reports(r->backoff_reports() + 1);
   }
-  if (Terminal(pod.phase()) && r->finished_ms() == 0) r->set_finished_ms(time);
+  if (Terminal(pod.phase()) && r->finished_ms() == 0) {
+    // Found ended by a relist, the pod ended while drop was not watching (stopped, or between two
+    // watches): the kubelet's finishedAt tells when, to the second, where the relist's own time
+    // would add the gap to the pull's duration and its TTL.
+    bool late = w.type() == v1::LISTED && pod.finish_time_ms() > 0;
+    r->set_finished_ms(late ? std::min(time, pod.finish_time_ms()) : time);
+  }
   *r->mutable_pod() = pod;
   r->set_observed(true);
   if (mark != 0) r->set_relist_mark(mark);

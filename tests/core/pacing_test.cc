@@ -6,6 +6,8 @@
 
 #include <set>
 
+#include "core/fold.h"
+#include "core/reconcile.h"
 #include "core/state.h"
 #include "tests/support/builders.h"
 #include "tests/support/query.h"
@@ -269,6 +271,36 @@ TEST(Pacing, APodNotFinishedByPullTimeoutIsDeletedAndCountsAsAFailure) {
   EXPECT_EQ(testing::Deletes(w.journal(), "PullTimeout").size(), 1u);
   EXPECT_TRUE(w.pods().empty());
   EXPECT_EQ(w.Image("web").status().consecutive_failures(), 1);
+}
+
+// A pull that ended while drop was down is found ended by the relist when drop starts again: it
+// is timed to the kubelet's finishedAt, not to the relist, which would add the time drop was away.
+TEST(Pacing, APullThatEndedWhileDropWasAwayIsTimedToTheKubeletsFinish) {
+  World w;
+  AddNodes(w, 1);
+  w.PutImage(ImageBuilder("web", "web:1"));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kHang, 0}; });
+  w.Start();
+  w.RunFor(kSec);
+  ASSERT_EQ(w.pods().size(), 1u);
+  const int64_t issued = w.creations()[0].at;
+  v1::Pod ended = w.pods().begin()->second;
+  ended.set_phase(v1::POD_SUCCEEDED);
+  ended.set_finish_time_ms(issued + 10 * kSec);
+  auto account = [&](v1::EventType type) {
+    v1::State state = w.state();
+    v1::Entry seen;
+    seen.set_seq(state.last_seq() + 1);
+    seen.set_time_ms(issued + 40 * kSec);  // drop was away from +2s to +40s
+    seen.mutable_watch()->set_type(type);
+    *seen.mutable_watch()->mutable_pod() = ended;
+    Apply(seen, &state);
+    std::vector<v1::Entry> out = AccountPulls(state, "web", seen.time_ms());
+    return out.empty() ? -1 : out[0].outcome().duration_ms();
+  };
+  EXPECT_EQ(account(v1::LISTED), 10 * kSec);
+  // Seen by the watch as it happens, drop's own clock times it, to the millisecond.
+  EXPECT_EQ(account(v1::MODIFIED), 40 * kSec);
 }
 
 TEST(Pacing, ImagePullBackOffReportedTwiceCountsAsAFailure) {
