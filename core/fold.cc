@@ -70,6 +70,15 @@ void ApplyCachedImage(const v1::WatchEvent& w, v1::State* state, uint64_t mark) 
     r->set_last_start_ms(0);
     r->set_image_key(key);
   }
+  // Moved to another PullPolicy, its pods count against that one: the limit holds "across all
+  // CachedImages using the policy" (DESIGN.md section 1), pulls already under way included.
+  const std::string& policy = object.spec().pull_policy_ref();
+  if (!inserted && r->object().spec().pull_policy_ref() != policy) {
+    if (v1::PodGroup* group = FindMutable(state->mutable_pod_groups(), object.name())) {
+      for (v1::PodRecord& pod : *group->mutable_pods())
+        pod.set_policy(policy);
+    }
+  }
   *r->mutable_object() = object;
   if (mark != 0) r->set_relist_mark(mark);
 }

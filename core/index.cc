@@ -250,12 +250,27 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
   if (image != nullptr && node == nullptr) image_before = StandingInputs(*state, *image);
   const v1::PodRecord* before = pod.empty() ? nullptr : FindPod(*state, *image, pod);
   CountPod(before, -1);
+  // A CachedImage moved to another PullPolicy takes its pods along (ApplyCachedImage).
+  bool moved = false;
+  if (e.has_watch() && e.watch().has_cached_image()) {
+    const v1::ImageRecord* r = Find(state->images(), *image);
+    moved = r != nullptr && r->object().spec().pull_policy_ref() !=
+                                e.watch().cached_image().spec().pull_policy_ref();
+    if (moved) {
+      for (const v1::PodRecord& p : PodsOf(*state, *image))
+        CountPod(&p, -1);
+    }
+  }
   const v1::PodRecord* updated = nullptr;
   if (in_place && before != nullptr &&
       (uid == nullptr || before->pod().uid().empty() || before->pod().uid() == *uid)) {
     updated = before;
   }
   drop::Apply(e, state);
+  if (moved) {
+    for (const v1::PodRecord& p : PodsOf(*state, *image))
+      CountPod(&p, 1);
+  }
   // Most updates of a CachedImage are its status coming back from drop's own writes.
   if (image != nullptr && node == nullptr && StandingInputs(*state, *image) == image_before &&
       !image_before.empty()) {

@@ -303,6 +303,40 @@ TEST(Pacing, APullThatEndedWhileDropWasAwayIsTimedToTheKubeletsFinish) {
   EXPECT_EQ(account(v1::MODIFIED), 40 * kSec);
 }
 
+// maxConcurrentNodes holds across all CachedImages using the policy: one moved to another policy
+// mid-rollout takes its pulls under way along, so the new policy counts them and the old one
+// does not wait on them.
+TEST(Pacing, ACachedImageMovedToAnotherPolicyTakesItsActivePodsAlong) {
+  World w;
+  AddNodes(w, 8);
+  w.PutPolicy(PolicyBuilder("wide", 4));
+  w.PutPolicy(PolicyBuilder("narrow", 2));
+  w.PutImage(ImageBuilder("moved", "moved:1").Policy("wide"));
+  w.SetBehaviour(
+      [](const v1::Pod& pod) { return Takes(pod.cached_image() == "moved" ? 20 * kSec : kSec); });
+  w.Start();
+  w.RunFor(kSec);
+  ASSERT_EQ(Pending(w), 4);
+  ImageBuilder narrower("moved", "moved:1");
+  narrower.Policy("narrow");
+  w.PutImage(narrower);
+  w.PutImage(ImageBuilder("stays", "stays:1").Policy("wide"));
+  w.RunFor(5 * kSec);
+  int moved = 0, stays = 0;
+  for (const auto& c : w.creations()) {
+    moved += c.image == "moved";
+    stays += c.image == "stays";
+  }
+  // narrow has 4 of moved's pods against its 2: none more until two end; wide is free for stays.
+  EXPECT_EQ(moved, 4);
+  EXPECT_EQ(stays, 8);
+  EXPECT_EQ(w.state().policies_size(), 2);
+  EXPECT_EQ(CountActive(w.state(), "narrow"), 4);
+  EXPECT_EQ(CountActive(w.state(), "wide"), 0);
+  w.RunFor(60 * kSec);
+  EXPECT_EQ(w.Image("moved").status().phase(), "Ready");
+}
+
 TEST(Pacing, ImagePullBackOffReportedTwiceCountsAsAFailure) {
   World w;
   AddNodes(w, 1);
