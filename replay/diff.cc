@@ -1,7 +1,8 @@
 // drop-replay diff: what changed in drop's view between two points.
-#include <google/protobuf/util/message_differencer.h>
+#include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <iterator>
 #include <map>
 #include <ranges>
@@ -19,27 +20,82 @@
 namespace drop::replay {
 namespace {
 
-// "max_concurrent_nodes: 5 -> 10; min_delay_between_pulls_ms: 0 -> 10000"
-std::string FieldChanges(const google::protobuf::Message& a, const google::protobuf::Message& b) {
-  google::protobuf::util::MessageDifferencer d;
-  std::string report;
-  d.ReportDifferencesToString(&report);
-  d.set_repeated_field_comparison(google::protobuf::util::MessageDifferencer::AS_SET);
-  if (d.Compare(a, b)) return "";
-  std::string out;
-  size_t start = 0;
-  while (start < report.size()) {
-    size_t end = report.find('\n', start);
-    if (end == std::string::npos) end = report.size();
-    std::string line = report.substr(start, end - start);
-    for (const char* prefix : {"modified: ", "added: ", "deleted: "}) {
-      if (line.starts_with(prefix) && std::string(prefix) == "modified: ") {
-        line = line.substr(10);
+// An item of a list as the API shows it: a label "pool=gpu", a taint "gpu=true:NoSchedule".
+std::string ItemText(const boost::json::value& item) {
+  if (!item.is_object() || !item.as_object().contains("key")) return boost::json::serialize(item);
+  const boost::json::object& o = item.as_object();
+  auto field = [&](const char* name) {
+    const boost::json::value* v = o.if_contains(name);
+    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+  };
+  std::string text = field("key");
+  if (!field("value").empty()) text += "=" + field("value");
+  if (!field("effect").empty()) text += ":" + field("effect");
+  return text;
+}
+
+// A message's fields by the API's names, leaf by leaf: "backoff.maxDelay" -> "10m". A duration
+// (a field whose name ends in Ms) is written as one; each item of a list is a key of its own,
+// "taints[gpu=true:NoSchedule]", so that a diff names the items that came or went.
+void Flatten(const boost::json::value& v, const std::string& path,
+             std::map<std::string, std::string>* out) {
+  if (v.is_object()) {
+    for (const auto& [key, x] : v.as_object()) {
+      std::string name(key);
+      if (name.ends_with("Ms") && x.is_string()) {  // int64 in JSON is a string
+        (*out)[path + name.substr(0, name.size() - 2)] =
+            FormatDuration(std::stoll(std::string(x.as_string())));
+        continue;
       }
+      Flatten(x, path + name + (x.is_object() ? "." : ""), out);
     }
-    if (!line.empty()) out += (out.empty() ? "" : "; ") + line;
-    start = end + 1;
+  } else if (v.is_array()) {
+    for (const boost::json::value& item : v.as_array())
+      (*out)[path + "[" + ItemText(item) + "]"] = "";
+  } else {
+    (*out)[path] = v.is_string() ? std::string(v.as_string()) : boost::json::serialize(v);
   }
+}
+
+std::map<std::string, std::string> Fields(const google::protobuf::Message& m) {
+  google::protobuf::util::JsonPrintOptions o;
+  o.always_print_primitive_fields = true;
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(m, &json, o);
+  std::map<std::string, std::string> out;
+  Flatten(boost::json::parse(json), "", &out);
+  return out;
+}
+
+// "maxConcurrentNodes: 5 -> 10; backoff.maxDelay: 10m -> 5m; taints: +gpu=true:NoSchedule"
+std::string FieldChanges(const google::protobuf::Message& a, const google::protobuf::Message& b) {
+  const std::map<std::string, std::string> x = Fields(a), y = Fields(b);
+  std::map<std::string, std::string> items;  // list -> "+added, -removed"
+  std::string out;
+  auto say = [&](const std::string& text) { out += (out.empty() ? "" : "; ") + text; };
+  auto item = [&](const std::string& key, char op) {
+    size_t open = key.find('[');
+    std::string& list = items[key.substr(0, open)];
+    list += (list.empty() ? "" : ", ") + (op + key.substr(open + 1, key.size() - open - 2));
+  };
+  for (const auto& [key, value] : x) {
+    auto it = y.find(key);
+    if (key.ends_with(']')) {
+      if (it == y.end()) item(key, '-');
+    } else if (it == y.end() || it->second != value) {
+      say(key + ": " + value + " -> " + (it == y.end() ? "(none)" : it->second));
+    }
+  }
+  for (const auto& [key, value] : y) {
+    if (x.count(key) > 0) continue;
+    if (key.ends_with(']')) {
+      item(key, '+');
+    } else {
+      say(key + ": (none) -> " + value);
+    }
+  }
+  for (const auto& [list, changes] : items)
+    say(list + ": " + changes);
   return out;
 }
 
@@ -189,8 +245,11 @@ Status Diff(const Reader& r, const DiffOptions& o, std::ostream& out) {
         std::string sa = StatusLine(da.at(x.object().name()));
         std::string sb = StatusLine(db.at(y.object().name()));
         if (sa != sb) c += sa + " -> " + sb;
-        int pulled = y.pulled_nodes_size() - x.pulled_nodes_size();
-        if (pulled != 0) c += (c.empty() ? "" : "; ") + std::to_string(pulled) + " nodes pulled";
+        if (x.pulled_nodes_size() != y.pulled_nodes_size()) {  // drops when a node goes
+          c += (c.empty() ? "" : "; ") + std::string("nodes pulled ") +
+               std::to_string(x.pulled_nodes_size()) + " -> " +
+               std::to_string(y.pulled_nodes_size());
+        }
         return c;
       },
       &changes);

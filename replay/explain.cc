@@ -502,7 +502,8 @@ Status Explain(const Reader& r, const ExplainOptions& o, std::ostream& out) {
       << FormatDuration(policy.min_delay_between_pulls_ms()) << ", backoff "
       << FormatDuration(policy.backoff().initial_delay_ms()) << " x" << policy.backoff().factor()
       << " up to " << FormatDuration(policy.backoff().max_delay_ms()) << ".\n"
-      << "Pacing at " << FormatTimeMillis(at->time_ms) << ": " << pacing << "\n\n";
+      << "Pacing at " << FormatTimeMillis(at->time_ms) << ": " << pacing << "\n"
+      << AwayNote(r, *at) << '\n';
   for (const Story& s : stories)
     out << s.node << ": " << s.text << '\n';
   return Status::Ok();

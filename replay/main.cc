@@ -194,8 +194,8 @@ int Run(int argc, char** argv) {
   CLI::App* log_cmd = app.add_subcommand("log",
                                          "Entries, filtered by time, kind, object, node, "
                                          "reconcileID");
-  log_cmd->add_option("--since", log.since, "From this point (exclusive)");
-  log_cmd->add_option("--until", log.until, "Up to this point (inclusive)");
+  log_cmd->add_option("--since,--from", log.since, "From this point (exclusive), as diff --from");
+  log_cmd->add_option("--until,--to", log.until, "Up to this point (inclusive), as diff --to");
   log_cmd->add_option("-k,--kind", log.kinds,
                       "Entry kinds: input, decision, action, watch, pacing, outcome, reconcile, "
                       "create-pod, delete-pod, patch-status, event, requeue, timer, result, ...");
@@ -253,8 +253,8 @@ int Run(int argc, char** argv) {
                          "A self-contained HTML timeline: a lane per node, pulls, "
                          "waits, active pulls against the limit");
   timeline_cmd->add_option("-o,--output", timeline_file, "The HTML file (default: stdout)");
-  timeline_cmd->add_option("--since", timeline.since, "From this point");
-  timeline_cmd->add_option("--until", timeline.until, "Up to this point");
+  timeline_cmd->add_option("--since,--from", timeline.since, "From this point");
+  timeline_cmd->add_option("--until,--to", timeline.until, "Up to this point");
 
   SimulateOptions simulate;
   CLI::App* simulate_cmd = app.add_subcommand(
@@ -278,8 +278,8 @@ int Run(int argc, char** argv) {
 
   ExportOptions exp;
   CLI::App* export_cmd = app.add_subcommand("export", "Entries as JSON lines");
-  export_cmd->add_option("--since", exp.since, "From this point (exclusive)");
-  export_cmd->add_option("--until", exp.until, "Up to this point (inclusive)");
+  export_cmd->add_option("--since,--from", exp.since, "From this point (exclusive)");
+  export_cmd->add_option("--until,--to", exp.until, "Up to this point (inclusive)");
 
   // CLI11 reads "--journal=" (a variable that expanded to nothing) as "--journal" alone and takes
   // the next word for its value: "--journal= info" would open a journal named info.

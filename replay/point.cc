@@ -96,6 +96,19 @@ Result<Point> ResolvePoint(const Reader& r, std::string_view text, std::string_v
   return Point{seq, t};
 }
 
+std::string AwayNote(const Reader& r, const Point& at) {
+  if (at.seq < r.origin().seq || at.seq >= r.last()) return "";
+  Result<v1::Entry> next = r.store().Get(at.seq + 1);
+  if (!next.ok() || !next->has_started()) return "";
+  Result<v1::Entry> last = r.store().Get(at.seq);
+  if (!last.ok() || at.time_ms <= last->time_ms()) return "";
+  return "note: the operator that wrote entry " + std::to_string(at.seq) + " (" +
+         FormatTimeMillis(last->time_ms()) + ") wrote nothing after it, and a new one started at " +
+         "entry " + std::to_string(at.seq + 1) + " (" + FormatTimeMillis(next->time_ms()) +
+         "): at " + FormatTimeMillis(at.time_ms) + " drop may not have been running, and what " +
+         "changed in the cluster meanwhile reached it only by the relist after that start.\n";
+}
+
 std::string PointText(const Point& at) {
   return FormatTimeMillis(at.time_ms) +
          (at.seq == 0 ? ", before the first entry" : ", after entry " + std::to_string(at.seq));

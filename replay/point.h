@@ -16,4 +16,9 @@ Result<Point> ResolvePoint(const Reader& reader, std::string_view text, std::str
 // holds there (the last one at or before it, whose own time may be earlier).
 std::string PointText(const Point& at);
 
+// A line for a moment that falls where the journal is silent before an operator start: the
+// process that wrote the entry before may have stopped by then, so drop's view at the moment may
+// be older than the cluster. "" for any other moment.
+std::string AwayNote(const Reader& reader, const Point& at);
+
 }  // namespace drop::replay

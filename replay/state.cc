@@ -164,7 +164,8 @@ void Everything(const v1::State& state, const Reader& r, const Point& at, Format
     return;
   }
   out << "State at " << PointText(at) << " (" << Ago(at.time_ms, r.last_time())
-      << "); statuses as drop would write them then.\n\n";
+      << "); statuses as drop would write them then.\n"
+      << AwayNote(r, at) << '\n';
   Table images({"CACHEDIMAGE", "IMAGE", "POLICY", "PHASE", "READY", "FAILURES", "NEXT PULL",
                 "REASON", "LAST WRITE"});
   for (const v1::ImageRecord& i : state.images()) {

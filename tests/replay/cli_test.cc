@@ -225,6 +225,72 @@ TEST(Cli, DiffNamesTheImagesANodeListsByTheirCachedImages) {
   EXPECT_EQ(r.out.find("image_hashes"), std::string::npos) << r.out;
 }
 
+// A diff speaks the API's language: its field names, durations as durations, a taint as kubectl
+// writes one; not protobuf's.
+TEST(Cli, DiffNamesFieldsAsTheApiDoes) {
+  TempDir dir;
+  World w;
+  w.PutNode(NodeBuilder("node-0"));
+  w.PutPolicy(PolicyBuilder("gentle", 4, 0));
+  w.Start();
+  w.RunFor(5 * kSec);
+  PolicyBuilder slower("gentle", 1, 10 * kSec);
+  slower.object.set_generation(2);
+  w.PutPolicy(slower);
+  w.PutNode(NodeBuilder("node-0").Unschedulable().Taint("node.kubernetes.io/unschedulable", "",
+                                                        "NoSchedule"));
+  w.RunFor(kSec);
+  ASSERT_TRUE(testing::WriteJournal(w.journal(), dir / "j").ok());
+  testing::Run r = Replay(dir / "j", {"diff", "--from", "+2s", "--to", "-0s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("~ pullpolicy/gentle: maxConcurrentNodes: 4 -> 1; minDelayBetweenPulls: "
+                       "0s -> 10s\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("~ node/node-0: unschedulable: false -> true; taints: "
+                       "+node.kubernetes.io/unschedulable:NoSchedule\n"),
+            std::string::npos)
+      << r.out;
+}
+
+// log, timeline and export take a range as diff and verify do, --from and --to, as well as
+// --since and --until: a user who has just run diff need not learn two spellings.
+TEST(Cli, ARangeIsFromAndToInEveryCommand) {
+  Recorded rec;
+  testing::Run since = Replay(rec.journal, {"log", "--since", "+2s", "--until", "+5s"});
+  testing::Run from = Replay(rec.journal, {"log", "--from", "+2s", "--to", "+5s"});
+  ASSERT_EQ(from.exit_code, 0) << from.err;
+  EXPECT_FALSE(since.out.empty());
+  EXPECT_EQ(from.out, since.out);
+  testing::Run exported = Replay(rec.journal, {"export", "--from", "+2s", "--to", "+5s"});
+  EXPECT_EQ(exported.exit_code, 0) << exported.err;
+}
+
+// Between the last entry of one operator process and the start of the next, the journal is
+// silent: a state or an explanation there says drop may not have been running.
+TEST(Cli, AMomentBeforeAnOperatorStartSaysDropMayNotHaveBeenRunning) {
+  TempDir dir;
+  World w;
+  w.PutNode(NodeBuilder("node-0"));
+  w.PutImage(ImageBuilder("web", "web:1"));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, kSec}; });
+  w.Start();
+  w.RunFor(60 * kSec);
+  w.Start();  // a new process, after a minute without an entry
+  w.RunFor(5 * kSec);
+  ASSERT_TRUE(testing::WriteJournal(w.journal(), dir / "j").ok());
+  const std::string note = "drop may not have been running";
+  testing::Run gap = Replay(dir / "j", {"state", "--at", "+50s"});
+  ASSERT_EQ(gap.exit_code, 0) << gap.err;
+  EXPECT_NE(gap.out.find("note: the operator that wrote entry "), std::string::npos) << gap.out;
+  EXPECT_NE(gap.out.find(note), std::string::npos) << gap.out;
+  testing::Run explain = Replay(dir / "j", {"explain", "cachedimage/web", "--at", "+50s"});
+  EXPECT_NE(explain.out.find(note), std::string::npos) << explain.out;
+  // While it ran, no such note.
+  EXPECT_EQ(Replay(dir / "j", {"state", "--at", "+1s"}).out.find(note), std::string::npos);
+  EXPECT_EQ(Replay(dir / "j", {"state", "--at", "-0s"}).out.find(note), std::string::npos);
+}
+
 TEST(Cli, ExportWritesOneJsonObjectPerEntry) {
   Recorded rec;
   testing::Run r = Replay(rec.journal, {"export"});
