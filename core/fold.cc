@@ -71,9 +71,10 @@ void ApplyCachedImage(const v1::WatchEvent& w, v1::State* state, uint64_t mark) 
     r->set_image_key(key);
   }
   // Moved to another PullPolicy, its pods count against that one: the limit holds "across all
-  // CachedImages using the policy" (DESIGN.md section 1), pulls already under way included.
+  // CachedImages using the policy" (DESIGN.md section 1), pulls already under way included. So do
+  // pods recorded before their CachedImage (a relist can list them first): they had none.
   const std::string& policy = object.spec().pull_policy_ref();
-  if (!inserted && r->object().spec().pull_policy_ref() != policy) {
+  if (inserted || r->object().spec().pull_policy_ref() != policy) {
     if (v1::PodGroup* group = FindMutable(state->mutable_pod_groups(), object.name())) {
       for (v1::PodRecord& pod : *group->mutable_pods())
         pod.set_policy(policy);
@@ -133,8 +134,10 @@ void ApplyPod(const v1::WatchEvent& w, int64_t time, v1::State* state, uint64_t 
     // Found ended by a relist, the pod ended while drop was not watching (stopped, or between two
     // watches): the kubelet's finishedAt tells when, to the second, where the relist's own time
     // would add the gap to the pull's duration and its TTL.
+    // finishedAt is the node's clock, cut to the second: it may read before drop issued the pod.
     bool late = w.type() == v1::LISTED && pod.finish_time_ms() > 0;
-    r->set_finished_ms(late ? std::min(time, pod.finish_time_ms()) : time);
+    int64_t start = r->issued_ms() > 0 ? r->issued_ms() : pod.creation_time_ms();
+    r->set_finished_ms(late ? std::clamp(pod.finish_time_ms(), std::min(start, time), time) : time);
   }
   *r->mutable_pod() = pod;
   r->set_observed(true);

@@ -250,11 +250,12 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
   if (image != nullptr && node == nullptr) image_before = StandingInputs(*state, *image);
   const v1::PodRecord* before = pod.empty() ? nullptr : FindPod(*state, *image, pod);
   CountPod(before, -1);
-  // A CachedImage moved to another PullPolicy takes its pods along (ApplyCachedImage).
+  // A CachedImage moved to another PullPolicy, or recorded after its pods, takes its pods along
+  // (ApplyCachedImage).
   bool moved = false;
-  if (e.has_watch() && e.watch().has_cached_image()) {
+  if (e.has_watch() && e.watch().has_cached_image() && e.watch().type() != v1::DELETED) {
     const v1::ImageRecord* r = Find(state->images(), *image);
-    moved = r != nullptr && r->object().spec().pull_policy_ref() !=
+    moved = r == nullptr || r->object().spec().pull_policy_ref() !=
                                 e.watch().cached_image().spec().pull_policy_ref();
     if (moved) {
       for (const v1::PodRecord& p : PodsOf(*state, *image))

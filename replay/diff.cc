@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cstdio>
 #include <iterator>
 #include <map>
 #include <ranges>
@@ -42,6 +43,7 @@ void Flatten(const boost::json::value& v, const std::string& path,
   if (v.is_object()) {
     for (const auto& [key, x] : v.as_object()) {
       std::string name(key);
+      if (name == "podTtlAfterFinishedMs") name = "podTTLAfterFinishedMs";  // as the CRD has it
       if (name.ends_with("Ms") && x.is_string()) {  // int64 in JSON is a string
         (*out)[path + name.substr(0, name.size() - 2)] =
             FormatDuration(std::stoll(std::string(x.as_string())));
@@ -52,6 +54,10 @@ void Flatten(const boost::json::value& v, const std::string& path,
   } else if (v.is_array()) {
     for (const boost::json::value& item : v.as_array())
       (*out)[path + "[" + ItemText(item) + "]"] = "";
+  } else if (v.is_double()) {  // backoff.factor: 1.5, not Boost.JSON's 1.5E0
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", v.as_double());
+    (*out)[path] = text;
   } else {
     (*out)[path] = v.is_string() ? std::string(v.as_string()) : boost::json::serialize(v);
   }
@@ -61,14 +67,18 @@ std::map<std::string, std::string> Fields(const google::protobuf::Message& m) {
   google::protobuf::util::JsonPrintOptions o;
   o.always_print_primitive_fields = true;
   std::string json;
-  (void)google::protobuf::util::MessageToJsonString(m, &json, o);
   std::map<std::string, std::string> out;
+  if (!google::protobuf::util::MessageToJsonString(m, &json, o).ok()) {
+    out[""] = m.ShortDebugString();  // not valid UTF-8: compared whole
+    return out;
+  }
   Flatten(boost::json::parse(json), "", &out);
   return out;
 }
 
 // "maxConcurrentNodes: 5 -> 10; backoff.maxDelay: 10m -> 5m; taints: +gpu=true:NoSchedule"
 std::string FieldChanges(const google::protobuf::Message& a, const google::protobuf::Message& b) {
+  if (a.SerializeAsString() == b.SerializeAsString()) return "";  // most nodes, at once
   const std::map<std::string, std::string> x = Fields(a), y = Fields(b);
   std::map<std::string, std::string> items;  // list -> "+added, -removed"
   std::string out;

@@ -355,14 +355,17 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
         auto p = open.find(out.pod());
         if (p == open.end()) break;
         PullRecord& pull = h.pulls[p->second];
-        pull.end_ms = now;
+        // Not the outcome's time: a pull found ended by a relist ended earlier, as its duration
+        // (measured from the kubelet's finishedAt) tells.
+        pull.end_ms =
+            out.duration_ms() > 0 ? std::min(now, pull.start_ms + out.duration_ms()) : now;
         pull.outcome = out.outcome();
         pull.reason = out.reason();
         pull.message = out.message();
         pull.duration_ms = out.duration_ms();
         uint64_t pair =
             (static_cast<uint64_t>(pull.image) << 32) | static_cast<uint32_t>(pull.node);
-        last_end[pair] = now;
+        last_end[pair] = pull.end_ms;
         if (!o.pod_reports) open.erase(p);
         break;
       }

@@ -239,6 +239,9 @@ Status ShowState(const Reader& r, const StateOptions& o, std::ostream& out) {
     return Status::Ok();
   }
   if (format == Format::kTable) format = Format::kYaml;
+  if (std::string note = AwayNote(r, *at); !note.empty() && format == Format::kYaml) {
+    out << "# " << note;
+  }
   if (kind == "cachedimage") return Image(*state, *at, name, format, out);
   if (kind == "pullpolicy") return Policy(*state, *at, name, format, out);
   return NodeObject(*state, *at, name, format, out);

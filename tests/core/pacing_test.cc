@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/fold.h"
+#include "core/index.h"
 #include "core/reconcile.h"
 #include "core/state.h"
 #include "tests/support/builders.h"
@@ -335,6 +336,32 @@ TEST(Pacing, ACachedImageMovedToAnotherPolicyTakesItsActivePodsAlong) {
   EXPECT_EQ(CountActive(w.state(), "wide"), 0);
   w.RunFor(60 * kSec);
   EXPECT_EQ(w.Image("moved").status().phase(), "Ready");
+}
+
+// A relist can list a CachedImage's pods before it: they count against its policy once it comes.
+TEST(Pacing, PodsRecordedBeforeTheirCachedImageCountAgainstItsPolicy) {
+  v1::State state = InitialState();
+  Index index(state);
+  v1::Entry pod;
+  pod.set_seq(1);
+  pod.mutable_watch()->set_type(v1::LISTED);
+  v1::Pod* p = pod.mutable_watch()->mutable_pod();
+  p->set_name("drop-web-a");
+  p->set_uid("uid-a");
+  p->set_cached_image("web");
+  p->set_node("node-0");
+  p->set_phase(v1::POD_RUNNING);
+  Apply(pod, &state, &index);
+  EXPECT_EQ(index.Active(""), 1);
+  v1::Entry image;
+  image.set_seq(2);
+  image.mutable_watch()->set_type(v1::LISTED);
+  *image.mutable_watch()->mutable_cached_image() = ImageBuilder("web", "web:1").Policy("p");
+  Apply(image, &state, &index);
+  EXPECT_EQ(CountActive(state, "p"), 1);
+  EXPECT_EQ(index.Active("p"), 1);
+  EXPECT_EQ(index.Active(""), 0);
+  EXPECT_EQ(index.Differences(state), "");
 }
 
 TEST(Pacing, ImagePullBackOffReportedTwiceCountsAsAFailure) {

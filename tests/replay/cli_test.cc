@@ -286,6 +286,8 @@ TEST(Cli, AMomentBeforeAnOperatorStartSaysDropMayNotHaveBeenRunning) {
   EXPECT_NE(gap.out.find(note), std::string::npos) << gap.out;
   testing::Run explain = Replay(dir / "j", {"explain", "cachedimage/web", "--at", "+50s"});
   EXPECT_NE(explain.out.find(note), std::string::npos) << explain.out;
+  testing::Run object = Replay(dir / "j", {"state", "--at", "+50s", "cachedimage/web"});
+  EXPECT_TRUE(object.out.starts_with("# note: the operator that wrote entry ")) << object.out;
   // While it ran, no such note.
   EXPECT_EQ(Replay(dir / "j", {"state", "--at", "+1s"}).out.find(note), std::string::npos);
   EXPECT_EQ(Replay(dir / "j", {"state", "--at", "-0s"}).out.find(note), std::string::npos);
