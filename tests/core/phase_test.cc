@@ -410,10 +410,7 @@ TEST(Phase, ANegativeLimitMakesItsCachedImagesInvalidSpec) {
 // user who applied it sees it in `kubectl describe pullpolicy` without a flood of repeats.
 TEST(Phase, AnInvalidPullPolicyIsToldInOneEventOnItForEachGeneration) {
   World w;
-  w.PutNode(NodeBuilder("a"));
-  w.PutPolicy(PolicyBuilder("broken", 0));
-  w.PutImage(ImageBuilder("web", "web:1").Policy("broken"));
-  w.Start();
+  testing::StartWithAnInvalidPolicy(&w);
   w.RunFor(30 * kSec);
   auto warnings = [&] {
     std::vector<v1::EmitEvent> out;

@@ -284,10 +284,7 @@ TEST(BatchLog, AFailedWriteCarriesTheReconcileThatIssuedIt) {
 // found it, as well as an Event on it.
 TEST(BatchLog, AnInvalidPullPolicyIsAWarningLineOnceForItsGeneration) {
   World w;
-  w.PutNode(NodeBuilder("a"));
-  w.PutPolicy(PolicyBuilder("broken", 0));
-  w.PutImage(ImageBuilder("web", "web:1").Policy("broken"));
-  w.Start();
+  StartWithAnInvalidPolicy(&w);
   w.RunFor(10'000);
   w.PutPolicy(PolicyBuilder("broken", 0));  // the same generation again
   w.RunFor(10'000);

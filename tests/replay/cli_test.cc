@@ -144,10 +144,7 @@ TEST(Cli, StateAtAPointShowsWhatDropBelievedThen) {
 TEST(Cli, StateOfAnInvalidPullPolicySaysWhyNothingUnderItPulls) {
   TempDir dir;
   World w;
-  w.PutNode(NodeBuilder("a"));
-  w.PutPolicy(PolicyBuilder("broken", 0));
-  w.PutImage(ImageBuilder("web", "web:1").Policy("broken"));
-  w.Start();
+  testing::StartWithAnInvalidPolicy(&w);
   w.RunFor(10 * kSec);
   ASSERT_TRUE(testing::WriteJournal(w.journal(), dir / "j").ok());
   testing::Run r = Replay(dir / "j", {"state", "pullpolicy/broken", "-o", "json"});

@@ -290,4 +290,11 @@ void World::Progress(const std::string& name, const std::string& uid, int step) 
   }
 }
 
+void StartWithAnInvalidPolicy(World* w) {
+  w->PutNode(NodeBuilder("a"));
+  w->PutPolicy(PolicyBuilder("broken", 0));
+  w->PutImage(ImageBuilder("web", "web:1").Policy("broken"));
+  w->Start();
+}
+
 }  // namespace drop::testing

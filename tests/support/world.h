@@ -92,4 +92,8 @@ class World {
   bool started_ = false;
 };
 
+// Starts `w` on one node with CachedImage web under PullPolicy broken, whose maxConcurrentNodes 0
+// drop cannot use: its error is what the tests of a bad PullPolicy look at.
+void StartWithAnInvalidPolicy(World* w);
+
 }  // namespace drop::testing
