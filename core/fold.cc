@@ -132,9 +132,9 @@ void ApplyPod(const v1::WatchEvent& w, int64_t time, v1::State* state, uint64_t 
   }
   if (Terminal(pod.phase()) && r->finished_ms() == 0) {
     // Found ended by a relist, the pod ended while drop was not watching (stopped, or between two
-    // watches): the kubelet's finishedAt tells when, to the second, where the relist's own time
-    // would add the gap to the pull's duration and its TTL.
-    // finishedAt is the node's clock, cut to the second: it may read before drop issued the pod.
+    // watches): the kubelet's finishedAt tells when, where the relist's own time would add the
+    // gap to the pull's duration and its TTL. finishedAt is the node's clock cut to the second,
+    // so it may read before drop issued the pod: it is kept between that and the relist.
     bool late = w.type() == v1::LISTED && pod.finish_time_ms() > 0;
     int64_t start = r->issued_ms() > 0 ? r->issued_ms() : pod.creation_time_ms();
     r->set_finished_ms(late ? std::clamp(pod.finish_time_ms(), std::min(start, time), time) : time);
