@@ -178,15 +178,9 @@ void WarnOfSpecError(const v1::PolicyRecord& record, const std::string& error,
                      std::vector<v1::Entry>* out) {
   const v1::PullPolicy& object = record.object();
   if (record.has_warned_generation() && record.warned_generation() == object.generation()) return;
-  v1::Entry e;
-  v1::EmitEvent* ev = e.mutable_action()->mutable_emit_event();
-  ev->set_kind(v1::KIND_PULL_POLICY);
-  ev->set_name(object.name());
-  ev->set_uid(object.uid());
-  ev->set_type("Warning");
-  ev->set_reason(kInvalidSpec);
-  ev->set_message(error + "; no CachedImage under it pulls until it is fixed");
-  out->push_back(std::move(e));
+  out->push_back(MakeEvent(v1::KIND_PULL_POLICY, object.name(), object.uid(), "Warning",
+                           kInvalidSpec,
+                           error + "; no CachedImage under it pulls until it is fixed"));
 }
 
 }  // namespace
@@ -316,16 +310,10 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
     out.push_back(Decision(d));
     out.push_back(std::move(create));
 
-    v1::Entry event;
-    v1::EmitEvent* ev = event.mutable_action()->mutable_emit_event();
-    ev->set_kind(v1::KIND_CACHED_IMAGE);
-    ev->set_name(object.name());
-    ev->set_uid(object.uid());
-    ev->set_type("Normal");
-    ev->set_reason("PullStarted");
-    ev->set_message("Pulling " + object.spec().image() + " on node " + candidate.node->name() +
-                    " (pod " + pod + ")");
-    out.push_back(std::move(event));
+    out.push_back(MakeEvent(v1::KIND_CACHED_IMAGE, object.name(), object.uid(), "Normal",
+                            "PullStarted",
+                            "Pulling " + object.spec().image() + " on node " +
+                                candidate.node->name() + " (pod " + pod + ")"));
 
     ++active;
     last_creation = now;

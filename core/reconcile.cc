@@ -19,15 +19,8 @@ constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 
 v1::Entry Event(const v1::CachedImage& object, const char* type, const char* reason,
                 std::string message) {
-  v1::Entry e;
-  v1::EmitEvent* ev = e.mutable_action()->mutable_emit_event();
-  ev->set_kind(v1::KIND_CACHED_IMAGE);
-  ev->set_name(object.name());
-  ev->set_uid(object.uid());
-  ev->set_type(type);
-  ev->set_reason(reason);
-  ev->set_message(std::move(message));
-  return e;
+  return MakeEvent(v1::KIND_CACHED_IMAGE, object.name(), object.uid(), type, reason,
+                   std::move(message));
 }
 
 v1::Entry Delete(const v1::State& state, const v1::PodRecord& r, const char* reason) {

@@ -125,6 +125,19 @@ v1::Key MakeKey(v1::ObjectKind kind, std::string_view name) {
   return key;
 }
 
+v1::Entry MakeEvent(v1::ObjectKind kind, std::string_view name, std::string_view uid,
+                    const char* type, const char* reason, std::string message) {
+  v1::Entry e;
+  v1::EmitEvent* ev = e.mutable_action()->mutable_emit_event();
+  ev->set_kind(kind);
+  ev->set_name(std::string(name));
+  ev->set_uid(std::string(uid));
+  ev->set_type(type);
+  ev->set_reason(reason);
+  ev->set_message(std::move(message));
+  return e;
+}
+
 std::string KeyString(const v1::Key& key) {
   switch (key.kind()) {
     case v1::KIND_CACHED_IMAGE:

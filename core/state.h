@@ -141,6 +141,9 @@ std::string PolicyDisplayName(std::string_view name);
 bool operator<(const v1::Key& a, const v1::Key& b);
 bool operator==(const v1::Key& a, const v1::Key& b);
 v1::Key MakeKey(v1::ObjectKind kind, std::string_view name);
+// The decision to emit an Event (type Normal or Warning) on object `name` of `kind`, unstamped.
+v1::Entry MakeEvent(v1::ObjectKind kind, std::string_view name, std::string_view uid,
+                    const char* type, const char* reason, std::string message);
 std::string KeyString(const v1::Key& key);  // "cachedimage/web", "pullpolicy/gentle"
 
 }  // namespace drop
