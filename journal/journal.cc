@@ -405,6 +405,9 @@ Status Journal::ApplyRetention(int64_t now_ms) {
   store_->db()
       ->CompactRange(compact, store_->snapshots(), nullptr, &end_slice)
       .PermitUncheckedError();
+  // The compactions flushed entries and snapshots; meta's memtable, never full, still pins every
+  // WAL file since its last flush (up to max_total_wal_size), holding the dropped entries' bytes.
+  store_->db()->Flush(rocksdb::FlushOptions(), store_->meta()).PermitUncheckedError();
   return Status::Ok();
 }
 
