@@ -9,6 +9,7 @@
 #include "core/drop_pod.h"
 #include "core/image_view.h"
 #include "core/index.h"
+#include "core/reconcile.h"
 #include "core/state.h"
 #include "core/validation.h"
 
@@ -154,6 +155,39 @@ void Resort(std::vector<Lane>* lanes, size_t i) {
   std::rotate(left.base(), at, at + 1);
 }
 
+// A pull of the image whose outcome is still to come: created, not yet accounted, not deleted,
+// and of the image spec.image names now.
+bool InFlight(const v1::ImageRecord& image, const v1::PodRecord& r) {
+  return !r.accounted() && !r.delete_issued() && r.create_error().empty() && !Superseded(image, r);
+}
+
+// Rule 4: the pull that holds a failing CachedImage to one node at a time, or nullptr. While its
+// pulls fail (it has consecutive failures, or a pull of it waits on an image error), more nodes
+// would only repeat the failure against the registry: the pull in flight is the probe, and the
+// next waits for its outcome. Names the first pull in flight waiting on an image error, else,
+// with failures, the first in flight.
+const v1::PodRecord* HeldBy(const v1::State& state, const ImageStanding* standing,
+                            const v1::ImageRecord& image) {
+  const bool failing = image.consecutive_failures() > 0;
+  const v1::PodRecord* first = nullptr;
+  auto erring = [&](const v1::PodRecord& r) {
+    bool error = IsImagePullError(r.pod().waiting_reason());
+    if ((!error && (!failing || first != nullptr)) || !InFlight(image, r)) return false;
+    if (first == nullptr) first = &r;
+    return error;
+  };
+  if (standing != nullptr) {
+    for (const ImageStanding::PodEntry* pod : standing->unaccounted) {
+      if (erring(*pod->second.record)) return pod->second.record;
+    }
+  } else {
+    for (const v1::PodRecord& r : PodsOf(state, image.object().name())) {
+      if (erring(r)) return &r;
+    }
+  }
+  return first;
+}
+
 v1::Entry Decision(const v1::PacingDecision& d) {
   v1::Entry e;
   *e.mutable_pacing() = d;
@@ -217,6 +251,16 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
   int64_t wake = std::numeric_limits<int64_t>::max();
   const v1::Backoff& backoff = spec->backoff();
 
+  // A wait that only the CachedImage's own state decides leaves the policy's counters out, so that
+  // other images' pulls do not make it a new decision.
+  auto own = [&](const Lane& lane, v1::Verdict verdict) {
+    v1::PacingDecision d;
+    d.set_policy(std::string(policy));
+    d.set_cached_image(lane.record->object().name());
+    d.set_verdict(verdict);
+    d.set_consecutive_failures(lane.record->consecutive_failures());
+    return d;
+  };
   auto base = [&](const Lane& lane) {
     v1::PacingDecision d;
     d.set_policy(std::string(policy));
@@ -259,19 +303,20 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
         lane.done = true;
         continue;
       }
+      // Rule 4: a failing image pulls on one node at a time; the pull's end wakes the policy.
+      if (const v1::PodRecord* pull = HeldBy(state, standing, *lane.record)) {
+        v1::PacingDecision d = own(lane, v1::WAIT_BACKOFF);
+        d.set_in_flight_pod(pull->pod().name());
+        RecordWait(lane, d, &out);
+        lane.done = true;
+        continue;
+      }
       candidate = standing != nullptr
                       ? FirstCandidate(state, *standing, lane.started)
                       : FirstCandidate(ImageView(state, *lane.record), lane.started);
       if (candidate.node == nullptr) {
         if (candidate.wanting) {  // every node lacking the image already has a pod of it
-          // Only the CachedImage's own state decides this; the policy's counters are left out so
-          // that other images' pulls do not make it a new decision.
-          v1::PacingDecision d;
-          d.set_policy(std::string(policy));
-          d.set_cached_image(lane.record->object().name());
-          d.set_verdict(v1::NO_ELIGIBLE_NODE);
-          d.set_consecutive_failures(lane.record->consecutive_failures());
-          RecordWait(lane, d, &out);
+          RecordWait(lane, own(lane, v1::NO_ELIGIBLE_NODE), &out);
         }
         lane.done = true;
         continue;
@@ -319,6 +364,8 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
     last_creation = now;
     next->last_start = now;
     next->started.push_back(candidate.node->name());
+    // Rule 4: a failing image's one pull in flight is this one.
+    next->done = next->record->consecutive_failures() > 0;
     Resort(&lanes, static_cast<size_t>(next - lanes.data()));
   }
 

@@ -44,6 +44,11 @@ inline constexpr char kInvalidSpec[] = "InvalidSpec";
 // EmitEvent, RequeueAt), unstamped. A policy whose spec is invalid starts nothing, and is told
 // of in a Warning Event on it (kInvalidSpec) once a generation. With the state's Index, the same
 // decisions without walking every pod and node.
+//
+// Beside DESIGN.md's three rules, a fourth keeps a broken image from reaching every node: while a
+// CachedImage's pulls fail (it has consecutive failures, or a pull of it waits on an image error,
+// which frees its slot under rule 1), it pulls on one node at a time, and the next waits for that
+// pull's outcome (a WaitBackoff naming the pod in flight). One success restores the full pace.
 std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view policy, int64_t now,
                                   const Index* index = nullptr);
 

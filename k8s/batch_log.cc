@@ -74,10 +74,13 @@ void BatchLog::operator()(std::span<const v1::Entry> batch) {
         if (log.Enabled(Level::kDebug)) {
           const v1::PacingDecision& p = e.pacing();
           f["verdict"] = VerdictName(p.verdict());
-          f["active"] = p.active();
-          f["limit"] = p.limit();
+          if (p.limit() > 0) {  // a wait on the image's own state carries no policy counts
+            f["active"] = p.active();
+            f["limit"] = p.limit();
+          }
           if (!p.node().empty()) f["node"] = p.node();
           if (p.not_before_ms() > 0) f["notBefore"] = FormatTimeMillis(p.not_before_ms());
+          if (!p.in_flight_pod().empty()) f["inFlightPod"] = p.in_flight_pod();
           log.Debug("pacing decision", std::move(f));
         }
         break;

@@ -287,9 +287,15 @@ std::string Summary(const v1::Entry& e) {
     case v1::Entry::kPacing: {
       const v1::PacingDecision& d = e.pacing();
       std::string s = std::string(VerdictName(d.verdict())) + " " + d.cached_image() + " under " +
-                      Policy(d.policy()) + ": active " + std::to_string(d.active()) + "/" +
-                      std::to_string(d.limit());
+                      Policy(d.policy());
+      // A wait on the image's own state alone carries no counts of the policy.
+      if (d.limit() > 0) {
+        s += ": active " + std::to_string(d.active()) + "/" + std::to_string(d.limit());
+      }
       if (d.verdict() == v1::START) s += ", node " + d.node() + ", pod " + d.pod();
+      if (!d.in_flight_pod().empty()) {
+        s += ", one pull at a time: waits on pod " + d.in_flight_pod();
+      }
       if (d.not_before_ms() > 0) s += ", not before " + FormatTimeMillis(d.not_before_ms());
       if (d.consecutive_failures() > 0) {
         s += ", " + std::to_string(d.consecutive_failures()) + " consecutive failures";

@@ -274,7 +274,15 @@ class Explainer {
       const v1::PacingDecision& d = e->pacing();
       s->rule = VerdictName(d.verdict());
       Inputs(d, held.seq, s);
-      if (d.verdict() == v1::WAIT_BACKOFF) {
+      if (d.verdict() == v1::WAIT_BACKOFF && !d.in_flight_pod().empty()) {
+        s->text += "WaitBackoff: cachedimage " + image_.object().name() + " is failing (" +
+                   (d.consecutive_failures() > 0
+                        ? std::to_string(d.consecutive_failures()) + " consecutive failures"
+                        : "a pull of it waits on an image error") +
+                   "), so one node at a time tries it: the next waits for pod " +
+                   d.in_flight_pod() + InFlightText(view, d.in_flight_pod()) +
+                   " to end (pacing pass at " + clock_(pass->time_ms) + ")";
+      } else if (d.verdict() == v1::WAIT_BACKOFF) {
         s->text += "WaitBackoff: " + std::to_string(d.consecutive_failures()) +
                    " consecutive failures of cachedimage " + image_.object().name() +
                    ", the last at " + clock_(d.last_failure_ms()) + "; backoff " +
@@ -312,6 +320,17 @@ class Explainer {
     Result<v1::Entry> e = r_.store().Get(pass->blocking_seq);
     if (!e.ok()) return;
     Wait(e->pacing(), pass->blocking_seq, who, s);
+  }
+
+  // " on node-3, Pending (ErrImagePull)": where pod `name` of the image pulls, and how, at the
+  // point; " (ended since)" when it no longer does.
+  static std::string InFlightText(const ImageView& view, const std::string& name) {
+    for (const v1::PodRecord* p : view.pods()) {
+      if (p->pod().name() == name && !p->accounted()) {
+        return " on " + p->pod().node() + ", " + PodPhaseText(p->pod()) + ",";
+      }
+    }
+    return " (ended since)";
   }
 
   // The story of a WaitConcurrency or WaitMinDelay decision `d`, made at entry `seq`.
@@ -393,14 +412,17 @@ class Explainer {
     in["decision"] = seq;
     in["verdict"] = VerdictName(d.verdict());
     in["nextInLine"] = d.cached_image();
-    in["active"] = d.active();
-    in["limit"] = d.limit();
+    if (d.limit() > 0) {  // a wait on the image's own state carries no counts of the policy
+      in["active"] = d.active();
+      in["limit"] = d.limit();
+    }
     if (d.last_creation_ms() > 0) in["lastCreation"] = FormatTimeMillis(d.last_creation_ms());
     in["minDelayBetweenPulls"] = FormatDuration(d.min_delay_ms());
     in["consecutiveFailures"] = d.consecutive_failures();
     if (d.last_failure_ms() > 0) in["lastFailure"] = FormatTimeMillis(d.last_failure_ms());
     if (d.backoff_delay_ms() > 0) in["backoffDelay"] = FormatDuration(d.backoff_delay_ms());
     if (d.not_before_ms() > 0) in["notBefore"] = FormatTimeMillis(d.not_before_ms());
+    if (!d.in_flight_pod().empty()) in["inFlightPod"] = d.in_flight_pod();
     if (d.verdict() == v1::WAIT_CONCURRENCY) {
       boost::json::array pods;
       for (const std::string& p : ActivePods(seq - 1))

@@ -287,9 +287,10 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
         if (!policy_pass || !o.passes || h.passes.empty()) break;
         const v1::PacingDecision& d = e.pacing();
         PassRecord& pass = h.passes.back();
-        // A NoEligibleNode decision concerns its CachedImage alone and may leave the policy's
-        // counters out; the others carry them.
-        if (d.verdict() != v1::NO_ELIGIBLE_NODE) {
+        // A wait on its CachedImage's own state (NoEligibleNode, a failing image's one pull at a
+        // time) leaves the policy's counters out, and a policy's limit is at least 1; the others
+        // carry them.
+        if (d.limit() > 0) {
           if (pass.active_before < 0) pass.active_before = d.active();
           pass.active_after = d.active() + (d.verdict() == v1::START ? 1 : 0);
           pass.limit = d.limit();

@@ -74,18 +74,78 @@ TEST(Pacing, ErrImagePullPodsDoNotBlockOtherPulls) {
   World w;
   AddNodes(w, 3);
   w.PutPolicy(PolicyBuilder("one", /*max_concurrent=*/1));
+  w.PutImage(ImageBuilder("broken", "web:broken").Policy("one"));
   w.PutImage(ImageBuilder("web", "web:1").Policy("one"));
   w.SetBehaviour([](const v1::Pod& pod) {
-    return pod.node() == "node-0" ? Pull{Pull::kNotFound, 0} : Takes(60 * kSec);
+    return pod.cached_image() == "broken" ? Pull{Pull::kNotFound, 0} : Takes(60 * kSec);
   });
   w.Start();
   w.RunFor(2 * kSec);
-  // node-0's pod waits on ErrImagePull/ImagePullBackOff; it no longer holds the only slot.
+  // broken's pod waits on ErrImagePull/ImagePullBackOff; it no longer holds the only slot.
   ASSERT_EQ(w.creations().size(), 2u);
-  EXPECT_EQ(w.creations()[0].node, "node-0");
-  EXPECT_EQ(w.creations()[1].node, "node-1");
+  EXPECT_EQ(w.creations()[0].image, "broken");
+  EXPECT_EQ(w.creations()[1].image, "web");
   EXPECT_EQ(Pending(w), 2);
   EXPECT_EQ(CountActive(w.state(), "one"), 1);
+}
+
+// Pulls of the image, ended or not, at `at` (creations up to and including it).
+int CreatedBy(const World& w, int64_t at) {
+  int n = 0;
+  for (const auto& c : w.creations())
+    n += c.at <= at;
+  return n;
+}
+
+// Outcomes of the image decided up to and including `at`.
+int AccountedBy(const World& w, int64_t at) {
+  int n = 0;
+  for (const v1::Entry& e : w.journal())
+    n += e.has_outcome() && e.time_ms() <= at;
+  return n;
+}
+
+TEST(Pacing, AFailingImagePullsOnOneNodeAtATime) {
+  World w;
+  AddNodes(w, 60);
+  w.PutPolicy(PolicyBuilder("fast", /*max_concurrent=*/10).Backoff(10 * kSec, 40 * kSec, 2, 100));
+  w.PutImage(ImageBuilder("web", "web:broken").Policy("fast"));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kNotFound, 0}; });
+  w.Start();
+  // The first pass starts the policy's 10; each is ErrImagePull half a second later, which frees
+  // its slot, but the image's pull is failing: no other node tries it meanwhile.
+  w.RunFor(10 * kSec);
+  EXPECT_EQ(w.creations().size(), 10u);
+  std::vector<v1::PacingDecision> held = Decisions(w.journal(), v1::WAIT_BACKOFF);
+  ASSERT_FALSE(held.empty());
+  EXPECT_EQ(held[0].in_flight_pod(), w.creations()[0].pod);
+  EXPECT_EQ(held[0].not_before_ms(), 0);
+  // Counted as failures (ImagePullBackOff twice), then after each backoff one node probes it: a
+  // pull starts only when every earlier one has been accounted.
+  w.RunFor(300 * kSec);
+  ASSERT_GT(w.creations().size(), 12u);
+  EXPECT_LT(w.creations().size(), 20u);
+  for (size_t i = 10; i < w.creations().size(); ++i) {
+    EXPECT_EQ(AccountedBy(w, w.creations()[i].at), static_cast<int>(i)) << i;
+  }
+}
+
+TEST(Pacing, AFailingImageGoesBackToFullPaceWhenAPullSucceeds) {
+  World w;
+  AddNodes(w, 30);
+  w.PutPolicy(PolicyBuilder("fast", /*max_concurrent=*/10).Backoff(kSec, kSec, 1, 100));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("fast"));
+  int tries = 0;  // the registry fails the first 12 pulls, then serves the image
+  w.SetBehaviour([&](const v1::Pod&) {
+    return ++tries <= 12 ? Pull{Pull::kExitFailure, kSec} : Takes(5 * kSec);
+  });
+  w.Start();
+  ASSERT_TRUE(w.RunUntil(
+      [&] { return !testing::Outcomes(w.journal(), v1::PULL_SUCCEEDED).empty(); }, 120 * kSec));
+  int64_t healed = testing::Outcomes(w.journal(), v1::PULL_SUCCEEDED)[0].time_ms();
+  // The probe's success resets the failures: the policy's 10 start in the same pass.
+  EXPECT_EQ(CreatedBy(w, healed) - CreatedBy(w, healed - 1), 10);
+  ASSERT_TRUE(w.RunUntil([&] { return w.Image("web").status().phase() == "Ready"; }, 60 * kSec));
 }
 
 TEST(Pacing, EveryImagePullErrorReasonIsExcludedFromActive) {

@@ -680,8 +680,8 @@ TEST(Live, AJournalItsWriterHoldsOpenIsReadBesideIt) {
     }
     ASSERT_TRUE((*j)->Commit(state).ok());
   };
-  // Whole input groups: up to the first input after entry 1000.
-  size_t cut = 1000;
+  // Whole input groups: up to the first input after the middle.
+  size_t cut = entries.size() / 2;
   while (IsDecision(entries[cut]))
     ++cut;
   write(0, cut);

@@ -166,6 +166,33 @@ TEST(Explain, WaitBackoffNamesTheFailuresAndTheDelay) {
   EXPECT_NE(failed.out.find("Error: exit code 1"), std::string::npos) << failed.out;
 }
 
+TEST(Explain, AFailingImageWaitsOnItsOnePullInFlight) {
+  TempDir dir;
+  std::string j = Record(dir, 8, [](World& w) {
+    w.PutPolicy(PolicyBuilder("p", 3));
+    w.PutImage(ImageBuilder("web", "web:broken").Policy("p"));
+    w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kNotFound, 0}; });
+    w.Start();
+    w.RunFor(60 * kSec);
+  });
+  // node-0..2 start at once; each is ErrImagePull half a second later, and node-3 waits: then
+  // for their failures (at 10.7 s), and the backoff of 3 (40 s).
+  testing::Run r = Replay(j, {"explain", "cachedimage/web", "--node", "node-3", "--at", "+5s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string story = Line(r.out, "node-3: ");
+  EXPECT_NE(story.find("WaitBackoff: cachedimage web is failing (a pull of it waits on an image "
+                       "error), so one node at a time tries it: the next waits for pod drop-web-"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(story.find(" on node-0, Pending (ImagePullBackOff"), std::string::npos) << story;
+  EXPECT_NE(story.find("; started 08:00:50.700 when"), std::string::npos) << story;
+  testing::Run json =
+      Replay(j, {"explain", "cachedimage/web", "--node", "node-3", "--at", "+5s", "-o", "json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_NE(json.out.find("\"inFlightPod\""), std::string::npos) << json.out;
+  EXPECT_EQ(json.out.find("\"limit\""), std::string::npos) << json.out;
+}
+
 TEST(Explain, NoEligibleNodeNamesThePodsInTheWay) {
   TempDir dir;
   std::string j = Record(dir, 2, [](World& w) {
