@@ -303,14 +303,6 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
         lane.done = true;
         continue;
       }
-      // Rule 4: a failing image pulls on one node at a time; the pull's end wakes the policy.
-      if (const v1::PodRecord* pull = HeldBy(state, standing, *lane.record)) {
-        v1::PacingDecision d = own(lane, v1::WAIT_BACKOFF);
-        d.set_in_flight_pod(pull->pod().name());
-        RecordWait(lane, d, &out);
-        lane.done = true;
-        continue;
-      }
       candidate = standing != nullptr
                       ? FirstCandidate(state, *standing, lane.started)
                       : FirstCandidate(ImageView(state, *lane.record), lane.started);
@@ -318,6 +310,15 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
         if (candidate.wanting) {  // every node lacking the image already has a pod of it
           RecordWait(lane, own(lane, v1::NO_ELIGIBLE_NODE), &out);
         }
+        lane.done = true;
+        continue;
+      }
+      // Rule 4: with a node to pull on, a failing image pulls on one at a time; the end of the
+      // pull in flight wakes the policy.
+      if (const v1::PodRecord* pull = HeldBy(state, standing, *lane.record)) {
+        v1::PacingDecision d = own(lane, v1::WAIT_BACKOFF);
+        d.set_in_flight_pod(pull->pod().name());
+        RecordWait(lane, d, &out);
         lane.done = true;
         continue;
       }
