@@ -61,6 +61,21 @@ class Explainer {
     for (size_t i = 0; i < h.passes.size(); ++i) {
       if (h.passes[i].policy == policy_) passes_.push_back(&h.passes[i]);
     }
+    // A wait on the image's own state holds it at the passes after it that decide the same and
+    // leave it out: until the image's next decision, or the backoff's end.
+    const PassRecord::Held* own = nullptr;
+    for (const PassRecord* pass : passes_) {
+      bool decided = pass->next_image == id_;
+      for (const auto& [image, node] : pass->started)
+        decided = decided || image == id_;
+      if (decided) own = nullptr;
+      for (const PassRecord::Held& held : pass->held) {
+        if (held.image == id_) own = &held;
+      }
+      if (own != nullptr && (own->not_before_ms == 0 || pass->time_ms < own->not_before_ms)) {
+        held_[pass] = own->verdict;
+      }
+    }
     for (const PullRecord& p : h.pulls) {
       if (p.image == id_) pulls_[h.nodes[p.node]].push_back(&p);
     }
@@ -215,9 +230,7 @@ class Explainer {
   // The label of a pacing pass for this image: the rule that held it back.
   std::string Label(const PassRecord& pass) const {
     if (pass.invalid_spec) return "InvalidSpec";
-    for (const PassRecord::Held& held : pass.held) {
-      if (held.image == id_) return VerdictName(held.verdict);
-    }
+    if (auto held = held_.find(&pass); held != held_.end()) return VerdictName(held->second);
     if (pass.blocking != v1::VERDICT_UNKNOWN) return VerdictName(pass.blocking);
     return "its turn (other nodes first)";
   }
@@ -271,41 +284,21 @@ class Explainer {
       if (held.image != id_) continue;
       Result<v1::Entry> e = r_.store().Get(held.seq);
       if (!e.ok()) break;
-      const v1::PacingDecision& d = e->pacing();
-      s->rule = VerdictName(d.verdict());
-      Inputs(d, held.seq, s);
-      if (d.verdict() == v1::WAIT_BACKOFF && !d.in_flight_pod().empty()) {
-        s->text += "WaitBackoff: cachedimage " + image_.object().name() + " is failing (" +
-                   (d.consecutive_failures() > 0
-                        ? std::to_string(d.consecutive_failures()) + " consecutive failures"
-                        : "a pull of it waits on an image error") +
-                   "), so one node at a time tries it: the next waits for pod " +
-                   d.in_flight_pod() + InFlightText(view, d.in_flight_pod()) +
-                   " to end (pacing pass at " + clock_(pass->time_ms) + ")";
-      } else if (d.verdict() == v1::WAIT_BACKOFF) {
-        s->text += "WaitBackoff: " + std::to_string(d.consecutive_failures()) +
-                   " consecutive failures of cachedimage " + image_.object().name() +
-                   ", the last at " + clock_(d.last_failure_ms()) + "; backoff " +
-                   FormatDuration(d.backoff_delay_ms()) + " under " + who + ": not before " +
-                   clock_(d.not_before_ms()) + " (pacing pass at " + clock_(pass->time_ms) + ")";
-      } else {
-        std::vector<std::string> pods;
-        for (const v1::PodRecord* p : view.pods()) {
-          if (!p->accounted()) pods.push_back(p->pod().name() + " " + PodPhaseText(p->pod()));
-        }
-        s->text +=
-            "NoEligibleNode: every targeted node lacking the image already had a drop pod "
-            "of it at " +
-            clock_(pass->time_ms) +
-            (pods.empty() ? " (they have all finished since)" : " (pods " + List(pods) + ")");
-      }
+      Held(e->pacing(), held.seq, *pass, view, who, s);
+      return;
+    }
+    // A wait on the image's own state that repeats the last one recorded for it is not recorded
+    // again (a failing image's one pull at a time, mostly): the pass decided again names it.
+    const Redecided& again = Redecide(*pass);
+    if (again.own) {
+      Held(*again.own, pass->reconcile_id, *pass, view, who, s);
       return;
     }
     if (pass->blocking == v1::VERDICT_UNKNOWN && pass->starts == 0) {
       // A pass that started nothing and recorded no wait met a wait identical to one already in
       // the journal (the core records a repeated wait once): decide it again to name it.
-      if (std::optional<v1::PacingDecision> d = RepeatedWait(*pass)) {
-        Wait(*d, pass->reconcile_id, who, s);
+      if (again.blocking) {
+        Wait(*again.blocking, pass->reconcile_id, who, s);
         return;
       }
     }
@@ -322,15 +315,48 @@ class Explainer {
     Wait(e->pacing(), pass->blocking_seq, who, s);
   }
 
-  // " on node-3, Pending (ErrImagePull)": where pod `name` of the image pulls, and how, at the
-  // point; " (ended since)" when it no longer does.
+  // The story of a wait on the image's own state, `d` (a WaitBackoff or NoEligibleNode), decided
+  // in `pass` at entry `seq`.
+  void Held(const v1::PacingDecision& d, uint64_t seq, const PassRecord& pass,
+            const ImageView& view, const std::string& who, Story* s) {
+    s->rule = VerdictName(d.verdict());
+    Inputs(d, seq, s);
+    if (d.verdict() == v1::WAIT_BACKOFF && !d.in_flight_pod().empty()) {
+      s->text += "WaitBackoff: cachedimage " + image_.object().name() + " is failing (" +
+                 (d.consecutive_failures() > 0
+                      ? std::to_string(d.consecutive_failures()) + " consecutive failures"
+                      : "a pull of it waits on an image error") +
+                 "), so one node at a time tries it: the next waits for pod " + d.in_flight_pod() +
+                 InFlightText(view, d.in_flight_pod()) + " (pacing pass at " +
+                 clock_(pass.time_ms) + ")";
+    } else if (d.verdict() == v1::WAIT_BACKOFF) {
+      s->text += "WaitBackoff: " + std::to_string(d.consecutive_failures()) +
+                 " consecutive failures of cachedimage " + image_.object().name() +
+                 ", the last at " + clock_(d.last_failure_ms()) + "; backoff " +
+                 FormatDuration(d.backoff_delay_ms()) + " under " + who + ": not before " +
+                 clock_(d.not_before_ms()) + " (pacing pass at " + clock_(pass.time_ms) + ")";
+    } else {
+      std::vector<std::string> pods;
+      for (const v1::PodRecord* p : view.pods()) {
+        if (!p->accounted()) pods.push_back(p->pod().name() + " " + PodPhaseText(p->pod()));
+      }
+      s->text +=
+          "NoEligibleNode: every targeted node lacking the image already had a drop pod of it "
+          "at " +
+          clock_(pass.time_ms) +
+          (pods.empty() ? " (they have all finished since)" : " (pods " + List(pods) + ")");
+    }
+  }
+
+  // " on node-3, Pending (ErrImagePull), to end": where pod `name` of the image pulls, and how, at
+  // the point, or that it has ended since.
   static std::string InFlightText(const ImageView& view, const std::string& name) {
     for (const v1::PodRecord* p : view.pods()) {
       if (p->pod().name() == name && !p->accounted()) {
-        return " on " + p->pod().node() + ", " + PodPhaseText(p->pod()) + ",";
+        return " on " + p->pod().node() + ", " + PodPhaseText(p->pod()) + ", to end";
       }
     }
-    return " (ended since)";
+    return " to end (it has ended since)";
   }
 
   // The story of a WaitConcurrency or WaitMinDelay decision `d`, made at entry `seq`.
@@ -355,27 +381,37 @@ class Explainer {
     }
   }
 
-  // The wait that ended `pass` when the journal holds none for it: the pacing pass run again
-  // on the state it saw, without the record of earlier waits (so a repeat is not left out).
-  std::optional<v1::PacingDecision> RepeatedWait(const PassRecord& pass) {
-    auto [cached, fresh] = repeated_waits_.try_emplace(pass.reconcile_id);
-    if (!fresh) return cached->second;
-    return cached->second = RepeatedWaitOnce(pass);
+  // A pass decided again on the state it saw, without the record of earlier waits: the waits the
+  // journal left out as repeats of ones recorded before.
+  struct Redecided {
+    std::optional<v1::PacingDecision> own;  // this image's wait on its own state
+    std::optional<v1::PacingDecision>
+        blocking;  // the WaitConcurrency or WaitMinDelay that ended it
+  };
+  const Redecided& Redecide(const PassRecord& pass) {
+    auto [cached, fresh] = redecided_.try_emplace(pass.reconcile_id);
+    if (fresh) cached->second = RedecideOnce(pass);
+    return cached->second;
   }
 
-  std::optional<v1::PacingDecision> RepeatedWaitOnce(const PassRecord& pass) {
+  Redecided RedecideOnce(const PassRecord& pass) {
+    Redecided out;
     Result<v1::State> before = r_.store().StateAt(pass.reconcile_id - 1);
-    if (!before.ok()) return std::nullopt;
+    if (!before.ok()) return out;
     for (v1::ImageRecord& image : *before->mutable_images())
       image.clear_last_wait();
     for (const v1::Entry& e :
          PacePolicy(*before, image_.object().spec().pull_policy_ref(), pass.time_ms)) {
-      if (e.has_pacing() && (e.pacing().verdict() == v1::WAIT_CONCURRENCY ||
-                             e.pacing().verdict() == v1::WAIT_MIN_DELAY)) {
-        return e.pacing();
+      if (!e.has_pacing()) continue;
+      const v1::PacingDecision& d = e.pacing();
+      if (d.verdict() == v1::WAIT_CONCURRENCY || d.verdict() == v1::WAIT_MIN_DELAY) {
+        out.blocking = d;
+      } else if ((d.verdict() == v1::WAIT_BACKOFF || d.verdict() == v1::NO_ELIGIBLE_NODE) &&
+                 d.cached_image() == image_.object().name()) {
+        out.own = d;
       }
     }
-    return std::nullopt;
+    return out;
   }
 
   // The last pass at or before the point (the same for every node: found once).
@@ -415,9 +451,9 @@ class Explainer {
     if (d.limit() > 0) {  // a wait on the image's own state carries no counts of the policy
       in["active"] = d.active();
       in["limit"] = d.limit();
+      in["minDelayBetweenPulls"] = FormatDuration(d.min_delay_ms());
     }
     if (d.last_creation_ms() > 0) in["lastCreation"] = FormatTimeMillis(d.last_creation_ms());
-    in["minDelayBetweenPulls"] = FormatDuration(d.min_delay_ms());
     in["consecutiveFailures"] = d.consecutive_failures();
     if (d.last_failure_ms() > 0) in["lastFailure"] = FormatTimeMillis(d.last_failure_ms());
     if (d.backoff_delay_ms() > 0) in["backoffDelay"] = FormatDuration(d.backoff_delay_ms());
@@ -439,10 +475,11 @@ class Explainer {
   Clock clock_;
   int id_ = -1, policy_ = -1;
   std::vector<const PassRecord*> passes_;
+  std::map<const PassRecord*, v1::Verdict> held_;  // the passes a wait on the image's state held it
   std::map<std::string, std::vector<const PullRecord*>> pulls_;
   std::optional<const PassRecord*> pass_at_;
   std::map<uint64_t, std::vector<std::string>> active_pods_;
-  std::map<uint64_t, std::optional<v1::PacingDecision>> repeated_waits_;
+  std::map<uint64_t, Redecided> redecided_;
 };
 
 }  // namespace

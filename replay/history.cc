@@ -311,7 +311,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
             pass.not_before_ms = d.not_before_ms();
             break;
           default:
-            if (image >= 0) pass.held.push_back({image, d.verdict(), e.seq()});
+            if (image >= 0) pass.held.push_back({image, d.verdict(), e.seq(), d.not_before_ms()});
             break;
         }
         break;

@@ -66,11 +66,13 @@ struct PassRecord {
   uint64_t blocking_seq = 0;
   int next_image = -1;
   int64_t not_before_ms = 0, last_creation_ms = 0, min_delay_ms = 0;
-  // Images held back by their own backoff or with no eligible node in this pass.
+  // Images held back by their own backoff or with no eligible node in this pass. Such a wait is
+  // recorded once: the passes after it that decide the same leave it out.
   struct Held {
     int image;
     v1::Verdict verdict;
     uint64_t seq;
+    int64_t not_before_ms;  // a backoff's end; 0: the wait lasts until the image's next decision
   };
   std::vector<Held> held;
   std::vector<std::pair<int, int>> started;  // (image, node) of each START, in order

@@ -193,6 +193,40 @@ TEST(Explain, AFailingImageWaitsOnItsOnePullInFlight) {
   EXPECT_EQ(json.out.find("\"limit\""), std::string::npos) << json.out;
 }
 
+// Passes after the first that hold a failing image decide the same wait and leave it out of the
+// journal; the story and the wait's breakdown still name it, not the other image's pulls.
+TEST(Explain, AFailingImageIsHeldAtThePassesThatDidNotRecordItsWaitAgain) {
+  TempDir dir;
+  std::string j = Record(dir, 8, [](World& w) {
+    w.PutPolicy(PolicyBuilder("p", 3).Backoff(20 * kSec, 20 * kSec, 1, 10));
+    w.PutImage(ImageBuilder("base", "base:1").Policy("p"));
+    w.PutImage(ImageBuilder("web", "web:2").Policy("p"));
+    int web_pulls = 0;  // the registry has web:2 from its third pull on
+    w.SetBehaviour([&](const v1::Pod& pod) {
+      if (pod.cached_image() == "web" && ++web_pulls <= 2) return Pull{Pull::kNotFound, 0};
+      return Pull{Pull::kSucceed, 2 * kSec};
+    });
+    w.Start();
+    w.RunFor(120 * kSec);
+  });
+  // web's two pods are ErrImagePull from 0.5 s; base's pulls end every 2 s, and each pass they
+  // wake holds web again without a record.
+  testing::Run r = Replay(j, {"explain", "cachedimage/web", "--node", "node-3", "--at", "+5s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string story = Line(r.out, "node-3: ");
+  EXPECT_NE(story.find("not pulled at 08:00:05 — WaitBackoff: cachedimage web is failing (a pull "
+                       "of it waits on an image error)"),
+            std::string::npos)
+      << r.out;
+  // Both failed at 10.7 s; the probe 20 s later succeeded, and node-3 followed: its wait was
+  // web's own, not base's turn.
+  testing::Run later = Replay(j, {"explain", "cachedimage/web", "--node", "node-3"});
+  std::string waited = Line(later.out, "node-3: ");
+  EXPECT_NE(waited.find("; it had waited "), std::string::npos) << later.out;
+  EXPECT_NE(waited.find(": WaitBackoff "), std::string::npos) << waited;
+  EXPECT_EQ(waited.find("its turn"), std::string::npos) << waited;
+}
+
 TEST(Explain, NoEligibleNodeNamesThePodsInTheWay) {
   TempDir dir;
   std::string j = Record(dir, 2, [](World& w) {
