@@ -307,12 +307,16 @@ void ApplyStarted(const v1::Entry& e, v1::State* state) {
 void ApplyOutcome(const v1::Entry& e, v1::State* state) {
   const v1::PullOutcome& o = e.outcome();
   const std::string key = PodKey(o.cached_image(), o.node(), o.pod());
+  // When the pull ended: for a pod a relist found ended, its container's finish (see
+  // ApplyPod), so a backoff counts from the failure, not from drop's return.
+  int64_t ended = e.time_ms();
   if (v1::PodRecord* pod = FindPodMutable(state, o.cached_image(), key)) {
     if (!pod->create_error().empty()) {
       ErasePod(state, o.cached_image(), key);  // it never existed
     } else {
       pod->set_accounted(true);
       if (pod->finished_ms() == 0) pod->set_finished_ms(e.time_ms());
+      ended = pod->finished_ms();
     }
   }
   v1::ImageRecord* image = FindMutable(state->mutable_images(), o.cached_image());
@@ -326,14 +330,14 @@ void ApplyOutcome(const v1::Entry& e, v1::State* state) {
     image->set_consecutive_failures(0);
   } else {
     image->set_consecutive_failures(image->consecutive_failures() + 1);
-    image->set_last_failure_ms(e.time_ms());
+    image->set_last_failure_ms(std::max(image->last_failure_ms(), ended));
     if (!node_known) return;
     bool inserted = false;
     v1::FailedNode* f = Upsert(image->mutable_failures(), o.node(), &inserted);
     f->set_node(o.node());
     f->set_reason(o.reason());
     f->set_message(o.message());
-    f->set_last_failure_time_ms(e.time_ms());
+    f->set_last_failure_time_ms(ended);
   }
 }
 

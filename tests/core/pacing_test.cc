@@ -364,6 +364,42 @@ TEST(Pacing, APullThatEndedWhileDropWasAwayIsTimedToTheKubeletsFinish) {
   EXPECT_EQ(account(v1::MODIFIED), 40 * kSec);
 }
 
+TEST(Pacing, AFailureWhileDropWasAwayIsDatedToTheKubeletsFinish) {
+  World w;
+  AddNodes(w, 2);
+  w.PutPolicy(PolicyBuilder("p", 1).Backoff(30 * kSec, 30 * kSec, 1, 10));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kHang, 0}; });
+  w.Start();
+  w.RunFor(kSec);
+  ASSERT_EQ(w.pods().size(), 1u);
+  const int64_t issued = w.creations()[0].at;
+  v1::Pod ended = w.pods().begin()->second;
+  ended.set_phase(v1::POD_FAILED);
+  ended.set_terminated_reason("Error");
+  ended.set_exit_code(1);
+  ended.set_finish_time_ms(issued + 10 * kSec);
+  v1::State state = w.state();
+  v1::Entry seen;
+  seen.set_seq(state.last_seq() + 1);
+  seen.set_time_ms(issued + 40 * kSec);  // drop was away from +2s to +40s
+  seen.mutable_watch()->set_type(v1::LISTED);
+  *seen.mutable_watch()->mutable_pod() = ended;
+  Apply(seen, &state);
+  for (v1::Entry& d : AccountPulls(state, "web", seen.time_ms())) {
+    d.set_seq(state.last_seq() + 1);
+    d.set_time_ms(seen.time_ms());
+    Apply(d, &state);
+  }
+  const v1::ImageRecord& web = state.images(0);
+  EXPECT_EQ(web.consecutive_failures(), 1);
+  EXPECT_EQ(web.last_failure_ms(), issued + 10 * kSec);
+  ASSERT_EQ(web.failures_size(), 1);
+  EXPECT_EQ(web.failures(0).last_failure_time_ms(), issued + 10 * kSec);
+  // The 30 s backoff ran out while drop was away: the next node may start now.
+  EXPECT_EQ(BackoffUntil(FindPolicySpec(state, "p")->backoff(), web), issued + 40 * kSec);
+}
+
 // maxConcurrentNodes holds across all CachedImages using the policy: one moved to another policy
 // mid-rollout takes its pulls under way along, so the new policy counts them and the old one
 // does not wait on them.
