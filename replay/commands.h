@@ -20,6 +20,7 @@ Status Info(const Reader& reader, Format format, std::ostream& out);
 
 struct LogOptions {
   std::string since, until;  // points (Reader::Resolve); empty: the whole journal
+  std::string since_flag = "--since", until_flag = "--until";  // as typed, for an error to name
   std::vector<std::string> kinds;
   std::string object;  // kind/name
   std::string node;
@@ -46,6 +47,7 @@ Status Diff(const Reader& reader, const DiffOptions& options, std::ostream& out)
 
 struct ExportOptions {
   std::string since, until;
+  std::string since_flag = "--since", until_flag = "--until";  // as typed, for an error to name
 };
 // JSON lines: one entry a line, the Protobuf JSON form plus "time" (RFC 3339) and "kind".
 Status Export(const Reader& reader, const ExportOptions& options, std::ostream& out);

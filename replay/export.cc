@@ -9,7 +9,8 @@ namespace drop::replay {
 
 Status Export(const Reader& r, const ExportOptions& o, std::ostream& out) {
   if (r.empty()) return Status::Ok();
-  Result<std::pair<uint64_t, uint64_t>> range = r.Range(o.since, "--since", o.until, "--until");
+  Result<std::pair<uint64_t, uint64_t>> range =
+      r.Range(o.since, o.since_flag, o.until, o.until_flag);
   if (!range.ok()) return range.status();
   uint64_t from = range->first, to = range->second;
   google::protobuf::util::JsonPrintOptions json;

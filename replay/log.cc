@@ -46,7 +46,8 @@ Status Log(const Reader& r, const LogOptions& o, std::ostream& out, std::ostream
     if (object == "pullpolicy/default") also = "pullpolicy/(default)";
   }
   if (r.empty()) return Status::Ok();
-  Result<std::pair<uint64_t, uint64_t>> range = r.Range(o.since, "--since", o.until, "--until");
+  Result<std::pair<uint64_t, uint64_t>> range =
+      r.Range(o.since, o.since_flag, o.until, o.until_flag);
   if (!range.ok()) return range.status();
   uint64_t from = range->first, to = range->second;
   std::optional<uint64_t> trigger;

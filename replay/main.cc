@@ -151,6 +151,20 @@ class Interrupts {
   std::string dir_;
 };
 
+// How the command line spelled `opt`, whose names may be two ("--since,--from"): the last of them
+// given, as CLI11 keeps the last value. An error names the flag as it was typed.
+std::string Spelled(const CLI::Option* opt, int argc, char** argv) {
+  std::string spelled = opt->get_name();
+  for (int i = 1; i < argc && std::string_view(argv[i]) != "--"; ++i) {
+    std::string_view arg = argv[i];
+    for (const std::string& name : opt->get_lnames()) {
+      std::string flag = "--" + name;
+      if (arg == flag || arg.starts_with(flag + "=")) spelled = flag;
+    }
+  }
+  return spelled;
+}
+
 }  // namespace
 
 int Run(int argc, char** argv);
@@ -194,8 +208,10 @@ int Run(int argc, char** argv) {
   CLI::App* log_cmd = app.add_subcommand("log",
                                          "Entries, filtered by time, kind, object, node, "
                                          "reconcileID");
-  log_cmd->add_option("--since,--from", log.since, "From this point (exclusive), as diff --from");
-  log_cmd->add_option("--until,--to", log.until, "Up to this point (inclusive), as diff --to");
+  CLI::Option* log_since = log_cmd->add_option("--since,--from", log.since,
+                                               "From this point (exclusive), as diff --from");
+  CLI::Option* log_until =
+      log_cmd->add_option("--until,--to", log.until, "Up to this point (inclusive), as diff --to");
   log_cmd->add_option("-k,--kind", log.kinds,
                       "Entry kinds: input, decision, action, watch, pacing, outcome, reconcile, "
                       "create-pod, delete-pod, patch-status, event, requeue, timer, result, ...");
@@ -253,8 +269,10 @@ int Run(int argc, char** argv) {
                          "A self-contained HTML timeline: a lane per node, pulls, "
                          "waits, active pulls against the limit");
   timeline_cmd->add_option("-o,--output", timeline_file, "The HTML file (default: stdout)");
-  timeline_cmd->add_option("--since,--from", timeline.since, "From this point");
-  timeline_cmd->add_option("--until,--to", timeline.until, "Up to this point");
+  CLI::Option* timeline_since =
+      timeline_cmd->add_option("--since,--from", timeline.since, "From this point");
+  CLI::Option* timeline_until =
+      timeline_cmd->add_option("--until,--to", timeline.until, "Up to this point");
 
   SimulateOptions simulate;
   CLI::App* simulate_cmd = app.add_subcommand(
@@ -278,8 +296,10 @@ int Run(int argc, char** argv) {
 
   ExportOptions exp;
   CLI::App* export_cmd = app.add_subcommand("export", "Entries as JSON lines");
-  export_cmd->add_option("--since,--from", exp.since, "From this point (exclusive)");
-  export_cmd->add_option("--until,--to", exp.until, "Up to this point (inclusive)");
+  CLI::Option* export_since =
+      export_cmd->add_option("--since,--from", exp.since, "From this point (exclusive)");
+  CLI::Option* export_until =
+      export_cmd->add_option("--until,--to", exp.until, "Up to this point (inclusive)");
 
   // CLI11 reads "--journal=" (a variable that expanded to nothing) as "--journal" alone and takes
   // the next word for its value: "--journal= info" would open a journal named info.
@@ -326,11 +346,18 @@ int Run(int argc, char** argv) {
         continue;
       }
       return Fail(Status::InvalidArgument(
-          (opt->nonpositional() ? opt->get_name() : "the " + opt->get_name() + " argument") +
+          (opt->nonpositional() ? Spelled(opt, argc, argv)
+                                : "the " + opt->get_name() + " argument") +
           " is empty (a shell variable that is not set expands to nothing); give it a value" +
           (opt->get_required() || !opt->nonpositional() ? "" : ", or leave it out")));
     }
   }
+  log.since_flag = Spelled(log_since, argc, argv);
+  log.until_flag = Spelled(log_until, argc, argv);
+  timeline.since_flag = Spelled(timeline_since, argc, argv);
+  timeline.until_flag = Spelled(timeline_until, argc, argv);
+  exp.since_flag = Spelled(export_since, argc, argv);
+  exp.until_flag = Spelled(export_until, argc, argv);
   if (dir.empty()) {
     return Fail(Status::InvalidArgument(
         "no journal given: pass --journal DIR (-j) or set DROP_JOURNAL to the operator's "

@@ -79,16 +79,16 @@ Result<TimelineFigures> WriteTimeline(const Reader& r, const TimelineOptions& o,
   Point from = r.origin();
   uint64_t to = r.last();
   if (!o.since.empty()) {
-    Result<Point> p = r.Resolve(o.since, "--since");
+    Result<Point> p = r.Resolve(o.since, o.since_flag);
     if (!p.ok()) return p.status();
     from = *p;
   }
   if (!o.until.empty()) {
-    Result<Point> p = r.Resolve(o.until, "--until");
+    Result<Point> p = r.Resolve(o.until, o.until_flag);
     if (!p.ok()) return p.status();
     to = p->seq;
   }
-  if (to < from.seq) return Status::InvalidArgument("--until is before --since");
+  if (to < from.seq) return Status::InvalidArgument(o.until_flag + " is before " + o.since_flag);
   Result<History> scanned = History::Scan(r, from, to, HistoryOptions{});
   if (!scanned.ok()) return scanned.status();
   History& h = *scanned;

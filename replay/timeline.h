@@ -14,7 +14,8 @@
 namespace drop::replay {
 
 struct TimelineOptions {
-  std::string since, until;  // points; empty: the whole journal
+  std::string since, until;                                    // points; empty: the whole journal
+  std::string since_flag = "--since", until_flag = "--until";  // as typed, for an error to name
   std::string title;
 };
 

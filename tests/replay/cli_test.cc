@@ -261,6 +261,16 @@ TEST(Cli, ARangeIsFromAndToInEveryCommand) {
   EXPECT_EQ(from.out, since.out);
   testing::Run exported = Replay(rec.journal, {"export", "--from", "+2s", "--to", "+5s"});
   EXPECT_EQ(exported.exit_code, 0) << exported.err;
+  // An error names the flag as it was typed.
+  testing::Run blank = Replay(rec.journal, {"log", "--from", ""});
+  EXPECT_NE(blank.err.find("--from is empty"), std::string::npos) << blank.err;
+  testing::Run late = Replay(rec.journal, {"export", "--to", "2020-01-01T00:00:00Z"});
+  EXPECT_EQ(late.exit_code, 2);
+  EXPECT_NE(late.err.find("--to "), std::string::npos) << late.err;
+  EXPECT_EQ(late.err.find("--until"), std::string::npos) << late.err;
+  testing::Run back = Replay(rec.journal, {"timeline", "--from", "+5s", "--to", "+2s"});
+  EXPECT_NE(back.err.find("--to is before --from"), std::string::npos) << back.err;
+  EXPECT_EQ(Replay(rec.journal, {"log", "--since", ""}).err.find("--from"), std::string::npos);
 }
 
 // Between the last entry of one operator process and the start of the next, the journal is
