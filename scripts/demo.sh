@@ -29,6 +29,8 @@ say "installing drop: namespace, CRDs, RBAC"
 k apply -f "$src/deploy/namespace.yaml" -f "$src/deploy/crds" -f "$src/deploy/rbac.yaml" >/dev/null
 k wait --for condition=established crd --all --timeout 60s >/dev/null
 until k -n drop-system get serviceaccount drop-controller-manager >/dev/null 2>&1; do sleep 1; done
+# The user guide's commands for drop pods name no namespace: the demo's kubectl looks in drop's.
+k config set-context --current --namespace drop-system >/dev/null
 
 # The operator runs outside the cluster (as the user guide's "run the operator locally"), with its
 # ServiceAccount's token: the permissions of deploy/rbac.yaml, nothing more.
@@ -77,7 +79,7 @@ say "done"
 cat <<EOF2
   The cluster and drop keep running.
   export KUBECONFIG=$dir/kubeconfig
-  kubectl get cachedimages; kubectl get pods -n drop-system -l app.kubernetes.io/managed-by=drop -o wide
+  kubectl get cachedimages; kubectl get pods -l app.kubernetes.io/managed-by=drop -o wide
   drop's journal:   $dir/journal   (logs: $dir/operator.log, metrics: curl -s 127.0.0.1:8443/metrics)
   inspect it:       $build/replay/drop-replay --journal $dir/journal info
                     $build/replay/drop-replay --journal $dir/journal explain cachedimage/broken
