@@ -334,6 +334,16 @@ TEST(Pacing, APodNotFinishedByPullTimeoutIsDeletedAndCountsAsAFailure) {
   EXPECT_EQ(w.Image("web").status().consecutive_failures(), 1);
 }
 
+// The entry in which drop, back at `at`, sees `pod`: LISTED by its relist, or MODIFIED by a watch.
+v1::Entry Seen(const v1::State& state, const v1::Pod& pod, int64_t at, v1::EventType type) {
+  v1::Entry e;
+  e.set_seq(state.last_seq() + 1);
+  e.set_time_ms(at);
+  e.mutable_watch()->set_type(type);
+  *e.mutable_watch()->mutable_pod() = pod;
+  return e;
+}
+
 // A pull that ended while drop was down is found ended by the relist when drop starts again: it
 // is timed to the kubelet's finishedAt, not to the relist, which would add the time drop was away.
 TEST(Pacing, APullThatEndedWhileDropWasAwayIsTimedToTheKubeletsFinish) {
@@ -350,11 +360,7 @@ TEST(Pacing, APullThatEndedWhileDropWasAwayIsTimedToTheKubeletsFinish) {
   ended.set_finish_time_ms(issued + 10 * kSec);
   auto account = [&](v1::EventType type) {
     v1::State state = w.state();
-    v1::Entry seen;
-    seen.set_seq(state.last_seq() + 1);
-    seen.set_time_ms(issued + 40 * kSec);  // drop was away from +2s to +40s
-    seen.mutable_watch()->set_type(type);
-    *seen.mutable_watch()->mutable_pod() = ended;
+    v1::Entry seen = Seen(state, ended, issued + 40 * kSec, type);  // away from +2s to +40s
     Apply(seen, &state);
     std::vector<v1::Entry> out = AccountPulls(state, "web", seen.time_ms());
     return out.empty() ? -1 : out[0].outcome().duration_ms();
@@ -380,11 +386,7 @@ TEST(Pacing, AFailureWhileDropWasAwayIsDatedToTheKubeletsFinish) {
   ended.set_exit_code(1);
   ended.set_finish_time_ms(issued + 10 * kSec);
   v1::State state = w.state();
-  v1::Entry seen;
-  seen.set_seq(state.last_seq() + 1);
-  seen.set_time_ms(issued + 40 * kSec);  // drop was away from +2s to +40s
-  seen.mutable_watch()->set_type(v1::LISTED);
-  *seen.mutable_watch()->mutable_pod() = ended;
+  v1::Entry seen = Seen(state, ended, issued + 40 * kSec, v1::LISTED);  // away from +2s to +40s
   Apply(seen, &state);
   for (v1::Entry& d : AccountPulls(state, "web", seen.time_ms())) {
     d.set_seq(state.last_seq() + 1);
