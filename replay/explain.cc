@@ -61,23 +61,34 @@ class Explainer {
     for (size_t i = 0; i < h.passes.size(); ++i) {
       if (h.passes[i].policy == policy_) passes_.push_back(&h.passes[i]);
     }
-    // A wait on the image's own state holds it at the passes after it that decide the same and
-    // leave it out: until the image's next decision, or the backoff's end.
+    std::vector<int64_t> ends;  // of the image's pulls, in time order
+    for (const PullRecord& p : h.pulls) {
+      if (p.image != id_) continue;
+      pulls_[h.nodes[p.node]].push_back(&p);
+      if (p.end_ms > 0) ends.push_back(p.end_ms);
+    }
+    std::sort(ends.begin(), ends.end());
+    // A backoff holds the image at the passes after the one that recorded it, which decide the
+    // same and leave it out: until the image's next decision, the backoff's end, or the outcome of
+    // one of its pulls (its failures change, or the pull it waited on ends).
     const PassRecord::Held* own = nullptr;
+    int64_t since = 0;
     for (const PassRecord* pass : passes_) {
       bool decided = pass->next_image == id_;
       for (const auto& [image, node] : pass->started)
         decided = decided || image == id_;
-      if (decided) own = nullptr;
+      if (decided || std::upper_bound(ends.begin(), ends.end(), since) !=
+                         std::upper_bound(ends.begin(), ends.end(), pass->time_ms)) {
+        own = nullptr;
+      }
       for (const PassRecord::Held& held : pass->held) {
-        if (held.image == id_) own = &held;
+        if (held.image != id_) continue;
+        own = held.verdict == v1::WAIT_BACKOFF ? &held : nullptr;
+        since = pass->time_ms;
       }
       if (own != nullptr && (own->not_before_ms == 0 || pass->time_ms < own->not_before_ms)) {
-        held_[pass] = own->verdict;
+        held_[pass] = own;
       }
-    }
-    for (const PullRecord& p : h.pulls) {
-      if (p.image == id_) pulls_[h.nodes[p.node]].push_back(&p);
     }
   }
 
@@ -230,7 +241,11 @@ class Explainer {
   // The label of a pacing pass for this image: the rule that held it back.
   std::string Label(const PassRecord& pass) const {
     if (pass.invalid_spec) return "InvalidSpec";
-    if (auto held = held_.find(&pass); held != held_.end()) return VerdictName(held->second);
+    for (const PassRecord::Held& held : pass.held) {
+      if (held.image == id_) return VerdictName(held.verdict);
+    }
+    if (auto held = held_.find(&pass); held != held_.end())
+      return VerdictName(held->second->verdict);
     if (pass.blocking != v1::VERDICT_UNKNOWN) return VerdictName(pass.blocking);
     return "its turn (other nodes first)";
   }
@@ -291,7 +306,20 @@ class Explainer {
     // again (a failing image's one pull at a time, mostly): the pass decided again names it.
     const Redecided& again = Redecide(*pass);
     if (again.own) {
-      Held(*again.own, pass->reconcile_id, *pass, view, who, s);
+      // The entry of the wait it repeats, when the breakdown's carry found it.
+      auto recorded = held_.find(pass);
+      Held(*again.own, recorded != held_.end() ? recorded->second->seq : pass->reconcile_id, *pass,
+           view, who, s);
+      return;
+    }
+    // A failing image starts one pull in a pass, and the core holds the rest without a record.
+    if (std::optional<v1::Entry> start = FailingStart(*pass)) {
+      v1::PacingDecision d = start->pacing();
+      d.set_verdict(v1::WAIT_BACKOFF);
+      d.set_in_flight_pod(d.pod());
+      d.clear_node();
+      d.clear_pod();
+      Held(d, start->seq(), *pass, view, who, s);
       return;
     }
     if (pass->blocking == v1::VERDICT_UNKNOWN && pass->starts == 0) {
@@ -313,6 +341,21 @@ class Explainer {
     Result<v1::Entry> e = r_.store().Get(pass->blocking_seq);
     if (!e.ok()) return;
     Wait(e->pacing(), pass->blocking_seq, who, s);
+  }
+
+  // The Start decision of the image in `pass` when it had consecutive failures: its one pull.
+  std::optional<v1::Entry> FailingStart(const PassRecord& pass) const {
+    for (const auto& [image, node] : pass.started) {
+      if (image != id_) continue;
+      auto pulls = pulls_.find(h_.nodes[node]);
+      if (pulls == pulls_.end()) continue;
+      for (const PullRecord* p : pulls->second) {
+        if (p->start_ms != pass.time_ms || p->start_seq <= pass.reconcile_id) continue;
+        Result<v1::Entry> e = r_.store().Get(p->start_seq - 1);  // the Start precedes its create
+        if (e.ok() && e->has_pacing() && e->pacing().consecutive_failures() > 0) return *e;
+      }
+    }
+    return std::nullopt;
   }
 
   // The story of a wait on the image's own state, `d` (a WaitBackoff or NoEligibleNode), decided
@@ -475,7 +518,8 @@ class Explainer {
   Clock clock_;
   int id_ = -1, policy_ = -1;
   std::vector<const PassRecord*> passes_;
-  std::map<const PassRecord*, v1::Verdict> held_;  // the passes a wait on the image's state held it
+  // The passes a backoff recorded at an earlier pass held the image at, and that record.
+  std::map<const PassRecord*, const PassRecord::Held*> held_;
   std::map<std::string, std::vector<const PullRecord*>> pulls_;
   std::optional<const PassRecord*> pass_at_;
   std::map<uint64_t, std::vector<std::string>> active_pods_;
