@@ -151,8 +151,8 @@ class Interrupts {
   std::string dir_;
 };
 
-// How the command line spelled `opt`, whose names may be two ("--since,--from"): the last of them
-// given, as CLI11 keeps the last value. An error names the flag as it was typed.
+// How the command line spelled `opt`, whose names may be two ("--since,--from"; CLI11 takes only
+// one of them), so that an error names the flag as it was typed.
 std::string Spelled(const CLI::Option* opt, int argc, char** argv) {
   std::string spelled = opt->get_name();
   for (int i = 1; i < argc && std::string_view(argv[i]) != "--"; ++i) {
