@@ -427,9 +427,10 @@ class Explainer {
   // A pass decided again on the state it saw, without the record of earlier waits: the waits the
   // journal left out as repeats of ones recorded before.
   struct Redecided {
-    std::optional<v1::PacingDecision> own;  // this image's wait on its own state
-    std::optional<v1::PacingDecision>
-        blocking;  // the WaitConcurrency or WaitMinDelay that ended it
+    // This image's wait on its own state.
+    std::optional<v1::PacingDecision> own;
+    // The WaitConcurrency or WaitMinDelay that ended the pass.
+    std::optional<v1::PacingDecision> blocking;
   };
   const Redecided& Redecide(const PassRecord& pass) {
     auto [cached, fresh] = redecided_.try_emplace(pass.reconcile_id);

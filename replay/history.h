@@ -72,7 +72,7 @@ struct PassRecord {
     int image;
     v1::Verdict verdict;
     uint64_t seq;
-    int64_t not_before_ms;  // a backoff's end; 0: the wait lasts until the image's next decision
+    int64_t not_before_ms;  // a backoff's end; 0: none set (rule 4's hold, NoEligibleNode)
   };
   std::vector<Held> held;
   std::vector<std::pair<int, int>> started;  // (image, node) of each START, in order
