@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "core/schema.h"
+#include "core/state.h"
 
 namespace drop {
 
@@ -153,5 +154,23 @@ class Index {
 
 // Folds `entry` into *state, through `index` when there is one (Step and verify take either).
 void Apply(const v1::Entry& entry, v1::State* state, Index* index);
+
+// The first pod record of CachedImage `image` not yet accounted, in key order, for which `stop`
+// returns true (nullptr: none). Reads the image's standing when there is one, else walks its pods:
+// the same records, in the same order.
+template <typename Stop>
+const v1::PodRecord* FindUnaccounted(const v1::State& state, const ImageStanding* standing,
+                                     std::string_view image, Stop stop) {
+  if (standing != nullptr) {
+    for (const ImageStanding::PodEntry* pod : standing->unaccounted) {
+      if (stop(*pod->second.record)) return pod->second.record;
+    }
+    return nullptr;
+  }
+  for (const v1::PodRecord& r : PodsOf(state, image)) {
+    if (!r.accounted() && stop(r)) return &r;
+  }
+  return nullptr;
+}
 
 }  // namespace drop

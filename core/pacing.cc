@@ -176,16 +176,8 @@ const v1::PodRecord* HeldBy(const v1::State& state, const ImageStanding* standin
     if (first == nullptr) first = &r;
     return error;
   };
-  if (standing != nullptr) {
-    for (const ImageStanding::PodEntry* pod : standing->unaccounted) {
-      if (erring(*pod->second.record)) return pod->second.record;
-    }
-  } else {
-    for (const v1::PodRecord& r : PodsOf(state, image.object().name())) {
-      if (erring(r)) return &r;
-    }
-  }
-  return first;
+  const v1::PodRecord* error = FindUnaccounted(state, standing, image.object().name(), erring);
+  return error != nullptr ? error : first;
 }
 
 v1::Entry Decision(const v1::PacingDecision& d) {

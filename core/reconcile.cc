@@ -72,7 +72,6 @@ std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view nam
   v1::PullOutcome o;
   auto account = [&](const v1::PodRecord& r) {
     const v1::Pod& pod = r.pod();
-    if (r.accounted()) return;
     o.Clear();
     bool delete_pod = false;
     if (!r.create_error().empty()) {
@@ -139,14 +138,11 @@ std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view nam
     }
     if (delete_pod && Deletable(r)) out.push_back(Delete(state, r, o.reason().c_str()));
   };
-  const ImageStanding* standing = index != nullptr ? index->Standing(name) : nullptr;
-  if (standing != nullptr) {
-    for (const ImageStanding::PodEntry* pod : standing->unaccounted)
-      account(*pod->second.record);
-  } else {
-    for (const v1::PodRecord& pod : PodsOf(state, name))
-      account(pod);
-  }
+  FindUnaccounted(state, index != nullptr ? index->Standing(name) : nullptr, name,
+                  [&](const v1::PodRecord& r) {
+                    account(r);
+                    return false;
+                  });
   return out;
 }
 
