@@ -313,7 +313,7 @@ class Explainer {
       return;
     }
     // A failing image starts one pull in a pass, and the core holds the rest without a record.
-    if (std::optional<v1::Entry> start = FailingStart(*pass)) {
+    if (const std::optional<v1::Entry>& start = again.failing_start) {
       v1::PacingDecision d = start->pacing();
       d.set_verdict(v1::WAIT_BACKOFF);
       d.set_in_flight_pod(d.pod());
@@ -431,6 +431,8 @@ class Explainer {
     std::optional<v1::PacingDecision> own;
     // The WaitConcurrency or WaitMinDelay that ended the pass.
     std::optional<v1::PacingDecision> blocking;
+    // The image's Start in the pass when it had failures: its one pull (FailingStart).
+    std::optional<v1::Entry> failing_start;
   };
   const Redecided& Redecide(const PassRecord& pass) {
     auto [cached, fresh] = redecided_.try_emplace(pass.reconcile_id);
@@ -440,6 +442,7 @@ class Explainer {
 
   Redecided RedecideOnce(const PassRecord& pass) {
     Redecided out;
+    out.failing_start = FailingStart(pass);
     Result<v1::State> before = r_.store().StateAt(pass.reconcile_id - 1);
     if (!before.ok()) return out;
     for (v1::ImageRecord& image : *before->mutable_images())
