@@ -344,18 +344,25 @@ v1::Entry Seen(const v1::State& state, const v1::Pod& pod, int64_t at, v1::Event
   return e;
 }
 
+// Starts `w`, whose pulls hang, for a second: the pod of its one pull, and when drop issued it.
+void StartOneHangingPull(World& w, v1::Pod* pod, int64_t* issued) {
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kHang, 0}; });
+  w.Start();
+  w.RunFor(kSec);
+  ASSERT_EQ(w.pods().size(), 1u);
+  *pod = w.pods().begin()->second;
+  *issued = w.creations()[0].at;
+}
+
 // A pull that ended while drop was down is found ended by the relist when drop starts again: it
 // is timed to the kubelet's finishedAt, not to the relist, which would add the time drop was away.
 TEST(Pacing, APullThatEndedWhileDropWasAwayIsTimedToTheKubeletsFinish) {
   World w;
   AddNodes(w, 1);
   w.PutImage(ImageBuilder("web", "web:1"));
-  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kHang, 0}; });
-  w.Start();
-  w.RunFor(kSec);
-  ASSERT_EQ(w.pods().size(), 1u);
-  const int64_t issued = w.creations()[0].at;
-  v1::Pod ended = w.pods().begin()->second;
+  v1::Pod ended;
+  int64_t issued = 0;
+  ASSERT_NO_FATAL_FAILURE(StartOneHangingPull(w, &ended, &issued));
   ended.set_phase(v1::POD_SUCCEEDED);
   ended.set_finish_time_ms(issued + 10 * kSec);
   auto account = [&](v1::EventType type) {
@@ -375,12 +382,9 @@ TEST(Pacing, AFailureWhileDropWasAwayIsDatedToTheKubeletsFinish) {
   AddNodes(w, 2);
   w.PutPolicy(PolicyBuilder("p", 1).Backoff(30 * kSec, 30 * kSec, 1, 10));
   w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
-  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kHang, 0}; });
-  w.Start();
-  w.RunFor(kSec);
-  ASSERT_EQ(w.pods().size(), 1u);
-  const int64_t issued = w.creations()[0].at;
-  v1::Pod ended = w.pods().begin()->second;
+  v1::Pod ended;
+  int64_t issued = 0;
+  ASSERT_NO_FATAL_FAILURE(StartOneHangingPull(w, &ended, &issued));
   ended.set_phase(v1::POD_FAILED);
   ended.set_terminated_reason("Error");
   ended.set_exit_code(1);
