@@ -5,8 +5,10 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -27,6 +29,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	testcluster "drop.io/tests/cluster/internal/cluster"
 	"drop.io/tests/cluster/internal/testkit"
 )
 
@@ -741,4 +744,63 @@ func keys[V any](m map[string]V) []string {
 	}
 	sort.Strings(k)
 	return k
+}
+
+// TestPorts: a port another process takes between the cluster choosing it and its component
+// binding it is chosen again, and the cluster comes up on the new one. The test takes etcd's
+// port on the first start and the API server's on the second.
+func TestPorts(t *testing.T) {
+	dir := t.TempDir()
+	t.Cleanup(func() {
+		if err := testcluster.Down(dir); err != nil {
+			t.Errorf("down: %v", err)
+		}
+	})
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	taken := map[string]int{}
+	take := map[string]bool{"etcd": true, testcluster.APIServer: true}
+	var out strings.Builder
+	st, err := testcluster.Up(context.Background(), testcluster.Options{
+		Dir: dir, Nodes: 1, BinDir: testkit.BinDir(t), Timeout: 3 * time.Minute,
+		ExitWithPID: os.Getpid(), Out: &out,
+		Starting: func(component string, port int) {
+			// Each is taken once: etcd's on the first start, the API server's on the second
+			// (the first never reaches it).
+			if !take[component] {
+				return
+			}
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+			if err != nil {
+				t.Errorf("take %s's port %d: %v", component, port, err)
+				return
+			}
+			held = append(held, l)
+			taken[component] = port
+			delete(take, component)
+		},
+	})
+	if err != nil {
+		t.Fatalf("up: %v\n%s", err, out.String())
+	}
+	if len(taken) != 2 {
+		t.Fatalf("took the ports of %v; want etcd's and the API server's", taken)
+	}
+	for component, port := range taken {
+		if st.Ports[component] == port {
+			t.Errorf("%s runs on port %d, which the test holds", component, port)
+		}
+	}
+	if got := strings.Count(out.String(), "starting again on another"); got != 2 {
+		t.Errorf("up said %d times that it starts again; want 2:\n%s", got, out.String())
+	}
+	kubectl := exec.Command("kubectl", "--kubeconfig", st.Kubeconfig, "get", "nodes", "--no-headers")
+	b, err := kubectl.CombinedOutput()
+	if err != nil || strings.Count(string(b), " Ready ") != 1 {
+		t.Errorf("kubectl get nodes after the retries: %v\n%s", err, b)
+	}
 }

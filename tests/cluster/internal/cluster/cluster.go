@@ -69,6 +69,9 @@ type Options struct {
 	Timeout                time.Duration
 	ExitWithPID            int
 	Out                    io.Writer
+	// Starting, when set, is called as each control plane component is about to bind its port:
+	// a test takes the port there to race the component for it.
+	Starting func(component string, port int)
 }
 
 // Component is one started process.
@@ -183,10 +186,33 @@ func resolveScenario(file string, nodes int) (*scenario.Scenario, error) {
 }
 
 // Up starts a cluster in opts.Dir and returns once every node of the scenario is Ready.
-func Up(ctx context.Context, opts Options) (st *State, err error) {
+//
+// A port is checked free when it is chosen and bound only when its component starts, so another
+// process on the machine can take it in between. A component that then fails on "address already
+// in use" is stopped with the rest, and the cluster starts again: its ports still free are kept
+// (etcd's data records its peer URL), the taken one is chosen again.
+func Up(ctx context.Context, opts Options) (*State, error) {
 	if opts.Out == nil {
 		opts.Out = os.Stdout
 	}
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		st, err := up(ctx, opts)
+		var se *StartError
+		if attempt == attempts || !errors.As(err, &se) || !portTaken(se) {
+			return st, err
+		}
+		fmt.Fprintf(opts.Out, "%s: a port was taken before it could bind; starting again on another\n", se.Component)
+	}
+}
+
+// portTaken reports whether a component failed to start because its port was in use.
+func portTaken(e *StartError) bool {
+	const inUse = "address already in use"
+	return strings.Contains(e.Reason, inUse) || strings.Contains(e.Tail, inUse)
+}
+
+func up(ctx context.Context, opts Options) (st *State, err error) {
 	dir, err := filepath.Abs(opts.Dir)
 	if err != nil {
 		return nil, err
@@ -293,6 +319,9 @@ func Up(ctx context.Context, opts Options) (st *State, err error) {
 	for _, name := range startOrder {
 		if _, ok := st.Components[name]; !ok || name == Watchdog || name == NodeSim {
 			continue
+		}
+		if opts.Starting != nil {
+			opts.Starting(name, st.Ports[name])
 		}
 		if err := startAndWait(ctx, st, name, p); err != nil {
 			return st, err
