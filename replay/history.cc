@@ -220,7 +220,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
     PullRecord pull;
     pull.image = h.images.Id(p.pod().cached_image());
     pull.node = h.nodes.Id(p.pod().node());
-    pull.policy = h.policies.Id(p.policy());
+    pull.policy = pull.end_policy = h.policies.Id(p.policy());
     pull.pod = p.pod().name();
     pull.start_ms = p.issued_ms() > 0 ? p.issued_ms() : p.pod().creation_time_ms();
     pull.wait_from_ms = pull.start_ms;
@@ -252,6 +252,13 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
             l.since_ms = now;
             l.ready_ms = 0;
             l.phase.clear();
+          }
+          if (!deleted && l.policy != c.spec().pull_policy_ref()) {
+            const int moved_to = h.policies.Id(c.spec().pull_policy_ref());
+            for (const auto& [pod, at] : open) {
+              PullRecord& pull = h.pulls[at];
+              if (pull.image == id && pull.end_ms == 0) pull.end_policy = moved_to;
+            }
           }
           l.deleted = deleted;
           l.generation = c.generation();
@@ -324,7 +331,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
           PullRecord pull;
           pull.image = h.images.Id(spec.cached_image());
           pull.node = h.nodes.Id(spec.node());
-          pull.policy = h.policies.Id(a.create_pod().policy());
+          pull.policy = pull.end_policy = h.policies.Id(a.create_pod().policy());
           pull.pod = spec.name();
           pull.start_seq = e.seq();
           pull.start_ms = now;

@@ -40,6 +40,9 @@ struct PodReport {
 
 struct PullRecord {
   int image = -1, node = -1, policy = -1;
+  // The policy the pull counted against when it ended: its CachedImage's pullPolicyRef can move
+  // while it runs, and its count moves along (see ApplyCachedImage).
+  int end_policy = -1;
   std::string pod;
   uint64_t start_seq = 0;  // the CreatePod entry
   int64_t start_ms = 0;

@@ -156,11 +156,12 @@ Result<TimelineFigures> WriteTimeline(const Reader& r, const TimelineOptions& o,
     for (const PassRecord* p : by_policy[policy])
       add({p->time_ms, p->active_after, p->limit, VerdictCode(p->blocking)});
     // After the last pass that decided something, pulls still end: the line comes down with
-    // them rather than staying at the last pass's count.
+    // them rather than staying at the last pass's count. A pull moved here with its CachedImage
+    // counts here when it ends.
     if (!series.empty()) {
       std::vector<int64_t> ends;
       for (const PullRecord& pull : h.pulls) {
-        if (pull.policy == static_cast<int>(policy) && pull.end_ms > series.back()[0]) {
+        if (pull.end_policy == static_cast<int>(policy) && pull.end_ms > series.back()[0]) {
           ends.push_back(pull.end_ms);
         }
       }

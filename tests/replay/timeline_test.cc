@@ -85,10 +85,10 @@ TEST(Timeline, AHistoryThatSkimsTheJournalKeepsWhatOneThatDecodesItWholeDoes) {
     std::vector<std::string> out;
     for (const PullRecord& p : h.pulls) {
       out.push_back(h.images[p.image] + " " + h.nodes[p.node] + " " + h.policies[p.policy] + " " +
-                    p.pod + " " + std::to_string(p.start_seq) + " " + std::to_string(p.start_ms) +
-                    " " + std::to_string(p.trigger_seq) + " " + std::to_string(p.wait_from_ms) +
-                    " " + std::to_string(p.end_ms) + " " + v1::Outcome_Name(p.outcome) + " " +
-                    p.reason);
+                    h.policies[p.end_policy] + " " + p.pod + " " + std::to_string(p.start_seq) +
+                    " " + std::to_string(p.start_ms) + " " + std::to_string(p.trigger_seq) + " " +
+                    std::to_string(p.wait_from_ms) + " " + std::to_string(p.end_ms) + " " +
+                    v1::Outcome_Name(p.outcome) + " " + p.reason);
     }
     return out;
   };
@@ -102,6 +102,38 @@ TEST(Timeline, AHistoryThatSkimsTheJournalKeepsWhatOneThatDecodesItWholeDoes) {
   for (const PullRecord& p : skimmed->pulls) {
     ASSERT_FALSE(p.pod.empty());
     EXPECT_EQ(skimmed->policies[p.policy], skimmed->images[p.image] == "base" ? "" : "gentle");
+  }
+}
+
+// A CachedImage moved to another PullPolicy takes its pulls in flight along (the core counts
+// them there): when they end, they lower the new policy's line of active pulls, not the old one's.
+TEST(Timeline, APullMovedWithItsCachedImageEndsUnderItsNewPolicy) {
+  constexpr int64_t kSec = 1000;
+  testing::World w;
+  for (int i = 0; i < 6; ++i)
+    w.PutNode(testing::NodeBuilder("node-" + std::to_string(i)));
+  w.PutPolicy(testing::PolicyBuilder("wide", 4));
+  w.PutPolicy(testing::PolicyBuilder("narrow", 2));
+  w.PutImage(testing::ImageBuilder("moved", "moved:1").Policy("wide"));
+  w.SetBehaviour([](const v1::Pod&) { return testing::Pull{testing::Pull::kSucceed, 20 * kSec}; });
+  w.Start();
+  w.RunFor(kSec);
+  w.PutImage(testing::ImageBuilder("moved", "moved:1").Policy("narrow"));
+  w.RunFor(120 * kSec);
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(w.journal(), dir / "j").ok());
+  auto reader = Reader::Open(dir / "j");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  const Reader& r = **reader;
+  Result<History> h = History::Scan(r, r.origin(), r.last(), HistoryOptions{});
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  ASSERT_EQ(h->pulls.size(), 6u);
+  for (size_t i = 0; i < h->pulls.size(); ++i) {
+    const PullRecord& p = h->pulls[i];
+    EXPECT_GT(p.end_ms, 0) << p.pod;
+    // The first four started under wide and ended under narrow; the last two started there.
+    EXPECT_EQ(h->policies[p.policy], i < 4 ? "wide" : "narrow") << p.pod;
+    EXPECT_EQ(h->policies[p.end_policy], "narrow") << p.pod;
   }
 }
 
