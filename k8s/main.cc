@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/build.h"
 #include "core/duration.h"
 #include "core/image_ref.h"
 #include "k8s/client.h"
@@ -72,7 +73,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "drop-controller-manager: pre-caches container images on the nodes of a cluster, "
       "paced, with every decision journaled"};
-  app.set_version_flag("--version", std::string(drop::k8s::kDropVersion));
+  app.set_version_flag("--version", std::string(drop::kBuild));
   app.add_option("--kubeconfig", o.kubeconfig,
                  "kubeconfig file (default: in-cluster service account, else $KUBECONFIG, else "
                  "~/.kube/config)");

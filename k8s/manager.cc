@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/build.h"
 #include "core/drop_pod.h"
 #include "core/duration.h"
 #include "core/fold.h"
@@ -196,7 +197,7 @@ Status RunManager(const ManagerOptions& in) {
   if (Result<ServerAddress> server = ParseServerUrl(config->server); !server.ok()) {
     return Status::InvalidArgument(config->source + ": " + server.status().message());
   }
-  log.Info("starting", {{"version", kDropVersion},
+  log.Info("starting", {{"version", kBuild},
                         {"identity", o.identity},
                         {"config", config->source},
                         {"server", config->server},
@@ -323,7 +324,7 @@ Status RunManager(const ManagerOptions& in) {
   cfg->set_namespace_(o.namespace_);
   cfg->set_init_image(o.operator_image);
   cfg->set_noop_path(std::string(kNoopPathInOperatorImage));
-  cfg->set_version(kDropVersion);
+  cfg->set_version(kBuild);  // the commit too: a replay tells its decisions from another build's
   cfg->set_identity(o.identity);
   std::vector<std::unique_ptr<Informer>> informers;
   for (const InformerOptions& io_options : OperatorInformers(o.namespace_)) {

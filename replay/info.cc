@@ -1,7 +1,9 @@
 // drop-replay info: what a journal holds, at a glance.
+#include <algorithm>
 #include <chrono>
 #include <map>
 
+#include "core/build.h"
 #include "core/duration.h"
 #include "core/schema.h"
 #include "replay/commands.h"
@@ -16,12 +18,17 @@ Status Info(const Reader& r, Format format, std::ostream& out) {
   if (!version.ok()) return version.status();
   std::map<std::string, uint64_t> kinds;
   uint64_t starts = 0, bytes = 0;
+  std::vector<std::pair<std::string, uint64_t>> builds;  // that started, in order, with starts
   if (!r.empty()) {
     journal::Store::Iterator it = store.Entries(r.first(), r.last());
     for (; it.Valid(); it.Next()) {
       ++kinds[KindName(it.entry())];
-      starts += it.entry().has_started();
       bytes += it.bytes().size();
+      if (!it.entry().has_started()) continue;
+      ++starts;
+      const std::string& build = it.entry().started().config().version();
+      if (builds.empty() || builds.back().first != build) builds.emplace_back(build, 0);
+      ++builds.back().second;
     }
     if (!it.status().ok()) return it.status();
   }
@@ -48,6 +55,11 @@ Status Info(const Reader& r, Format format, std::ostream& out) {
     }
     doc["bytesOnDisk"] = disk;
     doc["operatorStarts"] = starts;
+    boost::json::array recorded_by;
+    for (const auto& [build, n] : builds)
+      recorded_by.push_back(boost::json::object{{"build", build}, {"starts", n}});
+    doc["recordedBy"] = std::move(recorded_by);
+    doc["replayBuild"] = kBuild;
     boost::json::object by_kind;
     for (const auto& [k, n] : kinds)
       by_kind[k] = n;
@@ -91,6 +103,16 @@ Status Info(const Reader& r, Format format, std::ostream& out) {
                                 : "";
   line("size on disk:", size + per);
   line("operator starts:", std::to_string(starts));
+  if (!builds.empty()) {
+    std::string text;
+    for (const auto& [build, n] : builds) {
+      text += (text.empty() ? "drop " : ", then ") + (build.empty() ? "(no version)" : build) +
+              " (" + std::to_string(n) + (n == 1 ? " start)" : " starts)");
+    }
+    bool other =
+        std::any_of(builds.begin(), builds.end(), [](const auto& b) { return b.first != kBuild; });
+    line("recorded by:", text + (other ? "; this drop-replay is " + std::string(kBuild) : ""));
+  }
   std::string snap_text = std::to_string(snaps.size());
   if (!snaps.empty()) {
     snap_text += " (newest after entry " + std::to_string(snaps.back().seq) + ", " +

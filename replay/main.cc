@@ -22,6 +22,7 @@
 #include <string_view>
 #include <thread>
 
+#include "core/build.h"
 #include "core/duration.h"
 #include "replay/commands.h"
 #include "replay/explain.h"
@@ -185,6 +186,7 @@ int Run(int argc, char** argv) {
       "Reads the journal directory and never writes to it. Points (--at, --from, ...) are a\n"
       "sequence number, an RFC 3339 time, a time of day (10:02:13) or an offset (+90s, -5m)."};
   app.set_help_all_flag("--help-all", "Every subcommand's help");
+  app.set_version_flag("--version", std::string(kBuild));
   app.require_subcommand(1);
   app.fallthrough();
 

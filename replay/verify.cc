@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/build.h"
 #include "core/duration.h"
 #include "core/fold.h"
 #include "core/index.h"
@@ -106,8 +107,12 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State* 
     if (!decision) {
       const v1::Entry& e = it.entry();
       if (next < recomputed.size()) {
-        out.divergence = Divergence{e.seq(), input(), e, recomputed[next],
-                                    "Step decides more than the journal recorded for the input"};
+        out.divergence = Divergence{e.seq(),
+                                    input(),
+                                    e,
+                                    recomputed[next],
+                                    "Step decides more than the journal recorded for the input",
+                                    {}};
         return out;
       }
       input_bytes = it.bytes();
@@ -126,8 +131,12 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State* 
     ++out.decisions;
     if (next >= recomputed.size()) {
       if (!it.Decode()) break;
-      out.divergence = Divergence{it.entry().seq(), input(), it.entry(), std::nullopt,
-                                  "the journal records a decision Step does not make"};
+      out.divergence = Divergence{it.entry().seq(),
+                                  input(),
+                                  it.entry(),
+                                  std::nullopt,
+                                  "the journal records a decision Step does not make",
+                                  {}};
       return out;
     }
     v1::Entry& mine = recomputed[next];
@@ -144,7 +153,7 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State* 
             "its decisions cannot be re-run here; use the drop-replay of that drop's version");
         return out;
       }
-      out.divergence = Divergence{e.seq(), std::move(in), e, mine, "the decisions differ"};
+      out.divergence = Divergence{e.seq(), std::move(in), e, mine, "the decisions differ", {}};
       return out;
     }
     ++next;
@@ -154,8 +163,12 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State* 
     return out;
   }
   if (next < recomputed.size()) {
-    out.divergence = Divergence{seg.last + 1, input(), std::nullopt, recomputed[next],
-                                "Step decides more than the journal recorded for the input"};
+    out.divergence = Divergence{seg.last + 1,
+                                input(),
+                                std::nullopt,
+                                recomputed[next],
+                                "Step decides more than the journal recorded for the input",
+                                {}};
     return out;
   }
   if (seg.ends_at_snapshot) {
@@ -525,6 +538,8 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
     }
     if (s.divergence) {
       report.divergence = std::move(s.divergence);
+      Result<v1::State> then = r.store().StateAt(report.divergence->input.seq());
+      if (then.ok()) report.divergence->recorded_by = then->config().version();
       break;
     }
   }
@@ -556,7 +571,9 @@ void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::o
                                               {"what", d.what},
                                               {"input", JsonOf(d.input)},
                                               {"recorded", JsonOf(d.recorded)},
-                                              {"recomputed", JsonOf(d.recomputed)}};
+                                              {"recomputed", JsonOf(d.recomputed)},
+                                              {"recordedBy", d.recorded_by},
+                                              {"recomputedBy", kBuild}};
     }
     if (!rep.snapshot_mismatch.empty()) doc["snapshotMismatch"] = rep.snapshot_mismatch;
     Print(doc, format, out);
@@ -612,7 +629,13 @@ void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::o
   out << "verify: DIVERGENCE at entry " << d.seq << " (input " << d.input.seq() << ", "
       << FormatTimeMillis(d.input.time_ms()) << "): " << d.what << ".\n"
       << "Entries " << rep.first << ".." << d.seq - 1 << " match (" << rep.inputs << " inputs, "
-      << matched << " decisions).\n\n";
+      << matched << " decisions).\n";
+  if (!d.recorded_by.empty() && d.recorded_by != kBuild) {
+    out << "The input was recorded by drop " << d.recorded_by << "; this drop-replay is " << kBuild
+        << ". Where their decisions differ by design, this is not a fault: verify with "
+        << "the drop-replay of " << d.recorded_by << " to check the recording itself.\n";
+  }
+  out << '\n';
   std::vector<std::string> a = TextLines(d.recorded), b = TextLines(d.recomputed);
   size_t width = 36;
   for (const std::string& l : a)

@@ -45,6 +45,9 @@ struct Divergence {
   std::optional<v1::Entry> recorded;    // the entry in the journal at `seq`
   std::optional<v1::Entry> recomputed;  // what Step decides there
   std::string what;
+  // The build of drop that recorded the input (its OperatorStarted's config.version), to set
+  // beside this drop-replay's: another build may decide otherwise by design.
+  std::string recorded_by;
 };
 
 struct VerifyReport {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "core/build.h"
 #include "core/duration.h"
 #include "core/schema.h"
 #include "journal/format.h"
@@ -60,9 +61,21 @@ TEST(Cli, InfoGivesTheRangeTheCountsAndTheSnapshots) {
       << r.out;
   EXPECT_NE(r.out.find("snapshots:"), std::string::npos);
   EXPECT_NE(r.out.find("create-pod"), std::string::npos);
+  // The simulated operator's build is "test": not this drop-replay's.
+  EXPECT_NE(r.out.find("recorded by:      drop test (1 start); this drop-replay is " +
+                       std::string(kBuild) + "\n"),
+            std::string::npos)
+      << r.out;
   testing::Run json = Replay(rec.journal, {"info", "-o", "json"});
   boost::json::value doc = boost::json::parse(json.out);
   EXPECT_EQ(doc.at("entries").to_number<uint64_t>(), rec.world.journal().size());
+  EXPECT_EQ(doc.at("recordedBy").at(0).at("build").as_string(), "test");
+  EXPECT_EQ(doc.at("replayBuild").as_string(), kBuild);
+
+  testing::Run version = Replay("", {"--version"});
+  EXPECT_EQ(version.exit_code, 0) << version.err;
+  EXPECT_EQ(version.out, std::string(kBuild) + "\n");
+  EXPECT_EQ(std::string(kBuild).rfind(DROP_VERSION_FOR_TESTS, 0), 0u) << kBuild;
 }
 
 TEST(Cli, LogByReconcileIdShowsItsTriggerAndItsDecisionsOnly) {
