@@ -69,8 +69,11 @@ type Options struct {
 	Timeout                time.Duration
 	ExitWithPID            int
 	Out                    io.Writer
-	// Starting, when set, is called as each control plane component is about to bind its port:
-	// a test takes the port there to race the component for it.
+	// Notes takes what up says on its way (a start again), apart from its last line, which goes
+	// to Out: standard error when unset.
+	Notes io.Writer
+	// Starting, when set, is called as each control plane component is about to bind its port
+	// (etcd: its client port): a test takes the port there to race the component for it.
 	Starting func(component string, port int)
 }
 
@@ -81,6 +84,8 @@ type Component struct {
 	Log  string   `json:"log"`
 	// Health is the URL that answers 200 when the component is up ("" = none).
 	Health string `json:"health,omitempty"`
+	// logFrom is where this start's lines begin in Log (earlier starts append to it too).
+	logFrom int64
 }
 
 // State is D/cluster.json: what down and restart need.
@@ -94,6 +99,14 @@ type State struct {
 	Direct     string                `json:"directKubeconfig"`
 	Nodes      []string              `json:"nodes"`
 	Components map[string]*Component `json:"components"`
+}
+
+// port is the port the state gives name, 0 without a state.
+func (st *State) port(name string) int {
+	if st == nil {
+		return 0
+	}
+	return st.Ports[name]
 }
 
 func statePath(dir string) string { return filepath.Join(dir, "cluster.json") }
@@ -131,29 +144,38 @@ type StartError struct {
 	Tail      string
 }
 
+// exited is the reason of a StartError whose process ended on its own.
+const exited = "the process exited"
+
 func (e *StartError) Error() string {
 	return fmt.Sprintf("%s failed to start: %s\n--- last lines of %s ---\n%s", e.Component, e.Reason, e.Log, e.Tail)
 }
 
-// freePort picks a port nothing listens on, below the kernel's ephemeral range when it can. A
+// freePort picks a port nothing listens on and not in used, below the kernel's ephemeral range when it can. A
 // component restarts on its ports (etcd's data records its peer URL), and a port from the
 // ephemeral range can meanwhile become the local port of any outgoing connection on the machine:
 // etcd then fails to start with "address already in use".
-func freePort() (int, error) {
+func freePort(used map[int]bool) (int, error) {
 	const lowest = 10000
 	if first := ephemeralFirst(); first > lowest {
 		for range 200 {
-			if port := lowest + rand.IntN(first-lowest); portFree(port) {
+			if port := lowest + rand.IntN(first-lowest); !used[port] && portFree(port) {
 				return port, nil
 			}
 		}
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	for range 200 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !used[port] {
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("no free port on 127.0.0.1")
 }
 
 // ephemeralFirst is the first port of the range the kernel gives outgoing connections (0 when
@@ -189,30 +211,55 @@ func resolveScenario(file string, nodes int) (*scenario.Scenario, error) {
 //
 // A port is checked free when it is chosen and bound only when its component starts, so another
 // process on the machine can take it in between. A component that then fails on "address already
-// in use" is stopped with the rest, and the cluster starts again: its ports still free are kept
-// (etcd's data records its peer URL), the taken one is chosen again.
+// in use" is stopped with the rest, and the cluster starts again, within the same timeout: that
+// component's ports are chosen again, the others kept while free (etcd's data records its peer
+// URL; a cluster new to its directory starts its etcd afresh).
 func Up(ctx context.Context, opts Options) (*State, error) {
 	if opts.Out == nil {
 		opts.Out = os.Stdout
 	}
+	if opts.Notes == nil {
+		opts.Notes = os.Stderr
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 10 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	_, noState := LoadState(opts.Dir)
 	const attempts = 3
+	var taken []string // components that lost a port, whose ports are chosen again
 	for attempt := 1; ; attempt++ {
-		st, err := up(ctx, opts)
+		st, err := up(ctx, opts, taken)
 		var se *StartError
-		if attempt == attempts || !errors.As(err, &se) || !portTaken(se) {
+		if attempt == attempts || ctx.Err() != nil || st == nil || !errors.As(err, &se) || !se.portTaken() {
 			return st, err
 		}
-		fmt.Fprintf(opts.Out, "%s: a port was taken before it could bind; starting again on another\n", se.Component)
+		fmt.Fprintf(opts.Notes, "%s: its port was taken before it could bind it; starting the cluster again\n", se.Component)
+		taken = append(taken, se.Component)
+		if noState != nil {
+			if err := os.RemoveAll(filepath.Join(st.Dir, "etcd")); err != nil {
+				return st, err
+			}
+		}
 	}
 }
 
-// portTaken reports whether a component failed to start because its port was in use.
-func portTaken(e *StartError) bool {
-	const inUse = "address already in use"
-	return strings.Contains(e.Reason, inUse) || strings.Contains(e.Tail, inUse)
+// portTaken reports whether the component exited on a port another process had bound, by what
+// this start of it logged.
+func (e *StartError) portTaken() bool {
+	return e.Reason == exited && strings.Contains(e.Tail, "bind: address already in use")
 }
 
-func up(ctx context.Context, opts Options) (st *State, err error) {
+// portsOf names the ports a component binds.
+func portsOf(component string) []string {
+	if component == Etcd {
+		return []string{"etcd", "etcd-peer"}
+	}
+	return []string{component}
+}
+
+func up(ctx context.Context, opts Options, taken []string) (st *State, err error) {
 	dir, err := filepath.Abs(opts.Dir)
 	if err != nil {
 		return nil, err
@@ -239,9 +286,6 @@ func up(ctx context.Context, opts Options) (st *State, err error) {
 		return nil, err
 	}
 	applyScenarioFaults(&opts, sc)
-	if opts.Timeout == 0 {
-		opts.Timeout = 10 * time.Minute
-	}
 	bin := opts.BinDir
 	if bin == "" {
 		exe, err := os.Executable()
@@ -261,15 +305,28 @@ func up(ctx context.Context, opts Options) (st *State, err error) {
 		return nil, fmt.Errorf("pki: %w", err)
 	}
 	st = &State{Dir: dir, BinDir: bin, Ports: map[string]int{}, Components: map[string]*Component{}}
-	for _, name := range []string{"etcd", "etcd-peer", APIServer, Scheduler, ControllerManager, Proxy} {
-		// A cluster started again in its directory keeps its ports (etcd's data records its peer URL).
-		if old != nil && old.Ports[name] > 0 && portFree(old.Ports[name]) {
-			st.Ports[name] = old.Ports[name]
+	again := map[string]bool{}
+	for _, c := range taken {
+		for _, name := range portsOf(c) {
+			again[name] = true
+		}
+	}
+	names := []string{"etcd", "etcd-peer", APIServer, Scheduler, ControllerManager, Proxy}
+	used := map[int]bool{}
+	// A cluster started again in its directory keeps its ports (etcd's data records its peer URL).
+	for _, name := range names {
+		if port := old.port(name); port > 0 && !again[name] && !used[port] && portFree(port) {
+			st.Ports[name], used[port] = port, true
+		}
+	}
+	for _, name := range names {
+		if st.Ports[name] > 0 {
 			continue
 		}
-		if st.Ports[name], err = freePort(); err != nil {
+		if st.Ports[name], err = freePort(used); err != nil {
 			return nil, err
 		}
+		used[st.Ports[name]] = true
 	}
 	st.Server = fmt.Sprintf("https://127.0.0.1:%d", st.Ports[APIServer])
 	st.Kubeconfig = filepath.Join(dir, "kubeconfig")
@@ -313,9 +370,6 @@ func up(ctx context.Context, opts Options) (st *State, err error) {
 			_ = st.save()
 		}
 	}()
-	deadline := time.Now().Add(opts.Timeout)
-	ctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
 	for _, name := range startOrder {
 		if _, ok := st.Components[name]; !ok || name == Watchdog || name == NodeSim {
 			continue
@@ -586,6 +640,9 @@ func start(st *State, name string) error {
 		return err
 	}
 	defer logf.Close()
+	if info, err := logf.Stat(); err == nil {
+		c.logFrom = info.Size()
+	}
 	fmt.Fprintf(logf, "=== %s: starting %s\n", time.Now().Format(time.RFC3339), strings.Join(c.Args, " "))
 	cmd := exec.Command(c.Args[0], c.Args[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -593,7 +650,7 @@ func start(st *State, name string) error {
 	// Its own session: it outlives `up` and is not hit by signals sent to the caller's group.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return &StartError{Component: name, Reason: err.Error(), Log: c.Log, Tail: tail(c.Log, 30)}
+		return &StartError{Component: name, Reason: err.Error(), Log: c.Log, Tail: tail(c.Log, c.logFrom, 30)}
 	}
 	c.Pid = cmd.Process.Pid
 	// Reap it if it dies while we are still here; once we exit, init adopts it.
@@ -650,10 +707,14 @@ func alive(c *Component) bool {
 	return true
 }
 
-func tail(path string, n int) string {
+// tail gives the last n lines of the log at path from byte `from` on (where a start began).
+func tail(path string, from int64, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "(no log: " + err.Error() + ")"
+	}
+	if from > 0 && from <= int64(len(b)) {
+		b = b[from:]
 	}
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	if len(lines) > n {
@@ -677,14 +738,14 @@ func waitHealthy(ctx context.Context, st *State, name string, p *pki) error {
 		return err
 	}
 	fail := func(reason string) error {
-		return &StartError{Component: name, Reason: reason, Log: c.Log, Tail: tail(c.Log, 30)}
+		return &StartError{Component: name, Reason: reason, Log: c.Log, Tail: tail(c.Log, c.logFrom, 30)}
 	}
 	lastErr := "not answering yet"
 	for {
 		if !running(c) {
 			// Give a dying process's last words a moment to reach the log.
 			time.Sleep(200 * time.Millisecond)
-			return fail("the process exited")
+			return fail(exited)
 		}
 		switch {
 		case name == NodeSim:
@@ -706,10 +767,15 @@ func waitHealthy(ctx context.Context, st *State, name string, p *pki) error {
 			if err == nil {
 				body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
+				switch {
+				case resp.StatusCode == http.StatusOK && listensOn(c.Pid, st.Ports[name]):
 					return nil
+				case resp.StatusCode == http.StatusOK:
+					// Another process took the port: this one is failing to bind it.
+					lastErr = fmt.Sprintf("%s answers, but not from pid %d", c.Health, c.Pid)
+				default:
+					lastErr = fmt.Sprintf("%s answers %d: %s", c.Health, resp.StatusCode, bytes.TrimSpace(body))
 				}
-				lastErr = fmt.Sprintf("%s answers %d: %s", c.Health, resp.StatusCode, bytes.TrimSpace(body))
 			} else {
 				lastErr = err.Error()
 			}
@@ -720,6 +786,44 @@ func waitHealthy(ctx context.Context, st *State, name string, p *pki) error {
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// listensOn reports whether process pid holds the socket listening on TCP port `port`, by
+// /proc/net/tcp{,6} and the process's file descriptors; true when /proc cannot tell.
+func listensOn(pid, port int) bool {
+	if pid <= 0 || port <= 0 {
+		return true
+	}
+	inodes := map[string]bool{}
+	readable := false
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		readable = true
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" { // 0A: LISTEN
+				continue
+			}
+			colon := strings.LastIndexByte(f[1], ':')
+			if p, err := strconv.ParseInt(f[1][colon+1:], 16, 32); err == nil && int(p) == port {
+				inodes["socket:["+f[9]+"]"] = true
+			}
+		}
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if !readable || err != nil {
+		return true
+	}
+	for _, fd := range fds {
+		if target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && inodes[target] {
+			return true
+		}
+	}
+	return false
 }
 
 // httpClient talks to the components' health endpoints with the admin's certificate.
@@ -761,11 +865,11 @@ func waitServiceAccount(ctx context.Context, st *State) error {
 			return nil
 		}
 		if !running(c) {
-			return &StartError{Component: ControllerManager, Reason: "the process exited", Log: c.Log, Tail: tail(c.Log, 30)}
+			return &StartError{Component: ControllerManager, Reason: exited, Log: c.Log, Tail: tail(c.Log, c.logFrom, 30)}
 		}
 		select {
 		case <-ctx.Done():
-			return &StartError{Component: ControllerManager, Reason: "the default ServiceAccount did not appear in time", Log: c.Log, Tail: tail(c.Log, 30)}
+			return &StartError{Component: ControllerManager, Reason: "the default ServiceAccount did not appear in time", Log: c.Log, Tail: tail(c.Log, c.logFrom, 30)}
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -807,7 +911,7 @@ func waitNodes(ctx context.Context, st *State, sc *scenario.Scenario) error {
 		}
 		for _, name := range []string{NodeSim, ControllerManager, APIServer, Etcd} {
 			if cc := st.Components[name]; !running(cc) {
-				return &StartError{Component: name, Reason: "the process exited while nodes were coming up", Log: cc.Log, Tail: tail(cc.Log, 30)}
+				return &StartError{Component: name, Reason: "the process exited while nodes were coming up", Log: cc.Log, Tail: tail(cc.Log, cc.logFrom, 30)}
 			}
 		}
 		select {
@@ -816,7 +920,7 @@ func waitNodes(ctx context.Context, st *State, sc *scenario.Scenario) error {
 			if len(missing) > 5 {
 				missing = append(missing[:5], fmt.Sprintf("and %d more", len(missing)-5))
 			}
-			return &StartError{Component: NodeSim, Reason: "nodes not Ready in time: " + strings.Join(missing, ", "), Log: c.Log, Tail: tail(c.Log, 30)}
+			return &StartError{Component: NodeSim, Reason: "nodes not Ready in time: " + strings.Join(missing, ", "), Log: c.Log, Tail: tail(c.Log, c.logFrom, 30)}
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
