@@ -220,7 +220,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
     PullRecord pull;
     pull.image = h.images.Id(p.pod().cached_image());
     pull.node = h.nodes.Id(p.pod().node());
-    pull.policy = pull.end_policy = h.policies.Id(p.policy());
+    pull.policy = h.policies.Id(p.policy());
     pull.pod = p.pod().name();
     pull.start_ms = p.issued_ms() > 0 ? p.issued_ms() : p.pod().creation_time_ms();
     pull.wait_from_ms = pull.start_ms;
@@ -253,11 +253,15 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
             l.ready_ms = 0;
             l.phase.clear();
           }
-          if (!deleted && l.policy != c.spec().pull_policy_ref()) {
-            const int moved_to = h.policies.Id(c.spec().pull_policy_ref());
+          // After the core folds a CachedImage, its pods count against its policy (see
+          // ApplyCachedImage): a pull in flight moves with it.
+          if (!deleted) {
+            const int to = h.policies.Id(c.spec().pull_policy_ref());
             for (const auto& [pod, at] : open) {
               PullRecord& pull = h.pulls[at];
-              if (pull.image == id && pull.end_ms == 0) pull.end_policy = moved_to;
+              if (pull.image == id && pull.end_ms == 0 && pull.policy_at_end() != to) {
+                pull.moves.emplace_back(now, to);
+              }
             }
           }
           l.deleted = deleted;
@@ -331,7 +335,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
           PullRecord pull;
           pull.image = h.images.Id(spec.cached_image());
           pull.node = h.nodes.Id(spec.node());
-          pull.policy = pull.end_policy = h.policies.Id(a.create_pod().policy());
+          pull.policy = h.policies.Id(a.create_pod().policy());
           pull.pod = spec.name();
           pull.start_seq = e.seq();
           pull.start_ms = now;

@@ -39,10 +39,11 @@ struct PodReport {
 };
 
 struct PullRecord {
-  int image = -1, node = -1, policy = -1;
-  // The policy the pull counted against when it ended: its CachedImage's pullPolicyRef can move
-  // while it runs, and its count moves along (see ApplyCachedImage).
-  int end_policy = -1;
+  int image = -1, node = -1, policy = -1;  // policy: the one it started under
+  // While it ran its CachedImage moved to another PullPolicy, and its count went along (see
+  // ApplyCachedImage): when, and to which, in time order.
+  std::vector<std::pair<int64_t, int>> moves;
+  int policy_at_end() const { return moves.empty() ? policy : moves.back().second; }
   std::string pod;
   uint64_t start_seq = 0;  // the CreatePod entry
   int64_t start_ms = 0;

@@ -73,6 +73,52 @@ int VerdictCode(v1::Verdict v) {
 
 }  // namespace
 
+std::vector<std::vector<ActivePoint>> ActiveLines(const History& h) {
+  std::vector<std::vector<ActivePoint>> lines(h.policies.size());
+  auto add = [](std::vector<ActivePoint>& line, const ActivePoint& p) {
+    if (!line.empty() && line.back().active == p.active && line.back().limit == p.limit &&
+        line.back().blocking == p.blocking) {
+      return;
+    }
+    line.push_back(p);
+  };
+  // The active pulls and limit after each pass that evaluated a lane, and the verdict that ended
+  // it.
+  for (const PassRecord& p : h.passes) {
+    if (p.active_before >= 0) {
+      add(lines[p.policy], {p.time_ms, p.active_after, p.limit, p.blocking});
+    }
+  }
+  // After a policy's last pass that decided something its pulls still end, and move with their
+  // CachedImages: the line follows them rather than stay at the last pass's count.
+  std::vector<std::vector<std::pair<int64_t, int>>> changes(lines.size());
+  auto change = [&](int policy, int64_t at, int delta) {
+    const std::vector<ActivePoint>& line = lines[policy];
+    if (!line.empty() && at > line.back().time_ms) changes[policy].emplace_back(at, delta);
+  };
+  for (const PullRecord& pull : h.pulls) {
+    int under = pull.policy;
+    for (const auto& [at, to] : pull.moves) {
+      change(under, at, -1);
+      change(to, at, +1);
+      under = to;
+    }
+    if (pull.end_ms > 0) change(under, pull.end_ms, -1);
+  }
+  for (size_t policy = 0; policy < lines.size(); ++policy) {
+    std::vector<std::pair<int64_t, int>>& c = changes[policy];
+    std::stable_sort(c.begin(), c.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    ActivePoint last = lines[policy].empty() ? ActivePoint{} : lines[policy].back();
+    for (const auto& [at, delta] : c) {
+      last.time_ms = at;
+      last.active = std::max<int64_t>(0, last.active + delta);
+      add(lines[policy], last);
+    }
+  }
+  return lines;
+}
+
 Result<TimelineFigures> WriteTimeline(const Reader& r, const TimelineOptions& o,
                                       std::ostream& out) {
   if (r.empty()) return r.NoEntries();
@@ -136,51 +182,18 @@ Result<TimelineFigures> WriteTimeline(const Reader& r, const TimelineOptions& o,
     pack.Put(static_cast<uint64_t>(outcome | (why << 2)));
     previous = start;
   }
-  // Per policy: the active pulls and limit after each pacing pass, and the verdict that ended
-  // it; a point only where one of them changes.
-  std::vector<std::vector<const PassRecord*>> by_policy(h.policies.size());
-  for (const PassRecord& p : h.passes) {
-    if (p.active_before >= 0) by_policy[p.policy].push_back(&p);  // it evaluated a lane
-  }
-  pack.Put(by_policy.size());
+  std::vector<std::vector<ActivePoint>> lines = ActiveLines(h);
+  pack.Put(lines.size());
   size_t points = 0;
-  for (size_t policy = 0; policy < by_policy.size(); ++policy) {
-    std::vector<std::array<int64_t, 4>> series;
-    auto add = [&series](const std::array<int64_t, 4>& point) {
-      if (!series.empty() && series.back()[1] == point[1] && series.back()[2] == point[2] &&
-          series.back()[3] == point[3]) {
-        return;
-      }
-      series.push_back(point);
-    };
-    for (const PassRecord* p : by_policy[policy])
-      add({p->time_ms, p->active_after, p->limit, VerdictCode(p->blocking)});
-    // After the last pass that decided something, pulls still end: the line comes down with
-    // them rather than staying at the last pass's count. A pull moved here with its CachedImage
-    // counts here when it ends.
-    if (!series.empty()) {
-      std::vector<int64_t> ends;
-      for (const PullRecord& pull : h.pulls) {
-        if (pull.end_policy == static_cast<int>(policy) && pull.end_ms > series.back()[0]) {
-          ends.push_back(pull.end_ms);
-        }
-      }
-      std::sort(ends.begin(), ends.end());
-      std::array<int64_t, 4> last = series.back();
-      for (int64_t end : ends) {
-        last[0] = end;
-        last[1] = std::max<int64_t>(0, last[1] - 1);
-        add(last);
-      }
-    }
+  for (const std::vector<ActivePoint>& series : lines) {
     pack.Put(series.size());
     int64_t last = t0;
-    for (const auto& s : series) {
-      pack.PutTime(s[0] - last);
-      last = std::max(last, s[0]);
-      pack.Put(static_cast<uint64_t>(s[1]));
-      pack.Put(static_cast<uint64_t>(s[2]));
-      pack.Put(static_cast<uint64_t>(s[3]));
+    for (const ActivePoint& p : series) {
+      pack.PutTime(p.time_ms - last);
+      last = std::max(last, p.time_ms);
+      pack.Put(static_cast<uint64_t>(p.active));
+      pack.Put(static_cast<uint64_t>(p.limit));
+      pack.Put(static_cast<uint64_t>(VerdictCode(p.blocking)));
     }
     points += series.size();
   }

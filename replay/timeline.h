@@ -5,10 +5,13 @@
 // or node) smoothly. The data is packed (varints, base64) to keep the file small.
 #pragma once
 
+#include <cstdint>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
+#include "replay/history.h"
 #include "replay/reader.h"
 
 namespace drop::replay {
@@ -22,6 +25,20 @@ struct TimelineOptions {
 struct TimelineFigures {
   size_t lanes = 0, spans = 0, passes = 0, bytes = 0;
 };
+
+// A point of a policy's line of active pulls against its limit: after a pacing pass of the
+// policy, with the verdict that ended it, or, past its last pass, where a pull it counted ended
+// or moved away with its CachedImage, or one moved in.
+struct ActivePoint {
+  int64_t time_ms = 0;
+  int64_t active = 0, limit = 0;
+  v1::Verdict blocking = v1::VERDICT_UNKNOWN;
+  bool operator==(const ActivePoint&) const = default;
+};
+
+// Each policy's line (by policy id), a point only where the count, the limit or the verdict
+// changes.
+std::vector<std::vector<ActivePoint>> ActiveLines(const History& history);
 
 Result<TimelineFigures> WriteTimeline(const Reader& reader, const TimelineOptions& options,
                                       std::ostream& out);

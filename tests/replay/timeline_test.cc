@@ -1,5 +1,7 @@
 // drop-replay timeline: one self-contained HTML file that headless Chromium renders to a PNG,
 // drawing its lanes without a script error.
+#include "replay/timeline.h"
+
 #include <gtest/gtest.h>
 
 #include <regex>
@@ -85,10 +87,10 @@ TEST(Timeline, AHistoryThatSkimsTheJournalKeepsWhatOneThatDecodesItWholeDoes) {
     std::vector<std::string> out;
     for (const PullRecord& p : h.pulls) {
       out.push_back(h.images[p.image] + " " + h.nodes[p.node] + " " + h.policies[p.policy] + " " +
-                    h.policies[p.end_policy] + " " + p.pod + " " + std::to_string(p.start_seq) +
-                    " " + std::to_string(p.start_ms) + " " + std::to_string(p.trigger_seq) + " " +
-                    std::to_string(p.wait_from_ms) + " " + std::to_string(p.end_ms) + " " +
-                    v1::Outcome_Name(p.outcome) + " " + p.reason);
+                    h.policies[p.policy_at_end()] + " " + p.pod + " " +
+                    std::to_string(p.start_seq) + " " + std::to_string(p.start_ms) + " " +
+                    std::to_string(p.trigger_seq) + " " + std::to_string(p.wait_from_ms) + " " +
+                    std::to_string(p.end_ms) + " " + v1::Outcome_Name(p.outcome) + " " + p.reason);
     }
     return out;
   };
@@ -106,8 +108,9 @@ TEST(Timeline, AHistoryThatSkimsTheJournalKeepsWhatOneThatDecodesItWholeDoes) {
 }
 
 // A CachedImage moved to another PullPolicy takes its pulls in flight along (the core counts
-// them there): when they end, they lower the new policy's line of active pulls, not the old one's.
-TEST(Timeline, APullMovedWithItsCachedImageEndsUnderItsNewPolicy) {
+// them there): the old policy's line falls at the move, and the pulls lower the new one's when
+// they end.
+TEST(Timeline, PullsMovedWithTheirCachedImageCountUnderItsNewPolicy) {
   constexpr int64_t kSec = 1000;
   testing::World w;
   for (int i = 0; i < 6; ++i)
@@ -118,6 +121,7 @@ TEST(Timeline, APullMovedWithItsCachedImageEndsUnderItsNewPolicy) {
   w.SetBehaviour([](const v1::Pod&) { return testing::Pull{testing::Pull::kSucceed, 20 * kSec}; });
   w.Start();
   w.RunFor(kSec);
+  const int64_t moved_at = w.now();
   w.PutImage(testing::ImageBuilder("moved", "moved:1").Policy("narrow"));
   w.RunFor(120 * kSec);
   TempDir dir;
@@ -131,9 +135,34 @@ TEST(Timeline, APullMovedWithItsCachedImageEndsUnderItsNewPolicy) {
   for (size_t i = 0; i < h->pulls.size(); ++i) {
     const PullRecord& p = h->pulls[i];
     EXPECT_GT(p.end_ms, 0) << p.pod;
-    // The first four started under wide and ended under narrow; the last two started there.
+    // The first four started under wide and moved; the last two started under narrow.
     EXPECT_EQ(h->policies[p.policy], i < 4 ? "wide" : "narrow") << p.pod;
-    EXPECT_EQ(h->policies[p.end_policy], "narrow") << p.pod;
+    EXPECT_EQ(p.moves.size(), i < 4 ? 1u : 0u) << p.pod;
+    EXPECT_EQ(h->policies[p.policy_at_end()], "narrow") << p.pod;
+  }
+
+  std::vector<std::vector<ActivePoint>> lines = ActiveLines(*h);
+  auto text = [](const std::vector<ActivePoint>& line) {
+    std::string s;
+    for (const ActivePoint& p : line)
+      s += std::to_string(p.time_ms) + ":" + std::to_string(p.active) + "/" +
+           std::to_string(p.limit) + " ";
+    return s;
+  };
+  const std::vector<ActivePoint>& wide = lines[h->policies.Find("wide")];
+  const std::vector<ActivePoint>& narrow = lines[h->policies.Find("narrow")];
+  ASSERT_FALSE(wide.empty());
+  ASSERT_FALSE(narrow.empty());
+  EXPECT_EQ(wide.front().active, 4) << text(wide);
+  EXPECT_EQ(wide.back().active, 0) << text(wide);
+  EXPECT_EQ(wide.back().time_ms, moved_at)
+      << "wide counts none of them from the move on: " << text(wide);
+  EXPECT_EQ(narrow.back().active, 0) << text(narrow);
+  for (const ActivePoint& p : narrow) {
+    EXPECT_LE(p.active, 4) << text(narrow);
+    if (p.time_ms > moved_at && p.time_ms < moved_at + 19 * kSec) {
+      EXPECT_EQ(p.active, 4) << "the four moved pulls run on under narrow: " << text(narrow);
+    }
   }
 }
 
