@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/chars.h"
 #include "core/hash.h"
 #include "core/validation.h"
 
@@ -36,8 +37,7 @@ std::string LabelValue(std::string_view s) {
   // Keep a readable prefix of valid characters and make it unique with a hash of the whole.
   std::string prefix;
   for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.';
+    bool ok = IsAlnum(c) || c == '-' || c == '_' || c == '.';
     if (ok && prefix.size() < 52) prefix += c;
   }
   while (!prefix.empty() && !IsLabelValue(prefix.substr(0, 1)))

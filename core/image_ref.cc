@@ -2,20 +2,12 @@
 
 #include <algorithm>
 
+#include "core/chars.h"
 #include "core/hash.h"
 
 namespace drop {
 namespace {
 
-bool IsLowerAlnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-bool IsAlnum(char c) {
-  return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z');
-}
-bool IsHex(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
 bool IsWord(char c) {
   return IsAlnum(c) || c == '_';
 }

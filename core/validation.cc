@@ -2,22 +2,19 @@
 
 #include <algorithm>
 
+#include "core/chars.h"
 #include "core/image_ref.h"
 #include "core/state.h"
 
 namespace drop {
 namespace {
 
-bool IsAlnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
 // Lowercase alphanumerics, '-' and '.', starting and ending with an alphanumeric, at most 253.
 bool IsDnsSubdomain(std::string_view s) {
   if (s.empty() || s.size() > 253) return false;
-  auto lower = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  return lower(s.front()) && lower(s.back()) &&
-         std::all_of(s.begin(), s.end(), [&](char c) { return lower(c) || c == '-' || c == '.'; });
+  return IsLowerAlnum(s.front()) && IsLowerAlnum(s.back()) &&
+         std::all_of(s.begin(), s.end(),
+                     [](char c) { return IsLowerAlnum(c) || c == '-' || c == '.'; });
 }
 
 }  // namespace

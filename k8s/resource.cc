@@ -1,5 +1,7 @@
 #include "k8s/resource.h"
 
+#include "core/chars.h"
+
 namespace drop::k8s {
 
 std::string Resource::ApiVersion() const {
@@ -39,8 +41,7 @@ std::string QueryEscape(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (unsigned char c : s) {
-    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '-' || c == '_' || c == '.' || c == '~';
+    bool plain = IsAlnum(static_cast<char>(c)) || c == '-' || c == '_' || c == '.' || c == '~';
     if (plain) {
       out.push_back(static_cast<char>(c));
     } else {
