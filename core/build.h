@@ -6,6 +6,6 @@
 
 namespace drop {
 
-extern const char kBuild[];  // defined in the generated build_id.cc (library drop_build)
+extern const char kBuild[];  // defined in the generated core/build_id.cc (library drop_build)
 
 }  // namespace drop

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "core/build.h"
+#include "core/chars.h"
 #include "core/duration.h"
 #include "core/image_ref.h"
 #include "k8s/client.h"
@@ -19,9 +20,10 @@ namespace {
 
 // A namespace name: a DNS-1123 label, as the API server requires.
 std::string CheckNamespace(std::string& name) {
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  bool ok = !name.empty() && name.size() <= 63 && alnum(name.front()) && alnum(name.back()) &&
-            std::all_of(name.begin(), name.end(), [&](char c) { return alnum(c) || c == '-'; });
+  bool ok = !name.empty() && name.size() <= 63 && drop::IsLowerAlnum(name.front()) &&
+            drop::IsLowerAlnum(name.back()) && std::all_of(name.begin(), name.end(), [](char c) {
+              return drop::IsLowerAlnum(c) || c == '-';
+            });
   if (ok) return "";
   return "'" + name +
          "' is not a namespace name: at most 63 lowercase letters, digits and '-', starting and "

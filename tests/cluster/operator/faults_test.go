@@ -53,6 +53,7 @@ func verifyJournal(t *testing.T, c *testkit.Cluster, journal string, names ...st
 	if out, err := exec.Command(replay, "--journal", journal, "verify").CombinedOutput(); err != nil {
 		t.Errorf("drop-replay verify: %v\n%s", err, out)
 	}
+	checkRecordedBuild(t, replay, journal)
 	checkStateAtWrites(t, c, replay, journal, 25)
 	for _, name := range names {
 		out, err := exec.Command(replay, "--journal", journal, "state", "cachedimage/"+name, "-o", "json").Output()
@@ -73,6 +74,44 @@ func verifyJournal(t *testing.T, c *testkit.Cluster, journal string, names ...st
 			t.Errorf("cachedimage/%s: the journal folds to %s %d/%d, the cluster holds %s %d/%d (or their cachedNodes differ)",
 				name, got.Phase, got.NodesReady, got.NodesTargeted, want.Phase, want.NodesReady, want.NodesTargeted)
 		}
+	}
+}
+
+// checkRecordedBuild: every start of the operator recorded its build, as its --version names
+// it, and drop-replay of the same build names itself alike.
+func checkRecordedBuild(t *testing.T, replay, journal string) {
+	t.Helper()
+	version := func(bin string) string {
+		out, err := exec.Command(bin, "--version").Output()
+		if err != nil {
+			t.Fatalf("%s --version: %v", bin, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	build := version(filepath.Join(buildDir(t), "drop-controller-manager"))
+	if got := version(replay); got != build {
+		t.Errorf("drop-replay --version says %q, drop-controller-manager --version %q: one build names itself alike", got, build)
+	}
+	// The tests run in the source tree (tests/cluster/operator): built from git, the build names
+	// its commit.
+	if _, err := os.Stat("../../../.git"); err == nil && !strings.Contains(build, "+g") {
+		t.Errorf("drop-controller-manager --version says %q: a build from git names its commit", build)
+	}
+	out, err := exec.Command(replay, "--journal", journal, "info", "-o", "json").Output()
+	if err != nil {
+		t.Fatalf("drop-replay info: %v", err)
+	}
+	var info struct {
+		RecordedBy []struct {
+			Build  string `json:"build"`
+			Starts int    `json:"starts"`
+		} `json:"recordedBy"`
+	}
+	if err := json.Unmarshal(out, &info); err != nil {
+		t.Fatalf("drop-replay info -o json: %v\n%s", err, out)
+	}
+	if len(info.RecordedBy) != 1 || info.RecordedBy[0].Build != build || info.RecordedBy[0].Starts == 0 {
+		t.Errorf("drop-replay info: recorded by %+v; want every start by %s", info.RecordedBy, build)
 	}
 }
 
