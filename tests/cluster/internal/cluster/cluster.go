@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -151,7 +152,7 @@ func (e *StartError) Error() string {
 	return fmt.Sprintf("%s failed to start: %s\n--- last lines of %s ---\n%s", e.Component, e.Reason, e.Log, e.Tail)
 }
 
-// freePort picks a port nothing listens on and not in used, below the kernel's ephemeral range when it can. A
+// freePort picks a port nothing listens on and not among used, below the kernel's ephemeral range when it can. A
 // component restarts on its ports (etcd's data records its peer URL), and a port from the
 // ephemeral range can meanwhile become the local port of any outgoing connection on the machine:
 // etcd then fails to start with "address already in use".
@@ -211,9 +212,9 @@ func resolveScenario(file string, nodes int) (*scenario.Scenario, error) {
 //
 // A port is checked free when it is chosen and bound only when its component starts, so another
 // process on the machine can take it in between. A component that then fails on "address already
-// in use" is stopped with the rest, and the cluster starts again, within the same timeout: that
-// component's ports are chosen again, the others kept while free (etcd's data records its peer
-// URL; a cluster new to its directory starts its etcd afresh).
+// in use" is stopped with the rest, and the cluster starts again, within the same timeout. A
+// cluster new to its directory chooses that component's ports again and starts its etcd afresh;
+// one its directory already holds keeps every port still free (etcd's data records its peer URL).
 func Up(ctx context.Context, opts Options) (*State, error) {
 	if opts.Out == nil {
 		opts.Out = os.Stdout
@@ -226,9 +227,10 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	_, noState := LoadState(opts.Dir)
+	_, err := LoadState(opts.Dir)
+	fresh := errors.Is(err, fs.ErrNotExist)
 	const attempts = 3
-	var taken []string // components that lost a port, whose ports are chosen again
+	var taken []string // components whose ports are chosen again
 	for attempt := 1; ; attempt++ {
 		st, err := up(ctx, opts, taken)
 		var se *StartError
@@ -236,8 +238,12 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 			return st, err
 		}
 		fmt.Fprintf(opts.Notes, "%s: its port was taken before it could bind it; starting the cluster again\n", se.Component)
-		taken = append(taken, se.Component)
-		if noState != nil {
+		// A cluster its directory already holds keeps the ports still free (etcd's data records
+		// its peer URL); a new one chooses the component's ports again.
+		if fresh {
+			taken = append(taken, se.Component)
+		}
+		if fresh {
 			if err := os.RemoveAll(filepath.Join(st.Dir, "etcd")); err != nil {
 				return st, err
 			}
@@ -654,11 +660,11 @@ func start(st *State, name string) error {
 	}
 	c.Pid = cmd.Process.Pid
 	// Reap it if it dies while we are still here; once we exit, init adopts it.
-	exited := make(chan struct{})
+	done := make(chan struct{})
 	startedMu.Lock()
-	started[c.Pid] = exited
+	started[c.Pid] = done
 	startedMu.Unlock()
-	go func() { _ = cmd.Wait(); close(exited) }()
+	go func() { _ = cmd.Wait(); close(done) }()
 	return st.save()
 }
 
@@ -756,7 +762,10 @@ func waitHealthy(ctx context.Context, st *State, name string, p *pki) error {
 			if name == Proxy {
 				if conn, err := net.DialTimeout("tcp", strings.TrimPrefix(st.ProxyURL, "https://"), time.Second); err == nil {
 					conn.Close()
-					return nil
+					if listensOn(c.Pid, st.Ports[Proxy]) {
+						return nil
+					}
+					lastErr = fmt.Sprintf("%s answers, but not from pid %d", st.ProxyURL, c.Pid)
 				}
 			} else {
 				return nil
@@ -789,19 +798,18 @@ func waitHealthy(ctx context.Context, st *State, name string, p *pki) error {
 }
 
 // listensOn reports whether process pid holds the socket listening on TCP port `port`, by
-// /proc/net/tcp{,6} and the process's file descriptors; true when /proc cannot tell.
+// /proc/net/tcp{,6} and the process's file descriptors. A process that is gone holds nothing;
+// where /proc does not tell (no table lists a listener on the port), it is taken to.
 func listensOn(pid, port int) bool {
 	if pid <= 0 || port <= 0 {
 		return true
 	}
 	inodes := map[string]bool{}
-	readable := false
 	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		b, err := os.ReadFile(table)
 		if err != nil {
 			continue
 		}
-		readable = true
 		for _, line := range strings.Split(string(b), "\n")[1:] {
 			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
 			f := strings.Fields(line)
@@ -814,9 +822,12 @@ func listensOn(pid, port int) bool {
 			}
 		}
 	}
-	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if !readable || err != nil {
+	if len(inodes) == 0 {
 		return true
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return false
 	}
 	for _, fd := range fds {
 		if target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && inodes[target] {
