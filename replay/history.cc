@@ -254,13 +254,14 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
             l.phase.clear();
           }
           // After the core folds a CachedImage, its pods count against its policy (see
-          // ApplyCachedImage): a pull in flight moves with it.
-          if (!deleted) {
+          // ApplyCachedImage): a pull in flight moves with it. Its pulls are under its last
+          // policy, except when it is new to the history (pods can come before their CachedImage).
+          if (!deleted && (fresh || l.policy != c.spec().pull_policy_ref())) {
             const int to = h.policies.Id(c.spec().pull_policy_ref());
             for (const auto& [pod, at] : open) {
               PullRecord& pull = h.pulls[at];
               if (pull.image == id && pull.end_ms == 0 && pull.policy_at_end() != to) {
-                pull.moves.emplace_back(now, to);
+                pull.moves.push_back({now, e.seq(), to});
               }
             }
           }
@@ -371,6 +372,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
         // (measured from the kubelet's finishedAt) tells.
         pull.end_ms =
             out.duration_ms() > 0 ? std::min(now, pull.start_ms + out.duration_ms()) : now;
+        pull.end_seq = e.seq();
         pull.outcome = out.outcome();
         pull.reason = out.reason();
         pull.message = out.message();

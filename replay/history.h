@@ -41,15 +41,21 @@ struct PodReport {
 struct PullRecord {
   int image = -1, node = -1, policy = -1;  // policy: the one it started under
   // While it ran its CachedImage moved to another PullPolicy, and its count went along (see
-  // ApplyCachedImage): when, and to which, in time order.
-  std::vector<std::pair<int64_t, int>> moves;
-  int policy_at_end() const { return moves.empty() ? policy : moves.back().second; }
+  // ApplyCachedImage): at which entry, and to which policy, in journal order.
+  struct Move {
+    int64_t at_ms;
+    uint64_t seq;
+    int to;
+  };
+  std::vector<Move> moves;
+  int policy_at_end() const { return moves.empty() ? policy : moves.back().to; }
   std::string pod;
   uint64_t start_seq = 0;  // the CreatePod entry
   int64_t start_ms = 0;
   uint64_t trigger_seq = 0;  // the input that triggered the pacing pass that started it
   int64_t wait_from_ms = 0;  // since when the node was waiting for this pull (see Wants)
   int64_t end_ms = 0;        // when drop decided the outcome; 0: unfinished at the end
+  uint64_t end_seq = 0;      // the Outcome entry
   v1::Outcome outcome = v1::OUTCOME_UNKNOWN;
   std::string reason, message;
   int64_t duration_ms = 0;

@@ -90,29 +90,41 @@ std::vector<std::vector<ActivePoint>> ActiveLines(const History& h) {
     }
   }
   // After a policy's last pass that decided something its pulls still end, and move with their
-  // CachedImages: the line follows them rather than stay at the last pass's count.
-  std::vector<std::vector<std::pair<int64_t, int>>> changes(lines.size());
-  auto change = [&](int policy, int64_t at, int delta) {
-    const std::vector<ActivePoint>& line = lines[policy];
-    if (!line.empty() && at > line.back().time_ms) changes[policy].emplace_back(at, delta);
+  // CachedImages: the line follows them, in journal order, rather than stay at the last pass's
+  // count. (A policy with no such pass has no line to follow.)
+  std::vector<uint64_t> last_pass(lines.size(), 0);
+  for (const PassRecord& p : h.passes) {
+    if (p.active_before >= 0) last_pass[p.policy] = std::max(last_pass[p.policy], p.reconcile_id);
+  }
+  struct Change {
+    uint64_t seq;
+    int64_t at_ms;
+    int delta;
+  };
+  std::vector<std::vector<Change>> changes(lines.size());
+  auto change = [&](int policy, uint64_t seq, int64_t at, int delta) {
+    if (!lines[policy].empty() && seq > last_pass[policy]) {
+      changes[policy].push_back({seq, at, delta});
+    }
   };
   for (const PullRecord& pull : h.pulls) {
     int under = pull.policy;
-    for (const auto& [at, to] : pull.moves) {
-      change(under, at, -1);
-      change(to, at, +1);
-      under = to;
+    for (const PullRecord::Move& m : pull.moves) {
+      change(under, m.seq, m.at_ms, -1);
+      change(m.to, m.seq, m.at_ms, +1);
+      under = m.to;
     }
-    if (pull.end_ms > 0) change(under, pull.end_ms, -1);
+    if (pull.end_ms > 0) change(under, pull.end_seq, pull.end_ms, -1);
   }
   for (size_t policy = 0; policy < lines.size(); ++policy) {
-    std::vector<std::pair<int64_t, int>>& c = changes[policy];
-    std::stable_sort(c.begin(), c.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<Change>& c = changes[policy];
+    std::sort(c.begin(), c.end(), [](const Change& a, const Change& b) { return a.seq < b.seq; });
     ActivePoint last = lines[policy].empty() ? ActivePoint{} : lines[policy].back();
-    for (const auto& [at, delta] : c) {
-      last.time_ms = at;
-      last.active = std::max<int64_t>(0, last.active + delta);
+    for (const Change& x : c) {
+      // A pull a relist found ended is dated to the kubelet's finish, which can come before
+      // the entry that recorded it: the line does not go back in time.
+      last.time_ms = std::max(last.time_ms, x.at_ms);
+      last.active = std::max<int64_t>(0, last.active + x.delta);
       add(lines[policy], last);
     }
   }

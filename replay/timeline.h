@@ -27,8 +27,9 @@ struct TimelineFigures {
 };
 
 // A point of a policy's line of active pulls against its limit: after a pacing pass of the
-// policy, with the verdict that ended it, or, past its last pass, where a pull it counted ended
-// or moved away with its CachedImage, or one moved in.
+// policy that evaluated a lane, with the verdict that ended it, or, past the last such pass, where
+// a pull it counted ended or moved away with its CachedImage, or one moved in. A policy with no
+// such pass has no line.
 struct ActivePoint {
   int64_t time_ms = 0;
   int64_t active = 0, limit = 0;

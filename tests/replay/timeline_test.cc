@@ -166,5 +166,45 @@ TEST(Timeline, PullsMovedWithTheirCachedImageCountUnderItsNewPolicy) {
   }
 }
 
+// Past a policy's last pass, its line follows its pulls in journal order: down at an end (one in
+// the same millisecond as the pass, journaled after it, included) and at a move out, up at a move
+// in, and never back in time for an end a relist dated before the move that preceded it.
+TEST(Timeline, APolicysLineFollowsItsPullsInJournalOrderAfterItsLastPass) {
+  History h;
+  const int a = h.policies.Id("a"), b = h.policies.Id("b");
+  auto pass = [&](int policy, uint64_t seq, int64_t at, int active, int limit) {
+    PassRecord p;
+    p.policy = policy;
+    p.reconcile_id = seq;
+    p.time_ms = at;
+    p.active_before = p.active_after = active;
+    p.limit = limit;
+    h.passes.push_back(p);
+  };
+  auto pull = [&](int policy, int64_t end_ms, uint64_t end_seq) -> PullRecord& {
+    PullRecord p;
+    p.policy = policy;
+    p.end_ms = end_ms;
+    p.end_seq = end_seq;
+    h.pulls.push_back(p);
+    return h.pulls.back();
+  };
+  pass(a, 10, 100, 3, 3);
+  pass(b, 12, 100, 1, 2);
+  pull(a, 100, 11);                                // ends in the pass's millisecond, after it
+  pull(a, 150, 30).moves.push_back({200, 20, b});  // moves to b, then found ended at 150
+  pull(b, 300, 40);
+  pull(a, 0, 0);  // still running at the end
+  std::vector<std::vector<ActivePoint>> lines = ActiveLines(h);
+  auto text = [](const std::vector<ActivePoint>& line) {
+    std::string s;
+    for (const ActivePoint& p : line)
+      s += std::to_string(p.time_ms) + ":" + std::to_string(p.active) + " ";
+    return s;
+  };
+  EXPECT_EQ(text(lines[a]), "100:3 100:2 200:1 ");
+  EXPECT_EQ(text(lines[b]), "100:1 200:2 200:1 300:0 ");
+}
+
 }  // namespace
 }  // namespace drop::replay
