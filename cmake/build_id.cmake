@@ -1,14 +1,21 @@
 # Writes OUT, the definition of drop::kBuild (core/build.h): VERSION and, when SRC is the top of
-# a git work tree (its own .git, not a repository around it), the commit built as semver build metadata: "0.1.0+g1a2b3c4d5e6f", with
-# ".dirty" when tracked files differ from it. BUILD_ID, when given (a build without git), is used
-# as it is. OUT is rewritten only when it changes, so a build of the same commit recompiles
-# nothing.
+# a git work tree (its own .git, not a repository around it), the commit built as semver build
+# metadata: "0.1.0+g1a2b3c4d5e6f", with ".dirty" when tracked files differ from it. BUILD_ID
+# (-DDROP_BUILD_ID), when given, is used as it is. OUT is rewritten only when it changes, so a
+# build of the same commit recompiles nothing.
 set(build "${VERSION}")
 if(NOT BUILD_ID STREQUAL "")
+  if(NOT BUILD_ID MATCHES "^[A-Za-z0-9][A-Za-z0-9.+_-]*$")
+    message(FATAL_ERROR "DROP_BUILD_ID '${BUILD_ID}': use letters, digits and . + _ - only, "
+                        "e.g. ${VERSION}+g<commit>")
+  endif()
   set(build "${BUILD_ID}")
-else()
+elseif(EXISTS "${SRC}/.git")
   find_program(GIT git)
-  if(GIT AND EXISTS "${SRC}/.git")
+  if(NOT GIT)
+    message(WARNING "drop's build id: ${SRC} is a git work tree but there is no git program, so "
+                    "the build is recorded as ${VERSION} alone (-DDROP_BUILD_ID=... names it)")
+  else()
     execute_process(COMMAND "${GIT}" -C "${SRC}" rev-parse --short=12 HEAD
                     OUTPUT_VARIABLE commit ERROR_VARIABLE err RESULT_VARIABLE rc
                     OUTPUT_STRIP_TRAILING_WHITESPACE)

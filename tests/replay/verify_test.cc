@@ -498,6 +498,29 @@ TEST(Verify, AnAlteredPacingDecisionIsCaughtAtItsSequenceNumber) {
   EXPECT_NE(r.out.find(matched), std::string::npos) << matched << "\n" << r.out;
 }
 
+// A divergence on a journal this very build recorded is no change between builds, unless the
+// build has local changes, which two builds can name alike.
+TEST(Verify, ADivergenceOnAJournalOfThisBuildNamesNoOtherBuild) {
+  TempDir dir;
+  std::vector<v1::Entry> journal = Demo();
+  for (v1::Entry& e : journal) {
+    if (e.has_started()) e.mutable_started()->mutable_config()->set_version(kBuild);
+  }
+  ASSERT_TRUE(testing::WriteJournal(journal, dir / "j").ok());
+  uint64_t seq = Nth(journal, 0, [](const v1::Entry& e) {
+    return e.has_pacing() && e.pacing().verdict() == v1::WAIT_CONCURRENCY;
+  });
+  RewriteEntry(dir / "j", seq, [](v1::Entry* e) { e->mutable_pacing()->set_active(4); });
+  testing::Run r = Replay(dir / "j", {"verify"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_EQ(r.out.find("recorded by drop"), std::string::npos) << r.out;
+  const bool dirty = std::string_view(kBuild).ends_with(".dirty");
+  EXPECT_EQ(r.out.find("The input was recorded by a build named as this one, " +
+                       std::string(kBuild) + ", which has local changes") != std::string::npos,
+            dirty)
+      << r.out;
+}
+
 TEST(Verify, AnAlteredStatusWriteIsCaughtAtItsSequenceNumber) {
   TempDir dir;
   ASSERT_TRUE(testing::WriteJournal(Demo(), dir / "j").ok());
