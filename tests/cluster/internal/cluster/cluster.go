@@ -152,10 +152,10 @@ func (e *StartError) Error() string {
 	return fmt.Sprintf("%s failed to start: %s\n--- last lines of %s ---\n%s", e.Component, e.Reason, e.Log, e.Tail)
 }
 
-// freePort picks a port nothing listens on and not among used, below the kernel's ephemeral range when it can. A
-// component restarts on its ports (etcd's data records its peer URL), and a port from the
-// ephemeral range can meanwhile become the local port of any outgoing connection on the machine:
-// etcd then fails to start with "address already in use".
+// freePort picks a port nothing listens on and not among used, below the kernel's ephemeral
+// range when it can. A component restarts on its ports (etcd's data records its peer URL), and a
+// port from the ephemeral range can meanwhile become the local port of any outgoing connection on
+// the machine: etcd then fails to start with "address already in use".
 func freePort(used map[int]bool) (int, error) {
 	const lowest = 10000
 	if first := ephemeralFirst(); first > lowest {
@@ -239,11 +239,10 @@ func Up(ctx context.Context, opts Options) (*State, error) {
 		}
 		fmt.Fprintf(opts.Notes, "%s: its port was taken before it could bind it; starting the cluster again\n", se.Component)
 		// A cluster its directory already holds keeps the ports still free (etcd's data records
-		// its peer URL); a new one chooses the component's ports again.
+		// its peer URL); a new one chooses the component's ports again, and its etcd, which holds
+		// nothing yet, starts afresh.
 		if fresh {
 			taken = append(taken, se.Component)
-		}
-		if fresh {
 			if err := os.RemoveAll(filepath.Join(st.Dir, "etcd")); err != nil {
 				return st, err
 			}
