@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,6 +29,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"drop.io/tests/cluster/internal/cluster"
 	"drop.io/tests/cluster/internal/testkit"
 )
 
@@ -98,13 +98,20 @@ func serviceAccountKubeconfig(t *testing.T, c *testkit.Cluster) string {
 	return path
 }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// freePorts gives n distinct ports nothing listens on, below the ephemeral range (the operator is
+// restarted on them).
+func freePorts(t *testing.T, n int) []int {
+	used := map[int]bool{}
+	var ports []int
+	for range n {
+		p, err := cluster.FreePort(used)
+		if err != nil {
+			t.Fatal(err)
+		}
+		used[p] = true
+		ports = append(ports, p)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // operator is one drop-controller-manager process (and its successors after restarts), all
@@ -124,8 +131,9 @@ type operator struct {
 
 func startOperator(t *testing.T, c *testkit.Cluster, kubeconfig string, extra ...string) *operator {
 	t.Helper()
+	ports := freePorts(t, 2)
 	o := &operator{t: t, bin: filepath.Join(buildDir(t), "drop-controller-manager"),
-		journal: filepath.Join(c.Dir, "journal"), metricsPort: freePort(t), healthPort: freePort(t)}
+		journal: filepath.Join(c.Dir, "journal"), metricsPort: ports[0], healthPort: ports[1]}
 	if _, err := os.Stat(o.bin); err != nil {
 		t.Fatalf("drop-controller-manager not built: %v", err)
 	}

@@ -179,6 +179,10 @@ func freePort(used map[int]bool) (int, error) {
 	return 0, fmt.Errorf("no free port on 127.0.0.1")
 }
 
+// FreePort is freePort for other processes' tests (the operator's metrics and health ports): a
+// port that outgoing connections do not take while a test restarts a process on it.
+func FreePort(used map[int]bool) (int, error) { return freePort(used) }
+
 // ephemeralFirst is the first port of the range the kernel gives outgoing connections (0 when
 // it cannot be read).
 func ephemeralFirst() int {
