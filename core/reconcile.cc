@@ -305,7 +305,13 @@ v1::CachedImageStatus StatusBesidesNodes(const v1::State& state, const ImageView
 
   s.set_consecutive_failures(image.consecutive_failures());
   const v1::PullPolicySpec& policy = view.effective_policy();
+  // When pacing or backoff next lets it pull: its backoff's end, or the end of the policy's least
+  // delay between creations when the last pacing pass held it there. (Behind another image's
+  // turn, or waiting for a slot, it has no time to give.)
   int64_t until = BackoffUntil(policy.backoff(), image);
+  if (image.has_last_wait() && image.last_wait().verdict() == v1::WAIT_MIN_DELAY) {
+    until = std::max(until, image.last_wait().not_before_ms());
+  }
   if (until > now && s.nodes_ready() < s.nodes_targeted()) s.set_next_pull_time_ms(until);
 
   v1::Condition c;

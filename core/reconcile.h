@@ -42,7 +42,10 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view i
                                       DecisionForm form = DecisionForm::kFull);
 
 // The status the CachedImage should have at `now`: what drop writes, and what `drop-replay state`
-// shows. lastTransitionTime carries over from the status drop last wrote.
+// shows. lastTransitionTime carries over from the status drop last wrote. nextPullTime, while
+// nodes still lack the image, is its backoff's end, or the end of the policy's least delay between
+// creations when the last pacing pass held it there (the step reconciles an image again after a
+// pass records such a wait for it).
 v1::CachedImageStatus DesiredStatus(const v1::State& state, const ImageView& view, int64_t now);
 
 // The status drop last wrote, or else the one last read from the API server; compact (see

@@ -210,7 +210,22 @@ std::vector<v1::Entry> Step(const v1::Entry& input, v1::State* state, Index* ind
       record(AccountPulls(*state, key.name(), now, index), id);
       record(ReconcileImage(*state, key.name(), now, index, form), id);
     } else {
-      record(PacePolicy(*state, key.name(), now, index), id);
+      std::vector<v1::Entry> paced = PacePolicy(*state, key.name(), now, index);
+      // A wait recorded for an image can move its status's nextPullTime (see StatusBesidesNodes):
+      // a wait on the least delay sets it, another wait may clear it. The image's reconcile,
+      // which ran before this pass if at all, runs again.
+      std::vector<std::string> waited;
+      for (const v1::Entry& d : paced) {
+        if (!d.has_pacing() || d.pacing().verdict() == v1::START) continue;
+        const v1::ImageRecord* image = Find(state->images(), d.pacing().cached_image());
+        if (image != nullptr && (d.pacing().verdict() == v1::WAIT_MIN_DELAY ||
+                                 CurrentStatus(*image).next_pull_time_ms() > 0)) {
+          waited.push_back(d.pacing().cached_image());
+        }
+      }
+      record(std::move(paced), id);
+      for (const std::string& image : waited)
+        record(ReconcileImage(*state, image, now, index, form), id);
     }
     if (out.size() == at) {
       --seq;  // nothing decided: give the number back

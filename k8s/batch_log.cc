@@ -111,6 +111,8 @@ void BatchLog::operator()(std::span<const v1::Entry> batch) {
           log.Info("deleting drop pod", std::move(f));
         } else if (a.has_patch_status()) {
           const v1::CachedImageStatus& s = a.patch_status().status();
+          // A pacing pass writes the status of an image it held (its nextPullTime) too.
+          f["cachedimage"] = a.patch_status().cached_image();
           f["phase"] = s.phase();
           f["nodesReady"] = s.nodes_ready();
           f["nodesTargeted"] = s.nodes_targeted();

@@ -268,6 +268,30 @@ TEST(Phase, APodThatFailsBeforeItsContainerRanIsNotGivenAnExitCode) {
             "evicted, or its node lost?");
 }
 
+// nextPullTime is "when pacing or backoff next allows a pull, if waiting" (DESIGN.md section 1):
+// an image the policy's least delay between creations holds gives the time the delay ends.
+TEST(Phase, AnImageHeldByThePolicysMinimumDelayGivesWhenItPullsNext) {
+  World w;
+  for (int i = 0; i < 3; ++i)
+    w.PutNode(NodeBuilder("n" + std::to_string(i)));
+  w.PutPolicy(PolicyBuilder("p", 5, 30 * kSec));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, 5 * kSec}; });
+  w.Start();
+  w.RunFor(10 * kSec);
+  ASSERT_EQ(w.creations().size(), 1u);
+  const int64_t first = w.creations()[0].at;
+  EXPECT_EQ(w.Image("web").status().next_pull_time_ms(), first + 30 * kSec);
+  w.RunFor(30 * kSec);
+  ASSERT_EQ(w.creations().size(), 2u);
+  EXPECT_EQ(w.creations()[1].at, first + 30 * kSec);
+  EXPECT_EQ(w.Image("web").status().next_pull_time_ms(), first + 60 * kSec);
+  w.RunFor(60 * kSec);
+  ASSERT_EQ(w.creations().size(), 3u);
+  EXPECT_EQ(w.Image("web").status().phase(), "Ready");
+  EXPECT_EQ(w.Image("web").status().next_pull_time_ms(), 0) << "nothing is waiting";
+}
+
 TEST(Phase, DegradedAfterMaxConsecutiveFailuresThenHealsOnSuccess) {
   World w;
   for (int i = 0; i < 6; ++i)

@@ -223,7 +223,7 @@ TEST(BatchLog, EveryActionLineCarriesControllerReconcileIdAndObject) {
   }
   close(fds[1]);
   std::string out = ReadAll(fds[0]);
-  int creates = 0, failures = 0;
+  int creates = 0, failures = 0, policy_writes = 0;
   for (size_t at = 0, next; at < out.size(); at = next + 1) {
     next = out.find('\n', at);
     boost::json::object line = boost::json::parse(out.substr(at, next - at)).as_object();
@@ -238,6 +238,11 @@ TEST(BatchLog, EveryActionLineCarriesControllerReconcileIdAndObject) {
       uint64_t id = std::stoull(std::string(line.at("reconcileID").as_string()));
       EXPECT_TRUE(Rollout().journal()[id - 1].has_reconcile());
     }
+    if (msg == "writing status") {
+      // A pacing pass writes the status of an image it held, too: the line names the image.
+      EXPECT_TRUE(line.contains("cachedimage")) << out.substr(at, next - at);
+      policy_writes += line.at("controller") == "pullpolicy";
+    }
     if (msg == "pull failed") {
       ++failures;
       EXPECT_EQ(line.at("level"), "warn");
@@ -248,6 +253,7 @@ TEST(BatchLog, EveryActionLineCarriesControllerReconcileIdAndObject) {
   }
   EXPECT_GT(creates, 6);
   EXPECT_GT(failures, 0);
+  EXPECT_GT(policy_writes, 0) << "a pass holding broken in its backoff writes its status";
 }
 
 TEST(BatchLog, AFailedWriteCarriesTheReconcileThatIssuedIt) {
