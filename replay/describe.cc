@@ -328,7 +328,9 @@ std::string Summary(const v1::Entry& e) {
         std::string reason = s.conditions_size() > 0 ? s.conditions(0).reason() : "";
         return "write status of cachedimage/" + a.patch_status().cached_image() + ": " + s.phase() +
                " " + std::to_string(s.nodes_ready()) + "/" + std::to_string(s.nodes_targeted()) +
-               (reason.empty() ? "" : " (" + reason + ")");
+               (reason.empty() ? "" : " (" + reason + ")") +
+               (s.next_pull_time_ms() > 0 ? ", next pull " + FormatTimeMillis(s.next_pull_time_ms())
+                                          : "");
       }
       if (a.has_emit_event()) {
         return "event " + a.emit_event().type() + " " + a.emit_event().reason() + ": " +

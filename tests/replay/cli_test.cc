@@ -90,6 +90,19 @@ TEST(Cli, VersionNamesTheBuildByItsCommit) {
   }
 }
 
+// A status write says when the image pulls next, where it says so (the demo's gentle policy
+// holds ml-runtime 2 s between creations).
+TEST(Cli, AStatusWriteInTheLogGivesItsNextPullTime) {
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(testing::DemoJournal(), dir / "j").ok());
+  testing::Run r = Replay(dir / "j", {"log", "--kind", "patch-status"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("write status of cachedimage/ml-runtime: Pulling 0/8 (Pulling), next pull "
+                       "2027-01-15T08:00:0"),
+            std::string::npos)
+      << r.out;
+}
+
 TEST(Cli, LogByReconcileIdShowsItsTriggerAndItsDecisionsOnly) {
   Recorded rec;
   const v1::Entry* start = nullptr;
