@@ -268,6 +268,18 @@ struct Headline {
   const char* reason() const { return ReasonName(why); }
 };
 
+// When the least delay between creations under its policy lets the image pull, if the last
+// pacing pass of that policy held it there; 0 otherwise.
+int64_t MinDelayUntil(const ImageView& view) {
+  const v1::ImageRecord& image = view.record();
+  const v1::PacingDecision& wait = image.last_wait();
+  if (!image.has_last_wait() || wait.verdict() != v1::WAIT_MIN_DELAY || view.policy() == nullptr ||
+      wait.policy() != image.object().spec().pull_policy_ref()) {
+    return 0;
+  }
+  return wait.not_before_ms();
+}
+
 Headline HeadlineOf(const ImageView& view, const Census& census) {
   const v1::ImageRecord& image = view.record();
   if (!view.spec_error().empty()) return {"Pending", "False", Why::kInvalidSpec};
@@ -308,10 +320,7 @@ v1::CachedImageStatus StatusBesidesNodes(const v1::State& state, const ImageView
   // When pacing or backoff next lets it pull: its backoff's end, or the end of the policy's least
   // delay between creations when the last pacing pass held it there. (Behind another image's
   // turn, or waiting for a slot, it has no time to give.)
-  int64_t until = BackoffUntil(policy.backoff(), image);
-  if (image.has_last_wait() && image.last_wait().verdict() == v1::WAIT_MIN_DELAY) {
-    until = std::max(until, image.last_wait().not_before_ms());
-  }
+  const int64_t until = std::max(BackoffUntil(policy.backoff(), image), MinDelayUntil(view));
   if (until > now && s.nodes_ready() < s.nodes_targeted()) s.set_next_pull_time_ms(until);
 
   v1::Condition c;
@@ -464,6 +473,12 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
     }
   }
 
+  // The status shows a least-delay wait's end as nextPullTime: at that end it goes, unless a pass
+  // holds the image again (which reconciles it at once).
+  if (const int64_t until = MinDelayUntil(view);
+      until > now && census.cached() < census.targeted()) {
+    wake = std::min(wake, until);
+  }
   if (!object.deleting()) {
     const Headline head = HeadlineOf(view, census);
     const v1::CachedImageStatus& current = CurrentStatus(*image);

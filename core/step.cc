@@ -211,15 +211,18 @@ std::vector<v1::Entry> Step(const v1::Entry& input, v1::State* state, Index* ind
       record(ReconcileImage(*state, key.name(), now, index, form), id);
     } else {
       std::vector<v1::Entry> paced = PacePolicy(*state, key.name(), now, index);
-      // A wait recorded for an image can move its status's nextPullTime (see StatusBesidesNodes):
-      // a wait on the least delay sets it, another wait may clear it. The image's reconcile,
-      // which ran before this pass if at all, runs again.
+      // A wait recorded for an image moves its status's nextPullTime (see StatusBesidesNodes)
+      // when it, or the wait it replaces, is on the least delay: the image's reconcile, which
+      // ran before this pass if at all, runs again.
       std::vector<std::string> waited;
       for (const v1::Entry& d : paced) {
         if (!d.has_pacing() || d.pacing().verdict() == v1::START) continue;
         const v1::ImageRecord* image = Find(state->images(), d.pacing().cached_image());
-        if (image != nullptr && (d.pacing().verdict() == v1::WAIT_MIN_DELAY ||
-                                 CurrentStatus(*image).next_pull_time_ms() > 0)) {
+        if (image == nullptr) continue;
+        const v1::PacingDecision& before = image->last_wait();
+        const bool was = image->has_last_wait() && before.verdict() == v1::WAIT_MIN_DELAY;
+        const bool is = d.pacing().verdict() == v1::WAIT_MIN_DELAY;
+        if ((was || is) && !(was && is && before.not_before_ms() == d.pacing().not_before_ms())) {
           waited.push_back(d.pacing().cached_image());
         }
       }
