@@ -33,6 +33,11 @@ int64_t BackoffDelay(const v1::Backoff& backoff, int32_t failures);
 // Rule 3 for one CachedImage: the earliest time it may start a pull (<= now: it may).
 int64_t BackoffUntil(const v1::Backoff& backoff, const v1::ImageRecord& image);
 
+// When a wait on the policy's least delay between creations (rule 2) ends; 0 for another verdict.
+inline int64_t LeastDelayEnd(const v1::PacingDecision& wait) {
+  return wait.verdict() == v1::WAIT_MIN_DELAY ? wait.not_before_ms() : 0;
+}
+
 // When the policy last created a drop pod (0 = never).
 int64_t LastCreation(const v1::State& state, std::string_view policy);
 

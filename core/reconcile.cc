@@ -273,11 +273,9 @@ struct Headline {
 int64_t MinDelayUntil(const ImageView& view) {
   const v1::ImageRecord& image = view.record();
   const v1::PacingDecision& wait = image.last_wait();
-  if (!image.has_last_wait() || wait.verdict() != v1::WAIT_MIN_DELAY || view.policy() == nullptr ||
-      wait.policy() != image.object().spec().pull_policy_ref()) {
+  if (view.policy() == nullptr || wait.policy() != image.object().spec().pull_policy_ref())
     return 0;
-  }
-  return wait.not_before_ms();
+  return LeastDelayEnd(wait);
 }
 
 Headline HeadlineOf(const ImageView& view, const Census& census) {

@@ -218,11 +218,7 @@ std::vector<v1::Entry> Step(const v1::Entry& input, v1::State* state, Index* ind
       for (const v1::Entry& d : paced) {
         if (!d.has_pacing() || d.pacing().verdict() == v1::START) continue;
         const v1::ImageRecord* image = Find(state->images(), d.pacing().cached_image());
-        if (image == nullptr) continue;
-        const v1::PacingDecision& before = image->last_wait();
-        const bool was = image->has_last_wait() && before.verdict() == v1::WAIT_MIN_DELAY;
-        const bool is = d.pacing().verdict() == v1::WAIT_MIN_DELAY;
-        if ((was || is) && !(was && is && before.not_before_ms() == d.pacing().not_before_ms())) {
+        if (image != nullptr && LeastDelayEnd(image->last_wait()) != LeastDelayEnd(d.pacing())) {
           waited.push_back(d.pacing().cached_image());
         }
       }
