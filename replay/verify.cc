@@ -477,6 +477,9 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
           break;
         }
         if (results[*i].divergence) {
+          // The state the check stopped in has folded the input, and with it the build that
+          // recorded it (its OperatorStarted's config).
+          results[*i].divergence->recorded_by = run_state.state()->config().version();
           uint64_t seq = results[*i].divergence->seq, cur = diverged_at.load();
           while (seq < cur && !diverged_at.compare_exchange_weak(cur, seq)) {
           }
@@ -538,8 +541,6 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
     }
     if (s.divergence) {
       report.divergence = std::move(s.divergence);
-      Result<v1::State> then = r.store().StateAt(report.divergence->input.seq());
-      if (then.ok()) report.divergence->recorded_by = then->config().version();
       break;
     }
   }
