@@ -304,13 +304,28 @@ void PrintInputs(const Reader& r, const Divergence& d, std::ostream& out) {
   for (const v1::Key& k : keys)
     out << ' ' << KeyString(k);
   out << "\n";
+  // The slices shown: the triggered reconciles', and the CachedImage a policy's reconcile decided
+  // about when that is where the divergence lies (its pass reads the image, and runs the image's
+  // reconcile again when it moves the image's wait).
+  std::vector<v1::Key> read = keys;
   if (started.ok() && started->has_reconcile()) {
-    out << "The divergent entry belongs to reconcile " << id << " of "
-        << KeyString(started->reconcile().key()) << ".\n";
+    const v1::Key& of = started->reconcile().key();
+    out << "The divergent entry belongs to reconcile " << id << " of " << KeyString(of);
+    const std::optional<v1::Entry>& entry = d.recorded ? d.recorded : d.recomputed;
+    std::vector<std::string> objects = entry ? ObjectsOf(*entry) : std::vector<std::string>{};
+    auto image = std::find_if(objects.begin(), objects.end(),
+                              [](const std::string& o) { return o.starts_with("cachedimage/"); });
+    if (of.kind() == v1::KIND_PULL_POLICY && image != objects.end()) {
+      v1::Key k = MakeKey(v1::KIND_CACHED_IMAGE, image->substr(image->find('/') + 1));
+      out << ", about " << KeyString(k);
+      auto same = [&](const v1::Key& x) { return x.kind() == k.kind() && x.name() == k.name(); };
+      if (std::none_of(read.begin(), read.end(), same)) read.push_back(k);
+    }
+    out << ".\n";
   }
   out << "State before the input (entry " << d.input.seq() - 1
       << "), as those reconciles read it:\n";
-  for (const v1::Key& k : keys) {
+  for (const v1::Key& k : read) {
     if (k.kind() == v1::KIND_PULL_POLICY) {
       const v1::PullPolicySpec* spec = FindPolicySpec(s, k.name());
       out << "  " << KeyString(k) << ": ";

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <map>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -535,6 +536,36 @@ TEST(Verify, AnAlteredStatusWriteIsCaughtAtItsSequenceNumber) {
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("\"result\": \"diverged\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"seq\": " + std::to_string(seq)), std::string::npos) << r.out;
+}
+
+// A pacing pass that moves a CachedImage's wait writes the image's status within the policy's
+// reconcile: a divergence there shows the image's slice of the state beside the policy's, though
+// the input triggered no reconcile of the image.
+TEST(Verify, AStatusWriteWithinAPolicysReconcileShowsTheImagesSlice) {
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(Demo(), dir / "j").ok());
+  std::map<uint64_t, const v1::Entry*> by_seq;
+  for (const v1::Entry& e : Demo())
+    by_seq[e.seq()] = &e;
+  // A status written in a policy's reconcile that a timer of the policy triggered: the input
+  // triggers no reconcile of the image.
+  uint64_t seq = Nth(Demo(), 0, [&](const v1::Entry& e) {
+    auto started = by_seq.find(e.reconcile_id());
+    if (!e.has_action() || !e.action().has_patch_status() || started == by_seq.end()) return false;
+    const v1::ReconcileStarted& r = started->second->reconcile();
+    return r.key().kind() == v1::KIND_PULL_POLICY && by_seq[r.trigger_seq()]->has_timer();
+  });
+  ASSERT_GT(seq, 0u) << "the demo journal writes no status in a policy's timed reconcile";
+  const std::string image = by_seq[seq]->action().patch_status().cached_image();
+  RewriteEntry(dir / "j", seq, [](v1::Entry* e) {
+    e->mutable_action()->mutable_patch_status()->mutable_status()->set_next_pull_time_ms(1);
+  });
+  testing::Run r = Replay(dir / "j", {"verify"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("DIVERGENCE at entry " + std::to_string(seq) + " "), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(", about cachedimage/" + image + ".\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n  cachedimage/" + image + ": "), std::string::npos) << r.out;
 }
 
 TEST(Verify, ARecordedLineLongerThanItsColumnIsShownWhole) {
