@@ -288,10 +288,10 @@ void PrintInputs(const Reader& r, const Divergence& d, std::ostream& out) {
       << Summary(d.input) << '\n';
   for (const std::string& line : TextLines(d.input))
     out << "    " << line << '\n';
-  // The reconcile the divergent entry belongs to.
-  uint64_t id = d.recorded     ? d.recorded->reconcile_id()
-                : d.recomputed ? d.recomputed->reconcile_id()
-                               : 0;
+  // The reconcile the divergent entry belongs to, as Step decides it: where Step decides more
+  // than the journal holds, the recorded entry is the next input, or another reconcile's start.
+  const std::optional<v1::Entry>& entry = d.recomputed ? d.recomputed : d.recorded;
+  uint64_t id = entry ? entry->reconcile_id() : 0;
   Result<v1::Entry> started = id != 0 ? r.store().Get(id) : Result<v1::Entry>(Status::NotFound(""));
   Result<v1::State> before = r.store().StateAt(d.input.seq() - 1);
   if (!before.ok()) {
@@ -311,7 +311,6 @@ void PrintInputs(const Reader& r, const Divergence& d, std::ostream& out) {
   if (started.ok() && started->has_reconcile()) {
     const v1::Key& of = started->reconcile().key();
     out << "The divergent entry belongs to reconcile " << id << " of " << KeyString(of);
-    const std::optional<v1::Entry>& entry = d.recorded ? d.recorded : d.recomputed;
     std::vector<std::string> objects = entry ? ObjectsOf(*entry) : std::vector<std::string>{};
     auto image = std::find_if(objects.begin(), objects.end(),
                               [](const std::string& o) { return o.starts_with("cachedimage/"); });

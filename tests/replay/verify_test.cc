@@ -566,6 +566,18 @@ TEST(Verify, AStatusWriteWithinAPolicysReconcileShowsTheImagesSlice) {
       << r.out;
   EXPECT_NE(r.out.find(", about cachedimage/" + image + ".\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\n  cachedimage/" + image + ": "), std::string::npos) << r.out;
+
+  // Where the journal holds an input instead (a build that did not write the status there), the
+  // reconcile is Step's: the recorded entry belongs to none.
+  RewriteEntry(dir / "j", seq, [](v1::Entry* e) {
+    e->clear_reconcile_id();
+    e->mutable_timer()->mutable_key()->set_kind(v1::KIND_CACHED_IMAGE);
+  });
+  testing::Run more = Replay(dir / "j", {"verify"});
+  EXPECT_EQ(more.exit_code, 1) << more.out << more.err;
+  EXPECT_NE(more.out.find("Step decides more than the journal recorded"), std::string::npos)
+      << more.out;
+  EXPECT_NE(more.out.find(", about cachedimage/" + image + ".\n"), std::string::npos) << more.out;
 }
 
 TEST(Verify, ARecordedLineLongerThanItsColumnIsShownWhole) {
