@@ -90,6 +90,19 @@ class Explainer {
         held_[pass] = own;
       }
     }
+    // A pass that starts nothing and records no wait met the policy's last recorded wait again
+    // (a repeat is left out of the journal): no pod was created since, and none can end without
+    // a new record, as the counts the wait carries change. A start ends the carry.
+    v1::Verdict last = v1::VERDICT_UNKNOWN;
+    for (const PassRecord* pass : passes_) {
+      if (pass->blocking != v1::VERDICT_UNKNOWN) {
+        last = pass->blocking;
+      } else if (pass->starts > 0) {
+        last = v1::VERDICT_UNKNOWN;
+      } else if (last != v1::VERDICT_UNKNOWN) {
+        repeated_[pass] = last;
+      }
+    }
   }
 
   // The pacing pass in force at the point, as it concerned this image.
@@ -192,14 +205,29 @@ class Explainer {
                 "; the finished pod stays until its TTL or the image's backoff lets a retry "
                 "replace it";
       s.inputs["pod"] = f.pod->pod().name();
+    } else if (const PassRecord* pass = PassAt();
+               later != nullptr && pass != nullptr && later->wait_from_ms > pass->time_ms &&
+               view.spec_error().empty() && view.policy() != nullptr && Synced(state_)) {
+      // The node came to want the image after the pass in force: no pass had weighed it yet.
+      s.rule = "NoPassSince";
+      s.text += "it wants the image since " + clock_(later->wait_from_ms) +
+                ", after the last pacing pass of " +
+                PolicyDisplayName(image_.object().spec().pull_policy_ref()) + " (at " +
+                clock_(pass->time_ms) + ")";
+      LastFailure(f, current, &s);
     } else {
       Rule(view, &s);
+      LastFailure(f, current, &s);
     }
+    const bool again = current != nullptr || f.failure != nullptr;
     if (later != nullptr) {
-      s.text += "; started " + clock_(later->start_ms) + " when " + Trigger(*later);
+      s.text += (again ? "; started again " : "; started ") + clock_(later->start_ms) + " when " +
+                Trigger(*later);
       if (later->end_ms > 0) s.text += ", " + Ending(*later);
     } else {
-      s.text += "; not started by the end of the journal (" + clock_(r_.last_time()) + ")";
+      s.text += (again ? "; not started again by the end of the journal ("
+                       : "; not started by the end of the journal (") +
+                clock_(r_.last_time()) + ")";
     }
     return s;
   }
@@ -209,6 +237,21 @@ class Explainer {
     static const std::vector<const PullRecord*> kNone;
     auto it = pulls_.find(node);
     return it == pulls_.end() ? kNone : it->second;
+  }
+
+  // "; its last pull (pod P) failed at T: reason" for a node whose failed pod is gone: the
+  // failure the image's backoff counts. From the pull when the history has it, else from the
+  // failure the CachedImage keeps (the pull lies before this part of the journal).
+  void LastFailure(const NodeFacts& f, const PullRecord* last, Story* s) {
+    if (last != nullptr && last->end_ms > 0 && last->end_seq <= at_.seq &&
+        last->outcome != v1::PULL_SUCCEEDED) {
+      s->text += "; its last pull (pod " + last->pod + ") " + Ending(*last);
+      s->inputs["lastPull"] = last->pod;
+    } else if (f.failure != nullptr) {
+      s->text += "; its last pull failed at " + clock_(f.failure->last_failure_time_ms()) + ": " +
+                 f.failure->reason() +
+                 (f.failure->message().empty() ? "" : ": " + f.failure->message());
+    }
   }
 
   std::string Trigger(const PullRecord& p) {
@@ -247,6 +290,8 @@ class Explainer {
     if (auto held = held_.find(&pass); held != held_.end())
       return VerdictName(held->second->verdict);
     if (pass.blocking != v1::VERDICT_UNKNOWN) return VerdictName(pass.blocking);
+    if (auto repeated = repeated_.find(&pass); repeated != repeated_.end())
+      return VerdictName(repeated->second);
     return "its turn (other nodes first)";
   }
 
@@ -329,6 +374,12 @@ class Explainer {
         Wait(*again.blocking, pass->reconcile_id, who, s);
         return;
       }
+      // Else every image's turn ended without a word: this one had no targeted node lacking it
+      // then (one that lacks it with a pod of it on every such node is a recorded NoEligibleNode).
+      s->rule = "NoPassSince";
+      s->text += "the last pacing pass of " + who + ", at " + clock_(pass->time_ms) +
+                 ", found every targeted node holding the image, and none had run since";
+      return;
     }
     if (pass->blocking == v1::VERDICT_UNKNOWN) {
       s->rule = "InLine";
@@ -461,12 +512,14 @@ class Explainer {
     return out;
   }
 
-  // The last pass at or before the point (the same for every node: found once).
+  // The last pass that had decided all it decides by the point: a point within a pass (the
+  // reconcileID of drop's log names its first entry) sees the pass before it in force (the same
+  // for every node: found once).
   const PassRecord* PassAt() {
     if (pass_at_) return *pass_at_;
     auto after =
         std::upper_bound(passes_.begin(), passes_.end(), at_.seq,
-                         [](uint64_t seq, const PassRecord* p) { return seq < p->reconcile_id; });
+                         [](uint64_t seq, const PassRecord* p) { return seq < p->last_seq; });
     pass_at_ = after == passes_.begin() ? nullptr : *(after - 1);
     return *pass_at_;
   }
@@ -524,6 +577,8 @@ class Explainer {
   std::vector<const PassRecord*> passes_;
   // The passes a backoff recorded at an earlier pass held the image at, and that record.
   std::map<const PassRecord*, const PassRecord::Held*> held_;
+  // The passes that met the policy's last recorded WaitConcurrency or WaitMinDelay again.
+  std::map<const PassRecord*, v1::Verdict> repeated_;
   std::map<std::string, std::vector<const PullRecord*>> pulls_;
   std::optional<const PassRecord*> pass_at_;
   std::map<uint64_t, std::vector<std::string>> active_pods_;

@@ -235,6 +235,10 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
   auto take = [&](const v1::Entry& e) {
     const int64_t now = e.time_ms();
     h.to_ms = now;
+    if (policy_pass && o.passes && !h.passes.empty() &&
+        e.reconcile_id() == h.passes.back().reconcile_id) {
+      h.passes.back().last_seq = e.seq();
+    }
     switch (e.kind_case()) {
       case v1::Entry::kWatch: {
         const v1::WatchEvent& w = e.watch();
@@ -289,6 +293,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
           PassRecord pass;
           pass.policy = pass_policy;
           pass.reconcile_id = reconcile_id;
+          pass.last_seq = reconcile_id;
           pass.trigger_seq = trigger;
           pass.time_ms = now;
           pass.active_before = -1;

@@ -66,6 +66,8 @@ struct PullRecord {
 struct PassRecord {
   int policy = -1;
   uint64_t reconcile_id = 0, trigger_seq = 0;
+  // The pass's last entry: at a point before it, the pass has not decided all it decides.
+  uint64_t last_seq = 0;
   int64_t time_ms = 0;
   int32_t active_before = 0, active_after = 0, limit = 0;
   int starts = 0;

@@ -71,6 +71,85 @@ TEST(Explain, WaitConcurrencyNamesTheLimitAndTheActivePodsAndWhatStartedTheNode)
   EXPECT_EQ(node.at("inputs").at("activePods").as_array().size(), 1u);
 }
 
+// drop's log names a reconcile by its first entry: at that point, and until the pass's last
+// entry, the pass before it is the one in force, not the half-recorded one.
+TEST(Explain, APointWithinAPacingPassSeesThePassBeforeIt) {
+  TempDir dir;
+  std::vector<v1::Entry> journal;
+  std::string j = Record(
+      dir, 3,
+      [](World& w) {
+        w.PutPolicy(PolicyBuilder("gentle", /*max_concurrent=*/1));
+        w.PutImage(ImageBuilder("web", "web:1").Policy("gentle"));
+        w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, 10 * kSec}; });
+        w.Start();
+        w.RunFor(60 * kSec);
+      },
+      &journal);
+  // The pass that started node-1, and node-1's pod.
+  uint64_t pass = 0, reconcile = 0;
+  std::string pod;
+  for (const v1::Entry& e : journal) {
+    if (e.has_reconcile() && e.reconcile().key().kind() == v1::KIND_PULL_POLICY) {
+      reconcile = e.seq();
+    }
+    if (e.has_action() && e.action().has_create_pod() &&
+        e.action().create_pod().pod().node() == "node-1") {
+      pass = reconcile;
+      pod = e.action().create_pod().pod().name();
+    }
+  }
+  ASSERT_NE(pass, 0u);
+  for (uint64_t at : {pass, pass + 1}) {  // its ReconcileStarted, its Start
+    testing::Run r =
+        Replay(j, {"explain", "cachedimage/web", "--node", "node-1", "--at", std::to_string(at)});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out.find("Start: the pacing pass at 08:00:10"), std::string::npos) << r.out;
+    std::string story = Line(r.out, "node-1: ");
+    EXPECT_NE(story.find("not pulled at 08:00:10 — WaitConcurrency: 1 of 1 active"),
+              std::string::npos)
+        << r.out;
+    EXPECT_EQ(story.find(pod + ")"), std::string::npos) << "its own pod holds it back: " << story;
+    EXPECT_NE(story.find("; started 08:00:10 when drop-web-"), std::string::npos) << story;
+  }
+}
+
+// A node that joins after the rollout ended waits for the pass its arrival triggers: until that
+// pass, the one in force never weighed it.
+TEST(Explain, ANodeThatJoinsAfterTheLastPassIsToldNoPassHadWeighedIt) {
+  TempDir dir;
+  std::vector<v1::Entry> journal;
+  std::string j = Record(
+      dir, 2,
+      [](World& w) {
+        w.PutPolicy(PolicyBuilder("p", 5));
+        w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+        w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, 2 * kSec}; });
+        w.Start();
+        w.RunFor(30 * kSec);
+        w.PutNode(NodeBuilder("node-late"));
+        w.RunFor(30 * kSec);
+      },
+      &journal);
+  uint64_t joined = 0;
+  for (const v1::Entry& e : journal) {
+    if (e.has_watch() && e.watch().has_node() && e.watch().node().name() == "node-late") {
+      joined = e.seq();
+    }
+  }
+  ASSERT_NE(joined, 0u);
+  testing::Run r = Replay(
+      j, {"explain", "cachedimage/web", "--node", "node-late", "--at", std::to_string(joined)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string story = Line(r.out, "node-late: ");
+  EXPECT_NE(story.find("not pulled at 08:00:30 — it wants the image since 08:00:30, after the "
+                       "last pacing pass of PullPolicy p (at 08:00:0"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(story.find("; started 08:00:30 when node node-late joined"), std::string::npos)
+      << story;
+}
+
 TEST(Explain, AWaitTheJournalRecordedOnceIsNamedAtEveryPassThatRepeatedIt) {
   // web waits on the concurrency limit behind its own two pulls while a-bad's two pods fail one
   // after the other: the second failure's pass records a-bad's new backoff and repeats web's
@@ -85,7 +164,7 @@ TEST(Explain, AWaitTheJournalRecordedOnceIsNamedAtEveryPassThatRepeatedIt) {
                                            : Pull{Pull::kSucceed, 120 * kSec};
     });
     w.Start();
-    w.RunFor(150 * kSec);
+    w.RunFor(250 * kSec);
   });
   // At +12s the pass in force (after a-bad's second failure, 11.2 s) recorded only a-bad's
   // backoff; at +30s a later pass recorded a wait again.
@@ -97,6 +176,13 @@ TEST(Explain, AWaitTheJournalRecordedOnceIsNamedAtEveryPassThatRepeatedIt) {
     const boost::json::object& node = doc.at("nodes").at(0).as_object();
     EXPECT_EQ(node.at("rule").as_string(), "WaitConcurrency") << "at +" << at << "s: " << r.out;
   }
+  // The wait's breakdown puts the passes that repeated the wait down to it too: no pull of web
+  // could start before its own first two ended.
+  testing::Run end = Replay(j, {"explain", "cachedimage/web", "--node", "node-2"});
+  std::string waited = Line(end.out, "node-2: ");
+  EXPECT_NE(waited.find("; it had waited "), std::string::npos) << end.out;
+  EXPECT_NE(waited.find(": WaitConcurrency "), std::string::npos) << waited;
+  EXPECT_EQ(waited.find("its turn"), std::string::npos) << waited;
 }
 
 TEST(Explain, WaitMinDelayNamesTheLastCreationAndWhenTheRulePasses) {
@@ -213,6 +299,17 @@ TEST(Explain, AFailingImageWaitsOnItsOnePullInFlight) {
             std::string::npos)
       << probe.out;
   EXPECT_NE(Line(probe.out, "node-4: ").find(" on node-3, "), std::string::npos) << probe.out;
+  // node-0's failed pod was deleted at its second ImagePullBackOff: the node waits on the
+  // backoff its failure set, and says which pull failed.
+  testing::Run failed =
+      Replay(j, {"explain", "cachedimage/web", "--node", "node-0", "--at", "+30s"});
+  std::string last = Line(failed.out, "node-0: ");
+  EXPECT_NE(last.find("not pulled at 08:00:30 — WaitBackoff: 3 consecutive failures"),
+            std::string::npos)
+      << failed.out;
+  EXPECT_NE(last.find("; its last pull (pod drop-web-"), std::string::npos) << last;
+  EXPECT_NE(last.find(") failed at 08:00:10.700: ImagePullBackOff"), std::string::npos) << last;
+  EXPECT_EQ(last.find("not started by the end"), std::string::npos) << last;
 }
 
 // Passes after the first that hold a failing image decide the same wait and leave it out of the
