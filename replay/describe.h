@@ -2,6 +2,7 @@
 // summary ("pod/drop-web-3f2a Succeeded on node-3"). `log`, `explain` and `verify` print these.
 #pragma once
 
+#include <boost/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,13 @@ std::vector<std::string> ObjectsOf(const v1::Entry& e);
 std::string NodeOf(const v1::Entry& e);
 
 std::string Summary(const v1::Entry& e);
+
+// The entry as JSON for other tools (export, log -o json, verify -o json): "time" (RFC 3339) and
+// "kind" first, then its fields by protobuf's JSON names, every field shown (an active count of 0
+// is a fact too), and 64-bit integers as numbers so that jq compares them: sequence numbers,
+// milliseconds and generations stay far below 2^53. Hashes (fixed64) stay strings, as protobuf's
+// JSON mapping writes every 64-bit integer.
+boost::json::object EntryDocument(const v1::Entry& e);
 
 // "Pending", "Succeeded", ... with the waiting reason when there is one.
 std::string PodPhaseText(const v1::Pod& pod);

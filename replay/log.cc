@@ -1,6 +1,4 @@
 // drop-replay log: the journal's entries, filtered by time, kind, object, node or reconcileID.
-#include <google/protobuf/util/json_util.h>
-
 #include <algorithm>
 #include <ostream>
 
@@ -10,21 +8,6 @@
 #include "replay/table.h"
 
 namespace drop::replay {
-namespace {
-
-boost::json::value EntryDocument(const v1::Entry& e) {
-  std::string body;
-  (void)google::protobuf::util::MessageToJsonString(e, &body);
-  boost::json::object o;
-  o["time"] = FormatTimeMillis(e.time_ms());
-  o["kind"] = KindName(e);
-  boost::json::value parsed = boost::json::parse(body);
-  for (auto& kv : parsed.as_object())
-    o[kv.key()] = kv.value();
-  return o;
-}
-
-}  // namespace
 
 Status Log(const Reader& r, const LogOptions& o, std::ostream& out, std::ostream& notes) {
   for (const std::string& k : o.kinds) {

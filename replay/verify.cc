@@ -2,7 +2,6 @@
 
 #include <google/protobuf/arena.h>
 #include <google/protobuf/text_format.h>
-#include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
 #include <atomic>
@@ -276,9 +275,7 @@ std::vector<std::string> TextLines(const std::optional<v1::Entry>& e) {
 
 boost::json::value JsonOf(const std::optional<v1::Entry>& e) {
   if (!e) return nullptr;
-  std::string body;
-  (void)google::protobuf::util::MessageToJsonString(*e, &body);
-  return boost::json::parse(body);
+  return EntryDocument(*e);
 }
 
 // What the reconcile that diverged read: the key's slice of the state before the input.

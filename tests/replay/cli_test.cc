@@ -116,9 +116,9 @@ TEST(Cli, LogByReconcileIdShowsItsTriggerAndItsDecisionsOnly) {
   boost::json::value doc = boost::json::parse(r.out);
   const auto& items = doc.at("items").as_array();
   ASSERT_GE(items.size(), 2u);
-  EXPECT_EQ(items[0].at("seq").as_string(), std::to_string(start->reconcile().trigger_seq()));
+  EXPECT_EQ(items[0].at("seq").to_number<uint64_t>(), start->reconcile().trigger_seq());
   for (size_t i = 1; i < items.size(); ++i)
-    EXPECT_EQ(items[i].at("reconcileId").as_string(), std::to_string(start->seq()));
+    EXPECT_EQ(items[i].at("reconcileId").to_number<uint64_t>(), start->seq());
 }
 
 TEST(Cli, LogFiltersByNodeKindAndTime) {
@@ -338,19 +338,45 @@ TEST(Cli, AMomentBeforeAnOperatorStartSaysDropMayNotHaveBeenRunning) {
   EXPECT_EQ(Replay(dir / "j", {"state", "--at", "-0s"}).out.find(note), std::string::npos);
 }
 
+// Each line stands alone for jq: 64-bit integers are numbers it can compare, zeros are shown,
+// and hashes stay strings (they do not fit a double).
 TEST(Cli, ExportWritesOneJsonObjectPerEntry) {
-  Recorded rec;
-  testing::Run r = Replay(rec.journal, {"export"});
+  TempDir dir;
+  World w;
+  w.PutNode(NodeBuilder("node-0"));
+  w.PutNode(NodeBuilder("node-1").Image("web:1"));
+  w.PutImage(ImageBuilder("web", "web:1"));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, kSec}; });
+  w.Start();
+  w.RunFor(10 * kSec);
+  ASSERT_TRUE(testing::WriteJournal(w.journal(), dir / "j").ok());
+  testing::Run r = Replay(dir / "j", {"export"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   size_t lines = 0, start = 0;
+  bool pacing = false, hashes = false;
   while (start < r.out.size()) {
     size_t end = r.out.find('\n', start);
     boost::json::value v = boost::json::parse(r.out.substr(start, end - start));
-    EXPECT_EQ(v.at("seq").as_string(), std::to_string(++lines));
+    EXPECT_EQ(v.at("seq").to_number<uint64_t>(), ++lines);
+    EXPECT_TRUE(v.at("timeMs").is_int64()) << v;
     EXPECT_TRUE(v.as_object().contains("time"));
+    if (v.at("kind") == "pacing") {
+      pacing = true;
+      EXPECT_TRUE(v.at("pacing").as_object().contains("active")) << v;
+      EXPECT_TRUE(v.at("pacing").at("notBeforeMs").is_int64()) << v;
+    }
+    const boost::json::value* watch = v.as_object().if_contains("watch");
+    if (const auto* node = watch != nullptr ? watch->as_object().if_contains("node") : nullptr) {
+      for (const boost::json::value& h : node->at("imageHashes").as_array()) {
+        EXPECT_TRUE(h.is_string()) << v;
+        hashes = true;
+      }
+    }
     start = end + 1;
   }
-  EXPECT_EQ(lines, rec.world.journal().size());
+  EXPECT_EQ(lines, w.journal().size());
+  EXPECT_TRUE(pacing);
+  EXPECT_TRUE(hashes) << "no node listed an image";
 }
 
 TEST(BadInput, AMissingDirectoryIsExitTwoWithAMessage) {

@@ -71,8 +71,8 @@ func statusIssues(t *testing.T, replay, journal string) map[string][]statusIssue
 			continue
 		}
 		var e struct {
-			Seq    string `json:"seq"`
-			TimeMs string `json:"timeMs"`
+			Seq    uint64 `json:"seq"`
+			TimeMs int64  `json:"timeMs"`
 			Action struct {
 				PatchStatus struct {
 					CachedImage string `json:"cachedImage"`
@@ -82,10 +82,8 @@ func statusIssues(t *testing.T, replay, journal string) map[string][]statusIssue
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			t.Fatalf("drop-replay export: %v: %s", err, line)
 		}
-		seq, _ := strconv.ParseUint(e.Seq, 10, 64)
-		ms, _ := strconv.ParseInt(e.TimeMs, 10, 64)
 		name := e.Action.PatchStatus.CachedImage
-		issues[name] = append(issues[name], statusIssue{seq: seq, at: time.UnixMilli(ms)})
+		issues[name] = append(issues[name], statusIssue{seq: e.Seq, at: time.UnixMilli(e.TimeMs)})
 	}
 	return issues
 }
