@@ -182,8 +182,8 @@ void Compare(const Range& a, const Range& b, Name name, Describe describe, Chang
 }
 
 std::string StatusLine(const v1::CachedImageStatus& s) {
-  return s.phase() + " " + std::to_string(s.nodes_ready()) + "/" +
-         std::to_string(s.nodes_targeted()) + " ready, " +
+  return s.phase() + ", " + std::to_string(s.nodes_ready()) + "/" +
+         std::to_string(s.nodes_targeted()) + " nodes ready, " +
          std::to_string(s.consecutive_failures()) + " consecutive failures" +
          (s.conditions_size() > 0 ? " (" + s.conditions(0).reason() + ")" : "");
 }
@@ -290,7 +290,8 @@ Status Diff(const Reader& r, const DiffOptions& o, std::ostream& out) {
     return Status::Ok();
   }
   out << "From " << PointText(*from) << ", to " << PointText(*to) << ", "
-      << FormatDuration(to->time_ms - from->time_ms) << ": " << changes.size() << " changes\n";
+      << FormatDuration(to->time_ms - from->time_ms) << ": " << changes.size()
+      << (changes.size() == 1 ? " change\n" : " changes\n");
   for (const Change& c : changes)
     out << c.op << ' ' << c.object << ": " << c.what << '\n';
   return Status::Ok();

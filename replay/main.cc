@@ -331,6 +331,21 @@ int Run(int argc, char** argv) {
           "; the commands are " + commands + " (drop-replay --help says what each does)"));
     }
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --help-all
+    // CLI11 lists the words it did not expect last first ("1 --threads"): say them as typed, and
+    // to which command (a command's extras are handed up to drop-replay's).
+    if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
+      const CLI::App* command = &app;
+      if (!app.get_subcommands().empty()) command = app.get_subcommands().front();
+      std::string words;
+      for (const std::string& w : app.remaining(true))
+        words += (words.empty() ? "" : " ") + w;
+      if (!words.empty()) {
+        const std::string name =
+            command == &app ? "drop-replay" : "drop-replay " + command->get_name();
+        return Fail(Status::InvalidArgument(name + " does not take '" + words + "'; " + name +
+                                            " --help lists what it takes"));
+      }
+    }
     // Said as drop-replay says its other errors ("--at: At Most 1 required but received 2").
     return Fail(Status::InvalidArgument(std::string(e.what()) +
                                         "; drop-replay --help-all lists every command's flags"));
@@ -369,6 +384,12 @@ int Run(int argc, char** argv) {
   Result<Format> format = ParseFormat(is_timeline ? "" : output);
   if (!format.ok()) return Fail(format.status());
 
+  if (is_timeline && (timeline_file == "json" || timeline_file == "yaml")) {
+    return Fail(Status::InvalidArgument(
+        "timeline -o " + timeline_file +
+        ": the timeline is one HTML file, and -o names it (-o rollout.html); it has no " +
+        timeline_file + " form (export gives the entries as JSON lines)"));
+  }
   if (is_timeline && !timeline_file.empty() && timeline_file != "-") {
     if (Status s = OutsideJournal(timeline_file, dir, "-o"); !s.ok()) return Fail(s);
   }

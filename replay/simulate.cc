@@ -379,7 +379,10 @@ Result<SimulateReport> RunSimulate(const Reader& r, const SimulateOptions& o) {
   if (!start.ok()) return start.status();
 
   // Which policies change: the named ones, or all (the built-in default included).
-  std::set<std::string> chosen(o.policies.begin(), o.policies.end());
+  // The built-in policy is "default", or "(default)" as the table shows it.
+  std::set<std::string> chosen;
+  for (const std::string& name : o.policies)
+    chosen.insert(name == "(default)" ? "default" : name);
   bool all = chosen.empty();
   bool change_default = !o.sets.empty() && (all || chosen.count("default") > 0);
   auto changes = [&](const std::string& name) {
@@ -656,7 +659,8 @@ void PrintSimulate(const SimulateReport& rep, Format format, std::ostream& out) 
       << (rep.changes.empty() ? "the recorded policies" : rep.changes) << ".\n";
   out << "Pulls take their recorded durations and outcomes on each node; bandwidth: ";
   if (rep.full_speed_pulls > 0) {
-    out << "at most " << rep.full_speed_pulls << " pulls at full speed, more share it"
+    out << "at most " << rep.full_speed_pulls << (rep.full_speed_pulls == 1 ? " pull" : " pulls")
+        << " at full speed, more share it"
         << (rep.inferred_bandwidth ? " (inferred from the recorded durations)" : "") << ".\n\n";
   } else {
     out << "no limit" << (rep.inferred_bandwidth ? " (the recorded durations show none)" : "")

@@ -234,7 +234,7 @@ TEST(Cli, DiffNamesWhatChangedBetweenTwoPoints) {
   testing::Run r = Replay(rec.journal, {"diff", "--from", "+1s", "--to", "-0s"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("~ cachedimage/web: Pulling"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("-> Ready 6/6 ready"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("-> Ready, 6/6 nodes ready"), std::string::npos) << r.out;
 }
 
 TEST(Cli, DiffNamesTheImagesANodeListsByTheirCachedImages) {
@@ -543,6 +543,29 @@ TEST(BadInput, AMistypedCommandIsNamedWithTheCommandsThereAre) {
                 "no command given, and drop-replay itself takes no --from; the commands are"),
             std::string::npos)
       << option_first.err;
+}
+
+// Words a command does not take are named as typed, with the command; the timeline's -o names
+// its HTML file, so a format there is a mistake, not a file called json.
+TEST(BadInput, WordsACommandDoesNotTakeAreNamedAsTyped) {
+  Recorded rec;
+  testing::Run r = Replay(rec.journal, {"verify", "--threads", "1"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("drop-replay verify does not take '--threads 1'; drop-replay verify --help "
+                       "lists what it takes"),
+            std::string::npos)
+      << r.err;
+  for (const char* format : {"json", "yaml"}) {
+    const std::filesystem::path file = std::filesystem::current_path() / format;
+    std::filesystem::remove(file);
+    testing::Run t = Replay(rec.journal, {"timeline", "-o", format});
+    EXPECT_EQ(t.exit_code, 2) << format;
+    EXPECT_NE(t.err.find(std::string("timeline -o ") + format +
+                         ": the timeline is one HTML file, and -o names it"),
+              std::string::npos)
+        << t.err;
+    EXPECT_FALSE(std::filesystem::exists(file)) << format;
+  }
 }
 
 TEST(BadInput, AFlagWithNothingAfterItsEqualsSignIsNamedNotGivenTheNextWord) {

@@ -225,7 +225,7 @@ TEST(Simulate, AnUnknownFieldOrAnInvalidValueIsBadInput) {
     EXPECT_NE(bad.err.find("not a number"), std::string::npos) << factor << ": " << bad.err;
   }
   // A policy nothing uses would take the --set and change nothing.
-  for (const char* policy : {"default", "nosuch"}) {
+  for (const char* policy : {"default", "(default)", "nosuch"}) {
     testing::Run unused =
         Replay(j, {"simulate", "--policy", policy, "--set", "maxConcurrentNodes=1"});
     EXPECT_EQ(unused.exit_code, 2) << policy;
