@@ -92,6 +92,9 @@ const char* PodPhaseName(v1::PodPhase phase) {
 }
 
 std::string PodPhaseText(const v1::Pod& pod) {
+  // A pod drop created that the watch has not shown yet: it has no phase, and Kubernetes'
+  // Unknown (its node out of touch) would mislead.
+  if (pod.phase() == v1::POD_PHASE_UNKNOWN && pod.creation_time_ms() == 0) return "Creating";
   std::string s = PodPhaseName(pod.phase());
   if (!pod.waiting_reason().empty()) s += " (" + pod.waiting_reason() + ")";
   if (pod.phase() == v1::POD_FAILED && !pod.terminated_reason().empty()) {

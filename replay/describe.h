@@ -35,7 +35,8 @@ std::string Summary(const v1::Entry& e);
 // JSON mapping writes every 64-bit integer.
 boost::json::object EntryDocument(const v1::Entry& e);
 
-// "Pending", "Succeeded", ... with the waiting reason when there is one.
+// "Pending", "Succeeded", ... with the waiting reason when there is one; "Creating" for a pod
+// drop created that the watch has not shown yet.
 std::string PodPhaseText(const v1::Pod& pod);
 const char* PodPhaseName(v1::PodPhase phase);
 

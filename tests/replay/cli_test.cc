@@ -177,6 +177,17 @@ TEST(Cli, StateAtAPointShowsWhatDropBelievedThen) {
   EXPECT_NE(policy.out.find("activePods:"), std::string::npos) << policy.out;
   testing::Run node = Replay(rec.journal, {"state", "node/node-5"});
   EXPECT_NE(node.out.find("cachedImage: db"), std::string::npos) << node.out;
+  // Right after its create, a pod the watch has not shown is being created: no phase yet, and
+  // not Kubernetes' Unknown (a node out of touch).
+  for (const v1::Entry& e : rec.world.journal()) {
+    if (!e.has_action() || !e.action().has_create_pod()) continue;
+    const std::string& on = e.action().create_pod().pod().node();
+    testing::Run created =
+        Replay(rec.journal, {"state", "--at", std::to_string(e.seq()), "node/" + on});
+    EXPECT_NE(created.out.find("podPhase: Creating"), std::string::npos) << created.out;
+    EXPECT_EQ(created.out.find("Unknown"), std::string::npos) << created.out;
+    break;
+  }
 }
 
 TEST(Cli, StateOfAnInvalidPullPolicySaysWhyNothingUnderItPulls) {
