@@ -680,6 +680,8 @@ void PrintSimulate(const SimulateReport& rep, Format format, std::ostream& out) 
            took(p.since_ms, p.simulated_ms), change});
   }
   t.Print(out);
+  out << "\nRECORDED and SIMULATED: from SINCE to when the CachedImage last became Ready (a node "
+         "that joins later, or a new image, sends it back to Pulling).\n";
   if (std::any_of(rep.images.begin(), rep.images.end(),
                   [](const Projection& p) { return p.simulated_ms == 0; })) {
     // Without it, "never" and the count of pulls (an image that keeps failing keeps being

@@ -273,6 +273,16 @@ std::vector<std::string> TextLines(const std::optional<v1::Entry>& e) {
   return lines;
 }
 
+// Where a check that starts before the range asked for starts: "starts at entry 1, as ...".
+std::string CheckStart(const VerifyReport& rep) {
+  if (rep.first == 1) {
+    return "starts at entry 1, as no snapshot comes before entry " +
+           std::to_string(rep.asked_first);
+  }
+  return "starts from the snapshot after entry " + std::to_string(rep.first - 1) +
+         ", the newest before it";
+}
+
 boost::json::value JsonOf(const std::optional<v1::Entry>& e) {
   if (!e) return nullptr;
   return EntryDocument(*e);
@@ -612,13 +622,7 @@ void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::o
       out << "note: asked for entries " << rep.asked_first << ".." << rep.asked_last
           << "; the check ";
       if (rep.first < rep.asked_first) {
-        if (rep.first == 1) {
-          out << "starts at entry 1, as no snapshot comes before entry " << rep.asked_first;
-        } else {
-          out << "starts from the snapshot after entry " << rep.first - 1
-              << ", the newest before it";
-        }
-        out << (rep.last > rep.asked_last ? ", and " : ".\n");
+        out << CheckStart(rep) << (rep.last > rep.asked_last ? ", and " : ".\n");
       }
       if (rep.last > rep.asked_last) {
         out << "runs on to entry " << rep.last << ", the last decision of the inputs it was "
@@ -642,6 +646,10 @@ void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::o
       << FormatTimeMillis(d.input.time_ms()) << "): " << d.what << ".\n"
       << "Entries " << rep.first << ".." << d.seq - 1 << " match (" << rep.inputs << " inputs, "
       << matched << " decisions).\n";
+  if (rep.first < rep.asked_first) {
+    out << "note: asked for entries " << rep.asked_first << ".." << rep.asked_last << "; the check "
+        << CheckStart(rep) << (d.seq < rep.asked_first ? ", and found this before them.\n" : ".\n");
+  }
   if (!d.recorded_by.empty() && d.recorded_by != kBuild) {
     out << "The input was recorded by drop " << d.recorded_by << "; this drop-replay is " << kBuild
         << ". Where their decisions differ by design, this is not a fault: verify with "

@@ -153,6 +153,10 @@ TEST(Simulate, MoreConcurrencyAndNoDelayFinishSooner) {
   testing::Run table = Replay(j, {"simulate", "--set", "maxConcurrentNodes=16"});
   EXPECT_NE(table.out.find("CACHEDIMAGE"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("%"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("RECORDED and SIMULATED: from SINCE to when the CachedImage last "
+                           "became Ready"),
+            std::string::npos)
+      << table.out;
 }
 
 TEST(Simulate, ABandwidthLimitIsInferredFromPullsThatSlowWhenTheyOverlap) {

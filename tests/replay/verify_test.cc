@@ -497,6 +497,20 @@ TEST(Verify, AnAlteredPacingDecisionIsCaughtAtItsSequenceNumber) {
                               std::to_string(doc.at("decisions").to_number<uint64_t>()) +
                               " decisions)";
   EXPECT_NE(r.out.find(matched), std::string::npos) << matched << "\n" << r.out;
+
+  // Asked for a range after it (--from a point: the entries after it), the check starts before
+  // the range and says it found this there.
+  if (seq + 10 < 400) {  // before the first snapshot
+    testing::Run later = Replay(dir / "j", {"verify", "--from", std::to_string(seq + 10)});
+    EXPECT_EQ(later.exit_code, 1) << later.out << later.err;
+    const std::string first = std::to_string(seq + 11);
+    EXPECT_NE(
+        later.out.find("note: asked for entries " + first + ".." + std::to_string(Demo().size()) +
+                       "; the check starts at entry 1, as no snapshot comes before entry " + first +
+                       ", and found this before them.\n"),
+        std::string::npos)
+        << later.out;
+  }
 }
 
 // A divergence on a journal this very build recorded is no change between builds, unless the
