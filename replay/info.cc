@@ -32,6 +32,14 @@ Status Info(const Reader& r, Format format, std::ostream& out) {
     }
     if (!it.status().ok()) return it.status();
   }
+  // The build that was running where the kept entries begin, when retention dropped its start:
+  // the state there, kept in a snapshot, carries its config.
+  std::string before;
+  if (r.origin().seq > 0 && r.has_state()) {
+    Result<v1::State> origin = r.StateAt(r.origin());
+    if (!origin.ok()) return origin.status();
+    if (origin->has_config()) before = origin->config().version();
+  }
   const uint64_t entries = r.empty() ? 0 : r.last() - r.first() + 1;
   const uint64_t disk = store.BytesOnDisk();
   Result<std::vector<journal::Store::SnapshotInfo>> listed = store.Snapshots();
@@ -56,6 +64,10 @@ Status Info(const Reader& r, Format format, std::ostream& out) {
     doc["bytesOnDisk"] = disk;
     doc["operatorStarts"] = starts;
     boost::json::array recorded_by;
+    if (!before.empty()) {
+      recorded_by.push_back(
+          boost::json::object{{"build", before}, {"startedBefore", r.origin().seq + 1}});
+    }
     for (const auto& [build, n] : builds)
       recorded_by.push_back(boost::json::object{{"build", build}, {"starts", n}});
     doc["recordedBy"] = std::move(recorded_by);
@@ -103,13 +115,18 @@ Status Info(const Reader& r, Format format, std::ostream& out) {
                                 : "";
   line("size on disk:", size + per);
   line("operator starts:", std::to_string(starts));
-  if (!builds.empty()) {
+  if (!builds.empty() || !before.empty()) {
     std::string text;
+    if (!before.empty()) {
+      text = "drop " + before + " (started before entry " + std::to_string(r.origin().seq + 1) +
+             ", where the kept entries begin)";
+    }
     for (const auto& [build, n] : builds) {
       text += (text.empty() ? "drop " : ", then ") + (build.empty() ? "(no version)" : build) +
               " (" + std::to_string(n) + (n == 1 ? " start)" : " starts)");
     }
     bool other =
+        (!before.empty() && before != kBuild) ||
         std::any_of(builds.begin(), builds.end(), [](const auto& b) { return b.first != kBuild; });
     line("recorded by:", text + (other ? "; this drop-replay is " + std::string(kBuild) : ""));
   }
