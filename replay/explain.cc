@@ -75,8 +75,8 @@ class Explainer {
     int64_t since = 0;
     for (const PassRecord* pass : passes_) {
       bool decided = pass->next_image == id_;
-      for (const auto& [image, node] : pass->started)
-        decided = decided || image == id_;
+      for (const PassRecord::Started& start : pass->started)
+        decided = decided || start.image == id_;
       if (decided || std::upper_bound(ends.begin(), ends.end(), since) !=
                          std::upper_bound(ends.begin(), ends.end(), pass->time_ms)) {
         own = nullptr;
@@ -87,7 +87,7 @@ class Explainer {
         since = pass->time_ms;
       }
       if (own != nullptr && (own->not_before_ms == 0 || pass->time_ms < own->not_before_ms)) {
-        held_[pass] = own;
+        held_[pass->reconcile_id] = own;
       }
     }
     // A pass that starts nothing and records no wait met the policy's last recorded wait again
@@ -100,7 +100,7 @@ class Explainer {
       } else if (pass->starts > 0) {
         last = v1::VERDICT_UNKNOWN;
       } else if (last != v1::VERDICT_UNKNOWN) {
-        repeated_[pass] = last;
+        repeated_[pass->reconcile_id] = last;
       }
     }
   }
@@ -119,8 +119,8 @@ class Explainer {
     std::string started;
     if (pass != nullptr) {
       std::vector<std::string> nodes;
-      for (const auto& [image, node] : pass->started) {
-        if (image == id_) nodes.push_back(h_.nodes[node]);
+      for (const PassRecord::Started& start : pass->started) {
+        if (start.image == id_) nodes.push_back(h_.nodes[start.node]);
       }
       if (!nodes.empty()) {
         started = "Start: the pacing pass at " + clock_(pass->time_ms) + " started pulls on " +
@@ -205,9 +205,17 @@ class Explainer {
                 "; the finished pod stays until its TTL or the image's backoff lets a retry "
                 "replace it";
       s.inputs["pod"] = f.pod->pod().name();
+    } else if (later != nullptr && later->start_seq > at_.seq && Starting(s.node)) {
+      // Between the pass's Start and its CreatePod.
+      s.standing = "Starting";
+      s.rule = "Start";
+      s.text += "the pacing pass at " + clock_(PassAt()->time_ms) +
+                " started a pull on it; the create of pod " + later->pod + " comes next";
+      s.inputs["pod"] = later->pod;
     } else if (const PassRecord* pass = PassAt();
                later != nullptr && pass != nullptr && later->wait_from_ms > pass->time_ms &&
-               view.spec_error().empty() && view.policy() != nullptr && Synced(state_)) {
+               later->wait_from_ms <= at_.time_ms && view.spec_error().empty() &&
+               view.policy() != nullptr && Synced(state_)) {
       // The node came to want the image after the pass in force: no pass had weighed it yet.
       s.rule = "NoPassSince";
       s.text += "it wants the image since " + clock_(later->wait_from_ms) +
@@ -243,11 +251,13 @@ class Explainer {
   // failure the image's backoff counts. From the pull when the history has it, else from the
   // failure the CachedImage keeps (the pull lies before this part of the journal).
   void LastFailure(const NodeFacts& f, const PullRecord* last, Story* s) {
+    // The CachedImage forgets a node's failures when its image changes: then they count no more.
+    if (f.failure == nullptr) return;
     if (last != nullptr && last->end_ms > 0 && last->end_seq <= at_.seq &&
         last->outcome != v1::PULL_SUCCEEDED) {
       s->text += "; its last pull (pod " + last->pod + ") " + Ending(*last);
       s->inputs["lastPull"] = last->pod;
-    } else if (f.failure != nullptr) {
+    } else {
       s->text += "; its last pull failed at " + clock_(f.failure->last_failure_time_ms()) + ": " +
                  f.failure->reason() +
                  (f.failure->message().empty() ? "" : ": " + f.failure->message());
@@ -287,10 +297,10 @@ class Explainer {
     for (const PassRecord::Held& held : pass.held) {
       if (held.image == id_) return VerdictName(held.verdict);
     }
-    if (auto held = held_.find(&pass); held != held_.end())
+    if (auto held = held_.find(pass.reconcile_id); held != held_.end())
       return VerdictName(held->second->verdict);
     if (pass.blocking != v1::VERDICT_UNKNOWN) return VerdictName(pass.blocking);
-    if (auto repeated = repeated_.find(&pass); repeated != repeated_.end())
+    if (auto repeated = repeated_.find(pass.reconcile_id); repeated != repeated_.end())
       return VerdictName(repeated->second);
     return "its turn (other nodes first)";
   }
@@ -347,12 +357,21 @@ class Explainer {
       Held(e->pacing(), held.seq, *pass, view, who, s);
       return;
     }
+    // A pass under way at the point that had not come to this image: what it decides next lies
+    // after the point.
+    if (pass->blocking == v1::VERDICT_UNKNOWN && Partial(pass)) {
+      s->rule = "InLine";
+      s->text += "the pacing pass at " + clock_(pass->time_ms) + " was under way: it had started " +
+                 std::to_string(pass->starts) + (pass->starts == 1 ? " pull" : " pulls") +
+                 " by this point, and decides more after it";
+      return;
+    }
     // A wait on the image's own state that repeats the last one recorded for it is not recorded
     // again (a failing image's one pull at a time, mostly): the pass decided again names it.
     const Redecided& again = Redecide(*pass);
     if (again.own) {
       // The entry of the wait it repeats, when the breakdown's carry found it.
-      auto recorded = held_.find(pass);
+      auto recorded = held_.find(pass->reconcile_id);
       Held(*again.own, recorded != held_.end() ? recorded->second->seq : pass->reconcile_id, *pass,
            view, who, s);
       return;
@@ -381,12 +400,14 @@ class Explainer {
                  ", found every targeted node holding the image, and none had run since";
       return;
     }
+    const std::string pulls =
+        std::to_string(pass->starts) + (pass->starts == 1 ? " pull" : " pulls");
     if (pass->blocking == v1::VERDICT_UNKNOWN) {
       s->rule = "InLine";
       s->text += "its turn had not come: the pacing pass at " + clock_(pass->time_ms) +
-                 " started " + std::to_string(pass->starts) +
-                 " pulls and every image's next node got one (nodes go in name order, images "
-                 "in round robin)";
+                 " started " + pulls +
+                 " and every image's next node got one (nodes go in name order, images in round "
+                 "robin)";
       return;
     }
     Result<v1::Entry> e = r_.store().Get(pass->blocking_seq);
@@ -396,9 +417,9 @@ class Explainer {
 
   // The Start decision of the image in `pass` when it had consecutive failures: its one pull.
   std::optional<v1::Entry> FailingStart(const PassRecord& pass) const {
-    for (const auto& [image, node] : pass.started) {
-      if (image != id_) continue;
-      auto pulls = pulls_.find(h_.nodes[node]);
+    for (const PassRecord::Started& start : pass.started) {
+      if (start.image != id_) continue;
+      auto pulls = pulls_.find(h_.nodes[start.node]);
       if (pulls == pulls_.end()) continue;
       for (const PullRecord* p : pulls->second) {
         if (p->start_ms != pass.time_ms || p->start_seq <= pass.reconcile_id) continue;
@@ -512,16 +533,63 @@ class Explainer {
     return out;
   }
 
-  // The last pass that had decided all it decides by the point: a point within a pass (the
-  // reconcileID of drop's log names its first entry) sees the pass before it in force (the same
-  // for every node: found once).
+  // The pass in force at the point (the same for every node: found once): the last one that
+  // had decided something by then, cut at the point when the point lies within it. A reconcileID
+  // in drop's log names a pass's first entry, which decides nothing yet: the pass before it is in
+  // force there.
   const PassRecord* PassAt() {
     if (pass_at_) return *pass_at_;
+    pass_at_ = nullptr;
     auto after =
         std::upper_bound(passes_.begin(), passes_.end(), at_.seq,
-                         [](uint64_t seq, const PassRecord* p) { return seq < p->last_seq; });
-    pass_at_ = after == passes_.begin() ? nullptr : *(after - 1);
+                         [](uint64_t seq, const PassRecord* p) { return seq < p->reconcile_id; });
+    while (after != passes_.begin()) {
+      const PassRecord* pass = *--after;
+      if (pass->last_seq <= at_.seq) {
+        pass_at_ = pass;
+        break;
+      }
+      if (PassRecord cut = Cut(*pass, at_.seq); Decided(cut)) {
+        partial_ = std::move(cut);
+        pass_at_ = &*partial_;
+        break;
+      }
+    }
     return *pass_at_;
+  }
+
+  // `pass` as it stood after entry `seq`: its decisions up to it.
+  static PassRecord Cut(const PassRecord& pass, uint64_t seq) {
+    PassRecord cut = pass;
+    cut.last_seq = seq;
+    std::erase_if(cut.started, [&](const PassRecord::Started& s) { return s.seq > seq; });
+    std::erase_if(cut.held, [&](const PassRecord::Held& h) { return h.seq > seq; });
+    cut.starts = static_cast<int>(cut.started.size());
+    if (cut.active_before >= 0) cut.active_after = cut.active_before + cut.starts;
+    if (cut.blocking_seq > seq) {
+      cut.blocking = v1::VERDICT_UNKNOWN;
+      cut.blocking_seq = 0;
+      cut.next_image = -1;
+      cut.not_before_ms = 0;
+    }
+    return cut;
+  }
+
+  // Whether `pass` is the pass in force cut at the point: it decides more after it.
+  bool Partial(const PassRecord* pass) const { return partial_ && pass == &*partial_; }
+
+  static bool Decided(const PassRecord& pass) {
+    return !pass.started.empty() || !pass.held.empty() || pass.blocking != v1::VERDICT_UNKNOWN;
+  }
+
+  // Whether the pass in force started a pull on `node` whose create comes after the point.
+  bool Starting(const std::string& node) {
+    const PassRecord* pass = PassAt();
+    if (pass == nullptr || !Partial(pass)) return false;
+    const int id = h_.nodes.Find(node);
+    return std::any_of(
+        pass->started.begin(), pass->started.end(),
+        [&](const PassRecord::Started& s) { return s.image == id_ && s.node == id; });
   }
 
   // The drop pods active under the policy after entry `seq` (remembered: every node waiting on
@@ -575,12 +643,14 @@ class Explainer {
   Clock clock_;
   int id_ = -1, policy_ = -1;
   std::vector<const PassRecord*> passes_;
-  // The passes a backoff recorded at an earlier pass held the image at, and that record.
-  std::map<const PassRecord*, const PassRecord::Held*> held_;
+  // The passes (by reconcile ID) a backoff recorded at an earlier pass held the image at, and
+  // that record.
+  std::map<uint64_t, const PassRecord::Held*> held_;
   // The passes that met the policy's last recorded WaitConcurrency or WaitMinDelay again.
-  std::map<const PassRecord*, v1::Verdict> repeated_;
+  std::map<uint64_t, v1::Verdict> repeated_;
   std::map<std::string, std::vector<const PullRecord*>> pulls_;
   std::optional<const PassRecord*> pass_at_;
+  std::optional<PassRecord> partial_;  // the pass in force, cut at the point within it
   std::map<uint64_t, std::vector<std::string>> active_pods_;
   std::map<uint64_t, Redecided> redecided_;
 };

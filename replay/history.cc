@@ -318,7 +318,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
         switch (d.verdict()) {
           case v1::START:
             ++pass.starts;
-            pass.started.push_back({image, h.nodes.Id(d.node())});
+            pass.started.push_back({image, h.nodes.Id(d.node()), e.seq()});
             break;
           case v1::WAIT_CONCURRENCY:
           case v1::WAIT_MIN_DELAY:

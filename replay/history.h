@@ -87,7 +87,11 @@ struct PassRecord {
     int64_t not_before_ms;  // a backoff's end; 0: none set (rule 4's hold, NoEligibleNode)
   };
   std::vector<Held> held;
-  std::vector<std::pair<int, int>> started;  // (image, node) of each START, in order
+  struct Started {
+    int image, node;
+    uint64_t seq;  // the START decision
+  };
+  std::vector<Started> started;  // in order
   // The pass found the policy's spec invalid (its Warning Event): nothing under it starts until a
   // later pass.
   bool invalid_spec = false;

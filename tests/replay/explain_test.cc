@@ -100,18 +100,58 @@ TEST(Explain, APointWithinAPacingPassSeesThePassBeforeIt) {
     }
   }
   ASSERT_NE(pass, 0u);
-  for (uint64_t at : {pass, pass + 1}) {  // its ReconcileStarted, its Start
-    testing::Run r =
-        Replay(j, {"explain", "cachedimage/web", "--node", "node-1", "--at", std::to_string(at)});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(r.out.find("Start: the pacing pass at 08:00:10"), std::string::npos) << r.out;
-    std::string story = Line(r.out, "node-1: ");
-    EXPECT_NE(story.find("not pulled at 08:00:10 — WaitConcurrency: 1 of 1 active"),
-              std::string::npos)
-        << r.out;
-    EXPECT_EQ(story.find(pod + ")"), std::string::npos) << "its own pod holds it back: " << story;
-    EXPECT_NE(story.find("; started 08:00:10 when drop-web-"), std::string::npos) << story;
-  }
+  // At its ReconcileStarted, the pass before it is in force.
+  testing::Run r =
+      Replay(j, {"explain", "cachedimage/web", "--node", "node-1", "--at", std::to_string(pass)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("Start: the pacing pass at 08:00:10"), std::string::npos) << r.out;
+  std::string story = Line(r.out, "node-1: ");
+  EXPECT_NE(story.find("not pulled at 08:00:10 — WaitConcurrency: 1 of 1 active"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(story.find(pod + ")"), std::string::npos) << "its own pod holds it back: " << story;
+  EXPECT_NE(story.find("; started 08:00:10 when drop-web-"), std::string::npos) << story;
+  // At its Start, the pass as far as it had gone: the create comes next.
+  testing::Run start = Replay(
+      j, {"explain", "cachedimage/web", "--node", "node-1", "--at", std::to_string(pass + 1)});
+  EXPECT_NE(Line(start.out, "node-1: ")
+                .find("the pacing pass at 08:00:10 started a pull on it; the create of pod " + pod +
+                      " comes next"),
+            std::string::npos)
+      << start.out;
+  // At its CreatePod, the pull is under way.
+  testing::Run created = Replay(
+      j, {"explain", "cachedimage/web", "--node", "node-1", "--at", std::to_string(pass + 2)});
+  EXPECT_NE(created.out.find("Start: the pacing pass at 08:00:10 started pulls on node-1"),
+            std::string::npos)
+      << created.out;
+  EXPECT_NE(Line(created.out, "node-1: ").find("pulling at 08:00:10 — pod " + pod + " Creating"),
+            std::string::npos)
+      << created.out;
+}
+
+// A node that leaves the targeted set and comes back waits again from its return: at a point
+// before then, its story is the wait it was in, not a wait that had not begun.
+TEST(Explain, AWaitThatBeganAfterThePointIsNotToldAtIt) {
+  TempDir dir;
+  std::string j = Record(dir, 3, [](World& w) {
+    w.PutPolicy(PolicyBuilder("gentle", /*max_concurrent=*/1));
+    w.PutImage(ImageBuilder("web", "web:1").Policy("gentle"));
+    w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, 10 * kSec}; });
+    w.Start();
+    w.RunFor(8 * kSec);
+    w.PutNode(NodeBuilder("node-2").Unschedulable());
+    w.RunFor(kSec);
+    w.PutNode(NodeBuilder("node-2"));
+    w.RunFor(60 * kSec);
+  });
+  testing::Run r = Replay(j, {"explain", "cachedimage/web", "--node", "node-2", "--at", "+5s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string story = Line(r.out, "node-2: ");
+  EXPECT_NE(story.find("not pulled at 08:00:05 — WaitConcurrency: 1 of 1 active"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(story.find("it wants the image since"), std::string::npos) << story;
 }
 
 // A node that joins after the rollout ended waits for the pass its arrival triggers: until that
