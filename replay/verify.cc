@@ -299,7 +299,10 @@ void PrintInputs(const Reader& r, const Divergence& d, std::ostream& out) {
   // than the journal holds, the recorded entry is the next input, or another reconcile's start.
   const std::optional<v1::Entry>& entry = d.recomputed ? d.recomputed : d.recorded;
   uint64_t id = entry ? entry->reconcile_id() : 0;
-  Result<v1::Entry> started = id != 0 ? r.store().Get(id) : Result<v1::Entry>(Status::NotFound(""));
+  // A reconcile's start that Step decides is that reconcile; the journal may hold another there.
+  Result<v1::Entry> started = entry && entry->has_reconcile() ? Result<v1::Entry>(*entry)
+                              : id != 0                       ? r.store().Get(id)
+                                        : Result<v1::Entry>(Status::NotFound(""));
   Result<v1::State> before = r.store().StateAt(d.input.seq() - 1);
   if (!before.ok()) {
     out << "(the state before it cannot be rebuilt: " << before.status().message() << ")\n";
