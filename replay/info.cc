@@ -36,9 +36,9 @@ Status Info(const Reader& r, Format format, std::ostream& out) {
   // the state there, kept in a snapshot, carries its config.
   std::string before;
   if (r.origin().seq > 0 && r.has_state()) {
+    // On a damaged journal info still says what it can: the line goes without it.
     Result<v1::State> origin = r.StateAt(r.origin());
-    if (!origin.ok()) return origin.status();
-    if (origin->has_config()) before = origin->config().version();
+    if (origin.ok() && origin->has_config()) before = origin->config().version();
   }
   const uint64_t entries = r.empty() ? 0 : r.last() - r.first() + 1;
   const uint64_t disk = store.BytesOnDisk();
