@@ -289,13 +289,18 @@ boost::json::object Complete(const google::protobuf::Descriptor* d, boost::json:
       if (!x.is_string()) return;
       std::string_view text = x.as_string();
       const char* end = text.data() + text.size();
+      // Beyond 2^53 a double (jq, JavaScript) would round it: such a value keeps its string.
+      constexpr uint64_t kExact = uint64_t{1} << 53;
       if (v->type() == FieldDescriptor::TYPE_INT64 || v->type() == FieldDescriptor::TYPE_SINT64 ||
           v->type() == FieldDescriptor::TYPE_SFIXED64) {
         int64_t n = 0;
-        if (std::from_chars(text.data(), end, n).ptr == end) x = n;
+        if (std::from_chars(text.data(), end, n).ptr == end &&
+            (n < 0 ? uint64_t(-(n + 1)) + 1 : uint64_t(n)) <= kExact) {
+          x = n;
+        }
       } else if (v->type() == FieldDescriptor::TYPE_UINT64) {
         uint64_t n = 0;
-        if (std::from_chars(text.data(), end, n).ptr == end) x = n;
+        if (std::from_chars(text.data(), end, n).ptr == end && n <= kExact) x = n;
       }
     };
     boost::json::value& value = it->value();
