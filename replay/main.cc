@@ -336,12 +336,32 @@ int Run(int argc, char** argv) {
     if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
       const CLI::App* command = &app;
       if (!app.get_subcommands().empty()) command = app.get_subcommands().front();
+      std::vector<std::string> extra;
+      for (const std::string& w : app.remaining(true)) {
+        if (w != "--") extra.push_back(w);
+      }
       std::string words;
-      for (const std::string& w : app.remaining(true))
+      for (const std::string& w : extra)
         words += (words.empty() ? "" : " ") + w;
+      // A command's flags go after it: given before it, drop-replay itself was handed them.
+      int at = argc;
+      for (int i = 1; i < argc && command != &app; ++i) {
+        if (argv[i] == command->get_name()) {
+          at = i;
+          break;
+        }
+      }
+      bool before = false;
+      for (int i = 1; i < at && !extra.empty(); ++i)
+        before = before || argv[i] == extra.front();
+      const std::string name =
+          command == &app ? "drop-replay" : "drop-replay " + command->get_name();
+      if (!words.empty() && before) {
+        return Fail(Status::InvalidArgument(
+            "'" + words + "' comes before the command " + command->get_name() +
+            ": a command's flags go after it (" + name + " " + words + ")"));
+      }
       if (!words.empty()) {
-        const std::string name =
-            command == &app ? "drop-replay" : "drop-replay " + command->get_name();
         return Fail(Status::InvalidArgument(name + " does not take '" + words + "'; " + name +
                                             " --help lists what it takes"));
       }

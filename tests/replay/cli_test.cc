@@ -571,6 +571,12 @@ TEST(BadInput, WordsACommandDoesNotTakeAreNamedAsTyped) {
                        "lists what it takes"),
             std::string::npos)
       << r.err;
+  testing::Run early = Replay(rec.journal, {"-o", "json", "info"});
+  EXPECT_EQ(early.exit_code, 2);
+  EXPECT_NE(early.err.find("'-o json' comes before the command info: a command's flags go after "
+                           "it (drop-replay info -o json)"),
+            std::string::npos)
+      << early.err;
   for (const char* format : {"json", "yaml"}) {
     const std::filesystem::path file = std::filesystem::current_path() / format;
     std::filesystem::remove(file);
