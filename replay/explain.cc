@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <unordered_map>
 
 #include "core/duration.h"
 #include "core/image_view.h"
@@ -45,7 +46,7 @@ std::string List(const std::vector<std::string>& names, size_t most = 5) {
 
 struct Story {
   std::string node;
-  std::string standing;  // NotTargeted, Cached, Pulling, Failed, Waiting
+  std::string standing;  // NotTargeted, Cached, Pulling, Failing, Starting, Failed, Waiting
   std::string text;
   std::string rule;  // the verdict or filter that decided it
   boost::json::object inputs;
@@ -65,6 +66,7 @@ class Explainer {
     for (const PullRecord& p : h.pulls) {
       if (p.image != id_) continue;
       pulls_[h.nodes[p.node]].push_back(&p);
+      by_pod_[p.pod] = &p;
       if (p.end_ms > 0) ends.push_back(p.end_ms);
     }
     std::sort(ends.begin(), ends.end());
@@ -125,11 +127,16 @@ class Explainer {
       if (!nodes.empty()) {
         started = "Start: the pacing pass at " + clock_(pass->time_ms) + " started pulls on " +
                   List(nodes) + " (" + std::to_string(pass->active_after) + " of " +
-                  std::to_string(pass->limit) + " active after it)";
+                  std::to_string(pass->limit) +
+                  (Partial(pass) ? " active by this point)" : " active after it)");
       }
       bool held = std::any_of(pass->held.begin(), pass->held.end(),
                               [&](const PassRecord::Held& x) { return x.image == id_; });
-      if (!started.empty() && !held && pass->blocking == v1::VERDICT_UNKNOWN) return started;
+      // A failing image's one pull holds the rest at once, without a record: Rule names it.
+      if (!started.empty() && !held && pass->blocking == v1::VERDICT_UNKNOWN &&
+          !FailingStart(*pass)) {
+        return started;
+      }
     }
     Rule(view, &s);
     return started.empty() ? s.text : started + "; then " + s.text;
@@ -209,9 +216,11 @@ class Explainer {
       // Between the pass's Start and its CreatePod.
       s.standing = "Starting";
       s.rule = "Start";
-      s.text += "the pacing pass at " + clock_(PassAt()->time_ms) +
-                " started a pull on it; the create of pod " + later->pod + " comes next";
+      s.text = "starting at " + at + " — the pacing pass started a pull on it when " +
+               Trigger(*later) + "; pod " + later->pod + " is created in the next entry";
+      if (later->end_ms > 0) s.text += ", " + Ending(*later);
       s.inputs["pod"] = later->pod;
+      return s;
     } else if (const PassRecord* pass = PassAt();
                later != nullptr && pass != nullptr && later->wait_from_ms > pass->time_ms &&
                later->wait_from_ms <= at_.time_ms && view.spec_error().empty() &&
@@ -357,13 +366,16 @@ class Explainer {
       Held(e->pacing(), held.seq, *pass, view, who, s);
       return;
     }
-    // A pass under way at the point that had not come to this image: what it decides next lies
-    // after the point.
-    if (pass->blocking == v1::VERDICT_UNKNOWN && Partial(pass)) {
+    // A pass under way at the point that had not come to this image (a failing image it started
+    // is held at once, below): what it decides next lies after the point.
+    if (pass->blocking == v1::VERDICT_UNKNOWN && Partial(pass) && !FailingStart(*pass)) {
       s->rule = "InLine";
-      s->text += "the pacing pass at " + clock_(pass->time_ms) + " was under way: it had started " +
-                 std::to_string(pass->starts) + (pass->starts == 1 ? " pull" : " pulls") +
-                 " by this point, and decides more after it";
+      s->text += "the pacing pass at " + clock_(pass->time_ms) +
+                 " was under way and had not come to it by this point";
+      if (pass->starts > 0) {
+        s->text += " (" + std::to_string(pass->starts) + (pass->starts == 1 ? " pull" : " pulls") +
+                   " started so far)";
+      }
       return;
     }
     // A wait on the image's own state that repeats the last one recorded for it is not recorded
@@ -465,12 +477,15 @@ class Explainer {
 
   // " on node-3, Pending (ErrImagePull), to end": where pod `name` of the image pulls, and how, at
   // the point, or that it has ended since.
-  static std::string InFlightText(const ImageView& view, const std::string& name) {
+  std::string InFlightText(const ImageView& view, const std::string& name) const {
     for (const v1::PodRecord* p : view.pods()) {
       if (p->pod().name() == name && !p->accounted()) {
         return " on " + p->pod().node() + ", " + PodPhaseText(p->pod()) + ", to end";
       }
     }
+    // At a point within the pass that started it, before its create.
+    if (auto pull = by_pod_.find(name); pull != by_pod_.end() && pull->second->start_seq > at_.seq)
+      return " on " + h_.nodes[pull->second->node] + ", created in an entry to come, to end";
     return " to end (it has ended since)";
   }
 
@@ -649,6 +664,7 @@ class Explainer {
   // The passes that met the policy's last recorded WaitConcurrency or WaitMinDelay again.
   std::map<uint64_t, v1::Verdict> repeated_;
   std::map<std::string, std::vector<const PullRecord*>> pulls_;
+  std::unordered_map<std::string, const PullRecord*> by_pod_;  // the image's pulls by pod name
   std::optional<const PassRecord*> pass_at_;
   std::optional<PassRecord> partial_;  // the pass in force, cut at the point within it
   std::map<uint64_t, std::vector<std::string>> active_pods_;

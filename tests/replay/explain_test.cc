@@ -115,10 +115,13 @@ TEST(Explain, APointWithinAPacingPassSeesThePassBeforeIt) {
   testing::Run start = Replay(
       j, {"explain", "cachedimage/web", "--node", "node-1", "--at", std::to_string(pass + 1)});
   EXPECT_NE(Line(start.out, "node-1: ")
-                .find("the pacing pass at 08:00:10 started a pull on it; the create of pod " + pod +
-                      " comes next"),
+                .find("starting at 08:00:10 — the pacing pass started a pull on it when drop-web-"),
             std::string::npos)
       << start.out;
+  EXPECT_NE(start.out.find("; pod " + pod + " is created in the next entry, Succeeded at "),
+            std::string::npos)
+      << start.out;
+  EXPECT_NE(start.out.find("(1 of 1 active by this point)"), std::string::npos) << start.out;
   // At its CreatePod, the pull is under way.
   testing::Run created = Replay(
       j, {"explain", "cachedimage/web", "--node", "node-1", "--at", std::to_string(pass + 2)});
@@ -339,6 +342,19 @@ TEST(Explain, AFailingImageWaitsOnItsOnePullInFlight) {
             std::string::npos)
       << probe.out;
   EXPECT_NE(Line(probe.out, "node-4: ").find(" on node-3, "), std::string::npos) << probe.out;
+  // At the pass's Start, before the create: the hold is already in force.
+  testing::Run at_start = Replay(
+      j, {"explain", "cachedimage/web", "--node", "node-4", "--at", std::to_string(created - 1)});
+  EXPECT_NE(Line(at_start.out, "node-4: ")
+                .find("WaitBackoff: cachedimage web is failing (3 consecutive failures), so one "
+                      "node at a time tries it: the next waits for pod drop-web-"),
+            std::string::npos)
+      << at_start.out;
+  EXPECT_NE(
+      Line(at_start.out, "node-4: ")
+          .find(" on node-3, created in an entry to come, to end (pacing pass at 08:00:50.700)"),
+      std::string::npos)
+      << at_start.out;
   // node-0's failed pod was deleted at its second ImagePullBackOff: the node waits on the
   // backoff its failure set, and says which pull failed.
   testing::Run failed =
