@@ -343,23 +343,33 @@ int Run(int argc, char** argv) {
       std::string words;
       for (const std::string& w : extra)
         words += (words.empty() ? "" : " ") + w;
-      // A command's flags go after it: given before it, drop-replay itself was handed them.
+      // A command's flags go after it: given before it, drop-replay itself was handed them. The
+      // command's place, past the journal flag's value (a journal may be named like a command).
+      auto journal_flag = [](std::string_view a) { return a == "-j" || a == "--journal"; };
       int at = argc;
       for (int i = 1; i < argc && command != &app; ++i) {
-        if (argv[i] == command->get_name()) {
+        if (journal_flag(argv[i])) {
+          ++i;
+        } else if (argv[i] == command->get_name()) {
           at = i;
           break;
         }
       }
-      bool before = false;
-      for (int i = 1; i < at && !extra.empty(); ++i)
-        before = before || argv[i] == extra.front();
+      std::string early;  // the extra words before it, in order
+      size_t next = 0;
+      for (int i = 1; i < at && next < extra.size(); ++i) {
+        if (journal_flag(argv[i])) {
+          ++i;
+        } else if (argv[i] == extra[next]) {
+          early += (early.empty() ? "" : " ") + extra[next++];
+        }
+      }
       const std::string name =
           command == &app ? "drop-replay" : "drop-replay " + command->get_name();
-      if (!words.empty() && before) {
+      if (!early.empty()) {
         return Fail(Status::InvalidArgument(
-            "'" + words + "' comes before the command " + command->get_name() +
-            ": a command's flags go after it (" + name + " " + words + ")"));
+            "'" + early + "' comes before the command " + command->get_name() +
+            ": a command's flags go after it (" + name + " " + early + ")"));
       }
       if (!words.empty()) {
         return Fail(Status::InvalidArgument(name + " does not take '" + words + "'; " + name +

@@ -577,6 +577,11 @@ TEST(BadInput, WordsACommandDoesNotTakeAreNamedAsTyped) {
                            "it (drop-replay info -o json)"),
             std::string::npos)
       << early.err;
+  // Not fooled by a word that came after the command, or by a journal named like a command.
+  testing::Run after = Replay(rec.journal, {"info", rec.journal});
+  EXPECT_NE(after.err.find("drop-replay info does not take '" + rec.journal + "'"),
+            std::string::npos)
+      << after.err;
   for (const char* format : {"json", "yaml"}) {
     const std::filesystem::path file = std::filesystem::current_path() / format;
     std::filesystem::remove(file);
