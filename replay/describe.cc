@@ -289,8 +289,9 @@ boost::json::object Complete(const google::protobuf::Descriptor* d, boost::json:
       if (!x.is_string()) return;
       std::string_view text = x.as_string();
       const char* end = text.data() + text.size();
-      // Beyond 2^53 a double (jq, JavaScript) would round it: such a value keeps its string.
-      constexpr uint64_t kExact = uint64_t{1} << 53;
+      // Beyond 2^53 - 1 a double (jq, JavaScript) may round it: such a value, a sentinel near
+      // int64's limit in practice, keeps its string.
+      constexpr uint64_t kExact = (uint64_t{1} << 53) - 1;
       if (v->type() == FieldDescriptor::TYPE_INT64 || v->type() == FieldDescriptor::TYPE_SINT64 ||
           v->type() == FieldDescriptor::TYPE_SFIXED64) {
         int64_t n = 0;

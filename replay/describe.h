@@ -31,9 +31,9 @@ std::string Summary(const v1::Entry& e);
 // The entry as JSON for other tools (export, log -o json, verify -o json): "time" (RFC 3339) and
 // "kind" first, then its fields by protobuf's JSON names, every field shown (an active count of 0
 // is a fact too), and 64-bit integers as numbers so that jq compares them (sequence numbers,
-// times and generations stay far below 2^53). A value beyond 2^53, which a double would round (a
-// duration of centuries), and hashes (fixed64) stay strings, as protobuf's JSON mapping writes
-// every 64-bit integer.
+// times and generations stay far below 2^53). A value a double may round (beyond 2^53 - 1: a
+// sentinel near int64's limit) and hashes (fixed64) stay strings, as protobuf's JSON mapping
+// writes every 64-bit integer.
 boost::json::object EntryDocument(const v1::Entry& e);
 
 // "Pending", "Succeeded", ... with the waiting reason when there is one; "Creating" for a pod
