@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "core/chars.h"
 #include "core/duration.h"
 #include "core/pacing.h"
 #include "core/state.h"
@@ -222,6 +223,18 @@ std::vector<std::string> ObjectsOf(const v1::Entry& e) {
       } else if (a.has_emit_event()) {
         v1::Key k = MakeKey(a.emit_event().kind(), a.emit_event().name());
         out.push_back(KeyString(k));
+        // A pull's Event (PullStarted, PullSucceeded, PullFailed) names its node in its message
+        // only: "Pulling web:1 on node gpu-7 (pod ...)".
+        const std::string& message = a.emit_event().message();
+        constexpr std::string_view kOnNode = " on node ";
+        if (size_t at = message.find(kOnNode); at != std::string::npos) {
+          size_t from = at + kOnNode.size(), end = from;
+          while (end < message.size() &&
+                 (IsLowerAlnum(message[end]) || message[end] == '-' || message[end] == '.')) {
+            ++end;
+          }
+          if (end > from) out.push_back("node/" + message.substr(from, end - from));
+        }
       } else if (a.has_requeue()) {
         out.push_back(KeyString(a.requeue().key()));
       }

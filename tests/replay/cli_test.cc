@@ -128,6 +128,15 @@ TEST(Cli, LogFiltersByNodeKindAndTime) {
   EXPECT_NE(r.out.find("pulled db on node-5"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("pulled web on node-5"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("node-4"), std::string::npos) << r.out;
+  // A pull's Events name their node in their message only; they are the node's entries too.
+  testing::Run events = Replay(rec.journal, {"log", "--node", "node-5", "--kind", "event"});
+  EXPECT_NE(events.out.find("PullStarted: Pulling registry.example.com/db:2 on node node-5 ("),
+            std::string::npos)
+      << events.out;
+  EXPECT_NE(events.out.find("PullSucceeded: Pulled registry.example.com/db:2 on node node-5 in "),
+            std::string::npos)
+      << events.out;
+  EXPECT_EQ(events.out.find("on node node-4"), std::string::npos) << events.out;
   testing::Run early = Replay(rec.journal, {"log", "--until", "+0s", "--kind", "create-pod"});
   EXPECT_NE(early.out.find("create pod/drop-web-"), std::string::npos) << early.out;
   EXPECT_EQ(early.out.find("08:00:02"), std::string::npos) << early.out;
