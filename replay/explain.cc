@@ -221,19 +221,8 @@ class Explainer {
       if (later->end_ms > 0) s.text += ", " + Ending(*later);
       s.inputs["pod"] = later->pod;
       return s;
-    } else if (const PassRecord* pass = PassAt();
-               later != nullptr && pass != nullptr && later->wait_from_ms > pass->time_ms &&
-               later->wait_from_ms <= at_.time_ms && view.spec_error().empty() &&
-               view.policy() != nullptr && Synced(state_)) {
-      // The node came to want the image after the pass in force: no pass had weighed it yet.
-      s.rule = "NoPassSince";
-      s.text += "it wants the image since " + clock_(later->wait_from_ms) +
-                ", after the last pacing pass of " +
-                PolicyDisplayName(image_.object().spec().pull_policy_ref()) + " (at " +
-                clock_(pass->time_ms) + ")";
-      LastFailure(f, current, &s);
     } else {
-      Rule(view, &s);
+      Rule(view, &s, later);
       LastFailure(f, current, &s);
     }
     const bool again = current != nullptr || f.failure != nullptr;
@@ -335,8 +324,9 @@ class Explainer {
     return s.empty() ? "no pacing pass ran meanwhile" : s;
   }
 
-  // Why a candidate node was not started at the point: the pass in force then.
-  void Rule(const ImageView& view, Story* s) {
+  // Why a candidate node was not started at the point: the pass in force then. `next`, for a
+  // node, is its next pull, which says since when the node wanted the image.
+  void Rule(const ImageView& view, Story* s, const PullRecord* next = nullptr) {
     const std::string who = PolicyDisplayName(image_.object().spec().pull_policy_ref());
     if (!view.spec_error().empty()) {
       s->rule = "InvalidSpec";
@@ -359,6 +349,16 @@ class Explainer {
       s->text += "no pacing pass of " + who + " had run yet";
       return;
     }
+    if (next != nullptr && next->wait_from_ms > pass->time_ms &&
+        next->wait_from_ms <= at_.time_ms) {
+      // The node came to want the image after the pass in force: no pass had weighed it yet.
+      s->rule = "NoPassSince";
+      s->text += "it wants the image since " + clock_(next->wait_from_ms) +
+                 ", after the last pacing pass of " + who + " (at " + clock_(pass->time_ms) + ")";
+      return;
+    }
+    const std::string pulls =
+        std::to_string(pass->starts) + (pass->starts == 1 ? " pull" : " pulls");
     for (const PassRecord::Held& held : pass->held) {
       if (held.image != id_) continue;
       Result<v1::Entry> e = r_.store().Get(held.seq);
@@ -372,10 +372,7 @@ class Explainer {
       s->rule = "InLine";
       s->text += "the pacing pass at " + clock_(pass->time_ms) +
                  " was under way and had not come to it by this point";
-      if (pass->starts > 0) {
-        s->text += " (" + std::to_string(pass->starts) + (pass->starts == 1 ? " pull" : " pulls") +
-                   " started so far)";
-      }
+      if (pass->starts > 0) s->text += " (" + pulls + " started so far)";
       return;
     }
     // A wait on the image's own state that repeats the last one recorded for it is not recorded
@@ -412,8 +409,6 @@ class Explainer {
                  ", found every targeted node holding the image, and none had run since";
       return;
     }
-    const std::string pulls =
-        std::to_string(pass->starts) + (pass->starts == 1 ? " pull" : " pulls");
     if (pass->blocking == v1::VERDICT_UNKNOWN) {
       s->rule = "InLine";
       s->text += "its turn had not come: the pacing pass at " + clock_(pass->time_ms) +
