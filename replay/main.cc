@@ -344,23 +344,17 @@ int Run(int argc, char** argv) {
       for (const std::string& w : extra)
         words += (words.empty() ? "" : " ") + w;
       // A command's flags go after it: given before it, drop-replay itself was handed them. The
-      // command's place, past the journal flag's value (a journal may be named like a command).
-      auto journal_flag = [](std::string_view a) { return a == "-j" || a == "--journal"; };
-      int at = argc;
-      for (int i = 1; i < argc && command != &app; ++i) {
-        if (journal_flag(argv[i])) {
-          ++i;
-        } else if (argv[i] == command->get_name()) {
-          at = i;
-          break;
-        }
-      }
-      std::string early;  // the extra words before it, in order
+      // extra words before the command, in order, past the journal flag's value (a journal may
+      // be named like a command).
+      std::string early;
       size_t next = 0;
-      for (int i = 1; i < at && next < extra.size(); ++i) {
-        if (journal_flag(argv[i])) {
+      for (int i = 1; i < argc && command != &app && next < extra.size(); ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "-j" || arg == "--journal") {
           ++i;
-        } else if (argv[i] == extra[next]) {
+        } else if (arg == command->get_name()) {
+          break;
+        } else if (arg == extra[next]) {
           early += (early.empty() ? "" : " ") + extra[next++];
         }
       }
