@@ -8,12 +8,21 @@
 
 namespace drop {
 
+uint64_t MatchHash(const v1::ImageRecord& record) {
+  return record.image_key().empty() ? 0 : Fnv1a64(record.image_key());
+}
+
+bool Lists(const v1::Node& node, uint64_t match_hash) {
+  const auto& hashes = node.image_hashes();
+  return match_hash != 0 && std::binary_search(hashes.begin(), hashes.end(), match_hash);
+}
+
 ImageView::ImageView(const v1::State& state, const v1::ImageRecord& record,
                      const std::string* image_error)
     : state_(&state), record_(&record), image_error_(image_error) {
   const v1::CachedImage& object = record.object();
   policy_ = FindPolicySpec(state, object.spec().pull_policy_ref());
-  match_hash_ = record.image_key().empty() ? 0 : Fnv1a64(record.image_key());
+  match_hash_ = MatchHash(record);
   // Under Always the user asks for a fresh pull of a moving tag: a listed image proves nothing.
   present_counts_ = effective_policy().image_pull_policy() != "Always";
 }
@@ -47,9 +56,7 @@ NodeFacts ImageView::FactsOf(const v1::Node& node, const v1::PodRecord* pod) con
 void ImageView::Complete(NodeFacts* facts) const {
   const v1::Node& node = *facts->node;
   facts->fit = FitNode(node, record_->object().spec());
-  const auto& hashes = node.image_hashes();
-  facts->present =
-      match_hash_ != 0 && std::binary_search(hashes.begin(), hashes.end(), match_hash_);
+  facts->present = Lists(node, match_hash_);
   facts->cached =
       facts->fit == Fit::kTargeted && (facts->pulled || (facts->present && present_counts_));
 }

@@ -22,6 +22,12 @@ struct NodeFacts {
   bool candidate() const { return fit == Fit::kTargeted && !cached && pod == nullptr; }
 };
 
+// What node.status.images is searched for, by hash, for the image a CachedImage resolved to; 0,
+// which no node lists, before it resolves.
+uint64_t MatchHash(const v1::ImageRecord& record);
+// Whether `node` lists the image of that hash.
+bool Lists(const v1::Node& node, uint64_t match_hash);
+
 class ImageView {
  public:
   // `image_error`, when the caller has it, is ValidateCachedImage of the record's object.

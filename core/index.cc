@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <array>
+#include <vector>
 
 #include "core/fold.h"
 #include "core/image_view.h"
 #include "core/pacing.h"
 #include "core/reconcile.h"
+#include "core/scheduling.h"
 #include "core/state.h"
 #include "core/validation.h"
 
@@ -262,6 +264,20 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
         CountPod(&p, -1);
     }
   }
+  // A node's watch that keeps what FitNode reads of it, and the node itself, changes the standing
+  // only of the images it starts or stops listing (kubelet reports one it pulled): not every one.
+  std::optional<std::vector<const std::string*>> relisted;
+  if (e.has_watch() && e.watch().has_node() && e.watch().type() != v1::DELETED) {
+    const v1::Node& now = e.watch().node();
+    const v1::NodeRecord* was = Find(state->nodes(), now.name());
+    if (was != nullptr && was->node().uid() == now.uid() && SameFit(was->node(), now)) {
+      relisted.emplace();
+      for (const v1::ImageRecord& r : state->images()) {
+        uint64_t h = MatchHash(r);
+        if (Lists(was->node(), h) != Lists(now, h)) relisted->push_back(&r.object().name());
+      }
+    }
+  }
   const v1::PodRecord* updated = nullptr;
   if (in_place && before != nullptr &&
       (uid == nullptr || before->pod().uid().empty() || before->pod().uid() == *uid)) {
@@ -288,6 +304,9 @@ void Index::Apply(const v1::Entry& e, v1::State* state) {
     if (!pod.empty()) CountPod(FindPod(*state, *image, pod), 1);
   } else if (image != nullptr) {
     RefreshImage(*state, *image);
+  } else if (relisted) {
+    for (const std::string* name : *relisted)  // a node's fold leaves the image records be
+      RefreshNode(*state, *name, *node);
   } else if (node != nullptr) {
     for (const v1::ImageRecord& r : state->images())
       RefreshNode(*state, r.object().name(), *node);

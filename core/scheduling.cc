@@ -1,5 +1,7 @@
 #include "core/scheduling.h"
 
+#include <algorithm>
+
 #include "core/state.h"
 
 namespace drop {
@@ -60,6 +62,18 @@ Fit FitNode(const v1::Node& node, const v1::CachedImageSpec& spec) {
   if (node.unschedulable()) return Fit::kUnschedulable;
   if (UntoleratedTaint(node, spec.tolerations()) != nullptr) return Fit::kTaintNotTolerated;
   return Fit::kTargeted;
+}
+
+bool SameFit(const v1::Node& a, const v1::Node& b) {
+  auto same_label = [](const v1::Label& x, const v1::Label& y) {
+    return x.key() == y.key() && x.value() == y.value();
+  };
+  auto same_taint = [](const v1::Taint& x, const v1::Taint& y) {
+    return x.key() == y.key() && x.value() == y.value() && x.effect() == y.effect();
+  };
+  return a.ready() == b.ready() && a.unschedulable() == b.unschedulable() &&
+         std::ranges::equal(a.labels(), b.labels(), same_label) &&
+         std::ranges::equal(a.taints(), b.taints(), same_taint);
 }
 
 namespace {

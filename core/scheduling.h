@@ -29,6 +29,10 @@ const v1::Taint* UntoleratedTaint(const v1::Node& node,
 
 Fit FitNode(const v1::Node& node, const v1::CachedImageSpec& spec);
 
+// Whether FitNode gives the same for nodes a and b under every spec: what it reads of them is
+// equal. A node's watch most often changes only the images it lists.
+bool SameFit(const v1::Node& a, const v1::Node& b);
+
 // Why a node is not targeted, in words: "labels do not match nodeSelector pool=gpu".
 std::string ExplainFit(const v1::Node& node, const v1::CachedImageSpec& spec);
 

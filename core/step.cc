@@ -1,11 +1,10 @@
 #include "core/step.h"
 
-#include <algorithm>
 #include <set>
 #include <string>
 
 #include "core/fold.h"
-#include "core/hash.h"
+#include "core/image_view.h"
 #include "core/index.h"
 #include "core/pacing.h"
 #include "core/reconcile.h"
@@ -35,12 +34,13 @@ struct Keys {
 };
 
 // How a node stands for one image: whether it is targeted, and whether it lists the image.
-bool SameStanding(const v1::Node& a, const v1::Node& b, const v1::ImageRecord& image) {
+// `same_fit` is SameFit(a, b).
+bool SameStanding(const v1::Node& a, const v1::Node& b, bool same_fit,
+                  const v1::ImageRecord& image) {
   const v1::CachedImageSpec& spec = image.object().spec();
-  if (FitNode(a, spec) != FitNode(b, spec)) return false;
-  uint64_t h = Fnv1a64(image.image_key());
-  return std::binary_search(a.image_hashes().begin(), a.image_hashes().end(), h) ==
-         std::binary_search(b.image_hashes().begin(), b.image_hashes().end(), h);
+  if (!same_fit && FitNode(a, spec) != FitNode(b, spec)) return false;
+  uint64_t h = MatchHash(image);
+  return Lists(a, h) == Lists(b, h);
 }
 
 void NodeKeys(const v1::State& state, const v1::WatchEvent& w, Keys* keys) {
@@ -53,8 +53,9 @@ void NodeKeys(const v1::State& state, const v1::WatchEvent& w, Keys* keys) {
   // node gives as why (WhyNoNodeFits), even when it stands as an absent node would.
   const v1::Node& present = w.type() == v1::DELETED ? old_node : new_node;
   bool counted = before == nullptr || w.type() == v1::DELETED;
+  const bool same_fit = SameFit(old_node, new_node);
   for (const v1::ImageRecord& image : state.images()) {
-    if (replaced || !SameStanding(old_node, new_node, image) ||
+    if (replaced || !SameStanding(old_node, new_node, same_fit, image) ||
         (counted && CurrentStatus(image).nodes_targeted() == 0 &&
          MatchesSelector(present.labels(), image.object().spec().node_selector()))) {
       keys->Image(state, image.object().name());
