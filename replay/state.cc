@@ -1,6 +1,8 @@
 // drop-replay state: time travel. The fold at a point, and the status drop would write then.
 #include "core/state.h"
 
+#include <algorithm>
+
 #include "core/duration.h"
 #include "core/image_view.h"
 #include "core/pacing.h"
@@ -148,6 +150,20 @@ Status NodeObject(const v1::State& state, const Point& at, const std::string& na
   return Status::Ok();
 }
 
+// The PullPolicies the state shows: the built-in default first, when a CachedImage uses it or it
+// has paced a pull, then every recorded one.
+std::vector<std::string> PolicyNames(const v1::State& state) {
+  std::vector<std::string> names;
+  bool default_used = LastCreation(state, "") > 0 || CountActive(state, "") > 0 ||
+                      std::ranges::any_of(state.images(), [](const v1::ImageRecord& i) {
+                        return i.object().spec().pull_policy_ref().empty();
+                      });
+  if (default_used) names.emplace_back();
+  for (const v1::PolicyRecord& p : state.policies())
+    names.push_back(p.object().name());
+  return names;
+}
+
 void Everything(const v1::State& state, const Reader& r, const Point& at, Format format,
                 std::ostream& out) {
   if (format != Format::kTable) {
@@ -156,8 +172,15 @@ void Everything(const v1::State& state, const Reader& r, const Point& at, Format
       items.push_back(
           CachedImageDocument(i.object(), DesiredStatus(state, ImageView(state, i), at.time_ms)));
     }
-    for (const v1::PolicyRecord& p : state.policies())
-      items.push_back(PullPolicyDocument(p.object()));
+    for (const std::string& name : PolicyNames(state)) {
+      v1::PullPolicy object;
+      if (const v1::PolicyRecord* p = Find(state.policies(), name)) {
+        object = p->object();
+      } else {
+        *object.mutable_spec() = DefaultPolicySpec();  // named "(default)" in the document
+      }
+      items.push_back(PullPolicyDocument(object));
+    }
     for (const v1::NodeRecord& n : state.nodes())
       items.push_back(NodeDocument(n.node()));
     Print(List(std::move(items)), format, out);
@@ -181,14 +204,10 @@ void Everything(const v1::State& state, const Reader& r, const Point& at, Format
   if (!images.empty()) images.Print(out);
   out << '\n';
   Table policies({"PULLPOLICY", "MAX", "MIN DELAY", "ACTIVE", "LAST POD CREATED"});
-  std::vector<std::string> names = {""};
-  for (const v1::PolicyRecord& p : state.policies())
-    names.push_back(p.object().name());
-  for (const std::string& name : names) {
+  for (const std::string& name : PolicyNames(state)) {
     const v1::PullPolicySpec* spec = FindPolicySpec(state, name);
     int64_t last = LastCreation(state, name);
     int active = CountActive(state, name);
-    if (name.empty() && last == 0 && active == 0) continue;  // the default, never used
     policies.Add({name.empty() ? "(default)" : name, std::to_string(spec->max_concurrent_nodes()),
                   FormatDuration(spec->min_delay_between_pulls_ms()), std::to_string(active),
                   last > 0 ? FormatTimeMillis(last) : "-"});

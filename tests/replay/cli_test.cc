@@ -470,6 +470,18 @@ TEST(Cli, TheBuiltInPolicyAnswersToBothItsSpellings) {
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("pullpolicy/(default), the built-in one"), std::string::npos)
       << missing.err;
+  // The whole state lists it as its table does, in JSON too.
+  testing::Run table = Replay(rec.journal, {"state"});
+  EXPECT_NE(table.out.find("\n(default) "), std::string::npos) << table.out;
+  testing::Run all = Replay(rec.journal, {"state", "-o", "json"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  const boost::json::value doc = boost::json::parse(all.out);
+  int defaults = 0;
+  for (const boost::json::value& item : doc.at("items").as_array()) {
+    const boost::json::object& o = item.as_object();
+    defaults += o.at("kind") == "PullPolicy" && o.at("metadata").at("name") == "(default)";
+  }
+  EXPECT_EQ(defaults, 1) << all.out;
 }
 
 TEST(Cli, AJournalWhoseEntriesRetentionDroppedStillShowsItsLastState) {
