@@ -83,18 +83,24 @@ Result<Config> LoadConfig(const LoadOptions& options) {
     for (std::string p; std::getline(s, p, ':');) {
       if (!p.empty()) paths.push_back(p);
     }
-    if (!paths.empty()) return LoadKubeconfig(paths, options.context);
+    if (!paths.empty()) {
+      Result<Config> config = LoadKubeconfig(paths, options.context);
+      if (config.ok()) return config;
+      // Named by no flag, the file is the environment's choice: say so, and how to change it.
+      return Status::InvalidArgument("$KUBECONFIG is " + *env + ": " + config.status().message() +
+                                     "; fix or unset $KUBECONFIG, or pass --kubeconfig");
+    }
   }
   std::optional<std::string> home = Getenv(options, "HOME");
   if (!home || home->empty()) {
-    return Status::NotFound(
+    return Status::InvalidArgument(
         "no Kubernetes configuration: not in a pod, $KUBECONFIG is not set and $HOME is unknown; "
         "pass --kubeconfig");
   }
   std::string path = *home + "/.kube/config";
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
-    return Status::NotFound(
+    return Status::InvalidArgument(
         "no Kubernetes configuration: not in a pod, $KUBECONFIG is not set and " + path +
         " does not exist; pass --kubeconfig");
   }

@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--leader-elect", o.leader_elect,
                "take a coordination.k8s.io Lease before acting, so one replica acts at a time "
-               "(the default in a cluster)");
+               "(the default in a cluster); --leader-elect=false turns it off");
   app.add_option("--namespace", o.namespace_, "namespace of the drop pods and the Lease")
       ->capture_default_str()
       ->check(CLI::Validator(CheckNamespace, "NAMESPACE"));
@@ -105,7 +105,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Validator(CheckLevel, "LEVEL"));
   app.add_option("--operator-image", o.operator_image,
-                 "image the drop pods copy drop-noop from (default: $DROP_OPERATOR_IMAGE)")
+                 "image the drop pods copy drop-noop from (default: $DROP_OPERATOR_IMAGE, else "
+                 "ghcr.io/drop-io/drop:VERSION)")
       ->check(CLI::Validator(CheckImage, "IMAGE"));
   app.add_option("--identity", o.identity,
                  "this replica's name (default: $POD_NAME, else the host)")
@@ -131,6 +132,11 @@ int main(int argc, char** argv) {
   }
   try {
     app.parse(argc, argv);
+  } catch (const CLI::ConversionError& e) {
+    // Only --leader-elect takes a value CLI11 converts; it says "Could not convert: --leader-elect
+    // = maybe".
+    std::cerr << e.what() << ": --leader-elect takes true or false\n";
+    return 2;
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }

@@ -241,6 +241,25 @@ TEST_F(ConfigTest, InClusterFromTheServiceAccountDirectory) {
   EXPECT_NE(missing.status().message().find("cannot read " + tmp_ / "sa/token"), std::string::npos);
 }
 
+// No flag named it: the error says the file came from $KUBECONFIG, and how to choose another.
+TEST_F(ConfigTest, AKubeconfigFromTheEnvironmentThatFailsIsNamedAsSuch) {
+  LoadOptions o;
+  const std::string missing = tmp_ / "nowhere";
+  o.getenv = [&](const std::string& name) -> std::optional<std::string> {
+    if (name == "KUBECONFIG") return missing;
+    if (name == "HOME") return tmp_.path();
+    return std::nullopt;
+  };
+  Result<Config> c = LoadConfig(o);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_TRUE(c.status().message().starts_with("$KUBECONFIG is " + missing + ": kubeconfig " +
+                                               missing + ": cannot read"))
+      << c.status().message();
+  EXPECT_TRUE(c.status().message().ends_with("; fix or unset $KUBECONFIG, or pass --kubeconfig"))
+      << c.status().message();
+}
+
 TEST_F(ConfigTest, WithoutAnythingTheErrorSaysWhatWasTried) {
   LoadOptions o;
   o.getenv = [this](const std::string& name) -> std::optional<std::string> {
@@ -252,6 +271,7 @@ TEST_F(ConfigTest, WithoutAnythingTheErrorSaysWhatWasTried) {
   EXPECT_EQ(c.status().message(),
             "no Kubernetes configuration: not in a pod, $KUBECONFIG is not set and " + tmp_.path() +
                 "/.kube/config does not exist; pass --kubeconfig");
+  EXPECT_EQ(c.status().code(), Status::Code::kInvalidArgument) << "the operator exits 2";
   Write(".kube/config",
         "clusters: [{name: c, cluster: {server: \"https://home\"}}]\n"
         "contexts: [{name: x, context: {cluster: c}}]\ncurrent-context: x\n");

@@ -97,6 +97,8 @@ TEST(Flags, ABadValueIsExitTwoAndSaysWhatTheFlagTakes) {
        "--operator-image: 'not an image!!' is not an image"},
       // As `--kubeconfig=$KC` runs with KC unset: not a kubeconfig named "--leader-elect".
       {{"--kubeconfig=", "--leader-elect"}, "--kubeconfig= has nothing after the '='"},
+      {{"--leader-elect=maybe", "--log-level=info"},
+       "--leader-elect = maybe: --leader-elect takes true or false"},
   };
   for (const Case& c : cases) {
     Ran r = Manager(c.args);
