@@ -1,6 +1,7 @@
 #include "k8s/manager.h"
 
 #include <prometheus/exposer.h>
+#include <prometheus/registry.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -229,6 +230,31 @@ Status RunManager(const ManagerOptions& in) {
     health = std::move(*h);
   }
 
+  // Every replica serves /metrics, as a standby's scrape target that refused connections would
+  // read as down; drop's own metrics join once it leads and has opened the journal.
+  std::unique_ptr<prometheus::Exposer> exposer;
+  // The exposer serves a path only once something is registered there: an empty registry until
+  // then.
+  auto nothing_yet = std::make_shared<prometheus::Registry>();
+  if (metrics_endpoint) {
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(CivetAddress(*metrics_endpoint), 2);
+    } catch (const std::exception& e) {
+      return Status::Unavailable(
+          "--metrics-bind-address " + o.metrics_bind_address + ": cannot listen: " +
+          WhyNotListening(*metrics_endpoint, e.what()) + "; choose another address");
+    }
+    exposer->RegisterCollectable(nothing_yet);
+  }
+  // Where to scrape and probe, with the ports a ":0" picked.
+  boost::json::object listening;
+  if (exposer != nullptr && !exposer->GetListeningPorts().empty()) {
+    listening["metrics"] =
+        HostPort(metrics_endpoint->address(), exposer->GetListeningPorts().front());
+  }
+  if (health != nullptr) listening["health"] = HostPort(health_endpoint->address(), health->port());
+  if (!listening.empty()) log.Info("listening", std::move(listening));
+
   // Lead before anything else: a follower neither reads nor writes the journal.
   std::unique_ptr<LeaderElector> elector;
   std::atomic<bool> lost{false};
@@ -282,26 +308,22 @@ Status RunManager(const ManagerOptions& in) {
 
   Metrics metrics(&(*journal)->metrics(),
                   [j = journal->get()] { return j->store().BytesOnDisk(); });
-  std::unique_ptr<prometheus::Exposer> exposer;
-  if (metrics_endpoint) {
-    try {
-      exposer = std::make_unique<prometheus::Exposer>(CivetAddress(*metrics_endpoint), 2);
-    } catch (const std::exception& e) {
-      return Status::Unavailable(
-          "--metrics-bind-address " + o.metrics_bind_address + ": cannot listen: " +
-          WhyNotListening(*metrics_endpoint, e.what()) + "; choose another address");
+  // The server outlives the metrics and the journal they read: they leave it before they go (a
+  // scrape collects under the lock that taking them out waits on).
+  struct Served {
+    prometheus::Exposer* exposer;
+    std::vector<std::shared_ptr<prometheus::Collectable>> collectables;
+    ~Served() {
+      for (const auto& c : collectables)
+        exposer->RemoveCollectable(c);
     }
-    for (const auto& c : metrics.collectables())
+  };
+  std::optional<Served> served;
+  if (exposer != nullptr) {
+    served.emplace(Served{exposer.get(), metrics.collectables()});
+    for (const auto& c : served->collectables)
       exposer->RegisterCollectable(c);
   }
-  // Where to scrape and probe, with the ports a ":0" picked.
-  boost::json::object listening;
-  if (exposer != nullptr && !exposer->GetListeningPorts().empty()) {
-    listening["metrics"] =
-        HostPort(metrics_endpoint->address(), exposer->GetListeningPorts().front());
-  }
-  if (health != nullptr) listening["health"] = HostPort(health_endpoint->address(), health->port());
-  if (!listening.empty()) log.Info("listening", std::move(listening));
 
   SystemClock clock;
   Loop* loop_ptr = nullptr;

@@ -2,19 +2,24 @@
 // that names the flag and what it takes, before anything connects or opens; an address the
 // operator cannot listen on says why.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include "tests/k8s/process.h"
 #include "tests/support/temp_dir.h"
 
 namespace drop::k8s {
@@ -30,15 +35,20 @@ struct Ran {
 // listeners. So a check that stops working fails the test instead of starting an operator
 // against the user's own cluster.
 // It runs at most `seconds`, then gets SIGTERM.
-Ran Manager(std::vector<std::string> args, int seconds = 60) {
-  drop::testing::TempDir io;
-  std::ofstream(io / "kc") << R"(apiVersion: v1
+// A kubeconfig of a server nothing listens on.
+void WriteUnreachableKubeconfig(const std::string& path) {
+  std::ofstream(path) << R"(apiVersion: v1
 kind: Config
 clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
 users: [{name: u, user: {token: t}}]
 contexts: [{name: x, context: {cluster: c, user: u}}]
 current-context: x
 )";
+}
+
+Ran Manager(std::vector<std::string> args, int seconds = 60) {
+  drop::testing::TempDir io;
+  WriteUnreachableKubeconfig(io / "kc");
   const std::vector<std::pair<std::string, std::string>> defaults = {
       {"--kubeconfig", io / "kc"},
       {"--journal-dir", io / "j"},
@@ -150,6 +160,65 @@ TEST(Flags, ALeaderElectionThatCannotReachItsServerSaysSo) {
     }
   }
   EXPECT_GE(warned, 1u) << r.err;
+}
+
+// GET http://`address``target`: the status code and body (0 and the error when it cannot).
+std::pair<int, std::string> Get(const std::string& address, const std::string& target) {
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  const size_t colon = address.rfind(':');
+  boost::system::error_code ec;
+  socket.connect({boost::asio::ip::make_address(address.substr(0, colon)),
+                  static_cast<uint16_t>(std::stoi(address.substr(colon + 1)))},
+                 ec);
+  if (ec) return {0, ec.message()};
+  http::request<http::empty_body> req(http::verb::get, target, 11);
+  req.set(http::field::host, address);
+  http::write(socket, req, ec);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  if (!ec) http::read(socket, buffer, res, ec);
+  if (ec) return {0, ec.message()};
+  return {res.result_int(), res.body()};
+}
+
+// A replica waiting to lead (here, on a server it cannot reach) serves /metrics and /healthz and
+// says it is not ready: a standby that refused the scrape would read as a target down.
+TEST(Flags, AReplicaWaitingToLeadServesMetricsAndHealthButIsNotReady) {
+  drop::testing::TempDir io;
+  WriteUnreachableKubeconfig(io / "kc");
+  const std::string log = io / "log";
+  testing::Child manager(
+      {DROP_MANAGER, "--kubeconfig", io / "kc", "--journal-dir", io / "j", "--leader-elect=true",
+       "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0"},
+      log);
+  boost::json::object listening;
+  for (int i = 0; i < 200 && listening.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::istringstream in(testing::ReadFile(log));
+    for (std::string line; std::getline(in, line);) {
+      boost::system::error_code ec;
+      boost::json::value v = boost::json::parse(line, ec);
+      if (!ec && v.is_object() && v.as_object().contains("msg") &&
+          v.as_object().at("msg") == "listening") {
+        listening = v.as_object();
+      }
+    }
+  }
+  ASSERT_TRUE(listening.contains("metrics") && listening.contains("health"))
+      << testing::ReadFile(log);
+  const std::string metrics(listening.at("metrics").as_string());
+  const std::string health(listening.at("health").as_string());
+  auto [code, body] = Get(metrics, "/metrics");
+  EXPECT_EQ(code, 200) << body;
+  EXPECT_EQ(body.find("drop_active_pulls"), std::string::npos) << "it has decided nothing";
+  EXPECT_EQ(Get(health, "/healthz").first, 200);
+  EXPECT_EQ(Get(health, "/readyz").first, 503);
+  EXPECT_EQ(testing::ReadFile(log).find("\"leading\""), std::string::npos);
+  manager.Signal(SIGTERM);
+  EXPECT_EQ(manager.Wait(15000), 0) << testing::ReadFile(log);
 }
 
 TEST(Flags, AServerUrlWithAPasswordIsRefusedWithoutWritingThePasswordOut) {
