@@ -45,19 +45,20 @@ int EventKind(std::string_view event) {
 }
 
 // What a History needs of the entry, judged from its bytes by schema.proto's field numbers:
-// nothing of timers (Entry 13), action results (14), pod watch events (WatchEvent.pod, 7),
-// deletes, requeues and Events but those on a PullPolicy (ActionIssued 2, 5, 4); a skim of pod
-// creations (ActionIssued 1, see SkimCreatePod). The rest, and what it cannot judge, whole.
+// nothing of timers (Entry 13), deletes, requeues and Events but those on a PullPolicy
+// (ActionIssued 2, 5, 4); a skim of pod creations (ActionIssued 1), pod watch events
+// (WatchEvent.pod, 7) and action results (14): see Skim. The rest, and what it cannot judge, whole.
 journal::ReadAhead::Need Wanted(std::string_view b) {
   using journal::wire::MessageField;
   using Need = journal::ReadAhead::Need;
   std::string_view kind, inner;
   switch (journal::wire::EntryKind(b, &kind)) {
     case 13:
-    case 14:
       return Need::kNothing;
+    case 14:
+      return Need::kSkim;
     case 10:
-      return MessageField(kind, 3, &inner) == 7 ? Need::kNothing : Need::kWhole;
+      return MessageField(kind, 3, &inner) == 7 ? Need::kSkim : Need::kWhole;
     case 23:
       switch (MessageField(kind, 1, &inner)) {
         case 1:
@@ -106,6 +107,145 @@ bool SkimCreatePod(std::string_view b, v1::Entry* e) {
            if (field == 6) spec->set_cached_image(std::string(p));
          });
 }
+
+// Hands the fields of message `m` to take(field, wire type, varint value, payload).
+template <typename Take>
+bool Fields(std::string_view m, Take&& take) {
+  return journal::wire::ForEachField(m, 0, m.size(),
+                                     [&](int field, int type, uint64_t value, std::string_view p) {
+                                       take(field, type, value, p);
+                                       return true;
+                                     });
+}
+
+// The fields of a pod's watch event that say whether it pulls (core/pacing.h IsPulling): the
+// event's type, and the pod's name, CachedImage, phase and waiting reason (WatchEvent.type 1 and
+// pod 7; Pod.name 1, cached_image 4, phase 7, waiting_reason 8).
+bool SkimPodWatch(std::string_view kind, v1::Entry* e) {
+  v1::WatchEvent* w = e->mutable_watch();
+  std::string_view pod;
+  bool ok = Fields(kind, [&](int field, int type, uint64_t value, std::string_view p) {
+    if (field == 1 && type == 0) w->set_type(static_cast<v1::EventType>(value));
+    if (field == 7 && type == 2) pod = p;
+  });
+  v1::Pod* out = w->mutable_pod();
+  return ok && Fields(pod, [&](int field, int type, uint64_t value, std::string_view p) {
+           if (field == 1 && type == 2) out->set_name(std::string(p));
+           if (field == 4 && type == 2) out->set_cached_image(std::string(p));
+           if (field == 7 && type == 0) out->set_phase(static_cast<v1::PodPhase>(value));
+           if (field == 8 && type == 2) out->set_waiting_reason(std::string(p));
+         });
+}
+
+// The fields of an action result that say whether a pod is still counted: its kind, target,
+// whether it succeeded and the server's reason (ActionResult 2, 3, 4, 6).
+bool SkimActionResult(std::string_view kind, v1::Entry* e) {
+  v1::ActionResult* r = e->mutable_action_result();
+  return Fields(kind, [&](int field, int type, uint64_t value, std::string_view p) {
+    if (field == 2 && type == 0) r->set_kind(static_cast<v1::ActionKind>(value));
+    if (field == 3 && type == 2) r->set_target(std::string(p));
+    if (field == 4 && type == 0) r->set_ok(value != 0);
+    if (field == 6 && type == 2) r->set_reason(std::string(p));
+  });
+}
+
+// The few fields a History takes of the entries Wanted skims.
+bool Skim(std::string_view b, v1::Entry* e) {
+  std::string_view kind;
+  switch (journal::wire::EntryKind(b, &kind)) {
+    case 10:
+      return SkimPodWatch(kind, e);
+    case 14:
+      return SkimActionResult(kind, e);
+    default:
+      return SkimCreatePod(b, e);
+  }
+}
+
+// Follows which drop pods each policy counts as active, as the core's fold and IsActive do,
+// from the few fields of them the History decodes.
+class Actives {
+ public:
+  explicit Actives(History* h) : h_(h) {}
+
+  // A pod of the state the History starts from.
+  void Existing(const v1::PodRecord& r) {
+    Pod& p = pods_[r.pod().name()];
+    p.image = r.pod().cached_image();
+    p.policy = h_->policies.Id(r.policy());
+    p.create_failed = !r.create_error().empty();
+    p.pulling = IsPulling(r.pod());
+    if (IsActive(r)) {
+      h_->active_from.resize(h_->policies.size());
+      ++h_->active_from[p.policy];
+    }
+  }
+
+  void Created(const std::string& name, const std::string& image, int policy, const v1::Entry& e) {
+    Pod& p = pods_[name];
+    Count(p, e, -1);
+    p = Pod{image, policy};
+    Count(p, e, +1);
+  }
+
+  void Result(const v1::ActionResult& r, const v1::Entry& e) {
+    auto it = pods_.find(r.target());
+    if (it == pods_.end()) return;
+    Pod& p = it->second;
+    bool gone = r.kind() == v1::ACTION_DELETE_POD && !r.ok() && r.reason() == "NotFound";
+    bool failed = r.kind() == v1::ACTION_CREATE_POD && !r.ok() && r.reason() != "AlreadyExists";
+    if (!gone && !failed) return;
+    Count(p, e, -1);
+    if (gone) {
+      pods_.erase(it);
+      return;
+    }
+    p.create_failed = true;
+  }
+
+  // `policy`: the policy of the pod's CachedImage now, for a pod drop did not create.
+  void Watched(const v1::WatchEvent& w, int policy, const v1::Entry& e) {
+    const v1::Pod& pod = w.pod();
+    auto [it, fresh] = pods_.try_emplace(pod.name());
+    Pod& p = it->second;
+    if (fresh) p = Pod{pod.cached_image(), policy, false, false};
+    const bool was = Active(p);
+    if (w.type() == v1::DELETED) {
+      if (was) Count(p, e, -1);
+      pods_.erase(it);
+      return;
+    }
+    p.pulling = IsPulling(pod);
+    if (Active(p) != was)
+      h_->active_changes.push_back({e.seq(), e.time_ms(), p.policy, was ? -1 : 1});
+  }
+
+  // The CachedImage's pods count against `policy` from here on (see ApplyCachedImage).
+  void Moved(const std::string& image, int policy, const v1::Entry& e) {
+    for (auto& [name, p] : pods_) {
+      if (p.image != image || p.policy == policy) continue;
+      Count(p, e, -1);
+      p.policy = policy;
+      Count(p, e, +1);
+    }
+  }
+
+ private:
+  struct Pod {
+    std::string image;
+    int policy = -1;
+    bool create_failed = false;
+    bool pulling = true;  // created: no phase yet, so pending
+  };
+  static bool Active(const Pod& p) { return p.policy >= 0 && !p.create_failed && p.pulling; }
+  // Counts `p` in (+1) or out (-1) of its policy's active pulls, when it is active.
+  void Count(const Pod& p, const v1::Entry& e, int delta) {
+    if (Active(p)) h_->active_changes.push_back({e.seq(), e.time_ms(), p.policy, delta});
+  }
+
+  History* h_;
+  std::unordered_map<std::string, Pod> pods_;
+};
 
 // Follows which nodes each CachedImage targets, so a pull's wait can start where the node began
 // to want the image: when the CachedImage (or its image) appeared, or the node came to match.
@@ -214,9 +354,12 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
     if (l.phase == "Ready") l.ready_ms = i.status_written_ms();
   }
   // Pods already in flight at `from`.
+  Actives actives(&h);
   std::unordered_map<std::string, size_t> open;  // pod name -> index in pulls
   for (const v1::PodRecord& p : AllPods(*start)) {
-    if (p.accounted() || !keep(p.pod().cached_image())) continue;
+    if (!keep(p.pod().cached_image())) continue;
+    if (o.passes) actives.Existing(p);
+    if (p.accounted()) continue;
     PullRecord pull;
     pull.image = h.images.Id(p.pod().cached_image());
     pull.node = h.nodes.Id(p.pod().node());
@@ -268,14 +411,21 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
                 pull.moves.push_back({now, e.seq(), to});
               }
             }
+            if (o.passes) actives.Moved(c.name(), to, e);
           }
           l.deleted = deleted;
           l.generation = c.generation();
           l.image = c.spec().image();
           l.policy = c.spec().pull_policy_ref();
           wants.Image(c, deleted, now);
-        } else if (w.has_pod() && o.pod_reports) {
-          auto p = open.find(w.pod().name());
+        } else if (w.has_pod() && keep(w.pod().cached_image())) {
+          if (o.passes) {
+            // A pod drop did not create counts against its CachedImage's policy (ApplyPod).
+            int id = h.images.Find(w.pod().cached_image());
+            bool known = id >= 0 && id < static_cast<int>(h.lives.size());
+            actives.Watched(w, h.policies.Id(known ? h.lives[id].policy : ""), e);
+          }
+          auto p = o.pod_reports ? open.find(w.pod().name()) : open.end();
           if (p != open.end()) {
             PullRecord& pull = h.pulls[p->second];
             pull.reports.push_back({now - pull.start_ms, w.pod(), deleted});
@@ -283,6 +433,9 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
         }
         break;
       }
+      case v1::Entry::kActionResult:
+        if (o.passes) actives.Result(e.action_result(), e);
+        break;
       case v1::Entry::kReconcile:
         reconcile_id = e.seq();
         trigger = e.reconcile().trigger_seq();
@@ -352,6 +505,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
           auto prev = last_end.find(pair);
           if (prev != last_end.end()) since = std::max(since, prev->second);
           pull.wait_from_ms = since > 0 && since <= now ? since : now;
+          if (o.passes) actives.Created(pull.pod, spec.cached_image(), pull.policy, e);
           open[pull.pod] = h.pulls.size();
           h.pulls.push_back(std::move(pull));
         } else if (a.has_emit_event() && a.emit_event().kind() == v1::KIND_PULL_POLICY &&
@@ -396,7 +550,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
   // results, timers, Events, requeues): they are recognised from their first bytes and not
   // decoded. RocksDB's iteration and the decoding run ahead on a thread of their own.
   const bool every = o.each || o.pod_reports;
-  journal::ReadAhead entries(r.store(), from.seq + 1, to, every ? nullptr : Wanted, SkimCreatePod);
+  journal::ReadAhead entries(r.store(), from.seq + 1, to, every ? nullptr : Wanted, Skim);
   while (const std::vector<const v1::Entry*>* chunk = entries.Next()) {
     for (const v1::Entry* e : *chunk) {
       take(*e);
@@ -409,6 +563,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
     if (last.ok()) h.to_ms = std::max(h.to_ms, last->time_ms());
   }
   h.lives.resize(h.images.size());
+  h.active_from.resize(h.policies.size());
   return h;
 }
 

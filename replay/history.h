@@ -114,11 +114,23 @@ struct HistoryOptions {
   std::function<void(const v1::Entry&)> each;
 };
 
+// A change in the active pulls a policy counts against its limit (core/pacing.h IsActive: drop
+// pods pending or running, not waiting on an image pull error, not failed to create): a pod that
+// is created, stops or starts pulling again, or moves with its CachedImage.
+struct ActiveChange {
+  uint64_t seq;
+  int64_t at_ms;
+  int policy;
+  int delta;
+};
+
 struct History {
   Names images, nodes, policies;
   std::vector<PullRecord> pulls;  // in start order
   std::vector<PassRecord> passes;
-  std::vector<ImageLife> lives;  // by image id
+  std::vector<int> active_from;              // by policy id: active at `from`
+  std::vector<ActiveChange> active_changes;  // in journal order (with HistoryOptions::passes)
+  std::vector<ImageLife> lives;              // by image id
   int64_t from_ms = 0, to_ms = 0;
   uint64_t from_seq = 0, to_seq = 0;
 

@@ -66,68 +66,101 @@ boost::json::array Strings(const std::vector<std::string>& names) {
 }
 
 // Verdict codes the page knows: 0 none (every image that could start did), 1 WaitConcurrency,
-// 2 WaitMinDelay.
+// 2 WaitMinDelay, 3 WaitBackoff, 4 NoEligibleNode.
 int VerdictCode(v1::Verdict v) {
-  return v == v1::WAIT_CONCURRENCY ? 1 : v == v1::WAIT_MIN_DELAY ? 2 : 0;
+  switch (v) {
+    case v1::WAIT_CONCURRENCY:
+      return 1;
+    case v1::WAIT_MIN_DELAY:
+      return 2;
+    case v1::WAIT_BACKOFF:
+      return 3;
+    case v1::NO_ELIGIBLE_NODE:
+      return 4;
+    default:
+      return 0;
+  }
+}
+
+// A CachedImage held back by its own state (a backoff, no eligible node) over [from_ms, to_ms).
+struct Hold {
+  int64_t from_ms, to_ms;
+  int code;
+};
+
+// Each image's holds: a hold is recorded once, by the pass that found it, and lasts until the
+// image's next start or next hold (PassRecord::Held), or the end at `end_ms`.
+std::vector<std::vector<Hold>> Holds(const History& h, int64_t end_ms) {
+  std::vector<std::vector<Hold>> holds(static_cast<size_t>(h.images.size()));
+  std::vector<bool> open(holds.size(), false);
+  auto close = [&](int image, int64_t at) {
+    if (image < 0 || !open[image]) return;
+    holds[image].back().to_ms = std::max(holds[image].back().from_ms, at);
+    open[image] = false;
+  };
+  for (const PassRecord& p : h.passes) {
+    for (const PassRecord::Started& st : p.started)
+      close(st.image, p.time_ms);
+    for (const PassRecord::Held& held : p.held) {
+      close(held.image, p.time_ms);
+      holds[held.image].push_back({p.time_ms, end_ms, VerdictCode(held.verdict)});
+      open[held.image] = true;
+    }
+  }
+  return holds;
 }
 
 }  // namespace
 
 std::vector<std::vector<ActivePoint>> ActiveLines(const History& h) {
-  std::vector<std::vector<ActivePoint>> lines(h.policies.size());
-  auto add = [](std::vector<ActivePoint>& line, const ActivePoint& p) {
-    if (!line.empty() && line.back().active == p.active && line.back().limit == p.limit &&
-        line.back().blocking == p.blocking) {
-      return;
-    }
-    line.push_back(p);
-  };
-  // The active pulls and limit after each pass that evaluated a lane, and the verdict that ended
-  // it.
+  const size_t n = static_cast<size_t>(h.policies.size());
+  std::vector<std::vector<ActivePoint>> lines(n);
+  // A policy's limit is known from its passes: one no pass of the range evaluated has no line.
+  std::vector<int64_t> limit(n, -1);
   for (const PassRecord& p : h.passes) {
-    if (p.active_before >= 0) {
-      add(lines[p.policy], {p.time_ms, p.active_after, p.limit, p.blocking});
-    }
+    if (p.active_before >= 0 && limit[p.policy] < 0) limit[p.policy] = p.limit;
   }
-  // After a policy's last pass that decided something its pulls still end, and move with their
-  // CachedImages: the line follows them, in journal order, rather than stay at the last pass's
-  // count. (A policy with no such pass has no line to follow.)
-  std::vector<uint64_t> last_pass(lines.size(), 0);
+  std::vector<int64_t> count(n, 0);
+  std::vector<v1::Verdict> blocking(n, v1::VERDICT_UNKNOWN);
+  // A point where the line changes; of several in one millisecond, the last.
+  auto add = [&](size_t policy, int64_t at) {
+    if (limit[policy] < 0) return;
+    std::vector<ActivePoint>& line = lines[policy];
+    const ActivePoint p{line.empty() ? at : std::max(line.back().time_ms, at), count[policy],
+                        limit[policy], blocking[policy]};
+    auto same = [&](const ActivePoint& q) {
+      return q.active == p.active && q.limit == p.limit && q.blocking == p.blocking;
+    };
+    if (!line.empty() && line.back().time_ms == p.time_ms) line.pop_back();
+    if (line.empty() || !same(line.back())) line.push_back(p);
+  };
+  for (size_t policy = 0; policy < n; ++policy) {
+    count[policy] = policy < h.active_from.size() ? h.active_from[policy] : 0;
+    if (count[policy] > 0) add(policy, h.from_ms);
+  }
+  // The pods' changes and the passes, in journal order. A pass's own count is the core's: it
+  // comes before the pods the pass creates, and the line takes it as it is (a relist's sweep, which
+  // the history does not follow, is set right there). A change is dated no earlier than the point
+  // before it: a pull a relist found ended is dated to the kubelet's finish.
+  size_t c = 0;
+  const std::vector<ActiveChange>& changes = h.active_changes;
+  auto apply_changes_before = [&](uint64_t seq) {
+    for (; c < changes.size() && changes[c].seq < seq; ++c) {
+      const size_t policy = static_cast<size_t>(changes[c].policy);
+      count[policy] = std::max<int64_t>(0, count[policy] + changes[c].delta);
+      add(policy, changes[c].at_ms);
+    }
+  };
   for (const PassRecord& p : h.passes) {
-    if (p.active_before >= 0) last_pass[p.policy] = std::max(last_pass[p.policy], p.reconcile_id);
+    apply_changes_before(p.reconcile_id);
+    if (p.active_before < 0) continue;
+    const size_t policy = static_cast<size_t>(p.policy);
+    limit[policy] = p.limit;
+    blocking[policy] = p.blocking;
+    count[policy] = p.active_before;
+    add(policy, p.time_ms);
   }
-  struct Change {
-    uint64_t seq;
-    int64_t at_ms;
-    int delta;
-  };
-  std::vector<std::vector<Change>> changes(lines.size());
-  auto change = [&](int policy, uint64_t seq, int64_t at, int delta) {
-    if (!lines[policy].empty() && seq > last_pass[policy]) {
-      changes[policy].push_back({seq, at, delta});
-    }
-  };
-  for (const PullRecord& pull : h.pulls) {
-    int under = pull.policy;
-    for (const PullRecord::Move& m : pull.moves) {
-      change(under, m.seq, m.at_ms, -1);
-      change(m.to, m.seq, m.at_ms, +1);
-      under = m.to;
-    }
-    if (pull.end_ms > 0) change(under, pull.end_seq, pull.end_ms, -1);
-  }
-  for (size_t policy = 0; policy < lines.size(); ++policy) {
-    std::vector<Change>& c = changes[policy];
-    std::sort(c.begin(), c.end(), [](const Change& a, const Change& b) { return a.seq < b.seq; });
-    ActivePoint last = lines[policy].empty() ? ActivePoint{} : lines[policy].back();
-    for (const Change& x : c) {
-      // A pull a relist found ended is dated to the kubelet's finish, which can come before
-      // the entry that recorded it: the line does not go back in time.
-      last.time_ms = std::max(last.time_ms, x.at_ms);
-      last.active = std::max<int64_t>(0, last.active + x.delta);
-      add(lines[policy], last);
-    }
-  }
+  apply_changes_before(~uint64_t{0});
   return lines;
 }
 
@@ -208,6 +241,21 @@ Result<TimelineFigures> WriteTimeline(const Reader& r, const TimelineOptions& o,
       pack.Put(static_cast<uint64_t>(VerdictCode(p.blocking)));
     }
     points += series.size();
+  }
+
+  // Each image's own holds, for the reasons of a wait.
+  const std::vector<std::vector<Hold>> holds = Holds(h, t1);
+  pack.Put(holds.size());
+  for (const std::vector<Hold>& list : holds) {
+    pack.Put(list.size());
+    int64_t last = t0;
+    for (const Hold& hold : list) {
+      const int64_t from = std::max(hold.from_ms, t0);
+      pack.PutTime(from - last);
+      pack.PutTime(hold.to_ms - from);
+      pack.Put(static_cast<uint64_t>(hold.code));
+      last = from;
+    }
   }
 
   boost::json::object meta;

@@ -26,10 +26,10 @@ struct TimelineFigures {
   size_t lanes = 0, spans = 0, passes = 0, bytes = 0;
 };
 
-// A point of a policy's line of active pulls against its limit: after a pacing pass of the
-// policy that evaluated a lane, with the verdict that ended it, or, past the last such pass, where
-// a pull it counted ended or moved away with its CachedImage, or one moved in. A policy with no
-// such pass has no line.
+// A point of a policy's line of active pulls (as the core counts them: History::active_changes)
+// against its limit: where a pod starts or stops counting, or moves with its CachedImage, and at
+// each pacing pass of the policy that evaluated a lane, with the verdict that ended it. The limit
+// comes from the passes: a policy with none in the range has no line.
 struct ActivePoint {
   int64_t time_ms = 0;
   int64_t active = 0, limit = 0;

@@ -6,10 +6,12 @@
 
 #include <regex>
 
+#include "core/pacing.h"
 #include "replay/history.h"
 #include "replay/reader.h"
 #include "tests/replay/recorded.h"
 #include "tests/replay/tool.h"
+#include "tests/support/random_world.h"
 
 namespace drop::replay {
 namespace {
@@ -153,7 +155,7 @@ TEST(Timeline, PullsMovedWithTheirCachedImageCountUnderItsNewPolicy) {
   const std::vector<ActivePoint>& narrow = lines[h->policies.Find("narrow")];
   ASSERT_FALSE(wide.empty());
   ASSERT_FALSE(narrow.empty());
-  EXPECT_EQ(wide.front().active, 4) << text(wide);
+  EXPECT_EQ(wide.front().active, 4) << "the first pass's four, in its millisecond: " << text(wide);
   EXPECT_EQ(wide.back().active, 0) << text(wide);
   EXPECT_EQ(wide.back().time_ms, moved_at)
       << "wide counts none of them from the move on: " << text(wide);
@@ -166,12 +168,13 @@ TEST(Timeline, PullsMovedWithTheirCachedImageCountUnderItsNewPolicy) {
   }
 }
 
-// Past a policy's last pass, its line follows its pulls in journal order: down at an end (one in
-// the same millisecond as the pass, journaled after it, included) and at a move out, up at a move
-// in, and never back in time for an end a relist dated before the move that preceded it.
-TEST(Timeline, APolicysLineFollowsItsPullsInJournalOrderAfterItsLastPass) {
+// A policy's line follows its pods' changes in journal order, down and up, moves included; a pass
+// sets it to the core's own count; a change a relist dated before the point before it does not
+// take the line back in time, and of several points in one millisecond the last stands.
+TEST(Timeline, APolicysLineFollowsItsPodsAndEachPassesCount) {
   History h;
   const int a = h.policies.Id("a"), b = h.policies.Id("b");
+  h.active_from = {1, 0};
   auto pass = [&](int policy, uint64_t seq, int64_t at, int active, int limit) {
     PassRecord p;
     p.policy = policy;
@@ -181,20 +184,14 @@ TEST(Timeline, APolicysLineFollowsItsPullsInJournalOrderAfterItsLastPass) {
     p.limit = limit;
     h.passes.push_back(p);
   };
-  auto pull = [&](int policy, int64_t end_ms, uint64_t end_seq) -> PullRecord& {
-    PullRecord p;
-    p.policy = policy;
-    p.end_ms = end_ms;
-    p.end_seq = end_seq;
-    h.pulls.push_back(p);
-    return h.pulls.back();
-  };
-  pass(a, 10, 100, 3, 3);
-  pass(b, 12, 100, 1, 2);
-  pull(a, 100, 11);                                // ends in the pass's millisecond, after it
-  pull(a, 150, 30).moves.push_back({200, 20, b});  // moves to b, then found ended at 150
-  pull(b, 300, 40);
-  pull(a, 0, 0);  // still running at the end
+  pass(a, 10, 100, 1, 3);
+  pass(b, 12, 100, 0, 2);
+  h.active_changes = {{11, 100, a, +1},  // the pass's pod, created after it
+                      {20, 200, a, -1},  // moves to b
+                      {20, 200, b, +1}, {25, 220, b, +1},
+                      {30, 150, b, -1},  // found ended by a relist, earlier than the move
+                      {31, 300, a, -1}};
+  pass(a, 40, 400, 1, 3);  // a sweep the history did not follow: the core counts one
   std::vector<std::vector<ActivePoint>> lines = ActiveLines(h);
   auto text = [](const std::vector<ActivePoint>& line) {
     std::string s;
@@ -202,8 +199,45 @@ TEST(Timeline, APolicysLineFollowsItsPullsInJournalOrderAfterItsLastPass) {
       s += std::to_string(p.time_ms) + ":" + std::to_string(p.active) + " ";
     return s;
   };
-  EXPECT_EQ(text(lines[a]), "100:3 100:2 200:1 ");
-  EXPECT_EQ(text(lines[b]), "100:1 200:2 200:1 300:0 ");
+  EXPECT_EQ(text(lines[a]), "0:1 100:2 200:1 300:0 400:1 ");
+  // Of 220:2 and the end dated 150 after it, one point: 220:1, the same as before it.
+  EXPECT_EQ(text(lines[b]), "100:0 200:1 ");
+}
+
+// The active pulls the history follows from the pods are the core's own count: at every pacing
+// pass they equal the count the pass recorded, and at the end the state's.
+TEST(Timeline, TheActivePullsTheHistoryFollowsAreTheCoresAtEveryPass) {
+  for (uint64_t seed : {1, 2, 3, 4}) {
+    testing::RandomWorld random(seed);
+    for (int i = 0; i < 400; ++i)
+      random.Step();
+    TempDir dir;
+    ASSERT_TRUE(testing::WriteJournal(random.world.journal(), dir / "j").ok());
+    auto reader = Reader::Open(dir / "j");
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    const Reader& r = **reader;
+    Result<History> h = History::Scan(r, r.origin(), r.last(), HistoryOptions{});
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    std::vector<int64_t> count(h->active_from.begin(), h->active_from.end());
+    size_t c = 0, checked = 0;
+    auto changes_before = [&](uint64_t seq) {
+      for (; c < h->active_changes.size() && h->active_changes[c].seq < seq; ++c)
+        count[h->active_changes[c].policy] += h->active_changes[c].delta;
+    };
+    for (const PassRecord& p : h->passes) {
+      changes_before(p.reconcile_id);
+      if (p.active_before < 0) continue;
+      EXPECT_EQ(count[p.policy], p.active_before)
+          << "seed " << seed << ", pass " << p.reconcile_id << " of " << h->policies[p.policy];
+      ++checked;
+    }
+    changes_before(~uint64_t{0});
+    EXPECT_GT(checked, 50u) << "seed " << seed;
+    for (int policy = 0; policy < h->policies.size(); ++policy) {
+      EXPECT_EQ(count[policy], CountActive(random.world.state(), h->policies[policy]))
+          << "seed " << seed << ", at the end, " << h->policies[policy];
+    }
+  }
 }
 
 }  // namespace
