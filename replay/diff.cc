@@ -184,7 +184,8 @@ void Compare(const Range& a, const Range& b, Name name, Describe describe, Chang
 std::string StatusLine(const v1::CachedImageStatus& s) {
   return s.phase() + ", " + std::to_string(s.nodes_ready()) + "/" +
          std::to_string(s.nodes_targeted()) + " nodes ready, " +
-         std::to_string(s.consecutive_failures()) + " consecutive failures" +
+         std::to_string(s.consecutive_failures()) + " consecutive failure" +
+         (s.consecutive_failures() == 1 ? "" : "s") +
          (s.conditions_size() > 0 ? " (" + s.conditions(0).reason() + ")" : "");
 }
 

@@ -351,7 +351,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
     l.image = i.object().spec().image();
     l.policy = i.object().spec().pull_policy_ref();
     l.phase = i.status_issued().phase();
-    if (l.phase == "Ready") l.ready_ms = i.status_written_ms();
+    if (l.phase == "Ready") l.ready_ms = l.first_ready_ms = i.status_written_ms();
   }
   // Pods already in flight at `from`.
   Actives actives(&h);
@@ -397,7 +397,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
               l.image.empty() || l.deleted || MatchKey(l.image) != MatchKey(c.spec().image());
           if (fresh && !deleted) {
             l.since_ms = now;
-            l.ready_ms = 0;
+            l.ready_ms = l.first_ready_ms = 0;
             l.phase.clear();
           }
           // After the core folds a CachedImage, its pods count against its policy (see
@@ -517,7 +517,10 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
           if (static_cast<int>(h.lives.size()) <= id) h.lives.resize(id + 1);
           ImageLife& l = h.lives[id];
           const std::string& phase = a.patch_status().status().phase();
-          if (phase == "Ready" && l.phase != "Ready") l.ready_ms = now;
+          if (phase == "Ready" && l.phase != "Ready") {
+            l.ready_ms = now;
+            if (l.first_ready_ms == 0) l.first_ready_ms = now;
+          }
           l.phase = phase;
         }
         break;

@@ -98,8 +98,9 @@ struct PassRecord {
 };
 
 struct ImageLife {
-  int64_t since_ms = 0;  // created, or its image last changed
-  int64_t ready_ms = 0;  // last became Ready (status written with phase Ready); 0: never
+  int64_t since_ms = 0;        // created, or its image last changed
+  int64_t ready_ms = 0;        // last became Ready (status written with phase Ready); 0: never
+  int64_t first_ready_ms = 0;  // first became Ready since since_ms; 0: never
   int64_t generation = 0;
   std::string image, policy, phase;
   bool deleted = false;

@@ -370,6 +370,14 @@ int Run(int argc, char** argv) {
                                             " --help lists what it takes"));
       }
     }
+    // "Could not convert: --full-speed-pulls = 99999999999" says neither why nor what would do.
+    if (dynamic_cast<const CLI::ConversionError*>(&e) != nullptr) {
+      return Fail(
+          Status::InvalidArgument(std::string(e.what()) +
+                                  ": not a value of the flag's kind (a whole number flag takes "
+                                  "at most 2147483647); drop-replay --help-all says what each "
+                                  "flag takes"));
+    }
     // Said as drop-replay says its other errors ("--at: At Most 1 required but received 2").
     return Fail(Status::InvalidArgument(std::string(e.what()) +
                                         "; drop-replay --help-all lists every command's flags"));
@@ -456,8 +464,10 @@ int Run(int argc, char** argv) {
         to_stdout ? WriteTimeline(r, timeline, out) : WriteTimelineFile(r, timeline, timeline_file);
     if (!figures.ok()) return Fail(figures.status());
     if (!to_stdout) {
-      std::cerr << "wrote " << timeline_file << ": " << figures->lanes << " lanes, "
-                << figures->spans << " pulls, " << figures->bytes / 1024 << " KiB\n";
+      std::cerr << "wrote " << timeline_file << ": " << figures->lanes
+                << (figures->lanes == 1 ? " lane, " : " lanes, ") << figures->spans
+                << (figures->spans == 1 ? " pull, " : " pulls, ") << figures->bytes / 1024
+                << " KiB\n";
     }
   } else if (simulate_cmd->parsed()) {
     simulate.format = *format;

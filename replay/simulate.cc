@@ -280,6 +280,11 @@ class Recorder {
                                      "from a journal that starts at entry 1");
     }
     std::error_code ec;
+    if (std::filesystem::exists(dir, ec) && !std::filesystem::is_directory(dir, ec)) {
+      return Status::InvalidArgument("--record " + dir +
+                                     ": a file, not a directory; give a new directory for the "
+                                     "simulated journal");
+    }
     if (std::filesystem::exists(dir, ec) && !std::filesystem::is_empty(dir, ec)) {
       return Status::InvalidArgument("--record " + dir +
                                      ": the directory exists and is not "
@@ -374,6 +379,12 @@ Result<SimulateReport> RunSimulate(const Reader& r, const SimulateOptions& o) {
       return Status::InvalidArgument("--set " + first->second + " and --set " + s +
                                      " set the same field; give it once");
     }
+  }
+  if (!o.policies.empty() && o.sets.empty()) {
+    return Status::InvalidArgument(
+        "--policy names the PullPolicies --set changes, and no --set is given; add --set "
+        "FIELD=VALUE (maxConcurrentNodes=20), or leave --policy out to simulate the recorded "
+        "policies");
   }
   Result<v1::State> start = r.StateAt(r.origin());
   if (!start.ok()) return start.status();
@@ -585,6 +596,10 @@ Result<SimulateReport> RunSimulate(const Reader& r, const SimulateOptions& o) {
     p.recorded_ms = life.ready_ms >= life.since_ms ? life.ready_ms : 0;
     auto it = sim->ready_ms.find(p.image);
     p.simulated_ms = it != sim->ready_ms.end() && it->second >= life.since_ms ? it->second : 0;
+    p.recorded_first_ms = life.first_ready_ms >= life.since_ms ? life.first_ready_ms : 0;
+    auto first = sim->first_ready_ms.find(p.image);
+    p.simulated_first_ms =
+        first != sim->first_ready_ms.end() && first->second >= life.since_ms ? first->second : 0;
     report.images.push_back(p);
   }
   std::sort(report.images.begin(), report.images.end(),
@@ -608,8 +623,12 @@ Result<SimulateReport> RunSimulate(const Reader& r, const SimulateOptions& o) {
           FormatDuration(after.backoff().initial_delay_ms()));
     field("backoff.maxDelay", FormatDuration(before.backoff().max_delay_ms()),
           FormatDuration(after.backoff().max_delay_ms()));
-    field("backoff.factor", std::to_string(before.backoff().factor()),
-          std::to_string(after.backoff().factor()));
+    auto number = [](double v) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.10g", v);
+      return std::string(buf);
+    };
+    field("backoff.factor", number(before.backoff().factor()), number(after.backoff().factor()));
     field("backoff.maxConsecutiveFailures",
           std::to_string(before.backoff().max_consecutive_failures()),
           std::to_string(after.backoff().max_consecutive_failures()));
@@ -645,6 +664,8 @@ void PrintSimulate(const SimulateReport& rep, Format format, std::ostream& out) 
       x["simulated"] = took(p.since_ms, p.simulated_ms);
       if (p.recorded_ms > 0) x["recordedReady"] = FormatTimeMillis(p.recorded_ms);
       if (p.simulated_ms > 0) x["simulatedReady"] = FormatTimeMillis(p.simulated_ms);
+      x["recordedFirst"] = took(p.since_ms, p.recorded_first_ms);
+      x["simulatedFirst"] = took(p.since_ms, p.simulated_first_ms);
       images.push_back(std::move(x));
     }
     doc["cachedImages"] = std::move(images);
@@ -666,22 +687,48 @@ void PrintSimulate(const SimulateReport& rep, Format format, std::ostream& out) 
     out << "no limit" << (rep.inferred_bandwidth ? " (the recorded durations show none)" : "")
         << ".\n\n";
   }
-  Table t({"CACHEDIMAGE", "POLICY", "SINCE", "RECORDED", "SIMULATED", "CHANGE"});
+  // From SINCE to `recorded` and to `simulated`, and the one against the other.
+  auto change = [](int64_t since, int64_t recorded, int64_t simulated) {
+    if (recorded <= since || simulated <= 0) return std::string("-");
+    double r = static_cast<double>(simulated - since) / static_cast<double>(recorded - since);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%+.0f%%", (r - 1) * 100);
+    return std::string(buf);
+  };
+  // Where an image went back to Pulling, its first Ready says what the last one may hide.
+  const bool went_back = std::any_of(rep.images.begin(), rep.images.end(), [](const Projection& p) {
+    return p.recorded_first_ms != p.recorded_ms || p.simulated_first_ms != p.simulated_ms;
+  });
+  std::vector<std::string> header = {"CACHEDIMAGE", "POLICY",    "SINCE",
+                                     "RECORDED",    "SIMULATED", "CHANGE"};
+  if (went_back) header.push_back("FIRST READY (RECORDED -> SIMULATED)");
+  Table t(header);
   for (const Projection& p : rep.images) {
-    std::string change = "-";
-    if (p.recorded_ms > 0 && p.simulated_ms > 0 && p.recorded_ms > p.since_ms) {
-      double r = static_cast<double>(p.simulated_ms - p.since_ms) /
-                 static_cast<double>(p.recorded_ms - p.since_ms);
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%+.0f%%", (r - 1) * 100);
-      change = buf;
+    std::vector<std::string> row = {p.image,
+                                    p.policy,
+                                    FormatTimeMillis(p.since_ms),
+                                    took(p.since_ms, p.recorded_ms),
+                                    took(p.since_ms, p.simulated_ms),
+                                    change(p.since_ms, p.recorded_ms, p.simulated_ms)};
+    if (went_back) {
+      std::string first = "-";
+      if (p.recorded_first_ms != p.recorded_ms || p.simulated_first_ms != p.simulated_ms) {
+        first =
+            took(p.since_ms, p.recorded_first_ms) + " -> " + took(p.since_ms, p.simulated_first_ms);
+        std::string c = change(p.since_ms, p.recorded_first_ms, p.simulated_first_ms);
+        if (c != "-") first += " (" + c + ")";
+      }
+      row.push_back(first);
     }
-    t.Add({p.image, p.policy, FormatTimeMillis(p.since_ms), took(p.since_ms, p.recorded_ms),
-           took(p.since_ms, p.simulated_ms), change});
+    t.Add(row);
   }
   t.Print(out);
   out << "\nRECORDED and SIMULATED: from SINCE to when the CachedImage last became Ready (a node "
          "that joins later, or a new image, sends it back to Pulling).\n";
+  if (went_back) {
+    out << "FIRST READY: to when it first became Ready, where it went back to Pulling after "
+           "(\"-\": it did not).\n";
+  }
   if (std::any_of(rep.images.begin(), rep.images.end(),
                   [](const Projection& p) { return p.simulated_ms == 0; })) {
     // Without it, "never" and the count of pulls (an image that keeps failing keeps being
@@ -694,8 +741,8 @@ void PrintSimulate(const SimulateReport& rep, Format format, std::ostream& out) 
   }
   char buf[200];
   std::snprintf(buf, sizeof buf,
-                "\n%llu pulls simulated (at most %d in flight), %llu journal entries, in %.2f s "
-                "of wall time",
+                "\n%llu pulls simulated (at most %d drop pods in flight at once, all policies "
+                "together), %llu journal entries, in %.2f s of wall time",
                 static_cast<unsigned long long>(rep.pulls), rep.peak_active,
                 static_cast<unsigned long long>(rep.entries), rep.wall_seconds);
   out << buf;

@@ -27,6 +27,9 @@ struct Projection {
   int64_t since_ms = 0;
   int64_t recorded_ms = 0;   // completion (Ready) time, 0 if never
   int64_t simulated_ms = 0;  // 0 if never
+  // When it first became Ready, where a node that joined later sent it back to Pulling: a policy
+  // that speeds the rollout up shows here even when the late node sets the completion.
+  int64_t recorded_first_ms = 0, simulated_first_ms = 0;
 };
 
 struct SimulateReport {

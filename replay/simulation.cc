@@ -207,6 +207,7 @@ class SimulatedCluster {
         const std::string& phase = p.status().phase();
         if (phase == "Ready" && it->second.status().phase() != "Ready") {
           result_.ready_ms[p.cached_image()] = now_;
+          result_.first_ready_ms.try_emplace(p.cached_image(), now_);
         }
         *it->second.mutable_status() = p.status();
         it->second.mutable_status()->clear_cached_nodes();

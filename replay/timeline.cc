@@ -179,7 +179,11 @@ Result<TimelineFigures> WriteTimeline(const Reader& r, const TimelineOptions& o,
     if (!p.ok()) return p.status();
     to = p->seq;
   }
-  if (to < from.seq) return Status::InvalidArgument(o.until_flag + " is before " + o.since_flag);
+  if (to < from.seq) {
+    return Status::InvalidArgument(o.until_flag + " " + o.until + " (entry " + std::to_string(to) +
+                                   ") is before " + o.since_flag + " " + o.since + " (entry " +
+                                   std::to_string(from.seq) + "): swap them");
+  }
   Result<History> scanned = History::Scan(r, from, to, HistoryOptions{});
   if (!scanned.ok()) return scanned.status();
   History& h = *scanned;

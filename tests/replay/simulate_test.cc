@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <fstream>
 #include <map>
 #include <memory>
+#include <regex>
 #include <set>
 
 #include "core/duration.h"
@@ -214,6 +216,35 @@ TEST(Simulate, ASlowerPolicyIsNotToldByTheRecordedNodesWhatItHasNotPulledYet) {
   EXPECT_LT(Ms(app.recorded_ready) - Ms(app.since), 12 * kSec) << r.out;
 }
 
+// A node that joins late sends ml-runtime back to Pulling, and its pull sets the completion in
+// both runs: the first Ready shows what more concurrency gained.
+TEST(Simulate, TheFirstReadyShowsAGainALateNodeHidesInTheCompletion) {
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(testing::DemoJournal(), dir / "j").ok());
+  testing::Run r =
+      Replay(dir / "j", {"simulate", "--policy", "gentle", "--set", "maxConcurrentNodes=20",
+                         "--set", "minDelayBetweenPulls=0s", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  boost::json::value doc = boost::json::parse(r.out);
+  const boost::json::object* ml = nullptr;
+  for (const boost::json::value& x : doc.at("cachedImages").as_array()) {
+    if (x.at("cachedImage") == "ml-runtime") ml = &x.as_object();
+  }
+  ASSERT_NE(ml, nullptr) << r.out;
+  EXPECT_EQ(ml->at("recorded"), ml->at("simulated")) << "gpu-late's pull ends both: " << r.out;
+  Result<int64_t> recorded = ParseDuration(std::string(ml->at("recordedFirst").as_string()));
+  Result<int64_t> simulated = ParseDuration(std::string(ml->at("simulatedFirst").as_string()));
+  ASSERT_TRUE(recorded.ok() && simulated.ok()) << r.out;
+  EXPECT_LT(*simulated, *recorded / 2) << r.out;
+  testing::Run table =
+      Replay(dir / "j", {"simulate", "--policy", "gentle", "--set", "maxConcurrentNodes=20"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("FIRST READY (RECORDED -> SIMULATED)"), std::string::npos) << table.out;
+  EXPECT_TRUE(
+      std::regex_search(table.out, std::regex("\nml-runtime .* [0-9a-z.]+ -> [0-9a-z.]+ \\(-")))
+      << table.out;
+}
+
 TEST(Simulate, AnUnknownFieldOrAnInvalidValueIsBadInput) {
   TempDir dir;
   std::string j = RecordRollout(dir);
@@ -235,6 +266,21 @@ TEST(Simulate, AnUnknownFieldOrAnInvalidValueIsBadInput) {
     EXPECT_EQ(unused.exit_code, 2) << policy;
     EXPECT_NE(unused.err.find("; its policies: rollout"), std::string::npos) << unused.err;
   }
+  testing::Run alone = Replay(j, {"simulate", "--policy", "rollout"});
+  EXPECT_EQ(alone.exit_code, 2);
+  EXPECT_NE(alone.err.find("--policy names the PullPolicies --set changes, and no --set is given"),
+            std::string::npos)
+      << alone.err;
+  std::ofstream(dir / "a-file") << "x";
+  testing::Run file =
+      Replay(j, {"simulate", "--record", dir / "a-file", "--set", "maxConcurrentNodes=2"});
+  EXPECT_EQ(file.exit_code, 2);
+  EXPECT_NE(file.err.find("/a-file: a file, not a directory"), std::string::npos) << file.err;
+  testing::Run huge = Replay(j, {"simulate", "--full-speed-pulls", "99999999999"});
+  EXPECT_EQ(huge.exit_code, 2);
+  EXPECT_NE(huge.err.find("at most 2147483647"), std::string::npos) << huge.err;
+  testing::Run factor = Replay(j, {"simulate", "--set", "backoff.factor=1.0000001"});
+  EXPECT_NE(factor.out.find("backoff.factor 2 -> 1.0000001"), std::string::npos) << factor.out;
   testing::Run twice =
       Replay(j, {"simulate", "--set", "maxConcurrentNodes=5", "--set", "maxConcurrentNodes=10"});
   EXPECT_EQ(twice.exit_code, 2);
