@@ -1,8 +1,11 @@
 #include "replay/history.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
+#include <set>
 
+#include "core/hash.h"
 #include "core/image_ref.h"
 #include "core/pacing.h"
 #include "core/scheduling.h"
@@ -302,6 +305,26 @@ class Wants {
     }
   }
 
+  // Calls f(image, node, since) for every node each CachedImage targets that does not list its
+  // image (under imagePullPolicy Always a listed image counts for nothing: `always(image)`).
+  template <typename F, typename Always>
+  void ForEachWanting(Always&& always, F&& f) const {
+    for (const auto& [id, spec] : specs_) {
+      const std::string& key = keys_.at(id);
+      const uint64_t hash = key.empty() ? 0 : Fnv1a64(key);
+      const bool listing_counts = !always(id);
+      for (const auto& [name, node] : nodes_) {
+        const int n = h_->nodes.Find(name);
+        const int64_t since = Since(id, n);
+        if (since == 0) continue;
+        const auto& hashes = node.image_hashes();
+        if (listing_counts && hash != 0 && std::binary_search(hashes.begin(), hashes.end(), hash))
+          continue;
+        f(id, n, since);
+      }
+    }
+  }
+
   int64_t Since(int image, int node) const {
     if (image >= static_cast<int>(since_.size()) || node >= static_cast<int>(since_[image].size()))
       return 0;
@@ -371,6 +394,10 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
     h.pulls.push_back(std::move(pull));
   }
   std::unordered_map<uint64_t, int64_t> last_end;  // (image << 32 | node) -> last outcome time
+  std::unordered_map<uint64_t, bool> last_ok;      // whether that outcome was a success
+  std::map<std::string, bool> always;              // PullPolicies under imagePullPolicy Always
+  for (const v1::PolicyRecord& p : start->policies())
+    always[p.object().name()] = p.object().spec().image_pull_policy() == "Always";
   uint64_t reconcile_id = 0, trigger = 0;
   bool policy_pass = false;
   int pass_policy = -1;
@@ -386,6 +413,10 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
       case v1::Entry::kWatch: {
         const v1::WatchEvent& w = e.watch();
         bool deleted = w.type() == v1::DELETED;
+        if (w.has_pull_policy()) {
+          always[w.pull_policy().name()] =
+              !deleted && w.pull_policy().spec().image_pull_policy() == "Always";
+        }
         if (w.has_node()) {
           wants.Node(w.node(), deleted, now);
         } else if (w.has_cached_image() && keep(w.cached_image().name())) {
@@ -542,6 +573,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
         uint64_t pair =
             (static_cast<uint64_t>(pull.image) << 32) | static_cast<uint32_t>(pull.node);
         last_end[pair] = pull.end_ms;
+        last_ok[pair] = pull.outcome == v1::PULL_SUCCEEDED;
         if (!o.pod_reports) open.erase(p);
         break;
       }
@@ -566,6 +598,30 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
     if (last.ok()) h.to_ms = std::max(h.to_ms, last->time_ms());
   }
   h.lives.resize(h.images.size());
+  // Who still waits at the end: wants the image, does not list it, has no pull of it in flight,
+  // and has not pulled it since it began to want it.
+  std::set<uint64_t> in_flight;
+  for (const PullRecord& p : h.pulls) {
+    if (p.end_ms == 0) {
+      in_flight.insert((static_cast<uint64_t>(p.image) << 32) | static_cast<uint32_t>(p.node));
+    }
+  }
+  wants.ForEachWanting(
+      [&](int image) {
+        auto it = always.find(h.lives[image].policy);
+        return it != always.end() && it->second;
+      },
+      [&](int image, int node, int64_t since) {
+        if (!keep(h.images[image])) return;
+        const uint64_t pair = (static_cast<uint64_t>(image) << 32) | static_cast<uint32_t>(node);
+        if (in_flight.count(pair) > 0) return;
+        auto end = last_end.find(pair);
+        if (end != last_end.end() && end->second >= since) {
+          if (last_ok[pair]) return;  // pulled
+          since = end->second;        // waits again from its failure
+        }
+        h.waiting.push_back({image, node, h.policies.Id(h.lives[image].policy), since});
+      });
   h.active_from.resize(h.policies.size());
   return h;
 }

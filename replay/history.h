@@ -125,9 +125,17 @@ struct ActiveChange {
   int delta;
 };
 
+// A node that wants a CachedImage at the end of the range and has no pull of it started: targeted,
+// not holding the image, no drop pod of it in flight.
+struct WaitingRecord {
+  int image = -1, node = -1, policy = -1;
+  int64_t since_ms = 0;  // since when it wants it (see Wants), or its last pull failed
+};
+
 struct History {
   Names images, nodes, policies;
   std::vector<PullRecord> pulls;  // in start order
+  std::vector<WaitingRecord> waiting;
   std::vector<PassRecord> passes;
   std::vector<int> active_from;              // by policy id: active at `from`
   std::vector<ActiveChange> active_changes;  // in journal order (with HistoryOptions::passes)

@@ -466,8 +466,9 @@ int Run(int argc, char** argv) {
     if (!to_stdout) {
       std::cerr << "wrote " << timeline_file << ": " << figures->lanes
                 << (figures->lanes == 1 ? " lane, " : " lanes, ") << figures->spans
-                << (figures->spans == 1 ? " pull, " : " pulls, ") << figures->bytes / 1024
-                << " KiB\n";
+                << (figures->spans == 1 ? " pull, " : " pulls, ") << figures->waiting
+                << (figures->waiting == 1 ? " node" : " nodes") << " still waiting, "
+                << figures->bytes / 1024 << " KiB\n";
     }
   } else if (simulate_cmd->parsed()) {
     simulate.format = *format;

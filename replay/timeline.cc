@@ -211,7 +211,7 @@ Result<TimelineFigures> WriteTimeline(const Reader& r, const TimelineOptions& o,
   };
 
   Packer pack;
-  pack.Put(h.pulls.size());
+  pack.Put(h.pulls.size() + h.waiting.size());
   int64_t previous = t0;
   // Pulls come in journal order, which is start order unless the operator's clock stepped back.
   auto by_start = [](const PullRecord& a, const PullRecord& b) { return a.start_ms < b.start_ms; };
@@ -230,6 +230,17 @@ Result<TimelineFigures> WriteTimeline(const Reader& r, const TimelineOptions& o,
     int why = outcome == 2 ? reason(p.reason + (p.message.empty() ? "" : ": " + p.message)) : 0;
     pack.Put(static_cast<uint64_t>(outcome | (why << 2)));
     previous = start;
+  }
+  // Nodes still waiting at the end: a wait up to the end, and no pull (outcome 3).
+  for (const WaitingRecord& w : h.waiting) {
+    pack.Put(static_cast<uint64_t>(lane[w.node]));
+    pack.Put(static_cast<uint64_t>(w.image));
+    pack.Put(static_cast<uint64_t>(w.policy));
+    pack.PutTime(t1 - previous);
+    pack.PutTime(t1 - std::max(t0, std::min(w.since_ms, t1)));
+    pack.PutTime(0);
+    pack.Put(3);
+    previous = t1;
   }
   std::vector<std::vector<ActivePoint>> lines = ActiveLines(h);
   pack.Put(lines.size());
@@ -292,6 +303,7 @@ Result<TimelineFigures> WriteTimeline(const Reader& r, const TimelineOptions& o,
   TimelineFigures f;
   f.lanes = lanes.size();
   f.spans = h.pulls.size();
+  f.waiting = h.waiting.size();
   f.passes = points;
   f.bytes = page.size();
   FreeLater(std::move(h));

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <regex>
 
 #include "core/pacing.h"
@@ -68,8 +69,41 @@ TEST(Timeline, IsSelfContainedAndChromiumDrawsItsLanesWithoutAScriptError) {
   EXPECT_NE(dom.find("<div id=\"errors\"></div>"), std::string::npos) << "a script error";
 }
 
-// A history skips the entries it keeps nothing of and skims pod creations for a few fields; one
-// handed every entry decodes them all whole. Both must keep the same pulls and passes.
+// The nodes that want an image and had no pull of it started by the end get a wait of their own:
+// in the demo, every cpu node waits on broken (those whose pull failed, since that failure), and
+// none waits on base or ml-runtime, which every targeted node holds.
+TEST(Timeline, NodesStillWaitingAtTheEndHaveAWaitOfTheirOwn) {
+  const std::vector<v1::Entry> journal = testing::DemoJournal();
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(journal, dir / "j").ok());
+  auto reader = Reader::Open(dir / "j");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  const Reader& r = **reader;
+  Result<History> h = History::Scan(r, r.origin(), r.last(), HistoryOptions{});
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  std::map<std::string, int64_t> broken;  // node -> waiting since
+  for (const WaitingRecord& w : h->waiting) {
+    EXPECT_EQ(h->images[w.image], "broken") << h->nodes[w.node];
+    EXPECT_EQ(h->policies[w.policy], "gentle");
+    broken[h->nodes[w.node]] = w.since_ms;
+  }
+  EXPECT_EQ(broken.size(), 20u);
+  for (const auto& [node, since] : broken)
+    EXPECT_TRUE(node.starts_with("cpu-")) << node;
+  int failed = 0;
+  for (const PullRecord& p : h->pulls) {
+    if (h->images[p.image] != "broken" || p.end_ms == 0) continue;
+    ++failed;
+    EXPECT_GE(broken[h->nodes[p.node]], p.end_ms) << h->nodes[p.node] << " waits from its failure";
+  }
+  EXPECT_GT(failed, 0);
+  testing::Run t = Replay(dir / "j", {"timeline", "-o", dir / "t.html"});
+  EXPECT_NE(t.err.find(", 20 nodes still waiting, "), std::string::npos) << t.err;
+}
+
+// A history skips the entries it keeps nothing of and skims pod creations, pod watch events and
+// action results for a few fields; one handed every entry decodes them all whole. Both must keep
+// the same pulls, passes, active pulls and waits.
 TEST(Timeline, AHistoryThatSkimsTheJournalKeepsWhatOneThatDecodesItWholeDoes) {
   TempDir dir;
   ASSERT_TRUE(testing::WriteJournal(testing::DemoJournal(), dir / "j").ok());
@@ -103,6 +137,16 @@ TEST(Timeline, AHistoryThatSkimsTheJournalKeepsWhatOneThatDecodesItWholeDoes) {
     ASSERT_EQ(a[i], b[i]) << "pull " << i;
   EXPECT_EQ(skimmed->passes.size(), whole->passes.size());
   EXPECT_EQ(skimmed->to_ms, whole->to_ms);
+  // The pods it follows for the active pulls: watch events and results skimmed, or whole.
+  auto changes = [](const History& h) {
+    std::string out;
+    for (const ActiveChange& c : h.active_changes)
+      out += std::to_string(c.seq) + ":" + h.policies[c.policy] + std::to_string(c.delta) + " ";
+    return out;
+  };
+  EXPECT_GT(skimmed->active_changes.size(), 60u);
+  EXPECT_EQ(changes(*skimmed), changes(*whole));
+  EXPECT_EQ(skimmed->waiting.size(), whole->waiting.size());
   for (const PullRecord& p : skimmed->pulls) {
     ASSERT_FALSE(p.pod.empty());
     EXPECT_EQ(skimmed->policies[p.policy], skimmed->images[p.image] == "base" ? "" : "gentle");
