@@ -467,7 +467,7 @@ int Run(int argc, char** argv) {
       std::cerr << "wrote " << timeline_file << ": " << figures->lanes
                 << (figures->lanes == 1 ? " lane, " : " lanes, ") << figures->spans
                 << (figures->spans == 1 ? " pull, " : " pulls, ") << figures->waiting
-                << (figures->waiting == 1 ? " node" : " nodes") << " still waiting, "
+                << (figures->waiting == 1 ? " wait" : " waits") << " not started by the end, "
                 << figures->bytes / 1024 << " KiB\n";
     }
   } else if (simulate_cmd->parsed()) {

@@ -218,8 +218,11 @@ Result<TimelineFigures> WriteTimeline(const Reader& r, const TimelineOptions& o,
   if (!std::is_sorted(h.pulls.begin(), h.pulls.end(), by_start)) {
     std::stable_sort(h.pulls.begin(), h.pulls.end(), by_start);
   }
+  // Pulls under way at the range's start are drawn from it: how much earlier each began.
+  std::vector<std::pair<size_t, int64_t>> early;
   for (const PullRecord& p : h.pulls) {
     int64_t start = std::max(p.start_ms, t0);
+    if (p.start_ms < t0) early.emplace_back(&p - h.pulls.data(), t0 - p.start_ms);
     pack.Put(static_cast<uint64_t>(lane[p.node]));
     pack.Put(static_cast<uint64_t>(p.image));
     pack.Put(static_cast<uint64_t>(p.policy));
@@ -273,6 +276,14 @@ Result<TimelineFigures> WriteTimeline(const Reader& r, const TimelineOptions& o,
     }
   }
 
+  pack.Put(early.size());
+  size_t last_index = 0;
+  for (const auto& [index, ms] : early) {
+    pack.Put(index - last_index);
+    pack.PutTime(ms);
+    last_index = index;
+  }
+
   boost::json::object meta;
   meta["title"] = o.title.empty() ? "drop timeline: " + r.dir() : o.title;
   meta["t0"] = t0;
@@ -280,6 +291,7 @@ Result<TimelineFigures> WriteTimeline(const Reader& r, const TimelineOptions& o,
   meta["start"] = FormatTimeMillis(t0);
   meta["end"] = FormatTimeMillis(t1);
   meta["range"] = "entries " + std::to_string(from.seq + 1) + ".." + std::to_string(to);
+  meta["toEnd"] = to == r.last();  // else a pull unfinished at t1 ends after the range
   meta["nodes"] = Strings(lanes);
   meta["images"] = Strings(h.images.all());
   std::vector<std::string> policies;

@@ -24,7 +24,7 @@ struct TimelineOptions {
 
 struct TimelineFigures {
   size_t lanes = 0, spans = 0, passes = 0, bytes = 0;
-  size_t waiting = 0;  // nodes that want an image and had no pull of it started by the end
+  size_t waiting = 0;  // (node, image) waits with no pull started by the end
 };
 
 // A point of a policy's line of active pulls (as the core counts them: History::active_changes)

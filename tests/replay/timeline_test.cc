@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
 #include <map>
 #include <regex>
 
@@ -69,6 +70,83 @@ TEST(Timeline, IsSelfContainedAndChromiumDrawsItsLanesWithoutAScriptError) {
   EXPECT_NE(dom.find("<div id=\"errors\"></div>"), std::string::npos) << "a script error";
 }
 
+// The page's data as its script decodes it (timeline_page.html): META, and each span's lane,
+// image, start, wait, duration and outcome (0 pulling, 1 pulled, 2 failed, 3 never started), with
+// how long before the range a pull under way at its start began.
+struct PageData {
+  boost::json::object meta;
+  struct Span {
+    std::string node, image;
+    int64_t start, wait, dur, early = 0;
+    int outcome;
+  };
+  std::vector<Span> spans;
+};
+
+PageData Decode(const std::string& html) {
+  PageData d;
+  std::smatch m;
+  EXPECT_TRUE(
+      std::regex_search(html, m, std::regex("const META = (.*);\nconst BLOB = \"([^\"]*)\"")));
+  d.meta = boost::json::parse(m[1].str()).as_object();
+  std::string bytes;
+  const std::string k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : m[2].str()) {
+    if (c == '=') break;
+    acc = (acc << 6) | static_cast<uint32_t>(k.find(c));
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  size_t pos = 0;
+  auto next = [&]() {
+    uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+      uint8_t b = static_cast<uint8_t>(bytes.at(pos++));
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return static_cast<int64_t>(v);
+    }
+  };
+  const boost::json::array& nodes = d.meta.at("nodes").as_array();
+  const boost::json::array& images = d.meta.at("images").as_array();
+  int64_t t = 0;
+  for (int64_t i = 0, n = next(); i < n; ++i) {
+    PageData::Span s;
+    s.node = nodes.at(next()).as_string();
+    s.image = images.at(next()).as_string();
+    next();  // policy
+    t += next();
+    s.start = t;
+    s.wait = next();
+    s.dur = next();
+    s.outcome = static_cast<int>(next() & 3);
+    d.spans.push_back(s);
+  }
+  for (int64_t p = 0, n = next(); p < n; ++p) {  // the policies' lines
+    for (int64_t k2 = 0, points = next(); k2 < points; ++k2) {
+      for (int f = 0; f < 4; ++f)
+        next();
+    }
+  }
+  for (int64_t i = 0, n = next(); i < n; ++i) {  // the images' holds
+    for (int64_t h = 0, holds = next(); h < holds; ++h) {
+      for (int f = 0; f < 3; ++f)
+        next();
+    }
+  }
+  size_t at = 0;
+  for (int64_t i = 0, n = next(); i < n; ++i) {
+    at += static_cast<size_t>(next());
+    d.spans.at(at).early = next();
+  }
+  EXPECT_EQ(pos, bytes.size()) << "the page reads every byte";
+  return d;
+}
+
 // The nodes that want an image and had no pull of it started by the end get a wait of their own:
 // in the demo, every cpu node waits on broken (those whose pull failed, since that failure), and
 // none waits on base or ml-runtime, which every targeted node holds.
@@ -98,7 +176,49 @@ TEST(Timeline, NodesStillWaitingAtTheEndHaveAWaitOfTheirOwn) {
   }
   EXPECT_GT(failed, 0);
   testing::Run t = Replay(dir / "j", {"timeline", "-o", dir / "t.html"});
-  EXPECT_NE(t.err.find(", 20 nodes still waiting, "), std::string::npos) << t.err;
+  EXPECT_NE(t.err.find(", 20 waits not started by the end, "), std::string::npos) << t.err;
+  int never = 0;
+  for (const PageData::Span& span : Decode(testing::ReadFile(dir / "t.html")).spans) {
+    if (span.outcome != 3) continue;
+    ++never;
+    EXPECT_EQ(span.image, "broken");
+    EXPECT_EQ(span.dur, 0);
+    EXPECT_EQ(span.wait, span.start - (broken[span.node] - r.origin().time_ms)) << span.node;
+  }
+  EXPECT_EQ(never, 20);
+}
+
+// A range that starts while pulls are under way draws them from its start, and tells their real
+// start and duration: cpu-14's base pull started at 08:01:00 and took 4 s, gpu-late's 12 s.
+TEST(Timeline, APullUnderWayAtTheRangesStartKeepsItsStartAndDuration) {
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(testing::DemoJournal(), dir / "j").ok());
+  auto reader = Reader::Open(dir / "j");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  const int64_t t0 = (*reader)->origin().time_ms;
+  testing::Run r =
+      Replay(dir / "j", {"timeline", "--since", "+62s", "--until", "+90s", "-o", dir / "t.html"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  PageData page = Decode(testing::ReadFile(dir / "t.html"));
+  const int64_t from = page.meta.at("t0").as_int64();
+  EXPECT_EQ(from, t0 + 62'000);
+  EXPECT_FALSE(page.meta.at("toEnd").as_bool());
+  int checked = 0;
+  for (const PageData::Span& s : page.spans) {
+    if (s.early == 0) continue;
+    EXPECT_EQ(s.start, 0) << s.node << ": drawn from the range's start";
+    EXPECT_EQ(s.wait, 0) << s.node;
+    if (s.node == "cpu-14" && s.image == "base") {
+      EXPECT_EQ(from + s.start - s.early, t0 + 60'000) << "started at +60s";
+      EXPECT_EQ(s.dur + s.early, 4'000) << "took 4 s";
+      ++checked;
+    }
+    if (s.node == "gpu-late" && s.image == "ml-runtime") {
+      EXPECT_EQ(s.dur + s.early, 12'000) << "took 12 s";
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 2) << r.err;
 }
 
 // A history skips the entries it keeps nothing of and skims pod creations, pod watch events and
