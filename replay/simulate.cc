@@ -594,8 +594,11 @@ Result<SimulateReport> RunSimulate(const Reader& r, const SimulateOptions& o) {
     p.policy = PolicyName(life.policy);
     p.since_ms = life.since_ms;
     p.recorded_ms = life.ready_ms >= life.since_ms ? life.ready_ms : 0;
+    p.recorded_ready_throughout = life.ready_ms > 0 && life.ready_ms < life.since_ms;
     auto it = sim->ready_ms.find(p.image);
     p.simulated_ms = it != sim->ready_ms.end() && it->second >= life.since_ms ? it->second : 0;
+    // The simulation marks an image Ready at its start with 0 (SimulationResult::ready_ms).
+    p.simulated_ready_throughout = it != sim->ready_ms.end() && it->second == 0;
     p.recorded_first_ms = life.first_ready_ms >= life.since_ms ? life.first_ready_ms : 0;
     auto first = sim->first_ready_ms.find(p.image);
     p.simulated_first_ms =
@@ -646,7 +649,8 @@ Result<SimulateReport> RunSimulate(const Reader& r, const SimulateOptions& o) {
 }
 
 void PrintSimulate(const SimulateReport& rep, Format format, std::ostream& out) {
-  auto took = [](int64_t since, int64_t at) {
+  auto took = [](int64_t since, int64_t at, bool throughout = false) {
+    if (throughout) return std::string("Ready at start");
     return at > 0 ? FormatDuration(at - since) : std::string("never");
   };
   if (format != Format::kTable) {
@@ -660,8 +664,8 @@ void PrintSimulate(const SimulateReport& rep, Format format, std::ostream& out) 
       x["cachedImage"] = p.image;
       x["policy"] = p.policy;
       x["since"] = FormatTimeMillis(p.since_ms);
-      x["recorded"] = took(p.since_ms, p.recorded_ms);
-      x["simulated"] = took(p.since_ms, p.simulated_ms);
+      x["recorded"] = took(p.since_ms, p.recorded_ms, p.recorded_ready_throughout);
+      x["simulated"] = took(p.since_ms, p.simulated_ms, p.simulated_ready_throughout);
       if (p.recorded_ms > 0) x["recordedReady"] = FormatTimeMillis(p.recorded_ms);
       if (p.simulated_ms > 0) x["simulatedReady"] = FormatTimeMillis(p.simulated_ms);
       x["recordedFirst"] = took(p.since_ms, p.recorded_first_ms);
@@ -707,8 +711,8 @@ void PrintSimulate(const SimulateReport& rep, Format format, std::ostream& out) 
     std::vector<std::string> row = {p.image,
                                     p.policy,
                                     FormatTimeMillis(p.since_ms),
-                                    took(p.since_ms, p.recorded_ms),
-                                    took(p.since_ms, p.simulated_ms),
+                                    took(p.since_ms, p.recorded_ms, p.recorded_ready_throughout),
+                                    took(p.since_ms, p.simulated_ms, p.simulated_ready_throughout),
                                     change(p.since_ms, p.recorded_ms, p.simulated_ms)};
     if (went_back) {
       std::string first = "-";
@@ -729,8 +733,15 @@ void PrintSimulate(const SimulateReport& rep, Format format, std::ostream& out) 
     out << "FIRST READY: to when it first became Ready, where it went back to Pulling after "
            "(\"-\": it did not).\n";
   }
-  if (std::any_of(rep.images.begin(), rep.images.end(),
-                  [](const Projection& p) { return p.simulated_ms == 0; })) {
+  if (std::any_of(rep.images.begin(), rep.images.end(), [](const Projection& p) {
+        return p.recorded_ready_throughout || p.simulated_ready_throughout;
+      })) {
+    out << "Ready at start: Ready where the journal begins (retention dropped what came before) "
+           "and never sent back to Pulling.\n";
+  }
+  if (std::any_of(rep.images.begin(), rep.images.end(), [](const Projection& p) {
+        return p.simulated_ms == 0 && !p.simulated_ready_throughout;
+      })) {
     // Without it, "never" and the count of pulls (an image that keeps failing keeps being
     // retried) read as if they covered the recorded span only.
     out << "\nSimulated \"never\": not Ready when the simulation stopped at "

@@ -30,6 +30,9 @@ struct Projection {
   // When it first became Ready, where a node that joined later sent it back to Pulling: a policy
   // that speeds the rollout up shows here even when the late node sets the completion.
   int64_t recorded_first_ms = 0, simulated_first_ms = 0;
+  // Ready where the journal begins (retention dropped what came before) and never sent back to
+  // Pulling since: there is no completion to compare, and it did not fail to complete.
+  bool recorded_ready_throughout = false, simulated_ready_throughout = false;
 };
 
 struct SimulateReport {

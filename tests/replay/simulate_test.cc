@@ -245,6 +245,35 @@ TEST(Simulate, TheFirstReadyShowsAGainALateNodeHidesInTheCompletion) {
       << table.out;
 }
 
+// A journal retention cut where its images were already Ready (as any copied off an operator
+// running for a week): they are Ready at start in both runs, not "never" Ready.
+TEST(Simulate, AnImageReadyWhereTheJournalBeginsIsReadyAtStartNotNever) {
+  TempDir dir;
+  testing::WriteOptions wo;
+  wo.snapshot_every_entries = 10;
+  wo.retention_age_ms = 60 * 1000;
+  ASSERT_TRUE(testing::WriteJournal(testing::DemoJournal(), dir / "j", wo).ok());
+  testing::Run info = Replay(dir / "j", {"info"});
+  ASSERT_EQ(info.out.find("entries:          1.."), std::string::npos)
+      << "a prefix is gone: " << info.out;
+  testing::Run r = Replay(dir / "j", {"simulate", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, std::pair<std::string, std::string>> runs;
+  const boost::json::value doc = boost::json::parse(r.out);
+  for (const boost::json::value& x : doc.at("cachedImages").as_array()) {
+    runs[std::string(x.at("cachedImage").as_string())] = {
+        std::string(x.at("recorded").as_string()), std::string(x.at("simulated").as_string())};
+  }
+  for (const char* name : {"base", "ml-runtime"}) {
+    EXPECT_EQ(runs[name].first, "Ready at start") << name << ": " << r.out;
+    EXPECT_EQ(runs[name].second, "Ready at start") << name << ": " << r.out;
+  }
+  EXPECT_EQ(runs["broken"].first, "never") << r.out;
+  testing::Run table = Replay(dir / "j", {"simulate"});
+  EXPECT_NE(table.out.find("Ready at start: Ready where the journal begins"), std::string::npos)
+      << table.out;
+}
+
 TEST(Simulate, AnUnknownFieldOrAnInvalidValueIsBadInput) {
   TempDir dir;
   std::string j = RecordRollout(dir);
