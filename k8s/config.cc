@@ -85,8 +85,12 @@ Result<Config> LoadConfig(const LoadOptions& options) {
     }
     if (!paths.empty()) {
       Result<Config> config = LoadKubeconfig(paths, options.context);
-      if (config.ok()) return config;
-      // Named by no flag, the file is the environment's choice: say so, and how to change it.
+      // Named by no flag, the files are the environment's choice: say so, and how to change it;
+      // but a --context they lack is the flag's fault.
+      const bool flag_context = !options.context.empty() &&
+                                config.status().message().find("context \"" + options.context +
+                                                               "\"") != std::string::npos;
+      if (config.ok() || flag_context) return config;
       return Status::InvalidArgument("$KUBECONFIG is " + *env + ": " + config.status().message() +
                                      "; fix or unset $KUBECONFIG, or pass --kubeconfig");
     }

@@ -320,7 +320,7 @@ Status RunManager(const ManagerOptions& in) {
   };
   std::optional<Served> served;
   if (exposer != nullptr) {
-    served.emplace(Served{exposer.get(), metrics.collectables()});
+    served.emplace(exposer.get(), metrics.collectables());
     for (const auto& c : served->collectables)
       exposer->RegisterCollectable(c);
   }

@@ -258,6 +258,21 @@ TEST_F(ConfigTest, AKubeconfigFromTheEnvironmentThatFailsIsNamedAsSuch) {
       << c.status().message();
   EXPECT_TRUE(c.status().message().ends_with("; fix or unset $KUBECONFIG, or pass --kubeconfig"))
       << c.status().message();
+  // A --context the file lacks is the flag's fault, not the environment's.
+  const std::string kc = Write("kc",
+                               "clusters: [{name: c, cluster: {server: \"https://k\"}}]\n"
+                               "contexts: [{name: x, context: {cluster: c}}]\n"
+                               "current-context: x\n");
+  o.getenv = [&](const std::string& name) -> std::optional<std::string> {
+    if (name == "KUBECONFIG") return kc;
+    return std::nullopt;
+  };
+  o.context = "nope";
+  c = LoadConfig(o);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("context \"nope\" not found; contexts: x"), std::string::npos)
+      << c.status().message();
+  EXPECT_EQ(c.status().message().find("$KUBECONFIG"), std::string::npos) << c.status().message();
 }
 
 TEST_F(ConfigTest, WithoutAnythingTheErrorSaysWhatWasTried) {

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -184,41 +185,64 @@ std::pair<int, std::string> Get(const std::string& address, const std::string& t
   return {res.result_int(), res.body()};
 }
 
-// A replica waiting to lead (here, on a server it cannot reach) serves /metrics and /healthz and
-// says it is not ready: a standby that refused the scrape would read as a target down.
-TEST(Flags, AReplicaWaitingToLeadServesMetricsAndHealthButIsNotReady) {
+// What a manager on a server it cannot reach serves, with /metrics and the probes on ports of
+// their own, scraped once its log has a line with message `wait_for`.
+struct Served {
+  int metrics_code = 0, healthz = 0, readyz = 0, exit_code = -1;
+  std::string metrics, log;
+};
+
+Served ScrapeManager(const std::string& leader_elect, const std::string& wait_for) {
   drop::testing::TempDir io;
   WriteUnreachableKubeconfig(io / "kc");
   const std::string log = io / "log";
-  testing::Child manager(
-      {DROP_MANAGER, "--kubeconfig", io / "kc", "--journal-dir", io / "j", "--leader-elect=true",
-       "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0"},
-      log);
+  testing::Child manager({DROP_MANAGER, "--kubeconfig", io / "kc", "--journal-dir", io / "j",
+                          "--leader-elect=" + leader_elect, "--metrics-bind-address", "127.0.0.1:0",
+                          "--health-probe-bind-address", "127.0.0.1:0"},
+                         log);
   boost::json::object listening;
-  for (int i = 0; i < 200 && listening.empty(); ++i) {
+  bool waited = false;
+  for (int i = 0; i < 300 && !(waited && !listening.empty()); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     std::istringstream in(testing::ReadFile(log));
     for (std::string line; std::getline(in, line);) {
       boost::system::error_code ec;
       boost::json::value v = boost::json::parse(line, ec);
-      if (!ec && v.is_object() && v.as_object().contains("msg") &&
-          v.as_object().at("msg") == "listening") {
-        listening = v.as_object();
-      }
+      if (ec || !v.is_object() || !v.as_object().contains("msg")) continue;
+      if (v.as_object().at("msg") == "listening") listening = v.as_object();
+      waited = waited || v.as_object().at("msg") == boost::json::string_view(wait_for);
     }
   }
-  ASSERT_TRUE(listening.contains("metrics") && listening.contains("health"))
-      << testing::ReadFile(log);
-  const std::string metrics(listening.at("metrics").as_string());
-  const std::string health(listening.at("health").as_string());
-  auto [code, body] = Get(metrics, "/metrics");
-  EXPECT_EQ(code, 200) << body;
-  EXPECT_EQ(body.find("drop_active_pulls"), std::string::npos) << "it has decided nothing";
-  EXPECT_EQ(Get(health, "/healthz").first, 200);
-  EXPECT_EQ(Get(health, "/readyz").first, 503);
-  EXPECT_EQ(testing::ReadFile(log).find("\"leading\""), std::string::npos);
+  Served s;
+  if (listening.contains("metrics") && listening.contains("health")) {
+    const std::string health(listening.at("health").as_string());
+    std::tie(s.metrics_code, s.metrics) =
+        Get(std::string(listening.at("metrics").as_string()), "/metrics");
+    s.healthz = Get(health, "/healthz").first;
+    s.readyz = Get(health, "/readyz").first;
+  }
   manager.Signal(SIGTERM);
-  EXPECT_EQ(manager.Wait(15000), 0) << testing::ReadFile(log);
+  s.exit_code = manager.Wait(15000);
+  s.log = testing::ReadFile(log);
+  return s;
+}
+
+// A replica waiting to lead serves /metrics (none of drop's series: it has opened no journal) and
+// /healthz, and says it is not ready: a standby that refused the scrape would read as a target
+// down. One that acts serves drop's metrics from its journal on.
+TEST(Flags, AReplicaWaitingToLeadServesMetricsAndHealthButIsNotReady) {
+  Served standby = ScrapeManager("true", "leader election failed; retrying");
+  EXPECT_EQ(standby.metrics_code, 200) << standby.metrics << standby.log;
+  EXPECT_EQ(standby.metrics.find("drop_"), std::string::npos) << standby.metrics;
+  EXPECT_EQ(standby.healthz, 200) << standby.log;
+  EXPECT_EQ(standby.readyz, 503) << standby.log;
+  EXPECT_EQ(standby.log.find("\"journal opened\""), std::string::npos) << standby.log;
+  EXPECT_EQ(standby.exit_code, 0) << standby.log;
+
+  Served acting = ScrapeManager("false", "journal opened");
+  EXPECT_EQ(acting.metrics_code, 200) << acting.log;
+  EXPECT_NE(acting.metrics.find("drop_journal_"), std::string::npos) << acting.metrics;
+  EXPECT_EQ(acting.exit_code, 0) << acting.log;
 }
 
 TEST(Flags, AServerUrlWithAPasswordIsRefusedWithoutWritingThePasswordOut) {
