@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <unordered_set>
 
 #include "core/hash.h"
 #include "core/image_ref.h"
@@ -374,7 +375,8 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
     l.image = i.object().spec().image();
     l.policy = i.object().spec().pull_policy_ref();
     l.phase = i.status_issued().phase();
-    if (l.phase == "Ready") l.ready_ms = l.first_ready_ms = i.status_written_ms();
+    // Its first Ready is one the range sees it become, as the simulation's is.
+    if (l.phase == "Ready") l.ready_ms = i.status_written_ms();
   }
   // Pods already in flight at `from`.
   Actives actives(&h);
@@ -393,9 +395,23 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
     open[pull.pod] = h.pulls.size();
     h.pulls.push_back(std::move(pull));
   }
-  std::unordered_map<uint64_t, int64_t> last_end;  // (image << 32 | node) -> last outcome time
-  std::unordered_map<uint64_t, bool> last_ok;      // whether that outcome was a success
-  std::map<std::string, bool> always;              // PullPolicies under imagePullPolicy Always
+  auto pair_of = [](int image, int node) {
+    return (static_cast<uint64_t>(image) << 32) | static_cast<uint32_t>(node);
+  };
+  std::unordered_map<uint64_t, int64_t> last_end;  // (image, node) -> last outcome time
+  // The (image, node) pairs drop pulled, as ImageRecord.pulled_nodes has them: the fold forgets a
+  // node deleted or replaced (a new uid), and every node of an image that changed.
+  std::unordered_set<uint64_t> pulled;
+  for (const v1::ImageRecord& i : start->images()) {
+    if (!keep(i.object().name())) continue;
+    for (const std::string& node : i.pulled_nodes())
+      pulled.insert(pair_of(h.images.Find(i.object().name()), h.nodes.Id(node)));
+  }
+  auto forget = [&](auto drop) { std::erase_if(pulled, drop); };
+  std::unordered_map<std::string, std::string> node_uids;
+  for (const v1::NodeRecord& n : start->nodes())
+    node_uids[n.node().name()] = n.node().uid();
+  std::map<std::string, bool> always;  // PullPolicies under imagePullPolicy Always
   for (const v1::PolicyRecord& p : start->policies())
     always[p.object().name()] = p.object().spec().image_pull_policy() == "Always";
   uint64_t reconcile_id = 0, trigger = 0;
@@ -418,6 +434,12 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
               !deleted && w.pull_policy().spec().image_pull_policy() == "Always";
         }
         if (w.has_node()) {
+          auto [uid, fresh] = node_uids.try_emplace(w.node().name(), w.node().uid());
+          if (deleted || (!fresh && !uid->second.empty() && uid->second != w.node().uid())) {
+            const int node = h.nodes.Id(w.node().name());
+            forget([&](uint64_t p) { return static_cast<int>(p & 0xffffffff) == node; });
+          }
+          uid->second = deleted ? "" : w.node().uid();
           wants.Node(w.node(), deleted, now);
         } else if (w.has_cached_image() && keep(w.cached_image().name())) {
           const v1::CachedImage& c = w.cached_image();
@@ -426,6 +448,9 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
           ImageLife& l = h.lives[id];
           bool fresh =
               l.image.empty() || l.deleted || MatchKey(l.image) != MatchKey(c.spec().image());
+          if (fresh) {
+            forget([&](uint64_t p) { return static_cast<int>(p >> 32) == id; });
+          }
           if (fresh && !deleted) {
             l.since_ms = now;
             l.ready_ms = l.first_ready_ms = 0;
@@ -573,7 +598,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
         uint64_t pair =
             (static_cast<uint64_t>(pull.image) << 32) | static_cast<uint32_t>(pull.node);
         last_end[pair] = pull.end_ms;
-        last_ok[pair] = pull.outcome == v1::PULL_SUCCEEDED;
+        if (pull.outcome == v1::PULL_SUCCEEDED) pulled.insert(pair);
         if (!o.pod_reports) open.erase(p);
         break;
       }
@@ -614,12 +639,9 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
       [&](int image, int node, int64_t since) {
         if (!keep(h.images[image])) return;
         const uint64_t pair = (static_cast<uint64_t>(image) << 32) | static_cast<uint32_t>(node);
-        if (in_flight.count(pair) > 0) return;
+        if (in_flight.count(pair) > 0 || pulled.count(pair) > 0) return;
         auto end = last_end.find(pair);
-        if (end != last_end.end() && end->second >= since) {
-          if (last_ok[pair]) return;  // pulled
-          since = end->second;        // waits again from its failure
-        }
+        if (end != last_end.end()) since = std::max(since, end->second);  // from its failure
         h.waiting.push_back({image, node, h.policies.Id(h.lives[image].policy), since});
       });
   h.active_from.resize(h.policies.size());

@@ -593,12 +593,19 @@ Result<SimulateReport> RunSimulate(const Reader& r, const SimulateOptions& o) {
     p.image = history->images[id];
     p.policy = PolicyName(life.policy);
     p.since_ms = life.since_ms;
-    p.recorded_ms = life.ready_ms >= life.since_ms ? life.ready_ms : 0;
-    p.recorded_ready_throughout = life.ready_ms > 0 && life.ready_ms < life.since_ms;
+    // A completion is the last time it became Ready, if it still was at the end; an image Ready
+    // when the journal begins whose status says so at the end was Ready throughout.
+    const bool recorded_done = life.phase == "Ready";
+    p.recorded_ms = recorded_done && life.ready_ms >= life.since_ms ? life.ready_ms : 0;
+    p.recorded_ready_throughout =
+        recorded_done && life.ready_ms > 0 && life.ready_ms < life.since_ms;
+    auto phase = sim->phase_at_end.find(p.image);
+    const bool simulated_done = phase != sim->phase_at_end.end() && phase->second == "Ready";
     auto it = sim->ready_ms.find(p.image);
-    p.simulated_ms = it != sim->ready_ms.end() && it->second >= life.since_ms ? it->second : 0;
+    p.simulated_ms =
+        simulated_done && it != sim->ready_ms.end() && it->second >= life.since_ms ? it->second : 0;
     // The simulation marks an image Ready at its start with 0 (SimulationResult::ready_ms).
-    p.simulated_ready_throughout = it != sim->ready_ms.end() && it->second == 0;
+    p.simulated_ready_throughout = simulated_done && it != sim->ready_ms.end() && it->second == 0;
     p.recorded_first_ms = life.first_ready_ms >= life.since_ms ? life.first_ready_ms : 0;
     auto first = sim->first_ready_ms.find(p.image);
     p.simulated_first_ms =

@@ -76,6 +76,8 @@ class SimulatedCluster {
       if (!status_.ok()) return status_;
     }
     result_.end_ms = now_;
+    for (const v1::ImageRecord& i : state_.images())
+      result_.phase_at_end[i.object().name()] = i.status_issued().phase();
     result_.wall_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
     return result_;

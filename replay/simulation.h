@@ -58,8 +58,9 @@ struct SimulationOptions {
 struct SimulationResult {
   // Per CachedImage: when it last became Ready (status written with phase Ready), 0 if never.
   std::map<std::string, int64_t> ready_ms;
-  std::map<std::string, int64_t> first_ready_ms;  // when it first became Ready
-  int64_t end_ms = 0;                             // the simulated time when the run stopped
+  std::map<std::string, int64_t> first_ready_ms;    // when it first became Ready
+  std::map<std::string, std::string> phase_at_end;  // the phase of its last status write
+  int64_t end_ms = 0;                               // the simulated time when the run stopped
   uint64_t entries = 0, inputs = 0, pulls = 0;
   int peak_active = 0;  // most pulls in flight at once
   double wall_seconds = 0;

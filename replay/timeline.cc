@@ -82,35 +82,34 @@ int VerdictCode(v1::Verdict v) {
   }
 }
 
-// A CachedImage held back by its own state (a backoff, no eligible node) over [from_ms, to_ms).
-struct Hold {
-  int64_t from_ms, to_ms;
-  int code;
-};
+}  // namespace
 
-// Each image's holds: a hold is recorded once, by the pass that found it, and lasts until the
-// image's next start or next hold (PassRecord::Held), or the end at `end_ms`.
 std::vector<std::vector<Hold>> Holds(const History& h, int64_t end_ms) {
   std::vector<std::vector<Hold>> holds(static_cast<size_t>(h.images.size()));
-  std::vector<bool> open(holds.size(), false);
+  // A later decision about the image ends its last hold, if that still runs.
   auto close = [&](int image, int64_t at) {
-    if (image < 0 || !open[image]) return;
-    holds[image].back().to_ms = std::max(holds[image].back().from_ms, at);
-    open[image] = false;
+    if (image < 0 || holds[image].empty()) return;
+    Hold& last = holds[image].back();
+    last.to_ms = std::max(last.from_ms, std::min(last.to_ms, at));
   };
   for (const PassRecord& p : h.passes) {
     for (const PassRecord::Started& st : p.started)
       close(st.image, p.time_ms);
+    // The pass found the image next in line, held by the policy: its own hold is over.
+    if (p.blocking == v1::WAIT_CONCURRENCY || p.blocking == v1::WAIT_MIN_DELAY) {
+      close(p.next_image, p.time_ms);
+    }
     for (const PassRecord::Held& held : p.held) {
       close(held.image, p.time_ms);
-      holds[held.image].push_back({p.time_ms, end_ms, VerdictCode(held.verdict)});
-      open[held.image] = true;
+      // A backoff ends when it says; the one-pull-at-a-time hold and NoEligibleNode last until
+      // the next decision about the image.
+      const int64_t to =
+          held.not_before_ms > p.time_ms ? std::min(held.not_before_ms, end_ms) : end_ms;
+      holds[held.image].push_back({p.time_ms, to, VerdictCode(held.verdict)});
     }
   }
   return holds;
 }
-
-}  // namespace
 
 std::vector<std::vector<ActivePoint>> ActiveLines(const History& h) {
   const size_t n = static_cast<size_t>(h.policies.size());

@@ -42,6 +42,19 @@ struct ActivePoint {
 // changes.
 std::vector<std::vector<ActivePoint>> ActiveLines(const History& history);
 
+// A CachedImage held back by its own state over [from_ms, to_ms): code 3 WaitBackoff (a backoff,
+// or a failing image's one pull at a time), 4 NoEligibleNode.
+struct Hold {
+  int64_t from_ms, to_ms;
+  int code;
+  bool operator==(const Hold&) const = default;
+};
+
+// Each image's holds (by image id): a hold is recorded once, by the pass that found it, and lasts
+// until its backoff's end when it has one, else until the image's next start, next hold, or a
+// pass that finds it next in line behind the policy's limits (PassRecord::Held), or `end_ms`.
+std::vector<std::vector<Hold>> Holds(const History& history, int64_t end_ms);
+
 Result<TimelineFigures> WriteTimeline(const Reader& reader, const TimelineOptions& options,
                                       std::ostream& out);
 

@@ -274,6 +274,37 @@ TEST(Simulate, AnImageReadyWhereTheJournalBeginsIsReadyAtStartNotNever) {
       << table.out;
 }
 
+// Ready where the journal begins, then sent back to Pulling by a node it cannot pull on: not Ready
+// at start (nor Ready at all) at the end of either run.
+TEST(Simulate, AnImageReadyAtTheStartButNotAtTheEndIsNeverReady) {
+  World w;
+  for (int i = 0; i < 3; ++i)
+    w.PutNode(NodeBuilder("node-" + std::to_string(i)));
+  w.PutPolicy(PolicyBuilder("p", 2, 0));
+  w.PutImage(ImageBuilder("app", "registry.example.com/app:1").Policy("p"));
+  w.SetBehaviour([](const v1::Pod& pod) {
+    return pod.node() == "late" ? Pull{Pull::kNotFound, 0} : Pull{Pull::kSucceed, 2 * kSec};
+  });
+  w.Start();
+  w.RunFor(30 * kSec);
+  w.RunFor(200 * kSec);
+  w.PutNode(NodeBuilder("late"));
+  w.RunFor(40 * kSec);
+  TempDir dir;
+  testing::WriteOptions wo;
+  wo.snapshot_every_entries = 1;
+  wo.retention_age_ms = 60 * kSec;
+  ASSERT_TRUE(testing::WriteJournal(w.journal(), dir / "j", wo).ok());
+  testing::Run state = Replay(dir / "j", {"state", "--at", "-60s"});
+  ASSERT_EQ(state.exit_code, 0) << state.err;
+  testing::Run r = Replay(dir / "j", {"simulate", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const boost::json::value doc = boost::json::parse(r.out);
+  const boost::json::value& app = doc.at("cachedImages").at(0);
+  EXPECT_EQ(app.at("recorded"), "never") << r.out;
+  EXPECT_EQ(app.at("simulated"), "never") << r.out;
+}
+
 TEST(Simulate, AnUnknownFieldOrAnInvalidValueIsBadInput) {
   TempDir dir;
   std::string j = RecordRollout(dir);

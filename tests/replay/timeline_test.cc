@@ -221,6 +221,48 @@ TEST(Timeline, APullUnderWayAtTheRangesStartKeepsItsStartAndDuration) {
   EXPECT_EQ(checked, 2) << r.err;
 }
 
+// An image's own hold lasts until its backoff's end, or the next decision about the image: another
+// hold, a start, or a pass that finds it next in line behind the policy's limits.
+TEST(Timeline, AnImagesHoldEndsAtItsBackoffsEndOrTheNextDecisionAboutIt) {
+  History h;
+  const int a = h.images.Id("a");
+  h.policies.Id("p");
+  auto pass = [&](int64_t at) -> PassRecord& {
+    PassRecord p;
+    p.policy = 0;
+    p.time_ms = at;
+    h.passes.push_back(p);
+    return h.passes.back();
+  };
+  pass(100).held.push_back({a, v1::WAIT_BACKOFF, 1, 500});
+  pass(200).held.push_back({a, v1::NO_ELIGIBLE_NODE, 2, 0});
+  PassRecord& next_in_line = pass(300);
+  next_in_line.blocking = v1::WAIT_CONCURRENCY;
+  next_in_line.next_image = a;
+  pass(400).held.push_back({a, v1::WAIT_BACKOFF, 4, 0});  // a failing image's one pull at a time
+  pass(450).started.push_back({a, 0, 5});
+  pass(600).held.push_back({a, v1::WAIT_BACKOFF, 6, 700});
+  const std::vector<Hold> want = {{100, 200, 3}, {200, 300, 4}, {400, 450, 3}, {600, 700, 3}};
+  EXPECT_EQ(Holds(h, 1000)[a], want);
+}
+
+// A range that starts after pulls succeeded takes them from the state there (pulled_nodes): in
+// the demo from +300 s, only broken's nodes wait, though base's pulls ended before the range.
+TEST(Timeline, ARangeThatStartsAfterPullsEndedKnowsTheirNodesHoldTheImage) {
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(testing::DemoJournal(), dir / "j").ok());
+  auto reader = Reader::Open(dir / "j");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  const Reader& r = **reader;
+  Result<Point> from = r.Resolve("+300s", "--since");
+  ASSERT_TRUE(from.ok()) << from.status().ToString();
+  Result<History> h = History::Scan(r, *from, r.last(), HistoryOptions{});
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  ASSERT_FALSE(h->waiting.empty());
+  for (const WaitingRecord& w : h->waiting)
+    EXPECT_EQ(h->images[w.image], "broken") << h->nodes[w.node] << " waits";
+}
+
 // A history skips the entries it keeps nothing of and skims pod creations, pod watch events and
 // action results for a few fields; one handed every entry decodes them all whole. Both must keep
 // the same pulls, passes, active pulls and waits.
