@@ -53,7 +53,7 @@ Result<tcp::endpoint> ParseBindAddress(const std::string& text, const std::strin
 namespace {
 
 asio::awaitable<void> Serve(tcp::socket socket, HealthServer::Check live,
-                            HealthServer::Check ready) {
+                            HealthServer::WhyNot not_ready) {
   beast::flat_buffer buffer;
   while (true) {
     http::request<http::empty_body> request;
@@ -70,9 +70,9 @@ asio::awaitable<void> Serve(tcp::socket socket, HealthServer::Check live,
       response.result(ok ? http::status::ok : http::status::service_unavailable);
       response.body() = ok ? "ok\n" : "the event loop has stopped\n";
     } else if (target == "/readyz") {
-      bool ok = ready();
-      response.result(ok ? http::status::ok : http::status::service_unavailable);
-      response.body() = ok ? "ok\n" : "not ready: the first relist is not journaled yet\n";
+      std::string why = not_ready();
+      response.result(why.empty() ? http::status::ok : http::status::service_unavailable);
+      response.body() = why.empty() ? "ok\n" : "not ready: " + why + "\n";
     } else {
       response.result(http::status::not_found);
       response.body() = "not found: try /healthz or /readyz\n";
@@ -86,22 +86,23 @@ asio::awaitable<void> Serve(tcp::socket socket, HealthServer::Check live,
 }
 
 asio::awaitable<void> Accept(tcp::acceptor& acceptor, HealthServer::Check live,
-                             HealthServer::Check ready) {
+                             HealthServer::WhyNot not_ready) {
   while (true) {
     auto [error, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
     if (error == asio::error::operation_aborted) co_return;
     if (error) continue;
-    asio::co_spawn(acceptor.get_executor(), Serve(std::move(socket), live, ready), asio::detached);
+    asio::co_spawn(acceptor.get_executor(), Serve(std::move(socket), live, not_ready),
+                   asio::detached);
   }
 }
 
 }  // namespace
 
 Result<std::unique_ptr<HealthServer>> HealthServer::Start(const tcp::endpoint& endpoint, Check live,
-                                                          Check ready) {
+                                                          WhyNot not_ready) {
   std::unique_ptr<HealthServer> server(new HealthServer());
   server->live_ = std::move(live);
-  server->ready_ = std::move(ready);
+  server->not_ready_ = std::move(not_ready);
   boost::system::error_code error;
   auto acceptor = std::make_unique<tcp::acceptor>(server->io_);
   acceptor->open(endpoint.protocol(), error);
@@ -115,7 +116,7 @@ Result<std::unique_ptr<HealthServer>> HealthServer::Start(const tcp::endpoint& e
   }
   server->port_ = acceptor->local_endpoint().port();
   server->acceptor_ = std::move(acceptor);
-  asio::co_spawn(server->io_, Accept(*server->acceptor_, server->live_, server->ready_),
+  asio::co_spawn(server->io_, Accept(*server->acceptor_, server->live_, server->not_ready_),
                  asio::detached);
   server->thread_ = std::thread([s = server.get()] { s->io_.run(); });
   return server;

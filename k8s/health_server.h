@@ -22,11 +22,13 @@ Result<boost::asio::ip::tcp::endpoint> ParseBindAddress(const std::string& text,
 class HealthServer {
  public:
   using Check = std::function<bool()>;
+  // Why the replica is not ready yet; empty when it is.
+  using WhyNot = std::function<std::string()>;
 
-  // Listens on `endpoint`; /healthz answers 200 while `live()` holds, /readyz while `ready()`
-  // holds, else 503 with the reason.
+  // Listens on `endpoint`; /healthz answers 200 while `live()` holds, /readyz while `not_ready()`
+  // is empty, else 503 with the reason.
   static Result<std::unique_ptr<HealthServer>> Start(const boost::asio::ip::tcp::endpoint& endpoint,
-                                                     Check live, Check ready);
+                                                     Check live, WhyNot not_ready);
   ~HealthServer();
 
   uint16_t port() const { return port_; }
@@ -35,7 +37,8 @@ class HealthServer {
   HealthServer() = default;
   boost::asio::io_context io_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
-  Check live_, ready_;
+  Check live_;
+  WhyNot not_ready_;
   uint16_t port_ = 0;
   std::thread thread_;
 };

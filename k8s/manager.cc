@@ -221,11 +221,17 @@ Status RunManager(const ManagerOptions& in) {
   Result<std::shared_ptr<Client>> client = Client::Create(io.executor(), *config, client_options);
   if (!client.ok()) return client.status();
 
-  std::atomic<bool> ready{false}, loop_alive{true};
+  std::atomic<bool> ready{false}, loop_alive{true}, led{!o.leader_elect};
+  auto not_ready = [&]() -> std::string {
+    if (ready) return "";
+    if (!led) return "waiting to lead: another replica holds the Lease, or it cannot be reached";
+    if (!loop_alive) return "stopping";
+    return "the first relist is not journaled yet";
+  };
   std::unique_ptr<HealthServer> health;
   if (health_endpoint) {
     Result<std::unique_ptr<HealthServer>> h = HealthServer::Start(
-        *health_endpoint, [&] { return loop_alive.load(); }, [&] { return ready.load(); });
+        *health_endpoint, [&] { return loop_alive.load(); }, not_ready);
     if (!h.ok()) return h.status();
     health = std::move(*h);
   }
@@ -290,6 +296,7 @@ Status RunManager(const ManagerOptions& in) {
       return Status::Ok();
     }
     log.Info("leading", {{"identity", o.identity}});
+    led = true;
   }
   auto leading = [&] { return elector == nullptr || elector->Leading(); };
 

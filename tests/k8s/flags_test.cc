@@ -189,7 +189,7 @@ std::pair<int, std::string> Get(const std::string& address, const std::string& t
 // their own, scraped once its log has a line with message `wait_for`.
 struct Served {
   int metrics_code = 0, healthz = 0, readyz = 0, exit_code = -1;
-  std::string metrics, log;
+  std::string metrics, readyz_body, log;
 };
 
 Served ScrapeManager(const std::string& leader_elect, const std::string& wait_for) {
@@ -219,7 +219,7 @@ Served ScrapeManager(const std::string& leader_elect, const std::string& wait_fo
     std::tie(s.metrics_code, s.metrics) =
         Get(std::string(listening.at("metrics").as_string()), "/metrics");
     s.healthz = Get(health, "/healthz").first;
-    s.readyz = Get(health, "/readyz").first;
+    std::tie(s.readyz, s.readyz_body) = Get(health, "/readyz");
   }
   manager.Signal(SIGTERM);
   s.exit_code = manager.Wait(15000);
@@ -236,12 +236,16 @@ TEST(Flags, AReplicaWaitingToLeadServesMetricsAndHealthButIsNotReady) {
   EXPECT_EQ(standby.metrics.find("drop_"), std::string::npos) << standby.metrics;
   EXPECT_EQ(standby.healthz, 200) << standby.log;
   EXPECT_EQ(standby.readyz, 503) << standby.log;
+  EXPECT_EQ(standby.readyz_body,
+            "not ready: waiting to lead: another replica holds the Lease, or it cannot be "
+            "reached\n");
   EXPECT_EQ(standby.log.find("\"journal opened\""), std::string::npos) << standby.log;
   EXPECT_EQ(standby.exit_code, 0) << standby.log;
 
   Served acting = ScrapeManager("false", "journal opened");
   EXPECT_EQ(acting.metrics_code, 200) << acting.log;
   EXPECT_NE(acting.metrics.find("drop_journal_"), std::string::npos) << acting.metrics;
+  EXPECT_EQ(acting.readyz_body, "not ready: the first relist is not journaled yet\n");
   EXPECT_EQ(acting.exit_code, 0) << acting.log;
 }
 

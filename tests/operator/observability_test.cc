@@ -175,7 +175,8 @@ TEST(HealthServer, AnswersProbesFromItsChecks) {
   auto endpoint = ParseBindAddress("127.0.0.1:0", "--health-probe-bind-address");
   ASSERT_TRUE(endpoint.ok());
   auto server = HealthServer::Start(
-      *endpoint, [] { return true; }, [&] { return ready.load(); });
+      *endpoint, [] { return true; },
+      [&]() -> std::string { return ready ? "" : "the first relist is not journaled yet"; });
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   uint16_t port = (*server)->port();
   EXPECT_EQ(Get(port, "/healthz"), 200);
@@ -187,11 +188,11 @@ TEST(HealthServer, AnswersProbesFromItsChecks) {
 
 TEST(HealthServer, ABusyPortAndABadAddressGetClearErrors) {
   auto first = HealthServer::Start(
-      *ParseBindAddress("127.0.0.1:0", "--x"), [] { return true; }, [] { return true; });
+      *ParseBindAddress("127.0.0.1:0", "--x"), [] { return true; }, [] { return std::string(); });
   ASSERT_TRUE(first.ok());
   auto taken = ParseBindAddress("127.0.0.1:" + std::to_string((*first)->port()), "--x");
   auto second = HealthServer::Start(
-      *taken, [] { return true; }, [] { return true; });
+      *taken, [] { return true; }, [] { return std::string(); });
   ASSERT_FALSE(second.ok());
   EXPECT_NE(second.status().message().find("cannot listen"), std::string::npos);
   EXPECT_EQ(ParseBindAddress(":8081", "--health-probe-bind-address")->port(), 8081);
