@@ -207,10 +207,15 @@ class Explainer {
               ? f.failure->reason() +
                     (f.failure->message().empty() ? "" : ": " + f.failure->message())
               : "failed";
+      // A pull failed on an image error is deleted at once (DESIGN.md section 2); one that
+      // finished Failed stays for podTTLAfterFinished.
+      const bool deleting = f.pod->delete_issued() || f.pod->pod().deleting();
       s.text += "its last pull (pod " + f.pod->pod().name() + ") failed at " +
                 clock_(f.pod->finished_ms()) + ": " + failure +
-                "; the finished pod stays until its TTL or the image's backoff lets a retry "
-                "replace it";
+                (deleting ? "; drop is deleting the pod, and the image's backoff decides when a "
+                            "retry comes"
+                          : "; the finished pod stays until its TTL or the image's backoff lets "
+                            "a retry replace it");
       s.inputs["pod"] = f.pod->pod().name();
     } else if (later != nullptr && later->start_seq > at_.seq && Starting(s.node)) {
       // Between the pass's Start and its CreatePod.

@@ -411,6 +411,13 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
   std::unordered_map<std::string, std::string> node_uids;
   for (const v1::NodeRecord& n : start->nodes())
     node_uids[n.node().name()] = n.node().uid();
+  // Every policy in force at `from` has a line, active or not: the recorded ones, and the
+  // built-in one when a CachedImage uses it.
+  for (const v1::PolicyRecord& p : start->policies())
+    h.policies.Id(p.object().name());
+  for (const v1::ImageRecord& i : start->images()) {
+    if (keep(i.object().name()) && i.object().spec().pull_policy_ref().empty()) h.policies.Id("");
+  }
   std::map<std::string, bool> always;  // PullPolicies under imagePullPolicy Always
   for (const v1::PolicyRecord& p : start->policies())
     always[p.object().name()] = p.object().spec().image_pull_policy() == "Always";
@@ -645,6 +652,25 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
         h.waiting.push_back({image, node, h.policies.Id(h.lives[image].policy), since});
       });
   h.active_from.resize(h.policies.size());
+  // How each policy, and each image's own hold, stood at `from`: a range that starts mid-rollout
+  // knows the limits and the waits its first passes do not repeat.
+  h.limit_from.assign(h.policies.size(), -1);
+  h.blocking_from.assign(h.policies.size(), v1::VERDICT_UNKNOWN);
+  for (int p = 0; p < h.policies.size(); ++p) {
+    if (const v1::PullPolicySpec* spec = FindPolicySpec(*start, h.policies[p])) {
+      h.limit_from[p] = spec->max_concurrent_nodes();
+      if (h.active_from[p] >= spec->max_concurrent_nodes()) {
+        h.blocking_from[p] = v1::WAIT_CONCURRENCY;
+      }
+    }
+  }
+  for (const v1::ImageRecord& i : start->images()) {
+    const v1::PacingDecision& w = i.last_wait();
+    const bool own = w.verdict() == v1::WAIT_BACKOFF || w.verdict() == v1::NO_ELIGIBLE_NODE;
+    if (!own || !keep(i.object().name())) continue;
+    if (w.not_before_ms() > 0 && w.not_before_ms() <= from.time_ms) continue;  // over by then
+    h.held_from.push_back({h.images.Find(i.object().name()), w.verdict(), 0, w.not_before_ms()});
+  }
   return h;
 }
 

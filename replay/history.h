@@ -137,7 +137,12 @@ struct History {
   std::vector<PullRecord> pulls;  // in start order
   std::vector<WaitingRecord> waiting;
   std::vector<PassRecord> passes;
-  std::vector<int> active_from;              // by policy id: active at `from`
+  std::vector<int> active_from;  // by policy id: active at `from`
+  // By policy id, at `from`: its maxConcurrentNodes (-1: not known then), and WAIT_CONCURRENCY
+  // when it was at that limit. The images held by their own state then (ImageRecord.last_wait).
+  std::vector<int64_t> limit_from;
+  std::vector<v1::Verdict> blocking_from;
+  std::vector<PassRecord::Held> held_from;
   std::vector<ActiveChange> active_changes;  // in journal order (with HistoryOptions::passes)
   std::vector<ImageLife> lives;              // by image id
   int64_t from_ms = 0, to_ms = 0;

@@ -66,7 +66,8 @@ boost::json::array Strings(const std::vector<std::string>& names) {
 }
 
 // Verdict codes the page knows: 0 none (every image that could start did), 1 WaitConcurrency,
-// 2 WaitMinDelay, 3 WaitBackoff, 4 NoEligibleNode.
+// 2 WaitMinDelay, 3 WaitBackoff (a backoff's delay), 4 NoEligibleNode, 5 WaitBackoff (one node at
+// a time while a pull of the image fails: see Holds).
 int VerdictCode(v1::Verdict v) {
   switch (v) {
     case v1::WAIT_CONCURRENCY:
@@ -86,6 +87,15 @@ int VerdictCode(v1::Verdict v) {
 
 std::vector<std::vector<Hold>> Holds(const History& h, int64_t end_ms) {
   std::vector<std::vector<Hold>> holds(static_cast<size_t>(h.images.size()));
+  // A WaitBackoff with no end of its own holds a failing image to one pull at a time (rule 4). A
+  // backoff ends when it says; that hold and NoEligibleNode last until the next decision.
+  auto hold = [&](const PassRecord::Held& held, int64_t at) {
+    const bool delay = held.not_before_ms > at;
+    const int code = held.verdict == v1::WAIT_BACKOFF && !delay ? 5 : VerdictCode(held.verdict);
+    holds[held.image].push_back({at, delay ? std::min(held.not_before_ms, end_ms) : end_ms, code});
+  };
+  for (const PassRecord::Held& held : h.held_from)
+    hold(held, h.from_ms);
   // A later decision about the image ends its last hold, if that still runs.
   auto close = [&](int image, int64_t at) {
     if (image < 0 || holds[image].empty()) return;
@@ -101,11 +111,7 @@ std::vector<std::vector<Hold>> Holds(const History& h, int64_t end_ms) {
     }
     for (const PassRecord::Held& held : p.held) {
       close(held.image, p.time_ms);
-      // A backoff ends when it says; the one-pull-at-a-time hold and NoEligibleNode last until
-      // the next decision about the image.
-      const int64_t to =
-          held.not_before_ms > p.time_ms ? std::min(held.not_before_ms, end_ms) : end_ms;
-      holds[held.image].push_back({p.time_ms, to, VerdictCode(held.verdict)});
+      hold(held, p.time_ms);
     }
   }
   return holds;
@@ -115,12 +121,17 @@ std::vector<std::vector<ActivePoint>> ActiveLines(const History& h) {
   const size_t n = static_cast<size_t>(h.policies.size());
   std::vector<std::vector<ActivePoint>> lines(n);
   // A policy's limit is known from its passes: one no pass of the range evaluated has no line.
+  // How each stood at the range's start, when the state there says (History::limit_from).
   std::vector<int64_t> limit(n, -1);
+  std::vector<v1::Verdict> blocking(n, v1::VERDICT_UNKNOWN);
+  for (size_t p = 0; p < n && p < h.limit_from.size(); ++p) {
+    limit[p] = h.limit_from[p];
+    blocking[p] = h.blocking_from[p];
+  }
   for (const PassRecord& p : h.passes) {
     if (p.active_before >= 0 && limit[p.policy] < 0) limit[p.policy] = p.limit;
   }
   std::vector<int64_t> count(n, 0);
-  std::vector<v1::Verdict> blocking(n, v1::VERDICT_UNKNOWN);
   // A point where the line changes; of several in one millisecond, the last.
   auto add = [&](size_t policy, int64_t at) {
     if (limit[policy] < 0) return;
@@ -135,7 +146,8 @@ std::vector<std::vector<ActivePoint>> ActiveLines(const History& h) {
   };
   for (size_t policy = 0; policy < n; ++policy) {
     count[policy] = policy < h.active_from.size() ? h.active_from[policy] : 0;
-    if (count[policy] > 0) add(policy, h.from_ms);
+    const bool known = policy < h.limit_from.size() && h.limit_from[policy] >= 0;
+    if (count[policy] > 0 || known) add(policy, h.from_ms);
   }
   // The pods' changes and the passes, in journal order. A pass's own count is the core's: it
   // comes before the pods the pass creates, and the line takes it as it is (a relist's sweep, which

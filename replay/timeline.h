@@ -42,8 +42,8 @@ struct ActivePoint {
 // changes.
 std::vector<std::vector<ActivePoint>> ActiveLines(const History& history);
 
-// A CachedImage held back by its own state over [from_ms, to_ms): code 3 WaitBackoff (a backoff,
-// or a failing image's one pull at a time), 4 NoEligibleNode.
+// A CachedImage held back by its own state over [from_ms, to_ms): code 3 WaitBackoff (its
+// backoff's delay), 4 NoEligibleNode, 5 WaitBackoff (one node at a time while a pull fails).
 struct Hold {
   int64_t from_ms, to_ms;
   int code;

@@ -366,6 +366,24 @@ TEST(Explain, AFailingImageWaitsOnItsOnePullInFlight) {
   EXPECT_NE(last.find("; its last pull (pod drop-web-"), std::string::npos) << last;
   EXPECT_NE(last.find(") failed at 08:00:10.700: ImagePullBackOff"), std::string::npos) << last;
   EXPECT_EQ(last.find("not started by the end"), std::string::npos) << last;
+  // Between drop's delete of node-0's failed pod and the watch's word that it is gone, the pod is
+  // being deleted: not kept until a TTL.
+  uint64_t deleted = 0;
+  for (const v1::Entry& e : journal) {
+    if (deleted == 0 && e.has_action() && e.action().has_delete_pod() &&
+        e.action().delete_pod().node() == "node-0") {
+      deleted = e.seq();
+    }
+  }
+  ASSERT_NE(deleted, 0u);
+  testing::Run deleting = Replay(
+      j, {"explain", "cachedimage/web", "--node", "node-0", "--at", std::to_string(deleted)});
+  std::string window = Line(deleting.out, "node-0: ");
+  EXPECT_NE(window.find("; drop is deleting the pod, and the image's backoff decides when a retry "
+                        "comes"),
+            std::string::npos)
+      << deleting.out;
+  EXPECT_EQ(window.find("stays until its TTL"), std::string::npos) << window;
 }
 
 // Passes after the first that hold a failing image decide the same wait and leave it out of the

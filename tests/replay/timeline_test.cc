@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "core/pacing.h"
+#include "core/state.h"
 #include "replay/history.h"
 #include "replay/reader.h"
 #include "tests/replay/recorded.h"
@@ -242,7 +243,8 @@ TEST(Timeline, AnImagesHoldEndsAtItsBackoffsEndOrTheNextDecisionAboutIt) {
   pass(400).held.push_back({a, v1::WAIT_BACKOFF, 4, 0});  // a failing image's one pull at a time
   pass(450).started.push_back({a, 0, 5});
   pass(600).held.push_back({a, v1::WAIT_BACKOFF, 6, 700});
-  const std::vector<Hold> want = {{100, 200, 3}, {200, 300, 4}, {400, 450, 3}, {600, 700, 3}};
+  // 3: a backoff's delay; 5: one node at a time while a pull fails (no end of its own).
+  const std::vector<Hold> want = {{100, 200, 3}, {200, 300, 4}, {400, 450, 5}, {600, 700, 3}};
   EXPECT_EQ(Holds(h, 1000)[a], want);
 }
 
@@ -261,6 +263,36 @@ TEST(Timeline, ARangeThatStartsAfterPullsEndedKnowsTheirNodesHoldTheImage) {
   ASSERT_FALSE(h->waiting.empty());
   for (const WaitingRecord& w : h->waiting)
     EXPECT_EQ(h->images[w.image], "broken") << h->nodes[w.node] << " waits";
+}
+
+// A range that starts mid-rollout knows from the state there how each policy and image stood:
+// gentle's line starts at its limit with the core's count and verdict, though no pass of the
+// range repeats them, and broken's own hold runs from the range's start.
+TEST(Timeline, ARangeThatStartsMidRolloutKnowsTheLimitsAndHoldsOfItsStart) {
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(testing::DemoJournal(), dir / "j").ok());
+  auto reader = Reader::Open(dir / "j");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  const Reader& r = **reader;
+  Result<Point> from = r.Resolve("+11s", "--since");
+  ASSERT_TRUE(from.ok()) << from.status().ToString();
+  Result<v1::State> state = r.StateAt(*from);
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  Result<History> h = History::Scan(r, *from, r.last(), HistoryOptions{});
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  const int gentle = h->policies.Find("gentle");
+  ASSERT_GE(gentle, 0);
+  const int active = CountActive(*state, "gentle");
+  ASSERT_EQ(active, 5) << "the demo's five ml-runtime pulls run at +11s";
+  std::vector<std::vector<ActivePoint>> lines = ActiveLines(*h);
+  ASSERT_FALSE(lines[gentle].empty());
+  EXPECT_EQ(lines[gentle].front(), (ActivePoint{from->time_ms, active, 5, v1::WAIT_CONCURRENCY}));
+  const v1::Verdict broken_wait = Find(state->images(), "broken")->last_wait().verdict();
+  EXPECT_EQ(broken_wait, v1::WAIT_BACKOFF);
+  std::vector<std::vector<Hold>> holds = Holds(*h, h->to_ms);
+  const std::vector<Hold>& broken = holds[h->images.Find("broken")];
+  ASSERT_FALSE(broken.empty());
+  EXPECT_EQ(broken.front().from_ms, from->time_ms);
 }
 
 // A history skips the entries it keeps nothing of and skims pod creations, pod watch events and
