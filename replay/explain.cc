@@ -360,6 +360,15 @@ class Explainer {
       s->rule = "NoPassSince";
       s->text += "it wants the image since " + clock_(next->wait_from_ms) +
                  ", after the last pacing pass of " + who + " (at " + clock_(pass->time_ms) + ")";
+      // At its limit, a pass that met the same wait again left no entry: say what holds it.
+      const int active = CountActive(state_, image_.object().spec().pull_policy_ref());
+      const int limit = view.policy()->max_concurrent_nodes();
+      if (active >= limit) {
+        s->text += "; " + std::to_string(active) + " of " + std::to_string(limit) +
+                   " active under " + who + " then, its limit";
+        s->inputs["active"] = active;
+        s->inputs["limit"] = limit;
+      }
       return;
     }
     const std::string pulls =

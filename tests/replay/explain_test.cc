@@ -193,6 +193,34 @@ TEST(Explain, ANodeThatJoinsAfterTheLastPassIsToldNoPassHadWeighedIt) {
       << story;
 }
 
+// A node that joins while its policy is at its limit: the pass it triggers meets the same
+// WaitConcurrency again and leaves no entry; the story says what holds it.
+TEST(Explain, ANodeThatJoinsWhileThePolicyIsFullIsToldTheCount) {
+  TempDir dir;
+  std::vector<v1::Entry> journal;
+  std::string j = Record(
+      dir, 2,
+      [](World& w) {
+        w.PutPolicy(PolicyBuilder("p", 1));
+        w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+        w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, 20 * kSec}; });
+        w.Start();
+        w.RunFor(5 * kSec);
+        w.PutNode(NodeBuilder("node-late"));
+        w.RunFor(80 * kSec);
+      },
+      &journal);
+  testing::Run r = Replay(j, {"explain", "cachedimage/web", "--node", "node-late", "--at", "+6s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string story = Line(r.out, "node-late: ");
+  EXPECT_NE(story.find("it wants the image since 08:00:05, after the last pacing pass of "
+                       "PullPolicy p (at 08:00:0"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(story.find("; 1 of 1 active under PullPolicy p then, its limit;"), std::string::npos)
+      << story;
+}
+
 TEST(Explain, AWaitTheJournalRecordedOnceIsNamedAtEveryPassThatRepeatedIt) {
   // web waits on the concurrency limit behind its own two pulls while a-bad's two pods fail one
   // after the other: the second failure's pass records a-bad's new backoff and repeats web's
