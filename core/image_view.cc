@@ -8,8 +8,8 @@
 
 namespace drop {
 
-uint64_t MatchHash(const v1::ImageRecord& record) {
-  return record.image_key().empty() ? 0 : Fnv1a64(record.image_key());
+uint64_t MatchHash(std::string_view image_key) {
+  return image_key.empty() ? 0 : Fnv1a64(image_key);
 }
 
 bool Lists(const v1::Node& node, uint64_t match_hash) {

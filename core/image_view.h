@@ -5,6 +5,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "core/scheduling.h"
 #include "core/schema.h"
@@ -22,9 +23,12 @@ struct NodeFacts {
   bool candidate() const { return fit == Fit::kTargeted && !cached && pod == nullptr; }
 };
 
-// What node.status.images is searched for, by hash, for the image a CachedImage resolved to; 0,
-// which no node lists, before it resolves.
-uint64_t MatchHash(const v1::ImageRecord& record);
+// What node.status.images is searched for, by hash, for the image a CachedImage resolved to (its
+// ImageRecord.image_key); 0, which no node lists, before it resolves.
+uint64_t MatchHash(std::string_view image_key);
+inline uint64_t MatchHash(const v1::ImageRecord& record) {
+  return MatchHash(record.image_key());
+}
 // Whether `node` lists the image of that hash.
 bool Lists(const v1::Node& node, uint64_t match_hash);
 

@@ -6,8 +6,8 @@
 #include <set>
 #include <unordered_set>
 
-#include "core/hash.h"
 #include "core/image_ref.h"
+#include "core/image_view.h"
 #include "core/pacing.h"
 #include "core/scheduling.h"
 #include "core/state.h"
@@ -80,6 +80,16 @@ journal::ReadAhead::Need Wanted(std::string_view b) {
   }
 }
 
+// Hands the fields of message `m` to take(field, wire type, varint value, payload).
+template <typename Take>
+bool Fields(std::string_view m, Take&& take) {
+  return journal::wire::ForEachField(m, 0, m.size(),
+                                     [&](int field, int type, uint64_t value, std::string_view p) {
+                                       take(field, type, value, p);
+                                       return true;
+                                     });
+}
+
 // The fields of a CreatePod entry that a History takes: the policy and the pod's name, node and
 // CachedImage (schema.proto: Entry.action 23, ActionIssued.create_pod 1, CreatePod.pod 1 and
 // policy 2, DropPodSpec.name 2, node 5 and cached_image 6). The rest of the pod's spec, most of
@@ -90,36 +100,18 @@ bool SkimCreatePod(std::string_view b, v1::Entry* e) {
       journal::wire::MessageField(kind, 1, &create) != 1) {
     return false;
   }
-  // Hands the length-delimited fields of message `m` to keep(field, payload).
-  auto strings = [](std::string_view m, auto&& keep) {
-    return journal::wire::ForEachField(m, 0, m.size(),
-                                       [&](int field, int type, uint64_t, std::string_view p) {
-                                         if (type == 2) keep(field, p);
-                                         return true;
-                                       });
-  };
   v1::CreatePod* c = e->mutable_action()->mutable_create_pod();
   v1::DropPodSpec* spec = c->mutable_pod();
-  return strings(create,
-                 [&](int field, std::string_view p) {
-                   if (field == 1) pod = p;
-                   if (field == 2) c->set_policy(std::string(p));
-                 }) &&
-         strings(pod, [&](int field, std::string_view p) {
-           if (field == 2) spec->set_name(std::string(p));
-           if (field == 5) spec->set_node(std::string(p));
-           if (field == 6) spec->set_cached_image(std::string(p));
+  return Fields(create,
+                [&](int field, int type, uint64_t, std::string_view p) {
+                  if (field == 1 && type == 2) pod = p;
+                  if (field == 2 && type == 2) c->set_policy(std::string(p));
+                }) &&
+         Fields(pod, [&](int field, int type, uint64_t, std::string_view p) {
+           if (field == 2 && type == 2) spec->set_name(std::string(p));
+           if (field == 5 && type == 2) spec->set_node(std::string(p));
+           if (field == 6 && type == 2) spec->set_cached_image(std::string(p));
          });
-}
-
-// Hands the fields of message `m` to take(field, wire type, varint value, payload).
-template <typename Take>
-bool Fields(std::string_view m, Take&& take) {
-  return journal::wire::ForEachField(m, 0, m.size(),
-                                     [&](int field, int type, uint64_t value, std::string_view p) {
-                                       take(field, type, value, p);
-                                       return true;
-                                     });
 }
 
 // The fields of a pod's watch event that say whether it pulls (core/pacing.h IsPulling): the
@@ -164,6 +156,11 @@ bool Skim(std::string_view b, v1::Entry* e) {
     default:
       return SkimCreatePod(b, e);
   }
+}
+
+// The key of an (image, node) pair, by their ids: the image's in the high half.
+uint64_t PairOf(int image, int node) {
+  return (static_cast<uint64_t>(image) << 32) | static_cast<uint32_t>(node);
 }
 
 // Follows which drop pods each policy counts as active, as the core's fold and IsActive do,
@@ -311,16 +308,12 @@ class Wants {
   template <typename F, typename Always>
   void ForEachWanting(Always&& always, F&& f) const {
     for (const auto& [id, spec] : specs_) {
-      const std::string& key = keys_.at(id);
-      const uint64_t hash = key.empty() ? 0 : Fnv1a64(key);
+      const uint64_t hash = MatchHash(keys_.at(id));
       const bool listing_counts = !always(id);
       for (const auto& [name, node] : nodes_) {
         const int n = h_->nodes.Find(name);
         const int64_t since = Since(id, n);
-        if (since == 0) continue;
-        const auto& hashes = node.image_hashes();
-        if (listing_counts && hash != 0 && std::binary_search(hashes.begin(), hashes.end(), hash))
-          continue;
+        if (since == 0 || (listing_counts && Lists(node, hash))) continue;
         f(id, n, since);
       }
     }
@@ -395,9 +388,6 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
     open[pull.pod] = h.pulls.size();
     h.pulls.push_back(std::move(pull));
   }
-  auto pair_of = [](int image, int node) {
-    return (static_cast<uint64_t>(image) << 32) | static_cast<uint32_t>(node);
-  };
   std::unordered_map<uint64_t, int64_t> last_end;  // (image, node) -> last outcome time
   // The (image, node) pairs drop pulled, as ImageRecord.pulled_nodes has them: the fold forgets a
   // node deleted or replaced (a new uid), and every node of an image that changed.
@@ -405,7 +395,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
   for (const v1::ImageRecord& i : start->images()) {
     if (!keep(i.object().name())) continue;
     for (const std::string& node : i.pulled_nodes())
-      pulled.insert(pair_of(h.images.Find(i.object().name()), h.nodes.Id(node)));
+      pulled.insert(PairOf(h.images.Find(i.object().name()), h.nodes.Id(node)));
   }
   auto forget = [&](auto drop) { std::erase_if(pulled, drop); };
   std::unordered_map<std::string, std::string> node_uids;
@@ -563,8 +553,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
           pull.start_ms = now;
           pull.trigger_seq = e.reconcile_id() == reconcile_id ? trigger : 0;
           int64_t since = wants.Since(pull.image, pull.node);
-          uint64_t pair =
-              (static_cast<uint64_t>(pull.image) << 32) | static_cast<uint32_t>(pull.node);
+          const uint64_t pair = PairOf(pull.image, pull.node);
           auto prev = last_end.find(pair);
           if (prev != last_end.end()) since = std::max(since, prev->second);
           pull.wait_from_ms = since > 0 && since <= now ? since : now;
@@ -602,8 +591,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
         pull.reason = out.reason();
         pull.message = out.message();
         pull.duration_ms = out.duration_ms();
-        uint64_t pair =
-            (static_cast<uint64_t>(pull.image) << 32) | static_cast<uint32_t>(pull.node);
+        const uint64_t pair = PairOf(pull.image, pull.node);
         last_end[pair] = pull.end_ms;
         if (pull.outcome == v1::PULL_SUCCEEDED) pulled.insert(pair);
         if (!o.pod_reports) open.erase(p);
@@ -635,7 +623,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
   std::set<uint64_t> in_flight;
   for (const PullRecord& p : h.pulls) {
     if (p.end_ms == 0) {
-      in_flight.insert((static_cast<uint64_t>(p.image) << 32) | static_cast<uint32_t>(p.node));
+      in_flight.insert(PairOf(p.image, p.node));
     }
   }
   wants.ForEachWanting(
@@ -645,7 +633,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
       },
       [&](int image, int node, int64_t since) {
         if (!keep(h.images[image])) return;
-        const uint64_t pair = (static_cast<uint64_t>(image) << 32) | static_cast<uint32_t>(node);
+        const uint64_t pair = PairOf(image, node);
         if (in_flight.count(pair) > 0 || pulled.count(pair) > 0) return;
         auto end = last_end.find(pair);
         if (end != last_end.end()) since = std::max(since, end->second);  // from its failure

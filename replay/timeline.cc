@@ -120,8 +120,8 @@ std::vector<std::vector<Hold>> Holds(const History& h, int64_t end_ms) {
 std::vector<std::vector<ActivePoint>> ActiveLines(const History& h) {
   const size_t n = static_cast<size_t>(h.policies.size());
   std::vector<std::vector<ActivePoint>> lines(n);
-  // A policy's limit is known from its passes: one no pass of the range evaluated has no line.
-  // How each stood at the range's start, when the state there says (History::limit_from).
+  // A policy's limit and verdict: as the state at the range's start has them
+  // (History::limit_from), else from its first pass in the range; one with neither has no line.
   std::vector<int64_t> limit(n, -1);
   std::vector<v1::Verdict> blocking(n, v1::VERDICT_UNKNOWN);
   for (size_t p = 0; p < n && p < h.limit_from.size(); ++p) {
