@@ -157,23 +157,30 @@ TEST(Explain, AWaitThatBeganAfterThePointIsNotToldAtIt) {
   EXPECT_EQ(story.find("it wants the image since"), std::string::npos) << story;
 }
 
+// Image web under PullPolicy p (at most `limit` at a time, pulls of `pull_ms`) on two nodes, and
+// node-late, which joins at `join_ms`; the journal runs on `after_ms` past that.
+std::string RecordALateNode(const TempDir& dir, int limit, int64_t pull_ms, int64_t join_ms,
+                            int64_t after_ms, std::vector<v1::Entry>* journal = nullptr) {
+  return Record(
+      dir, 2,
+      [&](World& w) {
+        w.PutPolicy(PolicyBuilder("p", limit));
+        w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+        w.SetBehaviour([pull_ms](const v1::Pod&) { return Pull{Pull::kSucceed, pull_ms}; });
+        w.Start();
+        w.RunFor(join_ms);
+        w.PutNode(NodeBuilder("node-late"));
+        w.RunFor(after_ms);
+      },
+      journal);
+}
+
 // A node that joins after the rollout ended waits for the pass its arrival triggers: until that
 // pass, the one in force never weighed it.
 TEST(Explain, ANodeThatJoinsAfterTheLastPassIsToldNoPassHadWeighedIt) {
   TempDir dir;
   std::vector<v1::Entry> journal;
-  std::string j = Record(
-      dir, 2,
-      [](World& w) {
-        w.PutPolicy(PolicyBuilder("p", 5));
-        w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
-        w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, 2 * kSec}; });
-        w.Start();
-        w.RunFor(30 * kSec);
-        w.PutNode(NodeBuilder("node-late"));
-        w.RunFor(30 * kSec);
-      },
-      &journal);
+  std::string j = RecordALateNode(dir, 5, 2 * kSec, 30 * kSec, 30 * kSec, &journal);
   uint64_t joined = 0;
   for (const v1::Entry& e : journal) {
     if (e.has_watch() && e.watch().has_node() && e.watch().node().name() == "node-late") {
@@ -197,19 +204,7 @@ TEST(Explain, ANodeThatJoinsAfterTheLastPassIsToldNoPassHadWeighedIt) {
 // WaitConcurrency again and leaves no entry; the story says what holds it.
 TEST(Explain, ANodeThatJoinsWhileThePolicyIsFullIsToldTheCount) {
   TempDir dir;
-  std::vector<v1::Entry> journal;
-  std::string j = Record(
-      dir, 2,
-      [](World& w) {
-        w.PutPolicy(PolicyBuilder("p", 1));
-        w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
-        w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, 20 * kSec}; });
-        w.Start();
-        w.RunFor(5 * kSec);
-        w.PutNode(NodeBuilder("node-late"));
-        w.RunFor(80 * kSec);
-      },
-      &journal);
+  std::string j = RecordALateNode(dir, 1, 20 * kSec, 5 * kSec, 80 * kSec);
   testing::Run r = Replay(j, {"explain", "cachedimage/web", "--node", "node-late", "--at", "+6s"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string story = Line(r.out, "node-late: ");
