@@ -463,14 +463,13 @@ class Explainer {
                       ? std::to_string(d.consecutive_failures()) + " consecutive failures"
                       : "a pull of it waits on an image error") +
                  "), so one node at a time tries it: the next waits for pod " + d.in_flight_pod() +
-                 InFlightText(view, d.in_flight_pod()) + " (pacing pass at " +
-                 clock_(pass.time_ms) + ")";
+                 InFlightText(view, d.in_flight_pod()) + Cite(seq, pass);
     } else if (d.verdict() == v1::WAIT_BACKOFF) {
       s->text += "WaitBackoff: " + std::to_string(d.consecutive_failures()) +
                  " consecutive failures of cachedimage " + image_.object().name() +
                  ", the last at " + clock_(d.last_failure_ms()) + "; backoff " +
                  FormatDuration(d.backoff_delay_ms()) + " under " + who + ": not before " +
-                 clock_(d.not_before_ms()) + " (pacing pass at " + clock_(pass.time_ms) + ")";
+                 clock_(d.not_before_ms()) + Cite(seq, pass);
     } else {
       std::vector<std::string> pods;
       for (const v1::PodRecord* p : view.pods()) {
@@ -482,6 +481,15 @@ class Explainer {
           clock_(pass.time_ms) +
           (pods.empty() ? " (they have all finished since)" : " (pods " + List(pods) + ")");
     }
+  }
+
+  // Where a hold at `pass`, recorded at entry `seq`, comes from: the pass, or the earlier entry
+  // that recorded it when the pass met it again (the core records a repeated wait once).
+  std::string Cite(uint64_t seq, const PassRecord& pass) const {
+    if (seq >= pass.reconcile_id) return " (pacing pass at " + clock_(pass.time_ms) + ")";
+    Result<v1::Entry> e = r_.store().Get(seq);
+    return " (recorded at " + (e.ok() ? clock_(e->time_ms()) + ", " : "") + "entry " +
+           std::to_string(seq) + "; the pacing pass at " + clock_(pass.time_ms) + " met it again)";
   }
 
   // " on node-3, Pending (ErrImagePull), to end": where pod `name` of the image pulls, and how, at

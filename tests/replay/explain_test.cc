@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <regex>
 
 #include "tests/replay/recorded.h"
 #include "tests/replay/tool.h"
@@ -434,6 +435,19 @@ TEST(Explain, AFailingImageIsHeldAtThePassesThatDidNotRecordItsWaitAgain) {
                        "of it waits on an image error)"),
             std::string::npos)
       << r.out;
+  // The pass in force at +5s met the wait an earlier pass recorded: the story cites that entry.
+  std::smatch cited;
+  ASSERT_TRUE(
+      std::regex_search(story, cited,
+                        std::regex(R"(\(recorded at [0-9:.]+, entry ([0-9]+); the pacing pass at )"
+                                   R"([0-9:.]+ met it again\))")))
+      << story;
+  const uint64_t seq = std::stoull(cited[1]);
+  testing::Run entry =
+      Replay(j, {"log", "--from", std::to_string(seq - 1), "--to", std::to_string(seq)});
+  EXPECT_NE(entry.out.find("WaitBackoff web under pullpolicy/p, one pull at a time"),
+            std::string::npos)
+      << entry.out;
   // Both failed at 10.7 s; the probe 20 s later succeeded, and node-3 followed: its wait was
   // web's own, not base's turn.
   testing::Run later = Replay(j, {"explain", "cachedimage/web", "--node", "node-3"});
