@@ -28,13 +28,14 @@ Status BadDuration(std::string_view text, std::string_view why) {
 
 }  // namespace
 
-Result<int64_t> ParseDuration(std::string_view text) {
+Result<int64_t> ParseDuration(std::string_view text, bool* truncated) {
   std::string_view s = text;
   bool negative = false;
   if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
     negative = s[0] == '-';
     s.remove_prefix(1);
   }
+  if (truncated != nullptr) *truncated = false;
   if (s == "0") return int64_t{0};
   if (s.empty()) return BadDuration(text, "empty");
   double total = 0;
@@ -62,6 +63,7 @@ Result<int64_t> ParseDuration(std::string_view text) {
   }
   if (total > 9.2e15) return BadDuration(text, "too large");
   auto ms = static_cast<int64_t>(std::floor(total + 1e-9));
+  if (truncated != nullptr) *truncated = total - static_cast<double>(ms) > 1e-7;  // a ns or more
   return negative ? -ms : ms;
 }
 

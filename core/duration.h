@@ -15,8 +15,8 @@ constexpr int64_t kMinute = 60 * kSecond;
 constexpr int64_t kHour = 60 * kMinute;
 
 // Parses a Go duration (time.ParseDuration: "300ms", "1.5h", "2h45m", "-1s", "0") to milliseconds,
-// truncating below one millisecond.
-Result<int64_t> ParseDuration(std::string_view text);
+// truncating below one millisecond; *truncated, when given, says whether that dropped anything.
+Result<int64_t> ParseDuration(std::string_view text, bool* truncated = nullptr);
 
 // Formats like Go's time.Duration.String: "1h30m0s", "1.5s", "250ms", "0s".
 std::string FormatDuration(int64_t ms);

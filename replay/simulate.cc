@@ -35,8 +35,14 @@ Status Set(v1::PullPolicySpec* spec, const std::string& text) {
   };
   if (eq == std::string::npos || value.empty()) return bad("write FIELD=VALUE");
   auto duration = [&](auto setter) -> Status {
-    Result<int64_t> d = ParseDuration(value);
+    bool truncated = false;
+    Result<int64_t> d = ParseDuration(value, &truncated);
     if (!d.ok()) return bad(d.status().message());
+    if (truncated) {  // drop would run it as the whole milliseconds: say so, not simulate that
+      return bad("drop counts durations in whole milliseconds, so " + value + " would run as " +
+                 FormatDuration(*d) + "; write " + FormatDuration(*d) + " or " +
+                 FormatDuration(*d + 1));
+    }
     setter(*d);
     return Status::Ok();
   };

@@ -20,6 +20,20 @@ TEST(Duration, ParsesGoForms) {
   EXPECT_EQ(*ParseDuration("1h0m0s"), 3'600'000);
 }
 
+TEST(Duration, SaysWhenItCutsBelowAMillisecond) {
+  bool truncated = true;
+  EXPECT_EQ(*ParseDuration("1.5s", &truncated), 1500);
+  EXPECT_FALSE(truncated);
+  EXPECT_EQ(*ParseDuration("0.001s", &truncated), 1);
+  EXPECT_FALSE(truncated);
+  EXPECT_EQ(*ParseDuration("500us", &truncated), 0);
+  EXPECT_TRUE(truncated);
+  EXPECT_EQ(*ParseDuration("1ms1ns", &truncated), 1);
+  EXPECT_TRUE(truncated);
+  EXPECT_EQ(*ParseDuration("2000000ns", &truncated), 2);
+  EXPECT_FALSE(truncated);
+}
+
 TEST(Duration, RejectsWithAMessageThatShowsTheForm) {
   for (const char* bad : {"", "10", "ten seconds", "5d", "1.5.s", "s"}) {
     Result<int64_t> d = ParseDuration(bad);

@@ -339,6 +339,15 @@ TEST(Simulate, AnUnknownFieldOrAnInvalidValueIsBadInput) {
   testing::Run huge = Replay(j, {"simulate", "--full-speed-pulls", "99999999999"});
   EXPECT_EQ(huge.exit_code, 2);
   EXPECT_NE(huge.err.find("at most 2147483647"), std::string::npos) << huge.err;
+  // drop counts durations in whole milliseconds: a finer one is not quietly cut.
+  testing::Run fine = Replay(j, {"simulate", "--set", "minDelayBetweenPulls=500us"});
+  EXPECT_EQ(fine.exit_code, 2) << fine.out;
+  EXPECT_NE(fine.err.find("--set minDelayBetweenPulls=500us: drop counts durations in whole "
+                          "milliseconds, so 500us would run as 0s; write 0s or 1ms"),
+            std::string::npos)
+      << fine.err;
+  EXPECT_EQ(Replay(j, {"simulate", "--set", "pullTimeout=1.5ms"}).exit_code, 2);
+  EXPECT_EQ(Replay(j, {"simulate", "--set", "pullTimeout=0.25s"}).exit_code, 0);
   testing::Run factor = Replay(j, {"simulate", "--set", "backoff.factor=1.0000001"});
   EXPECT_NE(factor.out.find("backoff.factor 2 -> 1.0000001"), std::string::npos) << factor.out;
   testing::Run twice =
