@@ -264,7 +264,11 @@ void ApplyActionResult(const v1::Entry& e, v1::State* state) {
       if (r.reason() == "NotFound") {
         ErasePod(state, r.cached_image(), key);
       } else if (v1::PodRecord* pod = FindPodMutable(state, r.cached_image(), key)) {
-        pod->set_delete_issued(false);  // a later reconcile tries again
+        // A later reconcile tries again, after a pause: a delete the server keeps refusing (the
+        // uid precondition of a pod replaced under its name, RBAC without delete) is not sent
+        // again at once, in a loop as fast as the server answers.
+        pod->set_delete_issued(false);
+        pod->set_delete_retry_ms(e.time_ms() + kDeleteRetryDelayMs);
       }
       return;
     }

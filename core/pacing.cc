@@ -362,16 +362,7 @@ std::vector<v1::Entry> PacePolicy(const v1::State& state, std::string_view polic
     Resort(&lanes, static_cast<size_t>(next - lanes.data()));
   }
 
-  v1::Key key = MakeKey(v1::KIND_PULL_POLICY, policy);
-  const v1::Requeue* pending = FindRequeue(state, key);
-  if (wake != std::numeric_limits<int64_t>::max() &&
-      (pending == nullptr || pending->at_ms() != wake)) {
-    v1::Entry requeue;
-    v1::RequeueAt* r = requeue.mutable_action()->mutable_requeue();
-    *r->mutable_key() = key;
-    r->set_at_ms(wake);
-    out.push_back(std::move(requeue));
-  }
+  RequeueAt(state, MakeKey(v1::KIND_PULL_POLICY, policy), wake, &out);
   return out;
 }
 

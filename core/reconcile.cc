@@ -40,7 +40,8 @@ int64_t StartOf(const v1::PodRecord& r) {
   return r.issued_ms() > 0 ? r.issued_ms() : r.pod().creation_time_ms();
 }
 
-// A pod drop may delete: the watch has shown it (its uid is the delete's precondition).
+// A pod drop may delete: the watch has shown it (its uid is the delete's precondition), and no
+// delete of it is under way.
 bool Deletable(const v1::PodRecord& r) {
   return !r.delete_issued() && !r.pod().uid().empty();
 }
@@ -136,7 +137,9 @@ std::vector<v1::Entry> AccountPulls(const v1::State& state, std::string_view nam
                                 o.message()));
       }
     }
-    if (delete_pod && Deletable(r)) out.push_back(Delete(state, r, o.reason().c_str()));
+    if (delete_pod && Deletable(r) && now >= r.delete_retry_ms()) {
+      out.push_back(Delete(state, r, o.reason().c_str()));
+    }
   };
   FindUnaccounted(state, index != nullptr ? index->Standing(name) : nullptr, name,
                   [&](const v1::PodRecord& r) {
@@ -392,20 +395,30 @@ v1::CachedImageStatus DesiredStatus(const v1::State& state, const ImageView& vie
 std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view name, int64_t now,
                                       const Index* index, DecisionForm form) {
   std::vector<v1::Entry> out;
+  const v1::Key key = MakeKey(v1::KIND_CACHED_IMAGE, name);
+  int64_t wake = kNever;
+  // Deletes pod `r`, or wakes when a delete that failed may be tried again.
+  auto remove = [&](const v1::PodRecord& r, const char* reason) {
+    if (!Deletable(r)) return;
+    if (now < r.delete_retry_ms()) {
+      wake = std::min(wake, r.delete_retry_ms());
+    } else {
+      out.push_back(Delete(state, r, reason));
+    }
+  };
   const v1::ImageRecord* image = Find(state.images(), name);
   if (image == nullptr) {
     // Garbage collection removes pods owned by a deleted CachedImage; this covers pods it cannot
     // (an owner reference lost, a pod made by hand with drop's labels).
-    for (const v1::PodRecord& pod : PodsOf(state, name)) {
-      if (Deletable(pod)) out.push_back(Delete(state, pod, "Orphaned"));
-    }
+    for (const v1::PodRecord& pod : PodsOf(state, name))
+      remove(pod, "Orphaned");
+    RequeueAt(state, key, wake, &out);
     return out;
   }
   const v1::CachedImage& object = image->object();
   const ImageStanding* standing = index != nullptr ? index->Standing(name) : nullptr;
   ImageView view(state, *image, standing != nullptr ? &standing->spec_error : nullptr);
   const v1::PullPolicySpec& policy = view.effective_policy();
-  int64_t wake = kNever;
 
   const Census census(view, standing);
   const bool has_candidate = census.has_candidate();
@@ -416,7 +429,7 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
     const v1::Pod& pod = r->pod();
     if (r->delete_issued() || !r->create_error().empty()) return;
     if (Superseded(*image, *r)) {
-      if (Deletable(*r)) out.push_back(Delete(state, *r, "Superseded"));
+      remove(*r, "Superseded");
       return;
     }
     if (r->accounted()) {
@@ -427,9 +440,9 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
       // replaced), after a failure once the backoff has passed and no other node can pull.
       bool make_way = census.Wants(pod.node()) && (!failed || (backoff_passed && !has_candidate));
       if (now >= expires) {
-        if (Deletable(*r)) out.push_back(Delete(state, *r, "TTLExpired"));
+        remove(*r, "TTLExpired");
       } else if (make_way) {
-        if (Deletable(*r)) out.push_back(Delete(state, *r, "Retry"));
+        remove(*r, "Retry");
       } else {
         wake = std::min(wake, expires);
         if (failed && !backoff_passed)
@@ -528,14 +541,7 @@ std::vector<v1::Entry> ReconcileImage(const v1::State& state, std::string_view n
     }
   }
 
-  v1::Key key = MakeKey(v1::KIND_CACHED_IMAGE, name);
-  const v1::Requeue* pending = FindRequeue(state, key);
-  if (wake != kNever && (pending == nullptr || pending->at_ms() != wake)) {
-    v1::Entry requeue;
-    *requeue.mutable_action()->mutable_requeue()->mutable_key() = key;
-    requeue.mutable_action()->mutable_requeue()->set_at_ms(wake);
-    out.push_back(std::move(requeue));
-  }
+  RequeueAt(state, key, wake, &out);
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "core/state.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "core/duration.h"
 
@@ -189,6 +190,20 @@ void ClearRequeue(v1::State* state, const v1::Key& key) {
   if (i < state->requeues_size() && state->requeues(i).key() == key) {
     state->mutable_requeues()->erase(state->mutable_requeues()->begin() + i);
   }
+}
+
+void RequeueAt(const v1::State& state, const v1::Key& key, int64_t wake,
+               std::vector<v1::Entry>* out) {
+  const v1::Requeue* pending = FindRequeue(state, key);
+  if (wake == std::numeric_limits<int64_t>::max() ||
+      (pending != nullptr && pending->at_ms() == wake)) {
+    return;
+  }
+  v1::Entry requeue;
+  v1::RequeueAt* r = requeue.mutable_action()->mutable_requeue();
+  *r->mutable_key() = key;
+  r->set_at_ms(wake);
+  out->push_back(std::move(requeue));
 }
 
 }  // namespace drop

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "core/schema.h"
 
@@ -39,6 +40,8 @@ inline const std::string& NameOf(const std::string& s) {
 
 // After a failed status write, the least time before the next attempt.
 constexpr int64_t kStatusRetryDelayMs = 5000;
+// After a failed pod delete (other than NotFound), the least time before the next attempt.
+constexpr int64_t kDeleteRetryDelayMs = 5000;
 // Least time between two status writes that only report progress.
 constexpr int64_t kStatusMinIntervalMs = 2000;
 
@@ -154,5 +157,9 @@ namespace drop {
 const v1::Requeue* FindRequeue(const v1::State& state, const v1::Key& key);
 void SetRequeue(v1::State* state, const v1::Key& key, int64_t at_ms);
 void ClearRequeue(v1::State* state, const v1::Key& key);
+// Appends to *out the requeue of `key` at `wake`, unless one is set for then already; a wake of
+// INT64_MAX is none.
+void RequeueAt(const v1::State& state, const v1::Key& key, int64_t wake,
+               std::vector<v1::Entry>* out);
 
 }  // namespace drop

@@ -255,6 +255,43 @@ TEST(Fold, ACreateThatFailsCountsAsAFailedPullAndLeavesNoPod) {
   EXPECT_EQ(loop.state().images(0).consecutive_failures(), 1);
 }
 
+// A delete the server refuses (here the uid precondition of a pod replaced under its name while
+// no watch told drop) is tried again after a pause. It was sent again at once, in a loop as fast
+// as the server answered, which filled the journal within one millisecond of simulated time.
+TEST(Fold, ADeleteTheServerRefusesIsTriedAgainAfterAPauseNotAtOnce) {
+  World w;
+  w.PutPolicy(PolicyBuilder("p", 1).Ttl(10 * kSec));
+  w.PutNode(NodeBuilder("a"));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+  int pulls = 0;
+  w.SetBehaviour([&](const v1::Pod&) {
+    return ++pulls == 1 ? Pull{Pull::kSucceed, kSec} : Pull{Pull::kHang, 0};
+  });
+  w.Start();
+  w.RunFor(3 * kSec);
+  ASSERT_EQ(w.pods().size(), 1u);
+  ASSERT_EQ(w.pods().begin()->second.phase(), v1::POD_SUCCEEDED);
+  w.ReplaceUnseen(w.pods().begin()->first);
+  std::vector<int64_t> refused;  // when each delete was refused
+  size_t read = 0;
+  auto count = [&] {
+    for (; read < w.journal().size(); ++read) {
+      const v1::Entry& e = w.journal()[read];
+      if (e.has_action_result() && e.action_result().kind() == v1::ACTION_DELETE_POD &&
+          e.action_result().reason() == "Conflict") {
+        refused.push_back(e.time_ms());
+      }
+    }
+    return refused.size();
+  };
+  EXPECT_FALSE(w.RunUntil([&] { return count() > 50; }, 60 * kSec)) << refused.size();
+  // The TTL ends 11 s after the start; then one attempt every kDeleteRetryDelayMs.
+  EXPECT_GE(refused.size(), 9u);
+  EXPECT_LE(refused.size(), 12u);
+  for (size_t i = 1; i < refused.size(); ++i)
+    EXPECT_GE(refused[i] - refused[i - 1], kDeleteRetryDelayMs) << i;
+}
+
 // An entry that updates a pod's record in place (it adds and erases none) moves that pod's
 // standing alone: a pod accounted as pulled that the kubelet then reports Failed stands among
 // the failed ones, as in an index built afresh.

@@ -49,6 +49,10 @@ void World::Input(v1::Entry e) {
 
 void World::Start() {
   started_ = true;
+  Restart();
+}
+
+void World::Restart() {
   Input(Started());
   auto relist = [&](v1::ObjectKind kind, auto& objects) {
     Input(RelistBegin(kind));
@@ -137,6 +141,28 @@ bool World::RunUntil(const std::function<bool()>& pred, int64_t limit_ms) {
   return true;
 }
 
+void World::VanishUnseen(const std::string& pod) {
+  pods_.erase(pod);
+  pulls_.erase(pod);
+}
+
+void World::ReplaceUnseen(const std::string& name) {
+  auto it = pods_.find(name);
+  if (it == pods_.end()) return;
+  v1::Pod& pod = it->second;
+  pod.set_uid("pod-uid-" + std::to_string(++uid_));
+  pod.set_phase(v1::POD_PENDING);
+  pod.clear_waiting_reason();
+  pod.clear_waiting_message();
+  pod.clear_terminated_reason();
+  pod.clear_exit_code();
+  pod.clear_finish_time_ms();
+  pod.set_creation_time_ms(clock_.now_ms);
+  pulls_[name] = behaviour_(pod);
+  std::string uid = pod.uid();
+  At(clock_.now_ms, [this, name, uid] { Progress(name, uid, 0); });
+}
+
 void World::PodEvent(v1::EventType type, const v1::Pod& pod) {
   Input(Watch(type, pod));
 }
@@ -163,6 +189,11 @@ void World::Act(const v1::Entry& action) {
           {pod.name(), spec.cached_image(), spec.node(), a.create_pod().policy(), now});
       v1::Entry r = ActionResultOf(action, v1::ACTION_CREATE_POD, spec.name(), true, 201, "");
       r.mutable_action_result()->set_uid(pod.uid());
+      if (lose_create_answer_) {
+        lose_create_answer_ = false;
+        r = ActionResultOf(action, v1::ACTION_CREATE_POD, spec.name(), false, 0, "");
+        r.mutable_action_result()->set_message("context deadline exceeded");
+      }
       std::string name = pod.name(), uid = pod.uid();
       At(now, [this, pod] { PodEvent(v1::ADDED, pod); });
       At(now, [this, r] { Input(r); });

@@ -43,6 +43,16 @@ class World {
   void DeletePolicy(const std::string& name);
   void SetBehaviour(Behaviour b) { behaviour_ = std::move(b); }
 
+  // Faults of a real cluster, for the histories a fold must follow through them.
+  // The operator restarts: it journals a new start and lists everything again.
+  void Restart();
+  // The pod goes (or comes back under its name as another pod, with a new uid, pulling again)
+  // while no watch reports it: the next relist finds it so.
+  void VanishUnseen(const std::string& pod);
+  void ReplaceUnseen(const std::string& pod);
+  // The next pod create reaches the server, but its answer is lost (no response).
+  void LoseNextCreateAnswer() { lose_create_answer_ = true; }
+
   // Delivers everything due up to now + ms, in time order.
   void RunFor(int64_t ms);
   // Runs until pred() holds or `limit_ms` passes; returns whether pred() held.
@@ -90,6 +100,7 @@ class World {
   std::vector<Creation> creations_;
   int double_pods_ = 0;
   bool started_ = false;
+  bool lose_create_answer_ = false;
 };
 
 // Starts `w` on one node with CachedImage web under PullPolicy broken, whose maxConcurrentNodes 0
