@@ -114,9 +114,9 @@ bool SkimCreatePod(std::string_view b, v1::Entry* e) {
          });
 }
 
-// The fields of a pod's watch event that say whether it pulls (core/pacing.h IsPulling): the
-// event's type, and the pod's name, CachedImage, phase and waiting reason (WatchEvent.type 1 and
-// pod 7; Pod.name 1, cached_image 4, phase 7, waiting_reason 8).
+// The fields of a pod's watch event that say whether it pulls (core/pacing.h IsPulling) and which
+// pod it is: the event's type, and the pod's name, uid, CachedImage, phase and waiting reason
+// (WatchEvent.type 1 and pod 7; Pod.name 1, uid 2, cached_image 4, phase 7, waiting_reason 8).
 bool SkimPodWatch(std::string_view kind, v1::Entry* e) {
   v1::WatchEvent* w = e->mutable_watch();
   std::string_view pod;
@@ -127,6 +127,7 @@ bool SkimPodWatch(std::string_view kind, v1::Entry* e) {
   v1::Pod* out = w->mutable_pod();
   return ok && Fields(pod, [&](int field, int type, uint64_t value, std::string_view p) {
            if (field == 1 && type == 2) out->set_name(std::string(p));
+           if (field == 2 && type == 2) out->set_uid(std::string(p));
            if (field == 4 && type == 2) out->set_cached_image(std::string(p));
            if (field == 7 && type == 0) out->set_phase(static_cast<v1::PodPhase>(value));
            if (field == 8 && type == 2) out->set_waiting_reason(std::string(p));
@@ -134,7 +135,7 @@ bool SkimPodWatch(std::string_view kind, v1::Entry* e) {
 }
 
 // The fields of an action result that say whether a pod is still counted: its kind, target,
-// whether it succeeded and the server's reason (ActionResult 2, 3, 4, 6).
+// whether it succeeded, the server's reason and a created pod's uid (ActionResult 2, 3, 4, 6, 8).
 bool SkimActionResult(std::string_view kind, v1::Entry* e) {
   v1::ActionResult* r = e->mutable_action_result();
   return Fields(kind, [&](int field, int type, uint64_t value, std::string_view p) {
@@ -142,6 +143,7 @@ bool SkimActionResult(std::string_view kind, v1::Entry* e) {
     if (field == 3 && type == 2) r->set_target(std::string(p));
     if (field == 4 && type == 0) r->set_ok(value != 0);
     if (field == 6 && type == 2) r->set_reason(std::string(p));
+    if (field == 8 && type == 2) r->set_uid(std::string(p));
   });
 }
 
@@ -169,23 +171,31 @@ class Actives {
  public:
   explicit Actives(History* h) : h_(h) {}
 
-  // A pod of the state the History starts from.
+  // The state the History starts from: a pod relist under way, and each pod.
+  void Relisting(uint64_t begin) { relist_begin_ = begin; }
   void Existing(const v1::PodRecord& r) {
     Pod& p = pods_[r.pod().name()];
     p.image = r.pod().cached_image();
     p.policy = h_->policies.Id(r.policy());
+    p.uid = r.pod().uid();
     p.create_failed = !r.create_error().empty();
+    p.create_pending = r.create_pending();
     p.pulling = IsPulling(r.pod());
+    p.mark = r.relist_mark();
     if (IsActive(r)) {
       h_->active_from.resize(h_->policies.size());
       ++h_->active_from[p.policy];
     }
   }
 
+  // A record the pod had stays as it was, but for its policy (ApplyAction).
   void Created(const std::string& name, const std::string& image, int policy, const v1::Entry& e) {
-    Pod& p = pods_[name];
+    auto [it, fresh] = pods_.try_emplace(name);
+    Pod& p = it->second;
+    if (fresh) p.image = image;
     Count(p, e, -1);
-    p = Pod{image, policy};
+    p.policy = policy;
+    p.create_pending = true;
     Count(p, e, +1);
   }
 
@@ -193,15 +203,18 @@ class Actives {
     auto it = pods_.find(r.target());
     if (it == pods_.end()) return;
     Pod& p = it->second;
-    bool gone = r.kind() == v1::ACTION_DELETE_POD && !r.ok() && r.reason() == "NotFound";
-    bool failed = r.kind() == v1::ACTION_CREATE_POD && !r.ok() && r.reason() != "AlreadyExists";
-    if (!gone && !failed) return;
-    Count(p, e, -1);
-    if (gone) {
+    if (r.kind() == v1::ACTION_DELETE_POD && !r.ok() && r.reason() == "NotFound") {
+      Count(p, e, -1);
       pods_.erase(it);
-      return;
+    } else if (r.kind() == v1::ACTION_CREATE_POD) {
+      p.create_pending = false;
+      if (r.ok() || r.reason() == "AlreadyExists") {
+        if (p.uid.empty()) p.uid = r.uid();
+      } else {
+        Count(p, e, -1);
+        p.create_failed = true;
+      }
     }
-    p.create_failed = true;
   }
 
   // `policy`: the policy of the pod's CachedImage now, for a pod drop did not create.
@@ -209,16 +222,24 @@ class Actives {
     const v1::Pod& pod = w.pod();
     auto [it, fresh] = pods_.try_emplace(pod.name());
     Pod& p = it->second;
-    if (fresh) p = Pod{pod.cached_image(), policy, false, false};
     const bool was = Active(p);
     if (w.type() == v1::DELETED) {
       if (was) Count(p, e, -1);
       pods_.erase(it);
       return;
     }
+    // A pod new to drop, or another under the name of one it knew, starts from nothing.
+    if (fresh || (!p.uid.empty() && p.uid != pod.uid())) {
+      p = Pod();
+      p.image = pod.cached_image();
+      p.policy = policy;
+    }
+    p.uid = pod.uid();
     p.pulling = IsPulling(pod);
-    if (Active(p) != was)
-      h_->active_changes.push_back({e.seq(), e.time_ms(), p.policy, was ? -1 : 1});
+    if (w.type() == v1::LISTED && relist_begin_ != 0) p.mark = relist_begin_;
+    if (Active(p) != was) {
+      h_->active_changes.push_back({e.seq(), e.time_ms(), p.policy, Active(p) ? 1 : -1});
+    }
   }
 
   // The CachedImage's pods count against `policy` from here on (see ApplyCachedImage).
@@ -231,12 +252,45 @@ class Actives {
     }
   }
 
+  // A pod whose create failed goes with its outcome (ApplyOutcome).
+  void Ended(const v1::PullOutcome& o) {
+    auto it = pods_.find(o.pod());
+    if (it != pods_.end() && it->second.create_failed) pods_.erase(it);
+  }
+
+  // A new process: no relist is under way and no create is in flight (ApplyStarted).
+  void Started() {
+    relist_begin_ = 0;
+    for (auto& [name, p] : pods_)
+      p.create_pending = false;
+  }
+
+  void RelistBegin(const v1::Entry& e) {
+    if (e.relist_begin().kind() == v1::KIND_POD) relist_begin_ = e.seq();
+  }
+
+  // The pods the relist did not list are gone, but for a create in flight (ApplyRelistEnd).
+  void RelistEnd(const v1::Entry& e) {
+    if (e.relist_end().kind() != v1::KIND_POD || relist_begin_ == 0) return;
+    std::erase_if(pods_, [&](const auto& named) {
+      const Pod& p = named.second;
+      if (p.mark >= relist_begin_ || p.create_pending) return false;
+      Count(p, e, -1);
+      return true;
+    });
+    relist_begin_ = 0;
+  }
+
  private:
+  // A pod as the fold's PodRecord has what IsActive and the fold's erasures read.
   struct Pod {
     std::string image;
     int policy = -1;
     bool create_failed = false;
+    bool create_pending = false;
     bool pulling = true;  // created: no phase yet, so pending
+    std::string uid;
+    uint64_t mark = 0;  // the RelistBegin it was last listed in
   };
   static bool Active(const Pod& p) { return p.policy >= 0 && !p.create_failed && p.pulling; }
   // Counts `p` in (+1) or out (-1) of its policy's active pulls, when it is active.
@@ -246,6 +300,7 @@ class Actives {
 
   History* h_;
   std::unordered_map<std::string, Pod> pods_;
+  uint64_t relist_begin_ = 0;  // the pod relist under way
 };
 
 // Follows which nodes each CachedImage targets, so a pull's wait can start where the node began
@@ -373,6 +428,9 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
   }
   // Pods already in flight at `from`.
   Actives actives(&h);
+  for (const v1::RelistProgress& p : start->relisting()) {
+    if (p.kind() == v1::KIND_POD) actives.Relisting(p.begin_seq());
+  }
   std::unordered_map<std::string, size_t> open;  // pod name -> index in pulls
   for (const v1::PodRecord& p : AllPods(*start)) {
     if (!keep(p.pod().cached_image())) continue;
@@ -473,9 +531,10 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
           wants.Image(c, deleted, now);
         } else if (w.has_pod() && keep(w.pod().cached_image())) {
           if (o.passes) {
-            // A pod drop did not create counts against its CachedImage's policy (ApplyPod).
+            // A pod drop did not create counts against its CachedImage's policy (ApplyPod), or
+            // the built-in one's when there is none.
             int id = h.images.Find(w.pod().cached_image());
-            bool known = id >= 0 && id < static_cast<int>(h.lives.size());
+            bool known = id >= 0 && id < static_cast<int>(h.lives.size()) && !h.lives[id].deleted;
             actives.Watched(w, h.policies.Id(known ? h.lives[id].policy : ""), e);
           }
           auto p = o.pod_reports ? open.find(w.pod().name()) : open.end();
@@ -488,6 +547,15 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
       }
       case v1::Entry::kActionResult:
         if (o.passes) actives.Result(e.action_result(), e);
+        break;
+      case v1::Entry::kStarted:
+        if (o.passes) actives.Started();
+        break;
+      case v1::Entry::kRelistBegin:
+        if (o.passes) actives.RelistBegin(e);
+        break;
+      case v1::Entry::kRelistEnd:
+        if (o.passes) actives.RelistEnd(e);
         break;
       case v1::Entry::kReconcile:
         reconcile_id = e.seq();
@@ -579,6 +647,7 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
       }
       case v1::Entry::kOutcome: {
         const v1::PullOutcome& out = e.outcome();
+        if (o.passes) actives.Ended(out);
         auto p = open.find(out.pod());
         if (p == open.end()) break;
         PullRecord& pull = h.pulls[p->second];

@@ -478,5 +478,77 @@ TEST(Timeline, TheActivePullsTheHistoryFollowsAreTheCoresAtEveryPass) {
   }
 }
 
+// The faults the core's fold follows and the history's skims must too: an operator restart whose
+// relist sweeps a pod that went unseen, a pod replaced under its name, a create whose answer was
+// lost although the pod exists, and the CachedImages deleted and made again under RandomWorld.
+TEST(Timeline, TheActivePullsTheHistoryFollowsAreTheFoldsAfterEveryEntryThroughFaults) {
+  for (uint64_t seed : {1, 2, 3, 4, 5, 6}) {
+    testing::RandomWorld random(seed);
+    int faults = 0;
+    for (int i = 0; i < 400; ++i) {
+      random.Step();
+      const auto& pods = random.world.pods();
+      switch (random.Pick(12)) {
+        case 0:
+        case 1:
+          if (!pods.empty()) {
+            auto pod = std::next(pods.begin(), random.Pick(static_cast<int>(pods.size())));
+            std::string name = pod->first;
+            if (random.Pick(2) == 0) {
+              random.world.VanishUnseen(name);
+            } else {
+              random.world.ReplaceUnseen(name);
+            }
+            ++faults;
+          }
+          break;
+        case 2:
+          random.world.LoseNextCreateAnswer();
+          ++faults;
+          break;
+        case 3:
+          random.world.Restart();
+          break;
+        default:
+          break;
+      }
+    }
+    ASSERT_GT(faults, 40) << "seed " << seed;
+    TempDir dir;
+    const std::vector<v1::Entry>& journal = random.world.journal();
+    ASSERT_TRUE(testing::WriteJournal(journal, dir / "j").ok());
+    auto reader = Reader::Open(dir / "j");
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    const Reader& r = **reader;
+    Result<History> h = History::Scan(r, r.origin(), r.last(), HistoryOptions{});
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    std::map<std::string, int64_t> followed;
+    for (int p = 0; p < h->policies.size(); ++p)
+      followed[h->policies[p]] = h->active_from[p];
+    size_t c = 0;
+    v1::State state = InitialState();
+    int differed = 0;
+    for (const v1::Entry& e : journal) {
+      Apply(e, &state);
+      for (; c < h->active_changes.size() && h->active_changes[c].seq <= e.seq(); ++c)
+        followed[h->policies[h->active_changes[c].policy]] += h->active_changes[c].delta;
+      std::map<std::string, int64_t> folded;
+      for (const auto& [policy, n] : followed)
+        folded[policy] = 0;
+      for (const v1::PodRecord& p : AllPods(state))
+        folded[p.policy()] += IsActive(p);
+      if (folded != followed && ++differed <= 3) {
+        std::string counts;
+        for (const auto& [policy, n] : folded)
+          counts +=
+              " " + policy + ": " + std::to_string(n) + " vs " + std::to_string(followed[policy]);
+        ADD_FAILURE() << "seed " << seed << ", after " << e.ShortDebugString().substr(0, 300)
+                      << "; folded vs followed:" << counts;
+      }
+    }
+    EXPECT_EQ(differed, 0) << "seed " << seed;
+  }
+}
+
 }  // namespace
 }  // namespace drop::replay
