@@ -250,7 +250,9 @@ void ApplyActionResult(const v1::Entry& e, v1::State* state) {
       v1::PodRecord* pod = FindPodMutable(state, r.cached_image(), key);
       if (pod == nullptr) return;
       pod->set_create_pending(false);
-      if (r.ok() || r.reason() == "AlreadyExists") {
+      // A create whose pod the watch has shown made it, whatever its answer: one that timed out
+      // (no response) may have reached the server all the same.
+      if (r.ok() || r.reason() == "AlreadyExists" || pod->observed()) {
         if (pod->pod().uid().empty()) pod->mutable_pod()->set_uid(r.uid());
       } else {
         pod->set_create_error(r.message().empty() ? "no message" : r.message());
@@ -364,6 +366,7 @@ void ApplyAction(const v1::Entry& e, v1::State* state) {
       r->set_policy(a.create_pod().policy());
       r->set_issued_ms(e.time_ms());
       r->set_create_pending(true);
+      r->set_observed(false);  // not yet this create's pod
       const std::string& policy = a.create_pod().policy();
       if (policy.empty()) {
         state->set_default_policy_last_creation_ms(e.time_ms());

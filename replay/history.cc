@@ -180,6 +180,7 @@ class Actives {
     p.uid = r.pod().uid();
     p.create_failed = !r.create_error().empty();
     p.create_pending = r.create_pending();
+    p.observed = r.observed();
     p.pulling = IsPulling(r.pod());
     p.mark = r.relist_mark();
     if (IsActive(r)) {
@@ -196,6 +197,7 @@ class Actives {
     Count(p, e, -1);
     p.policy = policy;
     p.create_pending = true;
+    p.observed = false;
     Count(p, e, +1);
   }
 
@@ -208,7 +210,7 @@ class Actives {
       pods_.erase(it);
     } else if (r.kind() == v1::ACTION_CREATE_POD) {
       p.create_pending = false;
-      if (r.ok() || r.reason() == "AlreadyExists") {
+      if (r.ok() || r.reason() == "AlreadyExists" || p.observed) {
         if (p.uid.empty()) p.uid = r.uid();
       } else {
         Count(p, e, -1);
@@ -235,6 +237,7 @@ class Actives {
       p.policy = policy;
     }
     p.uid = pod.uid();
+    p.observed = true;
     p.pulling = IsPulling(pod);
     if (w.type() == v1::LISTED && relist_begin_ != 0) p.mark = relist_begin_;
     if (Active(p) != was) {
@@ -288,7 +291,8 @@ class Actives {
     int policy = -1;
     bool create_failed = false;
     bool create_pending = false;
-    bool pulling = true;  // created: no phase yet, so pending
+    bool observed = false;  // the watch has shown it since its create
+    bool pulling = true;    // created: no phase yet, so pending
     std::string uid;
     uint64_t mark = 0;  // the RelistBegin it was last listed in
   };

@@ -255,6 +255,28 @@ TEST(Fold, ACreateThatFailsCountsAsAFailedPullAndLeavesNoPod) {
   EXPECT_EQ(loop.state().images(0).consecutive_failures(), 1);
 }
 
+// A create that timed out may have reached the server: when the watch has shown its pod, the pod
+// is drop's pull, not a failure whose record goes while the pod pulls on unseen (it did, and a
+// second pod of the image could then come to its node).
+TEST(Fold, ACreateWithoutAnAnswerWhosePodTheWatchShowedIsAPullNotAFailure) {
+  World w;
+  w.PutNode(NodeBuilder("a"));
+  w.PutImage(ImageBuilder("web", "web:1"));
+  w.LoseNextCreateAnswer();
+  w.Start();
+  w.RunFor(30 * kSec);
+  ASSERT_EQ(w.creations().size(), 1u);
+  bool lost = false;
+  for (const v1::Entry& e : w.journal()) {
+    lost = lost ||
+           (e.has_action_result() && !e.action_result().ok() && e.action_result().http_code() == 0);
+    EXPECT_FALSE(e.has_outcome() && e.outcome().reason() == "CreateFailed") << e.seq();
+  }
+  EXPECT_TRUE(lost) << "the create's answer was not lost";
+  EXPECT_EQ(w.Image("web").status().phase(), "Ready");
+  EXPECT_EQ(w.Image("web").status().consecutive_failures(), 0);
+}
+
 // A delete the server refuses (here the uid precondition of a pod replaced under its name while
 // no watch told drop) is tried again after a pause. It was sent again at once, in a loop as fast
 // as the server answered, which filled the journal within one millisecond of simulated time.
