@@ -478,42 +478,16 @@ TEST(Timeline, TheActivePullsTheHistoryFollowsAreTheCoresAtEveryPass) {
   }
 }
 
-// The faults the core's fold follows and the history's skims must too: an operator restart whose
-// relist sweeps a pod that went unseen, a pod replaced under its name, a create whose answer was
-// lost although the pod exists, and the CachedImages deleted and made again under RandomWorld.
+// The faults the core's fold follows and the history's skims must too (RandomWorld::Fault): an
+// operator restart whose relist sweeps a pod that went unseen, a pod replaced under its name, a
+// create whose answer was lost although the pod exists, and CachedImages deleted and made again.
 TEST(Timeline, TheActivePullsTheHistoryFollowsAreTheFoldsAfterEveryEntryThroughFaults) {
   for (uint64_t seed : {1, 2, 3, 4, 5, 6}) {
     testing::RandomWorld random(seed);
-    int faults = 0;
-    for (int i = 0; i < 400; ++i) {
+    random.faults = true;
+    for (int i = 0; i < 400; ++i)
       random.Step();
-      const auto& pods = random.world.pods();
-      switch (random.Pick(12)) {
-        case 0:
-        case 1:
-          if (!pods.empty()) {
-            auto pod = std::next(pods.begin(), random.Pick(static_cast<int>(pods.size())));
-            std::string name = pod->first;
-            if (random.Pick(2) == 0) {
-              random.world.VanishUnseen(name);
-            } else {
-              random.world.ReplaceUnseen(name);
-            }
-            ++faults;
-          }
-          break;
-        case 2:
-          random.world.LoseNextCreateAnswer();
-          ++faults;
-          break;
-        case 3:
-          random.world.Restart();
-          break;
-        default:
-          break;
-      }
-    }
-    ASSERT_GT(faults, 40) << "seed " << seed;
+    ASSERT_GT(random.faults_injected, 40) << "seed " << seed;
     TempDir dir;
     const std::vector<v1::Entry>& journal = random.world.journal();
     ASSERT_TRUE(testing::WriteJournal(journal, dir / "j").ok());

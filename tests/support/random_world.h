@@ -1,9 +1,12 @@
 // Random cluster histories for property tests and benchmarks: nodes come and go and flap, images
 // and policies are created, changed (sometimes into nonsense) and deleted, pulls succeed, fail,
-// hang or loop in ImagePullBackOff. Seeded, so a failing seed replays exactly.
+// hang or loop in ImagePullBackOff; with `faults`, the operator also restarts, pods go or are
+// replaced while no watch tells, and creates lose their answers. Seeded, so a failing seed
+// replays exactly.
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <random>
 #include <string>
 
@@ -67,8 +70,39 @@ struct RandomWorld {
     return image;
   }
 
-  // One random change to the cluster, then time passes.
+  // One of the faults, at random: a pod goes or is replaced unseen, a create's answer is lost,
+  // the operator restarts (and relists, which finds what went unseen).
+  void Fault() {
+    const auto& pods = world.pods();
+    switch (Pick(12)) {
+      case 0:
+      case 1:
+        if (!pods.empty()) {
+          std::string pod = std::next(pods.begin(), Pick(static_cast<int>(pods.size())))->first;
+          if (Pick(2) == 0) {
+            world.VanishUnseen(pod);
+          } else {
+            world.ReplaceUnseen(pod);
+          }
+          ++faults_injected;
+        }
+        break;
+      case 2:
+        world.LoseNextCreateAnswer();
+        ++faults_injected;
+        break;
+      case 3:
+        world.Restart();
+        ++faults_injected;
+        break;
+      default:
+        break;
+    }
+  }
+
+  // One random change to the cluster (and a fault, with `faults`), then time passes.
   void Step() {
+    if (faults) Fault();
     switch (Pick(10)) {
       case 0:
         world.PutNode(Node(Pick(node_count)));
@@ -96,6 +130,8 @@ struct RandomWorld {
 
   std::mt19937_64 rng;
   int node_count, image_count, policy_count;
+  bool faults = false;
+  int faults_injected = 0;
   World world;
 };
 
