@@ -121,6 +121,13 @@ bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
   return true;
 }
 
+// The days of month `mon` (1-12) of `year` in the Gregorian calendar.
+int DaysInMonth(int year, int mon) {
+  constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return mon == 2 && leap ? 29 : kDays[mon - 1];
+}
+
 }  // namespace
 
 std::string FormatTime(int64_t ms) {
@@ -131,9 +138,10 @@ std::string FormatTimeMillis(int64_t ms) {
 }
 
 Result<int64_t> ParseTime(std::string_view s) {
-  auto bad = [&] {
-    return Status::InvalidArgument("invalid time \"" + std::string(s) +
-                                   "\": use RFC 3339, e.g. 2026-11-25T10:02:00Z");
+  // `why` for a time in the form that names no moment; the form's example otherwise.
+  auto bad = [&](const std::string& why = "") {
+    return Status::InvalidArgument("invalid time \"" + std::string(s) + "\": " +
+                                   (why.empty() ? "use RFC 3339, e.g. 2026-11-25T10:02:00Z" : why));
   };
   std::tm tm{};
   int year, mon, day, hour, min, sec;
@@ -143,8 +151,12 @@ Result<int64_t> ParseTime(std::string_view s) {
       !Digits(s, 17, 2, &sec)) {
     return bad();
   }
-  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) {
-    return bad();
+  if (mon < 1 || mon > 12 || day < 1 || hour > 23 || min > 59 || sec > 60) return bad();
+  // timegm would carry a day past the month's end into the next month (November 31st is
+  // December 1st): a mistyped date would name another moment.
+  if (day > DaysInMonth(year, mon)) {
+    return bad("day " + std::to_string(day) + " is past the end of " + std::string(s.substr(0, 7)) +
+               ", which has " + std::to_string(DaysInMonth(year, mon)) + " days");
   }
   size_t pos = 19;
   int64_t frac_ms = 0;
@@ -167,6 +179,10 @@ Result<int64_t> ParseTime(std::string_view s) {
     if (!Digits(s, pos + 1, 2, &oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
         !Digits(s, pos + 4, 2, &om)) {
       return bad();
+    }
+    if (oh > 23 || om > 59) {
+      return bad("the UTC offset " + std::string(s.substr(pos, 6)) +
+                 " is out of range: its hours run 00-23, its minutes 00-59");
     }
     offset_s = (oh * 3600 + om * 60) * (s[pos] == '-' ? -1 : 1);
     pos += 6;

@@ -25,7 +25,9 @@ std::string FormatDuration(int64_t ms);
 std::string FormatTime(int64_t ms);
 std::string FormatTimeMillis(int64_t ms);
 
-// Parses an RFC 3339 time ("2026-11-25T10:42:46Z", "...46.123+01:00") to milliseconds.
+// Parses an RFC 3339 time ("2026-11-25T10:42:46Z", "...46.123+01:00") to milliseconds. A date
+// past its month's end (2026-11-31, 2027-02-29) or an offset beyond ±23:59 is refused, not carried
+// into the next month or day.
 Result<int64_t> ParseTime(std::string_view text);
 
 }  // namespace drop

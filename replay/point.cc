@@ -15,29 +15,40 @@ bool AllDigits(std::string_view s) {
   return true;
 }
 
-// "10:02:13" or "10:02:13.250": milliseconds since midnight, or -1.
+// Two digits at s[at] making a number no greater than `max`, or -1. No sign: from_chars would
+// read "-9" in "16:34:-9" as a field.
+int Field(std::string_view s, size_t at, int max) {
+  if (at + 2 > s.size() || !AllDigits(s.substr(at, 2))) return -1;
+  int v = (s[at] - '0') * 10 + (s[at + 1] - '0');
+  return v <= max ? v : -1;
+}
+
+// Whether `s` is written as a time of day, well or not: a colon within its first three characters
+// (an RFC 3339 time has its first at the fourteenth).
+bool TimeOfDayForm(std::string_view s) {
+  size_t colon = s.find(':');
+  return colon != std::string_view::npos && colon <= 2;
+}
+
+// "10:02:13" or "10:02:13.250" (to the millisecond): milliseconds since midnight, or -1.
 int64_t TimeOfDay(std::string_view s) {
-  int h = 0, m = 0, sec = 0, ms = 0;
   if (s.size() < 8 || s[2] != ':' || s[5] != ':') return -1;
-  auto num = [&](size_t at, size_t n, int* out) {
-    auto [p, ec] = std::from_chars(s.data() + at, s.data() + at + n, *out);
-    return ec == std::errc() && p == s.data() + at + n;
-  };
-  if (!num(0, 2, &h) || !num(3, 2, &m) || !num(6, 2, &sec)) return -1;
+  int64_t h = Field(s, 0, 23), m = Field(s, 3, 59), sec = Field(s, 6, 59);
+  if (h < 0 || m < 0 || sec < 0) return -1;
+  int64_t ms = 0;
   if (s.size() > 8) {
-    if (s[8] != '.' || s.size() > 12 || s.size() < 10) return -1;
-    std::string frac(s.substr(9));
-    frac.resize(3, '0');
-    if (!AllDigits(frac)) return -1;
-    ms = std::stoi(frac);
+    std::string_view frac = s.substr(9);
+    if (s[8] != '.' || frac.size() > 3 || !AllDigits(frac)) return -1;
+    for (size_t i = 0; i < 3; ++i)
+      ms = ms * 10 + (i < frac.size() ? frac[i] - '0' : 0);
   }
-  if (h > 23 || m > 59 || sec > 59) return -1;
-  return ((h * 60 + m) * 60 + sec) * 1000 + ms;
+  return ((h * 60 + m) * 60 + sec) * kSecond + ms;
 }
 
 }  // namespace
 
-Result<Point> ResolvePoint(const Reader& r, std::string_view text, std::string_view flag) {
+Result<Point> ResolvePoint(const Reader& r, std::string_view text, std::string_view flag,
+                           bool range_start) {
   const std::string what = std::string(flag) + " " + std::string(text);
   const std::string range = "the journal holds " + r.RangeText();
   if (AllDigits(text)) {
@@ -58,14 +69,26 @@ Result<Point> ResolvePoint(const Reader& r, std::string_view text, std::string_v
   }
   int64_t t = 0;
   if (!text.empty() && (text[0] == '+' || text[0] == '-')) {
-    Result<int64_t> d = ParseDuration(text.substr(1));
+    const std::string offset_forms =
+        "+DURATION counts from the journal's start, -DURATION back from its end (+90s, -5m)";
+    std::string_view duration = text.substr(1);
+    // ParseDuration takes a sign of its own: "--5s" would count forward from the end.
+    if (!duration.empty() && (duration[0] == '+' || duration[0] == '-')) {
+      return Status::InvalidArgument(what + ": malformed offset, a sign too many; " + offset_forms);
+    }
+    Result<int64_t> d = ParseDuration(duration);
     if (!d.ok()) {
-      return Status::InvalidArgument(what + ": " + d.status().message() +
-                                     "; +DURATION counts from the journal's start, -DURATION "
-                                     "back from its end");
+      return Status::InvalidArgument(what + ": " + d.status().message() + "; " + offset_forms);
     }
     t = text[0] == '+' ? r.first_time() + *d : r.last_time() - *d;
-  } else if (int64_t tod = TimeOfDay(text); tod >= 0) {
+  } else if (TimeOfDayForm(text)) {
+    int64_t tod = TimeOfDay(text);
+    if (tod < 0) {
+      return Status::InvalidArgument(
+          what +
+          ": malformed time of day; write HH:MM:SS or HH:MM:SS.mmm, hours 00-23 and "
+          "minutes and seconds 00-59 (10:02:13, 10:02:13.250), or a full RFC 3339 time");
+    }
     int64_t day = r.first_time() - r.first_time() % (24 * kHour);
     if (r.last_time() - r.last_time() % (24 * kHour) != day) {
       return Status::InvalidArgument(what +
@@ -77,14 +100,30 @@ Result<Point> ResolvePoint(const Reader& r, std::string_view text, std::string_v
   } else {
     Result<int64_t> parsed = ParseTime(text);
     if (!parsed.ok()) {
+      // Written as a date: say what is wrong with it ("day 31 is past the end of 2026-11").
+      if (text.size() > 4 && AllDigits(text.substr(0, 4)) && text[4] == '-') {
+        return Status::InvalidArgument(what + ": " + parsed.status().message());
+      }
       return Status::InvalidArgument(what +
-                                     ": not a sequence number, an RFC 3339 time "
+                                     ": malformed: not a sequence number, an RFC 3339 time "
                                      "(2027-01-15T08:00:00Z), a time of day (10:02:13), "
                                      "or an offset (+90s from the start, -5m from the end)");
     }
     t = *parsed;
   }
-  if (t < r.origin().time_ms || t > r.last_time()) {
+  if (t < r.origin().time_ms) {
+    // A range from before the journal is a range from its start; a state there was never
+    // recorded.
+    if (range_start) return r.origin();
+    return Status::InvalidArgument(
+        what + " (" + FormatTimeMillis(t) + ") is outside the journal: " + range +
+        "; it holds no state before " + FormatTimeMillis(r.origin().time_ms) +
+        " (the earliest point is " + std::string(flag) + " " + std::to_string(r.origin().seq) +
+        (r.origin().seq == 0 ? ", the empty state before entry 1)"
+                             : ", the state after entry " + std::to_string(r.origin().seq) +
+                                   " that retention kept)"));
+  }
+  if (t > r.last_time()) {
     return Status::InvalidArgument(what + " (" + FormatTimeMillis(t) +
                                    ") is outside the journal: " + range);
   }

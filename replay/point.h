@@ -9,8 +9,9 @@
 
 namespace drop::replay {
 
-// See Reader::Resolve.
-Result<Point> ResolvePoint(const Reader& reader, std::string_view text, std::string_view flag);
+// See Reader::Resolve; `range_start` says whether `text` is where a range starts.
+Result<Point> ResolvePoint(const Reader& reader, std::string_view text, std::string_view flag,
+                           bool range_start);
 
 // "2026-11-26T23:20:08.275Z, after entry 456": the moment asked for, then the entry whose state
 // holds there (the last one at or before it, whose own time may be earlier).

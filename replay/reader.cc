@@ -144,7 +144,7 @@ Result<Point> Reader::Resolve(std::string_view text, std::string_view flag) cons
         std::string(flag) + " " + std::string(text) + ": " + none.message() +
         (has_state() ? ", the only point left (--at " + std::to_string(last_) + ")" : ""));
   }
-  return ResolvePoint(*this, text, flag);
+  return ResolvePoint(*this, text, flag, /*range_start=*/flag == "--from" || flag == "--since");
 }
 
 Result<v1::State> Reader::StateAt(const Point& point) const {

@@ -61,6 +61,40 @@ TEST(Time, RoundTripsRfc3339) {
   EXPECT_FALSE(ParseTime("2026-13-01T00:00:00Z").ok());
 }
 
+// timegm would carry November 31st into December 1st: a mistyped date names another moment.
+TEST(Time, RefusesADayPastTheEndOfItsMonth) {
+  for (const char* bad : {"2026-11-31T16:33:00Z", "2026-02-29T00:00:00Z", "2100-02-29T00:00:00Z",
+                          "2026-04-31T00:00:00Z", "2026-01-32T00:00:00Z"}) {
+    Result<int64_t> t = ParseTime(bad);
+    ASSERT_FALSE(t.ok()) << bad << " read as " << FormatTime(*t);
+    EXPECT_NE(t.status().message().find("is past the end of " + std::string(bad, 7)),
+              std::string::npos)
+        << t.status().message();
+  }
+  EXPECT_EQ(ParseTime("2026-11-31T16:33:00Z").status().message(),
+            "invalid time \"2026-11-31T16:33:00Z\": day 31 is past the end of 2026-11, which has "
+            "30 days");
+  // Leap years: every fourth, but not a century unless it is a fourth one.
+  EXPECT_EQ(*ParseTime("2028-02-29T00:00:00Z") + 24 * kHour, *ParseTime("2028-03-01T00:00:00Z"));
+  EXPECT_TRUE(ParseTime("2000-02-29T00:00:00Z").ok());
+  EXPECT_TRUE(ParseTime("2026-11-30T23:59:59Z").ok());
+  EXPECT_TRUE(ParseTime("2026-12-31T23:59:59Z").ok());
+}
+
+TEST(Time, RefusesAnOffsetBeyondTwentyThreeHoursFiftyNine) {
+  for (const char* bad : {"2026-11-27T16:33:00+00:99", "2026-11-27T16:33:00+25:00",
+                          "2026-11-27T16:33:00-24:00", "2026-11-27T16:33:00+00:60"}) {
+    Result<int64_t> t = ParseTime(bad);
+    ASSERT_FALSE(t.ok()) << bad << " read as " << FormatTime(*t);
+    EXPECT_NE(t.status().message().find("the UTC offset " + std::string(bad).substr(19) +
+                                        " is out of range"),
+              std::string::npos)
+        << t.status().message();
+  }
+  EXPECT_EQ(*ParseTime("2026-11-28T16:32:00+23:59"), *ParseTime("2026-11-27T16:33:00Z"));
+  EXPECT_EQ(*ParseTime("2026-11-26T16:34:00-23:59"), *ParseTime("2026-11-27T16:33:00Z"));
+}
+
 TEST(ImageRef, NormalizesLikeContainerRuntimes) {
   EXPECT_EQ(ParseImageRef("nginx")->Normalized(), "docker.io/library/nginx:latest");
   EXPECT_EQ(ParseImageRef("nginx:1.25")->MatchKey(), "docker.io/library/nginx:1.25");

@@ -878,5 +878,118 @@ TEST(Live, AnInterruptTakesTheTemporaryDirectoryWithIt) {
   EXPECT_EQ(got, "during=1\nexit=143\nafter=0\n") << testing::ReadFile(dir / "err");
 }
 
+// Points as the user writes them: a form that does not name a moment is malformed, exit 2, and
+// the message names the forms; a range may start before the journal.
+
+// from_chars read "-9" in "08:01:-9" as a field: 08:00:51.
+TEST(BadInput, ATimeOfDayWithASignedOrOutOfRangeFieldIsMalformed) {
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(testing::DemoJournal(), dir / "j").ok());
+  ASSERT_EQ(Replay(dir / "j", {"state", "--at", "08:00:51"}).exit_code, 0) << "inside the journal";
+  for (const char* bad : {"08:01:-9", "08:00:-1", "08:-1:30", "08:00:+1", "24:00:00", "08:60:00",
+                          "08:00:60", "8:00:51", "08:00", "08:00:51.", "08:00:51.1234"}) {
+    testing::Run r = Replay(dir / "j", {"state", "--at", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.out;
+    EXPECT_NE(r.err.find(std::string("--at ") + bad +
+                         ": malformed time of day; write HH:MM:SS or "
+                         "HH:MM:SS.mmm, hours 00-23 and minutes and seconds 00-59"),
+              std::string::npos)
+        << bad << ": " << r.err;
+  }
+  EXPECT_NE(Replay(dir / "j", {"log", "--since", "08:-1:30"}).err.find("malformed time of day"),
+            std::string::npos);
+  // A sign in front makes an offset, and this one is not a duration.
+  EXPECT_EQ(Replay(dir / "j", {"state", "--at", "-8:00:51"}).exit_code, 2);
+  testing::Run millis = Replay(dir / "j", {"state", "--at", "08:00:51.25"});
+  EXPECT_TRUE(millis.out.starts_with("State at 2027-01-15T08:00:51.250Z, ")) << millis.out;
+}
+
+// ParseDuration takes a sign of its own: "--5s" counted forward from the end.
+TEST(BadInput, AnOffsetWithTwoSignsIsMalformed) {
+  Recorded rec;
+  for (const char* bad : {"--5s", "-+5s", "+-0s", "--0s", "++1s"}) {
+    testing::Run r = Replay(rec.journal, {"state", "--at", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.out;
+    EXPECT_NE(r.err.find(std::string("--at ") + bad +
+                         ": malformed offset, a sign too many; +DURATION counts from the "
+                         "journal's start, -DURATION back from its end"),
+              std::string::npos)
+        << bad << ": " << r.err;
+  }
+  EXPECT_EQ(Replay(rec.journal, {"state", "--at", "-0s"}).exit_code, 0);
+  EXPECT_EQ(Replay(rec.journal, {"state", "--at", "+1s"}).exit_code, 0);
+}
+
+// Both name 2027-01-15T08:00:02Z once carried over; the user typed something else.
+TEST(BadInput, AnImpossibleDateOrOffsetIsRefusedNamingWhatIsWrong) {
+  Recorded rec;
+  ASSERT_EQ(Replay(rec.journal, {"state", "--at", "2027-01-15T08:00:02Z"}).exit_code, 0);
+  testing::Run offset = Replay(rec.journal, {"state", "--at", "2027-01-14T08:00:02-24:00"});
+  EXPECT_EQ(offset.exit_code, 2) << offset.out;
+  EXPECT_NE(offset.err.find("the UTC offset -24:00 is out of range"), std::string::npos)
+      << offset.err;
+  testing::Run minutes = Replay(rec.journal, {"log", "--since", "2027-01-15T07:00:02-00:60"});
+  EXPECT_EQ(minutes.exit_code, 2) << minutes.out;
+  EXPECT_NE(minutes.err.find("the UTC offset -00:60 is out of range"), std::string::npos)
+      << minutes.err;
+  testing::Run day = Replay(rec.journal, {"diff", "--from", "2026-11-31T16:33:00Z", "--to", "5"});
+  EXPECT_EQ(day.exit_code, 2) << day.out;
+  EXPECT_NE(day.err.find("day 31 is past the end of 2026-11, which has 30 days"), std::string::npos)
+      << day.err;
+}
+
+// The first entry is in the state at its own time, so a range from that time starts after it,
+// as from any entry's time; a range from any time before it starts at the journal's start.
+TEST(Cli, ARangeFromATimeBeforeTheJournalStartsAtItsFirstEntry) {
+  Recorded rec;
+  const std::vector<v1::Entry>& entries = rec.world.journal();
+  const int64_t t0 = entries.front().time_ms();
+  uint64_t after_t0 = 1;  // the first entry recorded after t0
+  while (entries[after_t0 - 1].time_ms() == t0)
+    ++after_t0;
+  ASSERT_LT(entries.back().time_ms() - t0, 5 * 60 * kSec) << "a journal shorter than -5m";
+  auto first_logged = [&](const std::string& since) -> uint64_t {
+    testing::Run r = Replay(rec.journal, {"log", "--since", since, "-o", "json"});
+    EXPECT_EQ(r.exit_code, 0) << since << ": " << r.err;
+    if (r.exit_code != 0) return 0;
+    return boost::json::parse(r.out).at("items").at(0).at("seq").to_number<uint64_t>();
+  };
+  EXPECT_EQ(first_logged(FormatTimeMillis(t0 - 1)), 1u);
+  EXPECT_EQ(first_logged("-5m"), 1u);
+  EXPECT_EQ(first_logged("2020-01-01T00:00:00Z"), 1u);
+  EXPECT_EQ(first_logged(FormatTimeMillis(t0)), after_t0);
+  EXPECT_EQ(first_logged("0"), 1u);
+  EXPECT_EQ(first_logged("1"), 2u);  // a sequence number stays exclusive
+
+  testing::Run exported = Replay(rec.journal, {"export", "--from", FormatTimeMillis(t0 - 1)});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_EQ(exported.out, Replay(rec.journal, {"export"}).out);
+  testing::Run diff = Replay(rec.journal, {"diff", "--from", "-5m", "--to", "5"});
+  ASSERT_EQ(diff.exit_code, 0) << diff.err;
+  EXPECT_EQ(diff.out, Replay(rec.journal, {"diff", "--from", "0", "--to", "5"}).out);
+  testing::Run verify = Replay(rec.journal, {"verify", "--from", "-5m", "--to", "5"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.err;
+  EXPECT_NE(verify.out.find("Entries 1..5 "), std::string::npos) << verify.out;
+  testing::Run timeline = Replay(rec.journal, {"timeline", "--since", "-5m"});
+  EXPECT_EQ(timeline.exit_code, 0) << timeline.err;
+  EXPECT_EQ(timeline.out, Replay(rec.journal, {"timeline"}).out);
+
+  // A state is never recorded before the journal: --at there is refused, and the message names
+  // the earliest point.
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"state", "--at", FormatTimeMillis(t0 - 1)},
+        std::vector<std::string>{"explain", "cachedimage/web", "--at", "-5m"}}) {
+    testing::Run r = Replay(rec.journal, args);
+    EXPECT_EQ(r.exit_code, 2) << args.back() << ": " << r.out;
+    EXPECT_NE(r.err.find(") is outside the journal: the journal holds entries 1.."),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("; it holds no state before " + FormatTimeMillis(t0) +
+                         " (the earliest point is --at 0, the empty state before entry 1)"),
+              std::string::npos)
+        << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace drop::replay
