@@ -68,11 +68,16 @@ std::string Policy(const std::string& name) {
   return "pullpolicy/" + (name.empty() ? std::string("(default)") : name);
 }
 
+// "1 taint", "3 taints".
+std::string Count(int64_t n, std::string_view noun) {
+  return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
+}
+
 std::string NodeText(const v1::Node& n) {
   std::string s = n.ready() ? "Ready" : "NotReady";
   if (n.unschedulable()) s += ",SchedulingDisabled";
-  if (n.taints_size() > 0) s += ", " + std::to_string(n.taints_size()) + " taints";
-  return s + ", " + std::to_string(n.image_hashes_size()) + " images";
+  if (n.taints_size() > 0) s += ", " + Count(n.taints_size(), "taint");
+  return s + ", " + Count(n.image_hashes_size(), "image");
 }
 
 }  // namespace
@@ -205,6 +210,7 @@ std::vector<std::string> ObjectsOf(const v1::Entry& e) {
       out.push_back("cachedimage/" + d.cached_image());
       if (!d.node().empty()) out.push_back("node/" + d.node());
       if (!d.pod().empty()) out.push_back("pod/" + d.pod());
+      if (!d.in_flight_pod().empty()) out.push_back("pod/" + d.in_flight_pod());
       break;
     }
     case v1::Entry::kOutcome:
@@ -219,7 +225,17 @@ std::vector<std::string> ObjectsOf(const v1::Entry& e) {
       } else if (a.has_delete_pod()) {
         pod(a.delete_pod().name(), a.delete_pod().cached_image(), a.delete_pod().node());
       } else if (a.has_patch_status()) {
+        const v1::CachedImageStatus& s = a.patch_status().status();
         out.push_back("cachedimage/" + a.patch_status().cached_image());
+        // The nodes the status names: those that hold the image (where the entry lists them: the
+        // journal keeps only a digest of the list, CachedImageStatus) and those that failed.
+        for (const std::string& n : s.cached_nodes())
+          out.push_back("node/" + n);
+        for (const v1::FailedNode& f : s.failed_nodes()) {
+          if (!std::binary_search(s.cached_nodes().begin(), s.cached_nodes().end(), f.node())) {
+            out.push_back("node/" + f.node());
+          }
+        }
       } else if (a.has_emit_event()) {
         v1::Key k = MakeKey(a.emit_event().kind(), a.emit_event().name());
         out.push_back(KeyString(k));
@@ -396,7 +412,7 @@ std::string Summary(const v1::Entry& e) {
     }
     case v1::Entry::kDiscovery:
       return "discovery of " + e.discovery().policy() + ": " +
-             std::to_string(e.discovery().sources_size()) + " sources";
+             Count(e.discovery().sources_size(), "source");
     case v1::Entry::kStarted:
       return "operator started (" + e.started().config().identity() + ", version " +
              e.started().config().version() + ")";
@@ -417,7 +433,7 @@ std::string Summary(const v1::Entry& e) {
       }
       if (d.not_before_ms() > 0) s += ", not before " + FormatTimeMillis(d.not_before_ms());
       if (d.consecutive_failures() > 0) {
-        s += ", " + std::to_string(d.consecutive_failures()) + " consecutive failures";
+        s += ", " + Count(d.consecutive_failures(), "consecutive failure");
       }
       return s;
     }

@@ -21,7 +21,8 @@ bool KindMatches(const v1::Entry& e, std::string_view filter);
 const std::vector<std::string>& KindFilters();
 
 // The objects the entry is about, as kind/name: "cachedimage/web", "pullpolicy/gentle",
-// "node/gpu-7", "pod/drop-web-3f2a"; the first is the main one.
+// "node/gpu-7", "pod/drop-web-3f2a"; the first is the main one. A pacing decision is about the pod
+// it waits on too, and a status write about the nodes its status lists.
 std::vector<std::string> ObjectsOf(const v1::Entry& e);
 // The node the entry concerns, or "".
 std::string NodeOf(const v1::Entry& e);

@@ -28,11 +28,12 @@ Status Log(const Reader& r, const LogOptions& o, std::ostream& out, std::ostream
     // (and a PullPolicy a user named "default", if there is one).
     if (object == "pullpolicy/default") also = "pullpolicy/(default)";
   }
-  if (r.empty()) return Status::Ok();
+  if (r.empty()) return r.NoEntries();
   Result<std::pair<uint64_t, uint64_t>> range =
       r.Range(o.since, o.since_flag, o.until, o.until_flag);
   if (!range.ok()) return range.status();
-  uint64_t from = range->first, to = range->second;
+  const uint64_t since = range->first;
+  uint64_t from = since, to = range->second;
   std::optional<uint64_t> trigger;
   if (o.reconcile_id) {
     // A reconcile's entries are contiguous from its ReconcileStarted entry, whose seq is the ID.
@@ -69,31 +70,32 @@ Status Log(const Reader& r, const LogOptions& o, std::ostream& out, std::ostream
     }
     ++shown;
   };
-  if (trigger) {
+  // Whether the entry passes --kind, --object and --node.
+  auto matches = [&](const v1::Entry& e) {
+    if (!o.kinds.empty() && std::none_of(o.kinds.begin(), o.kinds.end(),
+                                         [&](const auto& k) { return KindMatches(e, k); })) {
+      return false;
+    }
+    if (object.empty() && o.node.empty()) return true;
+    std::vector<std::string> objects = ObjectsOf(e);
+    auto names = [&](const std::string& x) {
+      return !x.empty() && std::find(objects.begin(), objects.end(), x) != objects.end();
+    };
+    if (!object.empty() && !names(object) && !names(also)) return false;
+    return o.node.empty() || names("node/" + o.node);
+  };
+  // The trigger comes before the reconcile's entries, and is shown as any of them would be: when
+  // it lies in the range and passes the filters.
+  if (trigger && *trigger >= since && *trigger <= to) {
     Result<v1::Entry> t = r.store().Get(*trigger);
     if (!t.ok()) return t.status();
-    emit(*t);
+    if (matches(*t)) emit(*t);
   }
   journal::Store::Iterator it = r.store().Entries(from, to);
   for (; it.Valid() && (o.limit == 0 || shown < o.limit); it.Next()) {
     const v1::Entry& e = it.entry();
     if (o.reconcile_id && e.reconcile_id() != *o.reconcile_id) break;
-    if (!o.kinds.empty() && std::none_of(o.kinds.begin(), o.kinds.end(),
-                                         [&](const auto& k) { return KindMatches(e, k); })) {
-      continue;
-    }
-    if (!object.empty() || !o.node.empty()) {
-      std::vector<std::string> objects = ObjectsOf(e);
-      auto names = [&](const std::string& o) {
-        return !o.empty() && std::find(objects.begin(), objects.end(), o) != objects.end();
-      };
-      if (!object.empty() && !names(object) && !names(also)) continue;
-      if (!o.node.empty() &&
-          std::find(objects.begin(), objects.end(), "node/" + o.node) == objects.end()) {
-        continue;
-      }
-    }
-    emit(e);
+    if (matches(e)) emit(e);
   }
   if (!it.status().ok()) return it.status();
   if (o.format == Format::kTable) {

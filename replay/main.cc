@@ -152,6 +152,46 @@ class Interrupts {
   std::string dir_;
 };
 
+// Standard output that remembers why its first failed write failed. The stream keeps only that a
+// write failed; by the end of a command that writes much (export, log), errno says nothing of it.
+class OutputBuffer : public std::streambuf {
+ public:
+  explicit OutputBuffer(std::streambuf* to) : to_(to) {}
+  // The errno of the first write that failed, or 0.
+  int error() const { return error_; }
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (traits_type::eq_int_type(c, traits_type::eof())) {
+      return sync() == 0 ? traits_type::not_eof(c) : traits_type::eof();
+    }
+    errno = 0;
+    int_type put = to_->sputc(traits_type::to_char_type(c));
+    if (traits_type::eq_int_type(put, traits_type::eof())) Failed();
+    return put;
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    errno = 0;
+    std::streamsize put = to_->sputn(s, n);
+    if (put < n) Failed();
+    return put;
+  }
+  int sync() override {
+    errno = 0;
+    int result = to_->pubsync();
+    if (result != 0) Failed();
+    return result;
+  }
+
+ private:
+  void Failed() {
+    if (error_ == 0) error_ = errno;
+  }
+
+  std::streambuf* to_;
+  int error_ = 0;
+};
+
 // How the command line spelled `opt`, whose names may be two ("--since,--from"; CLI11 takes only
 // one of them), so that an error names the flag as it was typed.
 std::string Spelled(const CLI::Option* opt, int argc, char** argv) {
@@ -434,7 +474,8 @@ int Run(int argc, char** argv) {
   interrupts->RemoveOnInterrupt((*reader)->temp_dir());
   if (!(*reader)->salvage_note().empty()) std::cerr << (*reader)->salvage_note() << '\n';
   const Reader& r = **reader;
-  std::ostream& out = std::cout;
+  OutputBuffer out_buffer(std::cout.rdbuf());
+  std::ostream out(&out_buffer);
   Status s;
   int code = kExitOk;
   if (info->parsed()) {
@@ -481,11 +522,11 @@ int Run(int argc, char** argv) {
   if (!s.ok()) return Fail(s);
   // Output that did not reach its file is an error, not a silent success: a full disk, a closed
   // standard output.
-  errno = 0;
   out.flush();
   if (!out) {
-    return Fail(Status::IOError(std::string("cannot write the output") +
-                                (errno != 0 ? std::string(": ") + std::strerror(errno) : "")));
+    return Fail(Status::IOError(
+        std::string("cannot write the output") +
+        (out_buffer.error() != 0 ? std::string(": ") + std::strerror(out_buffer.error()) : "")));
   }
   return code;
 }

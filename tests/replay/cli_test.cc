@@ -527,7 +527,7 @@ TEST(Cli, AJournalWhoseEntriesRetentionDroppedStillShowsItsLastState) {
   testing::Run explain = Replay(rec.journal, {"explain", "cachedimage/web"});
   EXPECT_EQ(explain.exit_code, 2);
   EXPECT_NE(explain.err.find("drop-replay state` shows it"), std::string::npos) << explain.err;
-  EXPECT_EQ(Replay(rec.journal, {"log"}).exit_code, 0);
+  EXPECT_EQ(Replay(rec.journal, {"log"}).exit_code, 2);
 }
 
 TEST(BadInput, AnUnknownObjectIsExitTwoAndListsWhatExists) {
@@ -876,6 +876,152 @@ TEST(Live, AnInterruptTakesTheTemporaryDirectoryWithIt) {
     got.append(buf, n);
   ::pclose(sh);
   EXPECT_EQ(got, "during=1\nexit=143\nafter=0\n") << testing::ReadFile(dir / "err");
+}
+
+// The sequence numbers of the entries `log ... -o json` printed.
+std::vector<uint64_t> LoggedSeqs(const testing::Run& r) {
+  std::vector<uint64_t> seqs;
+  if (r.exit_code != 0) return seqs;
+  boost::json::value doc = boost::json::parse(r.out);
+  for (const boost::json::value& item : doc.at("items").as_array())
+    seqs.push_back(item.at("seq").to_number<uint64_t>());
+  return seqs;
+}
+
+bool Holds(const std::vector<uint64_t>& seqs, uint64_t seq) {
+  return std::find(seqs.begin(), seqs.end(), seq) != seqs.end();
+}
+
+// A reconcile's trigger is shown before its entries only when it passes the other filters too.
+TEST(Cli, LogByReconcileIdFiltersItsTriggerAsAnyOtherEntry) {
+  const std::vector<v1::Entry> entries = testing::DemoJournal();
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(entries, dir / "j").ok());
+  auto at = [&](uint64_t seq) -> const v1::Entry* {
+    for (const v1::Entry& e : entries) {
+      if (e.seq() == seq) return &e;
+    }
+    return nullptr;
+  };
+  // A reconcile that started a pull on a node, triggered by an input that names no node (a
+  // timer, the end of a relist, a CachedImage's or a PullPolicy's watch event).
+  uint64_t id = 0, trigger = 0;
+  std::string node;
+  for (const v1::Entry& e : entries) {
+    if (!e.has_pacing() || e.pacing().verdict() != v1::START || e.reconcile_id() == 0) continue;
+    const v1::Entry* start = at(e.reconcile_id());
+    const v1::Entry* t = start != nullptr ? at(start->reconcile().trigger_seq()) : nullptr;
+    if (t != nullptr && (t->has_timer() || t->has_relist_end() ||
+                         (t->has_watch() && !t->watch().has_node() && !t->watch().has_pod()))) {
+      id = e.reconcile_id();
+      trigger = t->seq();
+      node = e.pacing().node();
+      break;
+    }
+  }
+  ASSERT_NE(id, 0u) << "no pull started on an input that names no node";
+  auto log = [&](std::vector<std::string> filter) {
+    std::vector<std::string> args = {"log", "--reconcile-id", std::to_string(id), "-o", "json"};
+    args.insert(args.end(), filter.begin(), filter.end());
+    testing::Run r = Replay(dir / "j", args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return LoggedSeqs(r);
+  };
+  std::vector<uint64_t> all = log({});
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(all.front(), trigger);
+  EXPECT_EQ(log({"--kind", "input"}), std::vector<uint64_t>{trigger});
+  for (const std::vector<std::string>& filter : std::vector<std::vector<std::string>>{
+           {"--kind", "pacing"}, {"--node", node}, {"--from", std::to_string(trigger)}}) {
+    std::vector<uint64_t> seqs = log(filter);
+    EXPECT_FALSE(seqs.empty()) << filter[0];
+    EXPECT_FALSE(Holds(seqs, trigger))
+        << filter[0] << " " << filter[1] << " kept the trigger, entry " << trigger;
+    for (uint64_t seq : seqs)
+      EXPECT_TRUE(Holds(all, seq)) << filter[0] << ": entry " << seq;
+  }
+}
+
+// A decision that waits on a pull in flight is one of that pull's pod's entries.
+TEST(Cli, LogOfAPodShowsTheDecisionsThatWaitOnIt) {
+  const std::vector<v1::Entry> entries = testing::DemoJournal();
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(entries, dir / "j").ok());
+  auto wait = std::find_if(entries.begin(), entries.end(), [](const v1::Entry& e) {
+    return e.has_pacing() && !e.pacing().in_flight_pod().empty();
+  });
+  ASSERT_NE(wait, entries.end()) << "no decision waits on a pull in flight";
+  testing::Run r =
+      Replay(dir / "j", {"log", "--object", "pod/" + wait->pacing().in_flight_pod(), "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Holds(LoggedSeqs(r), wait->seq()))
+      << "entry " << wait->seq() << " waits on pod " << wait->pacing().in_flight_pod();
+}
+
+// A status write that lists a node as failed is one of that node's entries, as the Event that
+// names it is.
+TEST(Cli, LogOfANodeShowsTheStatusWritesThatListIt) {
+  const std::vector<v1::Entry> entries = testing::DemoJournal();
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(entries, dir / "j").ok());
+  auto write = std::find_if(entries.begin(), entries.end(), [](const v1::Entry& e) {
+    return e.has_action() && e.action().has_patch_status() &&
+           e.action().patch_status().status().failed_nodes_size() > 1;
+  });
+  ASSERT_NE(write, entries.end()) << "no status write lists two failed nodes";
+  for (const v1::FailedNode& f : write->action().patch_status().status().failed_nodes()) {
+    testing::Run r = Replay(dir / "j", {"log", "--node", f.node(), "-o", "json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(Holds(LoggedSeqs(r), write->seq()))
+        << "entry " << write->seq() << " lists node " << f.node() << " as failed";
+  }
+}
+
+// A write to standard output that fails says why, whichever command wrote; and export stops at
+// it, rather than reading on through the journal to say so at the end.
+TEST(BadInput, AFailedWriteSaysWhyAndEndsTheExport) {
+  if (!std::filesystem::is_character_file("/dev/full")) GTEST_SKIP() << "no /dev/full here";
+  Recorded rec;
+  auto to_full = [&](const std::string& command) {
+    TempDir io;
+    std::string cmd = testing::Quote(DROP_REPLAY) + " -j " + testing::Quote(rec.journal) + " " +
+                      command + " >/dev/full 2>" + testing::Quote(io / "err");
+    int status = std::system(cmd.c_str());
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << command;
+    return testing::ReadFile(io / "err");
+  };
+  const std::string full = "drop-replay: cannot write the output: No space left on device\n";
+  for (const char* command : {"export", "log", "log -o json", "info"})
+    EXPECT_EQ(to_full(command), full) << command;
+  // An entry missing near the end: an export that read on past the failed write would reach it.
+  const uint64_t last = rec.world.journal().size();
+  Damage(rec, [&](journal::Store& s, rocksdb::DB* db) {
+    return db->Delete(rocksdb::WriteOptions(), s.entries(), journal::EncodeSeq(last - 1));
+  });
+  testing::Run read_on = Replay(rec.journal, {"export"});
+  EXPECT_EQ(read_on.exit_code, 2);
+  EXPECT_NE(read_on.err.find("damaged"), std::string::npos) << read_on.err;
+  EXPECT_EQ(to_full("export"), full);
+}
+
+// A journal with no entries (a salvaged one, say) is said to be so by log and export as by the
+// other commands, whatever else is wrong with the command line.
+TEST(BadInput, LogAndExportOfAJournalWithNoEntriesSaySo) {
+  TempDir dir;
+  journal::JournalOptions o;
+  o.dir = dir / "j";
+  ASSERT_TRUE(journal::Journal::Open(o).ok());
+  for (const std::vector<std::string>& c :
+       std::vector<std::vector<std::string>>{{"log"},
+                                             {"export"},
+                                             {"log", "--since", "garbage"},
+                                             {"export", "--since", "garbage"},
+                                             {"log", "--until", "+5s", "-o", "json"}}) {
+    testing::Run r = Replay(dir / "j", c);
+    EXPECT_EQ(r.exit_code, 2) << c[0] << " " << c.size();
+    EXPECT_EQ(r.out, "") << c[0];
+    EXPECT_NE(r.err.find("has no entries"), std::string::npos) << c[0] << ": " << r.err;
+  }
 }
 
 // Points as the user writes them: a form that does not name a moment is malformed, exit 2, and

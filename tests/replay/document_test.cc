@@ -6,6 +6,8 @@
 
 #include <sstream>
 
+#include "replay/describe.h"
+
 namespace drop::replay {
 namespace {
 
@@ -36,6 +38,62 @@ TEST(Yaml, AStringAReaderWouldTakeForAnotherTypeIsQuoted) {
   YAML::Node back = YAML::Load(out.str());
   for (const char* s : quoted)
     EXPECT_EQ(back[std::string("q") + s].as<std::string>(), s);
+}
+
+// One of a thing is said in the singular: "1 taint", not "1 taints".
+TEST(Summary, CountsOfOneAreSingular) {
+  v1::Entry node;
+  v1::Node* n = node.mutable_watch()->mutable_node();
+  n->set_name("gpu-0");
+  n->set_ready(true);
+  n->add_taints()->set_key("gpu");
+  n->add_image_hashes(1);
+  EXPECT_EQ(Summary(node), "UNKNOWN node/gpu-0 Ready, 1 taint, 1 image");
+  n->add_taints()->set_key("spot");
+  n->add_image_hashes(2);
+  EXPECT_EQ(Summary(node), "UNKNOWN node/gpu-0 Ready, 2 taints, 2 images");
+
+  v1::Entry pacing;
+  v1::PacingDecision* d = pacing.mutable_pacing();
+  d->set_verdict(v1::WAIT_BACKOFF);
+  d->set_cached_image("broken");
+  d->set_policy("gentle");
+  d->set_consecutive_failures(1);
+  EXPECT_TRUE(Summary(pacing).ends_with(", 1 consecutive failure")) << Summary(pacing);
+  d->set_consecutive_failures(2);
+  EXPECT_TRUE(Summary(pacing).ends_with(", 2 consecutive failures")) << Summary(pacing);
+
+  v1::Entry discovery;
+  discovery.mutable_discovery()->set_policy("registry");
+  discovery.mutable_discovery()->add_sources();
+  EXPECT_EQ(Summary(discovery), "discovery of registry: 1 source");
+}
+
+// A decision to wait on a pull in flight is about that pull's pod too.
+TEST(ObjectsOf, APacingDecisionNamesThePodItWaitsOn) {
+  v1::Entry e;
+  v1::PacingDecision* d = e.mutable_pacing();
+  d->set_verdict(v1::WAIT_BACKOFF);
+  d->set_cached_image("broken");
+  d->set_policy("gentle");
+  d->set_in_flight_pod("drop-broken-1");
+  std::vector<std::string> objects = ObjectsOf(e);
+  EXPECT_NE(std::find(objects.begin(), objects.end(), "pod/drop-broken-1"), objects.end())
+      << ::testing::PrintToString(objects);
+}
+
+// A status write is about the nodes its status lists: those that hold the image (where the entry
+// carries the list) and those that failed, each once.
+TEST(ObjectsOf, AStatusWriteNamesTheNodesItsStatusLists) {
+  v1::Entry e;
+  v1::PatchStatus* p = e.mutable_action()->mutable_patch_status();
+  p->set_cached_image("web");
+  p->mutable_status()->add_cached_nodes("cpu-0");
+  p->mutable_status()->add_cached_nodes("cpu-1");
+  p->mutable_status()->add_failed_nodes()->set_node("cpu-1");
+  p->mutable_status()->add_failed_nodes()->set_node("cpu-10");
+  EXPECT_EQ(ObjectsOf(e), (std::vector<std::string>{"cachedimage/web", "node/cpu-0", "node/cpu-1",
+                                                    "node/cpu-10"}));
 }
 
 }  // namespace
