@@ -21,14 +21,17 @@
 namespace drop::replay {
 namespace {
 
-// An item of a list as the API shows it: a label "pool=gpu", a taint "gpu=true:NoSchedule".
+// An item of a list as the API shows it: a label "pool=gpu", a taint "gpu=true:NoSchedule", a
+// failed node "cpu-3 (ImagePullBackOff)".
 std::string ItemText(const boost::json::value& item) {
-  if (!item.is_object() || !item.as_object().contains("key")) return boost::json::serialize(item);
+  if (!item.is_object()) return boost::json::serialize(item);
   const boost::json::object& o = item.as_object();
   auto field = [&](const char* name) {
     const boost::json::value* v = o.if_contains(name);
     return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
   };
+  if (o.contains("node")) return field("node") + " (" + field("reason") + ")";
+  if (!o.contains("key")) return boost::json::serialize(item);
   std::string text = field("key");
   if (!field("value").empty()) text += "=" + field("value");
   if (!field("effect").empty()) text += ":" + field("effect");
@@ -45,8 +48,10 @@ void Flatten(const boost::json::value& v, const std::string& path,
       std::string name(key);
       if (name == "podTtlAfterFinishedMs") name = "podTTLAfterFinishedMs";  // as the CRD has it
       if (name.ends_with("Ms") && x.is_string()) {  // int64 in JSON is a string
+        const int64_t ms = std::stoll(std::string(x.as_string()));
+        if (name.ends_with("TimeMs") && ms == 0) continue;  // no time: "(none)"
         (*out)[path + name.substr(0, name.size() - 2)] =
-            FormatDuration(std::stoll(std::string(x.as_string())));
+            name.ends_with("TimeMs") ? FormatTimeMillis(ms) : FormatDuration(ms);
         continue;
       }
       Flatten(x, path + name + (x.is_object() ? "." : ""), out);
@@ -189,6 +194,18 @@ std::string StatusLine(const v1::CachedImageStatus& s) {
          (s.conditions_size() > 0 ? " (" + s.conditions(0).reason() + ")" : "");
 }
 
+// A status without what StatusLine says and the nodes it lists.
+v1::CachedImageStatus StatusRest(v1::CachedImageStatus s) {
+  s.clear_phase();
+  s.clear_nodes_ready();
+  s.clear_nodes_targeted();
+  s.clear_consecutive_failures();
+  s.clear_conditions();
+  s.clear_cached_nodes();
+  s.clear_cached_nodes_digest();
+  return s;
+}
+
 }  // namespace
 
 Status Diff(const Reader& r, const DiffOptions& o, std::ostream& out) {
@@ -204,6 +221,11 @@ Status Diff(const Reader& r, const DiffOptions& o, std::ostream& out) {
     return Status::InvalidArgument("--from " + o.from + " (entry " + std::to_string(from->seq) +
                                    ") comes after --to " + o.to + " (entry " +
                                    std::to_string(to->seq) + "); swap them");
+  }
+  if (from->time_ms > to->time_ms) {  // two times between the same two entries
+    return Status::InvalidArgument("--from " + o.from + " (" + FormatTimeMillis(from->time_ms) +
+                                   ") comes after --to " + o.to + " (" +
+                                   FormatTimeMillis(to->time_ms) + "); swap them");
   }
   Result<v1::State> a = r.StateAt(*from);
   if (!a.ok()) return a.status();
@@ -253,9 +275,19 @@ Status Diff(const Reader& r, const DiffOptions& o, std::ostream& out) {
         if (x.object().spec().image() != y.object().spec().image()) {
           c = "image " + x.object().spec().image() + " -> " + y.object().spec().image() + "; ";
         }
-        std::string sa = StatusLine(da.at(x.object().name()));
-        std::string sb = StatusLine(db.at(y.object().name()));
+        const v1::CachedImageStatus &xs = da.at(x.object().name()), &ys = db.at(y.object().name());
+        std::string sa = StatusLine(xs), sb = StatusLine(ys);
         if (sa != sb) c += sa + " -> " + sb;
+        // The rest of the spec and of the status drop would write: what the line above leaves
+        // out (the nodes listed are counted there and in the nodes pulled, below).
+        auto say = [&](const std::string& more) {
+          if (!more.empty()) c += (c.empty() ? "" : "; ") + more;
+        };
+        v1::CachedImageSpec spec_x = x.object().spec(), spec_y = y.object().spec();
+        spec_x.clear_image();
+        spec_y.clear_image();
+        say(FieldChanges(spec_x, spec_y));
+        say(FieldChanges(StatusRest(xs), StatusRest(ys)));
         if (x.pulled_nodes_size() != y.pulled_nodes_size()) {  // drops when a node goes
           c += (c.empty() ? "" : "; ") + std::string("nodes pulled ") +
                std::to_string(x.pulled_nodes_size()) + " -> " +

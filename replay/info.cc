@@ -34,11 +34,15 @@ Status Info(const Reader& r, Format format, std::ostream& out) {
   }
   // The build that was running where the kept entries begin, when retention dropped its start:
   // the state there, kept in a snapshot, carries its config.
-  std::string before;
+  std::string before, unknown;
   if (r.origin().seq > 0 && r.has_state()) {
-    // On a damaged journal info still says what it can: the line goes without it.
+    // On a damaged journal info still says what it can, and why the rest is unknown.
     Result<v1::State> origin = r.StateAt(r.origin());
     if (origin.ok() && origin->has_config()) before = origin->config().version();
+    if (!origin.ok()) {
+      unknown = "the build that ran before entry " + std::to_string(r.origin().seq + 1) +
+                " is unknown: " + origin.status().message();
+    }
   }
   const uint64_t entries = r.empty() ? 0 : r.last() - r.first() + 1;
   const uint64_t disk = store.BytesOnDisk();
@@ -71,6 +75,7 @@ Status Info(const Reader& r, Format format, std::ostream& out) {
     for (const auto& [build, n] : builds)
       recorded_by.push_back(boost::json::object{{"build", build}, {"starts", n}});
     doc["recordedBy"] = std::move(recorded_by);
+    if (!unknown.empty()) doc["recordedByUnknown"] = unknown;
     doc["replayBuild"] = kBuild;
     boost::json::object by_kind;
     for (const auto& [k, n] : kinds)
@@ -115,7 +120,7 @@ Status Info(const Reader& r, Format format, std::ostream& out) {
                                 : "";
   line("size on disk:", size + per);
   line("operator starts:", std::to_string(starts));
-  if (!builds.empty() || !before.empty()) {
+  if (!builds.empty() || !before.empty() || !unknown.empty()) {
     std::string text;
     if (!before.empty()) {
       text = "drop " + before + " (started before entry " + std::to_string(r.origin().seq + 1) +
@@ -125,6 +130,7 @@ Status Info(const Reader& r, Format format, std::ostream& out) {
       text += (text.empty() ? "drop " : ", then ") + (build.empty() ? "(no version)" : build) +
               " (" + std::to_string(n) + (n == 1 ? " start)" : " starts)");
     }
+    if (!unknown.empty()) text = text.empty() ? unknown : unknown + "; after it, " + text;
     bool other =
         (!before.empty() && before != kBuild) ||
         std::any_of(builds.begin(), builds.end(), [](const auto& b) { return b.first != kBuild; });

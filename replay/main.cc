@@ -79,9 +79,17 @@ CLI::Validator AtLeast(uint64_t min) {
 // drop-replay never writes into the journal: refuses a path of `flag` that lies inside it.
 Status OutsideJournal(const std::string& path, const std::string& journal, const char* flag) {
   namespace fs = std::filesystem;
-  std::error_code ec;
+  std::error_code ec, link_ec;
   fs::path dir = fs::weakly_canonical(journal, ec);
-  fs::path target = fs::weakly_canonical(fs::absolute(path, ec), ec);
+  fs::path target = fs::absolute(path, ec);
+  // A symlink is written through, one whose target does not exist yet too: judge where it points
+  // (weakly_canonical leaves a dangling one as it is).
+  for (int hops = 0; hops < 40 && fs::is_symlink(fs::symlink_status(target, link_ec)); ++hops) {
+    fs::path to = fs::read_symlink(target, link_ec);
+    if (link_ec) break;
+    target = to.is_absolute() ? to : target.parent_path() / to;
+  }
+  target = fs::weakly_canonical(target, ec);
   if (ec || dir.empty()) return Status::Ok();  // cannot tell: the open or the write says more
   auto [d, t] = std::mismatch(dir.begin(), dir.end(), target.begin(), target.end());
   if (d != dir.end()) return Status::Ok();

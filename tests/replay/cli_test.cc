@@ -282,6 +282,42 @@ TEST(Cli, DiffNamesTheImagesANodeListsByTheirCachedImages) {
 
 // A diff speaks the API's language: its field names, durations as durations, a taint as kubectl
 // writes one; not protobuf's.
+// Besides the phase and counts, a CachedImage's line names the rest of the status drop would
+// write (its failed nodes, its next pull) and of its spec.
+TEST(Cli, DiffNamesTheStatusFieldsBeyondItsSummary) {
+  TempDir dir;
+  World w;
+  w.PutNode(NodeBuilder("node-0"));
+  w.PutNode(NodeBuilder("node-1"));
+  w.PutPolicy(PolicyBuilder("p", 1).Backoff(30 * kSec, 60 * kSec, 2, 5));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kExitFailure, kSec}; });
+  w.Start();
+  w.RunFor(5 * kSec);
+  w.PutImage(ImageBuilder("web", "web:1").Policy("p").Selector({{"pool", "cpu"}}));
+  w.RunFor(kSec);
+  ASSERT_TRUE(testing::WriteJournal(w.journal(), dir / "j").ok());
+  auto line = [&](const std::string& from, const std::string& to) {
+    testing::Run r = Replay(dir / "j", {"diff", "--from", from, "--to", to});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    size_t at = r.out.find("~ cachedimage/web: ");
+    return at == std::string::npos ? r.out : r.out.substr(at, r.out.find('\n', at) - at);
+  };
+  std::string failed = line("+0s", "+4s");
+  EXPECT_NE(failed.find("; nextPullTime: (none) -> 2027-01-15T08:00:3"), std::string::npos)
+      << failed;
+  EXPECT_NE(failed.find("; failedNodes: +node-0 (Error)"), std::string::npos) << failed;
+  std::string moved = line("+4s", "-0s");
+  EXPECT_NE(moved.find("; nodeSelector: +pool=cpu; nextPullTime: 2027-01-15T08:00:31.000Z -> "
+                       "(none); observedGeneration: 1 -> 2"),
+            std::string::npos)
+      << moved;
+  // Two times between the same two entries, the later first: swapped, as two entries would be.
+  testing::Run swapped = Replay(dir / "j", {"diff", "--from", "+0.2s", "--to", "+0.1s"});
+  EXPECT_EQ(swapped.exit_code, 2) << swapped.out;
+  EXPECT_NE(swapped.err.find("swap them"), std::string::npos) << swapped.err;
+}
+
 TEST(Cli, DiffNamesFieldsAsTheApiDoes) {
   TempDir dir;
   World w;
@@ -486,6 +522,16 @@ TEST(Cli, TheBuiltInPolicyAnswersToBothItsSpellings) {
   EXPECT_EQ(defaults, 1) << all.out;
 }
 
+// Writes `rec`'s journal key by key, as damage on disk would leave it.
+void Damage(const Recorded& rec,
+            const std::function<rocksdb::Status(journal::Store&, rocksdb::DB*)>& f) {
+  journal::Store::Options rw;
+  rw.mode = journal::Store::Mode::kReadWrite;
+  auto store = journal::Store::Open(rec.journal, rw);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  ASSERT_TRUE(f(**store, (*store)->db()).ok());
+}
+
 TEST(Cli, AJournalWhoseEntriesRetentionDroppedStillShowsItsLastState) {
   Recorded rec;
   testing::Run before = Replay(rec.journal, {"state"});
@@ -528,6 +574,16 @@ TEST(Cli, AJournalWhoseEntriesRetentionDroppedStillShowsItsLastState) {
   EXPECT_EQ(explain.exit_code, 2);
   EXPECT_NE(explain.err.find("drop-replay state` shows it"), std::string::npos) << explain.err;
   EXPECT_EQ(Replay(rec.journal, {"log"}).exit_code, 2);
+  // With that snapshot damaged, info says what it still can, and why the build is unknown.
+  Damage(rec, [&](journal::Store& s, rocksdb::DB* db) {
+    return db->Put(rocksdb::WriteOptions(), s.snapshots(), journal::EncodeSeq(last), "garbage");
+  });
+  testing::Run damaged = Replay(rec.journal, {"info"});
+  EXPECT_EQ(damaged.exit_code, 0) << damaged.err;
+  EXPECT_NE(damaged.out.find("recorded by:      the build that ran before entry " +
+                             std::to_string(last + 1) + " is unknown: "),
+            std::string::npos)
+      << damaged.out;
 }
 
 TEST(BadInput, AnUnknownObjectIsExitTwoAndListsWhatExists) {
@@ -651,16 +707,6 @@ TEST(BadInput, AnEmptyValueIsRefusedNotReadAsNoValue) {
   EXPECT_NE(object.err.find("the object argument is empty"), std::string::npos) << object.err;
 }
 
-// Writes `rec`'s journal key by key, as damage on disk would leave it.
-void Damage(const Recorded& rec,
-            const std::function<rocksdb::Status(journal::Store&, rocksdb::DB*)>& f) {
-  journal::Store::Options rw;
-  rw.mode = journal::Store::Mode::kReadWrite;
-  auto store = journal::Store::Open(rec.journal, rw);
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  ASSERT_TRUE(f(**store, (*store)->db()).ok());
-}
-
 TEST(BadInput, DamagedKeysOrMetaAreAnErrorNotAnEmptyOrCleanJournal) {
   struct Case {
     const char* name;
@@ -770,6 +816,13 @@ TEST(BadInput, OutputIsNeverWrittenIntoTheJournalAndAFailedWriteIsExitTwo) {
     EXPECT_EQ(r.exit_code, 2) << c[2];
     EXPECT_NE(r.err.find("lies inside the journal"), std::string::npos) << r.err;
   }
+  // A symlink is written through, one to a file not yet there too.
+  TempDir out;
+  std::filesystem::create_symlink(rec.journal + "/t.html", out / "dangling.html");
+  testing::Run dangling = Replay(rec.journal, {"timeline", "-o", out / "dangling.html"});
+  EXPECT_EQ(dangling.exit_code, 2) << dangling.out;
+  EXPECT_NE(dangling.err.find("lies inside the journal"), std::string::npos) << dangling.err;
+  EXPECT_FALSE(std::filesystem::exists(rec.journal + "/t.html"));
   EXPECT_EQ(testing::Fingerprint(rec.journal), before);
 
   // A device is written to, not replaced by a file renamed over it.
