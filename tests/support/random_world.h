@@ -70,8 +70,8 @@ struct RandomWorld {
     return image;
   }
 
-  // One of the faults, at random: a pod goes or is replaced unseen, a create's answer is lost,
-  // the operator restarts (and relists, which finds what went unseen).
+  // One of the faults, at random: a pod goes or is replaced unseen, a create's or a delete's
+  // answer is lost, the operator restarts (and relists, which finds what went unseen).
   void Fault() {
     const auto& pods = world.pods();
     switch (Pick(12)) {
@@ -89,6 +89,10 @@ struct RandomWorld {
         break;
       case 2:
         world.LoseNextCreateAnswer();
+        ++faults_injected;
+        break;
+      case 4:
+        world.LoseNextDeleteAnswer();
         ++faults_injected;
         break;
       case 3:

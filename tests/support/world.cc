@@ -215,6 +215,11 @@ void World::Act(const v1::Entry& action) {
       pulls_.erase(d.name());
       At(now, [this, pod] { PodEvent(v1::DELETED, pod); });
       v1::Entry r = ActionResultOf(action, v1::ACTION_DELETE_POD, d.name(), true, 200, "");
+      if (lose_delete_answer_) {
+        lose_delete_answer_ = false;
+        r = ActionResultOf(action, v1::ACTION_DELETE_POD, d.name(), false, 0, "");
+        r.mutable_action_result()->set_message("context deadline exceeded");
+      }
       At(now, [this, r] { Input(r); });
       return;
     }

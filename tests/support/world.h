@@ -50,8 +50,9 @@ class World {
   // while no watch reports it: the next relist finds it so.
   void VanishUnseen(const std::string& pod);
   void ReplaceUnseen(const std::string& pod);
-  // The next pod create reaches the server, but its answer is lost (no response).
+  // The next pod create (or delete) reaches the server, but its answer is lost (no response).
   void LoseNextCreateAnswer() { lose_create_answer_ = true; }
+  void LoseNextDeleteAnswer() { lose_delete_answer_ = true; }
 
   // Delivers everything due up to now + ms, in time order.
   void RunFor(int64_t ms);
@@ -100,7 +101,7 @@ class World {
   std::vector<Creation> creations_;
   int double_pods_ = 0;
   bool started_ = false;
-  bool lose_create_answer_ = false;
+  bool lose_create_answer_ = false, lose_delete_answer_ = false;
 };
 
 // Starts `w` on one node with CachedImage web under PullPolicy broken, whose maxConcurrentNodes 0
