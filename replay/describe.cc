@@ -68,11 +68,6 @@ std::string Policy(const std::string& name) {
   return "pullpolicy/" + (name.empty() ? std::string("(default)") : name);
 }
 
-// "1 taint", "3 taints".
-std::string Count(int64_t n, std::string_view noun) {
-  return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
-}
-
 std::string NodeText(const v1::Node& n) {
   std::string s = n.ready() ? "Ready" : "NotReady";
   if (n.unschedulable()) s += ",SchedulingDisabled";
@@ -95,6 +90,10 @@ const char* PodPhaseName(v1::PodPhase phase) {
     default:
       return "Unknown";
   }
+}
+
+std::string Count(int64_t n, std::string_view noun) {
+  return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
 }
 
 std::string PodPhaseText(const v1::Pod& pod) {

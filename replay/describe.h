@@ -37,6 +37,9 @@ std::string Summary(const v1::Entry& e);
 // writes every 64-bit integer.
 boost::json::object EntryDocument(const v1::Entry& e);
 
+// "1 taint", "3 taints": a count and its noun, singular for one.
+std::string Count(int64_t n, std::string_view noun);
+
 // "Pending", "Succeeded", ... with the waiting reason when there is one; "Creating" for a pod
 // drop created that the watch has not shown yet.
 std::string PodPhaseText(const v1::Pod& pod);

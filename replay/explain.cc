@@ -718,7 +718,7 @@ Status Explain(const Reader& r, const ExplainOptions& o, std::ostream& out) {
   if (!o.node.empty() && Find(state->nodes(), o.node) == nullptr) {
     return Status::NotFound("node/" + o.node + " does not exist after entry " +
                             std::to_string(at->seq) + " (" + FormatTimeMillis(at->time_ms) + "); " +
-                            std::to_string(state->nodes_size()) + " nodes then");
+                            Count(state->nodes_size(), "node") + " then");
   }
   HistoryOptions ho;
   ho.only_image = name;

@@ -232,7 +232,9 @@ int Run(int argc, char** argv) {
   CLI::App app{
       "drop-replay: time travel, explain, verify, timeline and simulate on a drop journal.\n"
       "Reads the journal directory and never writes to it. Points (--at, --from, ...) are a\n"
-      "sequence number, an RFC 3339 time, a time of day (10:02:13) or an offset (+90s, -5m)."};
+      "sequence number, an RFC 3339 time, a time of day (10:02:13) or an offset (+90s, -5m).\n"
+      "A time is the state after every entry recorded at or before it; a range from a time\n"
+      "before the journal (--from, --since) starts at its first entry."};
   app.set_help_all_flag("--help-all", "Every subcommand's help");
   app.set_version_flag("--version", std::string(kBuild));
   app.require_subcommand(1);

@@ -114,7 +114,7 @@ Status NodeObject(const v1::State& state, const Point& at, const std::string& na
   if (n == nullptr) {
     return Status::NotFound("node/" + name + " does not exist after entry " +
                             std::to_string(at.seq) + " (" + FormatTimeMillis(at.time_ms) + "); " +
-                            std::to_string(state.nodes_size()) + " nodes then");
+                            Count(state.nodes_size(), "node") + " then");
   }
   boost::json::object doc = NodeDocument(n->node());
   boost::json::array standing;

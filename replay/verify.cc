@@ -365,8 +365,8 @@ void PrintInputs(const Reader& r, const Divergence& d, std::ostream& out) {
         continue;
       }
       out << i->object().spec().image() << " generation " << i->object().generation() << ", "
-          << i->pulled_nodes_size() << " nodes pulled, " << i->consecutive_failures()
-          << " consecutive failures, last start "
+          << Count(i->pulled_nodes_size(), "node") << " pulled, "
+          << Count(i->consecutive_failures(), "consecutive failure") << ", last start "
           << (i->last_start_ms() > 0 ? FormatTimeMillis(i->last_start_ms()) : "never")
           << ", status last written "
           << (i->status_written_ms() > 0 ? FormatTimeMillis(i->status_written_ms()) : "never")
@@ -614,8 +614,9 @@ void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::o
              "snapshots apart, and this range has " + std::to_string(rep.jobs) + ")";
   }
   if (rep.clean()) {
-    out << "verify: clean. Entries " << rep.first << ".." << rep.last << " (" << rep.inputs
-        << " inputs, " << matched << " decisions): every decision Step makes from the "
+    out << "verify: clean. Entries " << rep.first << ".." << rep.last << " ("
+        << Count(rep.inputs, "input") << ", " << Count(matched, "decision")
+        << "): every decision Step makes from the "
         << "inputs before it equals the recorded one, byte for byte.\n";
     if (rep.snapshots_checked > 0) {
       out << "snapshots: " << rep.snapshots_checked << " checked; each equals the fold of the "
@@ -647,8 +648,8 @@ void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::o
   const Divergence& d = *rep.divergence;
   out << "verify: DIVERGENCE at entry " << d.seq << " (input " << d.input.seq() << ", "
       << FormatTimeMillis(d.input.time_ms()) << "): " << d.what << ".\n"
-      << "Entries " << rep.first << ".." << d.seq - 1 << " match (" << rep.inputs << " inputs, "
-      << matched << " decisions).\n";
+      << "Entries " << rep.first << ".." << d.seq - 1 << " match (" << Count(rep.inputs, "input")
+      << ", " << Count(matched, "decision") << ").\n";
   if (rep.first < rep.asked_first) {
     out << "note: asked for entries " << rep.asked_first << ".." << rep.asked_last << "; the check "
         << CheckStart(rep) << (d.seq < rep.asked_first ? ", and found this before them.\n" : ".\n");
