@@ -33,6 +33,15 @@ std::string Chromium(const TempDir& dir, const std::string& args) {
   return cmd;
 }
 
+// The history of the whole of `journal`, written to dir/j as the operator writes it.
+Result<History> HistoryOf(const std::vector<v1::Entry>& journal, const TempDir& dir) {
+  if (Status s = testing::WriteJournal(journal, dir / "j"); !s.ok()) return s;
+  auto reader = Reader::Open(dir / "j");
+  if (!reader.ok()) return reader.status();
+  const Reader& r = **reader;
+  return History::Scan(r, r.origin(), r.last(), HistoryOptions{});
+}
+
 TEST(Timeline, IsSelfContainedAndChromiumDrawsItsLanesWithoutAScriptError) {
   ASSERT_EQ(std::system("command -v chromium >/dev/null"), 0)
       << "headless Chromium is needed: `make deps` installs Debian's chromium";
@@ -154,11 +163,7 @@ PageData Decode(const std::string& html) {
 TEST(Timeline, NodesStillWaitingAtTheEndHaveAWaitOfTheirOwn) {
   const std::vector<v1::Entry> journal = testing::DemoJournal();
   TempDir dir;
-  ASSERT_TRUE(testing::WriteJournal(journal, dir / "j").ok());
-  auto reader = Reader::Open(dir / "j");
-  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-  const Reader& r = **reader;
-  Result<History> h = History::Scan(r, r.origin(), r.last(), HistoryOptions{});
+  Result<History> h = HistoryOf(journal, dir);
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   std::map<std::string, int64_t> broken;  // node -> waiting since
   for (const WaitingRecord& w : h->waiting) {
@@ -184,7 +189,7 @@ TEST(Timeline, NodesStillWaitingAtTheEndHaveAWaitOfTheirOwn) {
     ++never;
     EXPECT_EQ(span.image, "broken");
     EXPECT_EQ(span.dur, 0);
-    EXPECT_EQ(span.wait, span.start - (broken[span.node] - r.origin().time_ms)) << span.node;
+    EXPECT_EQ(span.wait, span.start - (broken[span.node] - h->from_ms)) << span.node;
   }
   EXPECT_EQ(never, 20);
 }
@@ -365,11 +370,7 @@ TEST(Timeline, PullsMovedWithTheirCachedImageCountUnderItsNewPolicy) {
   w.PutImage(testing::ImageBuilder("moved", "moved:1").Policy("narrow"));
   w.RunFor(120 * kSec);
   TempDir dir;
-  ASSERT_TRUE(testing::WriteJournal(w.journal(), dir / "j").ok());
-  auto reader = Reader::Open(dir / "j");
-  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-  const Reader& r = **reader;
-  Result<History> h = History::Scan(r, r.origin(), r.last(), HistoryOptions{});
+  Result<History> h = HistoryOf(w.journal(), dir);
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   ASSERT_EQ(h->pulls.size(), 6u);
   for (size_t i = 0; i < h->pulls.size(); ++i) {
@@ -450,11 +451,7 @@ TEST(Timeline, TheActivePullsTheHistoryFollowsAreTheCoresAtEveryPass) {
     for (int i = 0; i < 400; ++i)
       random.Step();
     TempDir dir;
-    ASSERT_TRUE(testing::WriteJournal(random.world.journal(), dir / "j").ok());
-    auto reader = Reader::Open(dir / "j");
-    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-    const Reader& r = **reader;
-    Result<History> h = History::Scan(r, r.origin(), r.last(), HistoryOptions{});
+    Result<History> h = HistoryOf(random.world.journal(), dir);
     ASSERT_TRUE(h.ok()) << h.status().ToString();
     std::vector<int64_t> count(h->active_from.begin(), h->active_from.end());
     size_t c = 0, checked = 0;
@@ -490,11 +487,7 @@ TEST(Timeline, TheActivePullsTheHistoryFollowsAreTheFoldsAfterEveryEntryThroughF
     ASSERT_GT(random.faults_injected, 40) << "seed " << seed;
     TempDir dir;
     const std::vector<v1::Entry>& journal = random.world.journal();
-    ASSERT_TRUE(testing::WriteJournal(journal, dir / "j").ok());
-    auto reader = Reader::Open(dir / "j");
-    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-    const Reader& r = **reader;
-    Result<History> h = History::Scan(r, r.origin(), r.last(), HistoryOptions{});
+    Result<History> h = HistoryOf(journal, dir);
     ASSERT_TRUE(h.ok()) << h.status().ToString();
     std::map<std::string, int64_t> followed;
     for (int p = 0; p < h->policies.size(); ++p)
