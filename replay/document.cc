@@ -32,6 +32,7 @@ bool ReadsAsAnotherType(std::string_view s) {
 void Emit(YAML::Emitter& e, const boost::json::value& v) {
   switch (v.kind()) {
     case boost::json::kind::object:
+      if (v.get_object().empty()) e << YAML::Flow;  // "spec: {}", as kubectl prints it
       e << YAML::BeginMap;
       for (const auto& kv : v.get_object()) {
         e << YAML::Key << std::string(kv.key()) << YAML::Value;
@@ -40,6 +41,7 @@ void Emit(YAML::Emitter& e, const boost::json::value& v) {
       e << YAML::EndMap;
       return;
     case boost::json::kind::array:
+      if (v.get_array().empty()) e << YAML::Flow;  // "activePods: []"
       e << YAML::BeginSeq;
       for (const auto& item : v.get_array())
         Emit(e, item);

@@ -40,6 +40,20 @@ TEST(Yaml, AStringAReaderWouldTakeForAnotherTypeIsQuoted) {
     EXPECT_EQ(back[std::string("q") + s].as<std::string>(), s);
 }
 
+// An empty map or list stays on its key's line, as kubectl prints it: "spec: {}", "pods: []".
+TEST(Yaml, AnEmptyMapOrListIsWrittenOnItsKeysLine) {
+  boost::json::object doc;
+  doc["spec"] = boost::json::object();
+  doc["pods"] = boost::json::array();
+  doc["status"] = boost::json::object{{"phase", "Ready"}, {"failedNodes", boost::json::array()}};
+  std::ostringstream out;
+  PrintYaml(doc, out);
+  EXPECT_EQ(out.str(), "spec: {}\npods: []\nstatus:\n  phase: Ready\n  failedNodes: []\n");
+  YAML::Node back = YAML::Load(out.str());
+  EXPECT_TRUE(back["spec"].IsMap());
+  EXPECT_EQ(back["pods"].size(), 0u);
+}
+
 // One of a thing is said in the singular: "1 taint", not "1 taints".
 TEST(Summary, CountsOfOneAreSingular) {
   v1::Entry node;
