@@ -213,7 +213,9 @@ Status Diff(const Reader& r, const DiffOptions& o, std::ostream& out) {
   if (o.from.empty() || o.to.empty()) {
     return Status::InvalidArgument("diff needs --from and --to (a sequence number or a time)");
   }
-  Result<Point> from = r.Resolve(o.from, "--from");
+  // A time before the journal is its start where that is the empty state before entry 1; after
+  // retention, the state there was never kept.
+  Result<Point> from = r.Resolve(o.from, "--from", /*range_start=*/r.origin().seq == 0);
   if (!from.ok()) return from.status();
   Result<Point> to = r.Resolve(o.to, "--to");
   if (!to.ok()) return to.status();

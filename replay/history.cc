@@ -224,18 +224,21 @@ class Actives {
     const v1::Pod& pod = w.pod();
     auto [it, fresh] = pods_.try_emplace(pod.name());
     Pod& p = it->second;
-    const bool was = Active(p);
     if (w.type() == v1::DELETED) {
-      if (was) Count(p, e, -1);
+      Count(p, e, -1);
       pods_.erase(it);
       return;
     }
-    // A pod new to drop, or another under the name of one it knew, starts from nothing.
+    // A pod new to drop, or another under the name of one it knew, starts from nothing: the one
+    // it replaces is counted out under its own policy.
     if (fresh || (!p.uid.empty() && p.uid != pod.uid())) {
+      Count(p, e, -1);
       p = Pod();
       p.image = pod.cached_image();
       p.policy = policy;
+      p.pulling = false;  // counted in below when it pulls
     }
+    const bool was = Active(p);
     p.uid = pod.uid();
     p.observed = true;
     p.pulling = IsPulling(pod);

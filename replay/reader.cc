@@ -136,7 +136,8 @@ Status Reader::NoEntries() const {
       ") in a snapshot; `drop-replay state` shows it");
 }
 
-Result<Point> Reader::Resolve(std::string_view text, std::string_view flag) const {
+Result<Point> Reader::Resolve(std::string_view text, std::string_view flag,
+                              bool range_start) const {
   if (empty()) {
     if (has_state() && text == std::to_string(last_)) return end();
     Status none = NoEntries();
@@ -144,7 +145,7 @@ Result<Point> Reader::Resolve(std::string_view text, std::string_view flag) cons
         std::string(flag) + " " + std::string(text) + ": " + none.message() +
         (has_state() ? ", the only point left (--at " + std::to_string(last_) + ")" : ""));
   }
-  return ResolvePoint(*this, text, flag, /*range_start=*/flag == "--from" || flag == "--since");
+  return ResolvePoint(*this, text, flag, range_start);
 }
 
 Result<v1::State> Reader::StateAt(const Point& point) const {
@@ -158,7 +159,7 @@ Result<std::pair<uint64_t, uint64_t>> Reader::Range(std::string_view since,
                                                     std::string_view until_flag) const {
   uint64_t from = first(), to = last();
   if (!since.empty()) {
-    Result<Point> p = Resolve(since, since_flag);
+    Result<Point> p = Resolve(since, since_flag, /*range_start=*/true);
     if (!p.ok()) return p.status();
     from = std::max(from, p->seq + 1);
   }

@@ -56,9 +56,11 @@ class Reader {
   // Reads a point as the user writes it: a sequence number ("1234"), an RFC 3339 time, a time of
   // day on the journal's day ("10:02:13"), or an offset from the start ("+90s") or the end
   // ("-5m"). A time names the state after every entry recorded at or before it. A time before
-  // the journal is refused, except where a range starts (`flag` --from or --since): there it
-  // names origin(), so that the range holds the first entry. Errors name the journal's range.
-  Result<Point> Resolve(std::string_view text, std::string_view flag) const;
+  // the journal is refused, except where a range starts (`range_start`): there it names
+  // origin(), so that the range holds the first entry. Errors name the journal's range, and the
+  // point as `flag` gave it.
+  Result<Point> Resolve(std::string_view text, std::string_view flag,
+                        bool range_start = false) const;
   // The entries after point `since` up to point `until` (either may be empty: the journal's
   // first or last entry), as [first, last] sequence numbers. `*_flag` names them in errors. A
   // time `since` starts the range after the entries recorded at or before it, as it resolves: at

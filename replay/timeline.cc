@@ -150,9 +150,9 @@ std::vector<std::vector<ActivePoint>> ActiveLines(const History& h) {
     if (count[policy] > 0 || known) add(policy, h.from_ms);
   }
   // The pods' changes and the passes, in journal order. A pass's own count is the core's: it
-  // comes before the pods the pass creates, and the line takes it as it is (a relist's sweep, which
-  // the history does not follow, is set right there). A change is dated no earlier than the point
-  // before it: a pull a relist found ended is dated to the kubelet's finish.
+  // comes before the pods the pass creates, and the line takes it as it is (what the history's
+  // skims miss, such as a CachedImage a relist swept, is set right there). A change is dated no
+  // earlier than the point before it: a pull a relist found ended is dated to the kubelet's finish.
   size_t c = 0;
   const std::vector<ActiveChange>& changes = h.active_changes;
   auto apply_changes_before = [&](uint64_t seq) {
@@ -181,7 +181,7 @@ Result<TimelineFigures> WriteTimeline(const Reader& r, const TimelineOptions& o,
   Point from = r.origin();
   uint64_t to = r.last();
   if (!o.since.empty()) {
-    Result<Point> p = r.Resolve(o.since, o.since_flag);
+    Result<Point> p = r.Resolve(o.since, o.since_flag, /*range_start=*/true);
     if (!p.ok()) return p.status();
     from = *p;
   }

@@ -314,6 +314,24 @@ TEST(Fold, ADeleteTheServerRefusesIsTriedAgainAfterAPauseNotAtOnce) {
     EXPECT_GE(refused[i] - refused[i - 1], kDeleteRetryDelayMs) << i;
 }
 
+// A restart clears the requeue that would retry a failed delete. The pod relist that follows
+// reconciles the CachedImage of each pod it lists, one that is gone too: the orphan goes.
+TEST(Fold, AnOrphanWhoseDeleteFailedIsDeletedAfterARestart) {
+  World w;
+  w.PutNode(NodeBuilder("a"));
+  w.PutImage(ImageBuilder("web", "web:1"));
+  w.Start();
+  w.RunFor(5 * kSec);
+  ASSERT_EQ(w.pods().size(), 1u);
+  w.FailNextDelete();
+  w.DeleteImage("web");  // its Orphaned delete fails, to be tried again in 5 s
+  w.RunFor(kSec);
+  ASSERT_EQ(w.pods().size(), 1u);
+  w.Restart();
+  w.RunFor(30 * kSec);
+  EXPECT_TRUE(w.pods().empty()) << "the orphan is still there";
+}
+
 // An entry that updates a pod's record in place (it adds and erases none) moves that pod's
 // standing alone: a pod accounted as pulled that the kubelet then reports Failed stands among
 // the failed ones, as in an index built afresh.

@@ -280,8 +280,6 @@ TEST(Cli, DiffNamesTheImagesANodeListsByTheirCachedImages) {
   EXPECT_EQ(r.out.find("image_hashes"), std::string::npos) << r.out;
 }
 
-// A diff speaks the API's language: its field names, durations as durations, a taint as kubectl
-// writes one; not protobuf's.
 // Besides the phase and counts, a CachedImage's line names the rest of the status drop would
 // write (its failed nodes, its next pull) and of its spec.
 TEST(Cli, DiffNamesTheStatusFieldsBeyondItsSummary) {
@@ -318,6 +316,8 @@ TEST(Cli, DiffNamesTheStatusFieldsBeyondItsSummary) {
   EXPECT_NE(swapped.err.find("swap them"), std::string::npos) << swapped.err;
 }
 
+// A diff speaks the API's language: its field names, durations as durations, a taint as kubectl
+// writes one; not protobuf's.
 TEST(Cli, DiffNamesFieldsAsTheApiDoes) {
   TempDir dir;
   World w;

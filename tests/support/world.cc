@@ -210,6 +210,13 @@ void World::Act(const v1::Entry& action) {
         At(now, [this, r] { Input(r); });
         return;
       }
+      if (fail_delete_) {
+        fail_delete_ = false;
+        v1::Entry r =
+            ActionResultOf(action, v1::ACTION_DELETE_POD, d.name(), false, 500, "InternalError");
+        At(now, [this, r] { Input(r); });
+        return;
+      }
       v1::Pod pod = it->second;
       pods_.erase(it);
       pulls_.erase(d.name());

@@ -53,6 +53,8 @@ class World {
   // The next pod create (or delete) reaches the server, but its answer is lost (no response).
   void LoseNextCreateAnswer() { lose_create_answer_ = true; }
   void LoseNextDeleteAnswer() { lose_delete_answer_ = true; }
+  // The next pod delete fails on the server (500) and leaves the pod as it was.
+  void FailNextDelete() { fail_delete_ = true; }
 
   // Delivers everything due up to now + ms, in time order.
   void RunFor(int64_t ms);
@@ -101,7 +103,7 @@ class World {
   std::vector<Creation> creations_;
   int double_pods_ = 0;
   bool started_ = false;
-  bool lose_create_answer_ = false, lose_delete_answer_ = false;
+  bool lose_create_answer_ = false, lose_delete_answer_ = false, fail_delete_ = false;
 };
 
 // Starts `w` on one node with CachedImage web under PullPolicy broken, whose maxConcurrentNodes 0
