@@ -253,6 +253,7 @@ type judge struct {
 	limits     map[string]int    // PullPolicy -> maxConcurrentNodes ("" is the default policy)
 	policyOf   map[string]string // CachedImage -> PullPolicy
 	pods       map[string]*corev1.Pod
+	listRV     string // the resourceVersion of the last whole list
 	maxActive  map[string]int
 	violations []string
 	stop       chan struct{}
@@ -318,6 +319,7 @@ func (j *judge) listed(pods *corev1.PodList) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.pods = map[string]*corev1.Pod{}
+	j.listRV = pods.ResourceVersion
 	for i := range pods.Items {
 		j.pods[pods.Items[i].Name] = pods.Items[i].DeepCopy()
 	}
@@ -329,6 +331,12 @@ func (j *judge) update(p *corev1.Pod, deleted bool) {
 	key := p.Name
 	if deleted {
 		delete(j.pods, key)
+		return
+	}
+	// An event from before the list (the informer hands over what the broken watch had queued)
+	// is in the list already, or its pod is gone: taken now, a pod deleted since would count as
+	// active beside the ones the list holds.
+	if olderVersion(p.ResourceVersion, j.listRV) {
 		return
 	}
 	// A change the informer still held from before a relist must not undo the list: resource
