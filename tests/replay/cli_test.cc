@@ -316,6 +316,25 @@ TEST(Cli, DiffNamesTheStatusFieldsBeyondItsSummary) {
   EXPECT_NE(swapped.err.find("swap them"), std::string::npos) << swapped.err;
 }
 
+// A diff compares two states. Before a journal that starts at entry 1 lies the empty state; before
+// one retention cut, a state never kept: refused, where a range of entries starts at the journal.
+TEST(Cli, DiffFromBeforeAJournalRetentionCutIsRefused) {
+  TempDir dir;
+  testing::WriteOptions wo;
+  wo.snapshot_every_entries = 10;
+  wo.retention_age_ms = 60 * kSec;
+  ASSERT_TRUE(testing::WriteJournal(testing::DemoJournal(), dir / "j", wo).ok());
+  ASSERT_EQ(Replay(dir / "j", {"info"}).out.find("entries:          1.."), std::string::npos)
+      << "a prefix should be gone";
+  const std::string before = "2027-01-15T07:00:00Z";
+  testing::Run diff = Replay(dir / "j", {"diff", "--from", before, "--to", "-0s"});
+  EXPECT_EQ(diff.exit_code, 2) << diff.out;
+  EXPECT_NE(diff.err.find("it holds no state before"), std::string::npos) << diff.err;
+  EXPECT_NE(diff.err.find("that retention kept"), std::string::npos) << diff.err;
+  testing::Run log = Replay(dir / "j", {"log", "--since", before, "--limit", "1"});
+  EXPECT_EQ(log.exit_code, 0) << log.err;
+}
+
 // A diff speaks the API's language: its field names, durations as durations, a taint as kubectl
 // writes one; not protobuf's.
 TEST(Cli, DiffNamesFieldsAsTheApiDoes) {
