@@ -261,13 +261,6 @@ std::vector<std::string> ObjectsOf(const v1::Entry& e) {
   return out;
 }
 
-std::string NodeOf(const v1::Entry& e) {
-  for (const std::string& o : ObjectsOf(e)) {
-    if (o.starts_with("node/")) return o.substr(5);
-  }
-  return "";
-}
-
 namespace {
 
 // The JSON of a field protobuf's JSON mapping leaves out for holding its default.

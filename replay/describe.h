@@ -24,8 +24,6 @@ const std::vector<std::string>& KindFilters();
 // "node/gpu-7", "pod/drop-web-3f2a"; the first is the main one. A pacing decision is about the pod
 // it waits on too, and a status write about the nodes its status lists.
 std::vector<std::string> ObjectsOf(const v1::Entry& e);
-// The node the entry concerns, or "".
-std::string NodeOf(const v1::Entry& e);
 
 std::string Summary(const v1::Entry& e);
 
