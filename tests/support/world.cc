@@ -26,6 +26,17 @@ v1::Entry Listed(const T& o) {
   return Watch(v1::LISTED, o);
 }
 
+// When *lose is set (then cleared): the request took effect, but its answer never came.
+void LoseOnce(bool* lose, v1::Entry* result) {
+  if (!*lose) return;
+  *lose = false;
+  v1::ActionResult* r = result->mutable_action_result();
+  r->set_ok(false);
+  r->set_http_code(0);
+  r->clear_uid();
+  r->set_message("context deadline exceeded");
+}
+
 }  // namespace
 
 World::World(Loop::Options options)
@@ -189,11 +200,7 @@ void World::Act(const v1::Entry& action) {
           {pod.name(), spec.cached_image(), spec.node(), a.create_pod().policy(), now});
       v1::Entry r = ActionResultOf(action, v1::ACTION_CREATE_POD, spec.name(), true, 201, "");
       r.mutable_action_result()->set_uid(pod.uid());
-      if (lose_create_answer_) {
-        lose_create_answer_ = false;
-        r = ActionResultOf(action, v1::ACTION_CREATE_POD, spec.name(), false, 0, "");
-        r.mutable_action_result()->set_message("context deadline exceeded");
-      }
+      LoseOnce(&lose_create_answer_, &r);
       std::string name = pod.name(), uid = pod.uid();
       At(now, [this, pod] { PodEvent(v1::ADDED, pod); });
       At(now, [this, r] { Input(r); });
@@ -222,11 +229,7 @@ void World::Act(const v1::Entry& action) {
       pulls_.erase(d.name());
       At(now, [this, pod] { PodEvent(v1::DELETED, pod); });
       v1::Entry r = ActionResultOf(action, v1::ACTION_DELETE_POD, d.name(), true, 200, "");
-      if (lose_delete_answer_) {
-        lose_delete_answer_ = false;
-        r = ActionResultOf(action, v1::ACTION_DELETE_POD, d.name(), false, 0, "");
-        r.mutable_action_result()->set_message("context deadline exceeded");
-      }
+      LoseOnce(&lose_delete_answer_, &r);
       At(now, [this, r] { Input(r); });
       return;
     }
