@@ -1,13 +1,17 @@
 #include "replay/verify.h"
 
 #include <google/protobuf/arena.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream.h>
 #include <google/protobuf/text_format.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -53,6 +57,54 @@ bool IsStoredDecision(std::string_view bytes) {
   std::string_view kind;
   int field = journal::wire::EntryKind(bytes, &kind);
   return field >= v1::Entry::kReconcileFieldNumber && field <= v1::Entry::kActionFieldNumber;
+}
+
+// Takes a message's serialization a piece at a time and compares each piece with the bytes
+// expected there, as it comes: a State of tens of megabytes is compared in a buffer that stays in
+// the cache, never laid out whole.
+class CompareStream : public google::protobuf::io::ZeroCopyOutputStream {
+ public:
+  explicit CompareStream(std::string_view expected) : expected_(expected) {}
+  bool Next(void** data, int* size) override {
+    Compare();
+    *data = buffer_.data();
+    *size = static_cast<int>(buffer_.size());
+    handed_ = buffer_.size();
+    return true;
+  }
+  void BackUp(int count) override { handed_ -= static_cast<size_t>(count); }
+  int64_t ByteCount() const override { return static_cast<int64_t>(compared_ + handed_); }
+  // Whether everything written equals the expected bytes, all of them.
+  bool Equal() {
+    Compare();
+    return equal_ && compared_ == expected_.size();
+  }
+
+ private:
+  void Compare() {
+    if (equal_ && handed_ > 0) {
+      equal_ = compared_ + handed_ <= expected_.size() &&
+               std::memcmp(buffer_.data(), expected_.data() + compared_, handed_) == 0;
+    }
+    compared_ += handed_;
+    handed_ = 0;
+  }
+
+  std::string_view expected_;
+  std::array<char, 64 << 10> buffer_;
+  size_t compared_ = 0, handed_ = 0;
+  bool equal_ = true;
+};
+
+// Whether `message` serializes to `bytes`.
+bool SerializesTo(const google::protobuf::MessageLite& message, std::string_view bytes) {
+  if (message.ByteSizeLong() != bytes.size()) return false;
+  CompareStream stream(bytes);
+  {
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    message.SerializeWithCachedSizes(&coded);
+  }
+  return stream.Equal();
 }
 
 // Entries a segment checks between two updates of the shared count.
@@ -179,14 +231,13 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State* 
       return out;
     }
     out.snapshot_checked = true;
-    std::string mine = state->SerializeAsString();
-    if (*stored == mine) return out;
+    if (SerializesTo(*state, *stored)) return out;
     Result<v1::State> snap = store.DecodeSnapshot(seg.last, *stored);
     if (!snap.ok()) {
       out.status = snap.status();
       return out;
     }
-    if (snap->SerializeAsString() != mine) {
+    if (!SerializesTo(*state, snap->SerializeAsString())) {
       out.snapshot_mismatch = "the snapshot after entry " + std::to_string(seg.last) +
                               " is not the fold of the entries before it";
     }
