@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/fold.h"
+#include "core/image_view.h"
 #include "core/index.h"
 #include "core/pacing.h"
 #include "core/reconcile.h"
@@ -276,6 +277,41 @@ TEST_P(Property, NoHistoryBreaksAPolicysLimits) {
   }
   EXPECT_GT(creations, 20);
   EXPECT_EQ(random.world.double_pods(), 0) << "a node had two drop pods of one CachedImage";
+}
+
+// Once the faults end (the watches catch up), every pull succeeds and the PullPolicies are fixed,
+// drop finishes what it was asked, whatever the history left behind: every CachedImage it can act
+// on (a valid spec, under a PullPolicy that exists) comes to be held by every node it targets,
+// its status as written says so, and no drop pod is left on the cluster once its TTL has passed.
+TEST_P(Property, OnceTheFaultsEndEveryImageDropCanPullIsHeldWhereverItIsTargeted) {
+  random.faults = false;
+  testing::World& world = random.world;
+  world.Relist();  // the watches catch up with what went unseen
+  world.SetBehaviour([](const v1::Pod&) { return testing::Pull{testing::Pull::kSucceed, 300}; });
+  for (int i = 0; i < random.policy_count; ++i)
+    world.PutPolicy(testing::PolicyBuilder("policy-" + std::to_string(i), 2, 0).Ttl(10'000));
+  world.RunFor(2 * 3600 * 1000);
+  const v1::State& state = world.state();
+  int pullable = 0;
+  for (const v1::ImageRecord& r : state.images()) {
+    ImageView view(state, r);
+    const std::string& name = r.object().name();
+    if (!view.spec_error().empty() || view.policy() == nullptr) continue;
+    ++pullable;
+    const v1::CachedImageStatus& written = world.Image(name).status();
+    EXPECT_EQ(written.nodes_ready(), written.nodes_targeted())
+        << "cachedimage/" << name << " stands " << written.phase() << " " << written.nodes_ready()
+        << "/" << written.nodes_targeted() << " after two quiet hours";
+    v1::CachedImageStatus desired = DesiredStatus(state, view, world.now());
+    EXPECT_EQ(desired.nodes_ready(), written.nodes_ready()) << "cachedimage/" << name;
+    EXPECT_EQ(desired.nodes_targeted(), written.nodes_targeted()) << "cachedimage/" << name;
+    EXPECT_EQ(desired.phase(), written.phase()) << "cachedimage/" << name;
+  }
+  EXPECT_GT(pullable, 0);
+  for (const auto& [pod, object] : world.pods()) {
+    ADD_FAILURE() << "pod " << pod << " of cachedimage/" << object.cached_image() << " on "
+                  << object.node() << " is left, phase " << v1::PodPhase_Name(object.phase());
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, Property, ::testing::Range<uint64_t>(1, kSeeds + 1));

@@ -65,6 +65,10 @@ void World::Start() {
 
 void World::Restart() {
   Input(Started());
+  Relist();
+}
+
+void World::Relist() {
   auto relist = [&](v1::ObjectKind kind, auto& objects) {
     Input(RelistBegin(kind));
     for (const auto& [name, object] : objects)
@@ -214,6 +218,12 @@ void World::Act(const v1::Entry& action) {
         bool missing = it == pods_.end();
         v1::Entry r = ActionResultOf(action, v1::ACTION_DELETE_POD, d.name(), false,
                                      missing ? 404 : 409, missing ? "NotFound" : "Conflict");
+        At(now, [this, r] { Input(r); });
+        return;
+      }
+      if (refuse_deletes_) {
+        v1::Entry r =
+            ActionResultOf(action, v1::ACTION_DELETE_POD, d.name(), false, 403, "Forbidden");
         At(now, [this, r] { Input(r); });
         return;
       }

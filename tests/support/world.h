@@ -46,6 +46,9 @@ class World {
   // Faults of a real cluster, for the histories a fold must follow through them.
   // The operator restarts: it journals a new start and lists everything again.
   void Restart();
+  // The watches break and every kind is listed again, as an informer does after a watch ends
+  // past what the server keeps (410 Gone): what went unseen is found. The operator runs on.
+  void Relist();
   // The pod goes (or comes back under its name as another pod, with a new uid, pulling again)
   // while no watch reports it: the next relist finds it so.
   void VanishUnseen(const std::string& pod);
@@ -55,6 +58,8 @@ class World {
   void LoseNextDeleteAnswer() { lose_delete_answer_ = true; }
   // The next pod delete fails on the server (500) and leaves the pod as it was.
   void FailNextDelete() { fail_delete_ = true; }
+  // While on, the server refuses every pod delete (403, as RBAC without delete would).
+  void RefuseDeletes(bool on) { refuse_deletes_ = on; }
 
   // Delivers everything due up to now + ms, in time order.
   void RunFor(int64_t ms);
@@ -104,6 +109,7 @@ class World {
   int double_pods_ = 0;
   bool started_ = false;
   bool lose_create_answer_ = false, lose_delete_answer_ = false, fail_delete_ = false;
+  bool refuse_deletes_ = false;
 };
 
 // Starts `w` on one node with CachedImage web under PullPolicy broken, whose maxConcurrentNodes 0
