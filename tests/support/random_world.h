@@ -1,7 +1,8 @@
 // Random cluster histories for property tests and benchmarks: nodes come and go and flap, images
 // and policies are created, changed (sometimes into nonsense) and deleted, pulls succeed, fail,
-// hang or loop in ImagePullBackOff; with `faults`, the operator also restarts, pods go or are
-// replaced while no watch tells, and creates lose their answers. Seeded, so a failing seed
+// hang or loop in ImagePullBackOff; with `faults`, the operator also restarts, watches break and
+// relist, pods go or are replaced while no watch tells, and creates and deletes lose their
+// answers. Seeded, so a failing seed
 // replays exactly.
 #pragma once
 
@@ -71,7 +72,8 @@ struct RandomWorld {
   }
 
   // One of the faults, at random: a pod goes or is replaced unseen, a create's or a delete's
-  // answer is lost, the operator restarts (and relists, which finds what went unseen).
+  // answer is lost, the watches break and are listed again, or the operator restarts (and
+  // relists); a relist finds what went unseen.
   void Fault() {
     const auto& pods = world.pods();
     switch (Pick(12)) {
@@ -97,6 +99,10 @@ struct RandomWorld {
         break;
       case 3:
         world.Restart();
+        ++faults_injected;
+        break;
+      case 5:
+        world.Relist();
         ++faults_injected;
         break;
       default:

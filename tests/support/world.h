@@ -72,6 +72,7 @@ class World {
   MemoryJournal& journal_writer() { return journal_; }
   // The CachedImage as the "API server" holds it (status as drop wrote it).
   const v1::CachedImage& Image(const std::string& name) const { return images_.at(name); }
+  const std::map<std::string, v1::CachedImage>& images() const { return images_; }
   const std::map<std::string, v1::Pod>& pods() const { return pods_; }
   const std::vector<v1::EmitEvent>& events() const { return events_; }
   // Every pod ever created, in creation order, with its policy and creation time.
