@@ -1,9 +1,8 @@
 // Random cluster histories for property tests and benchmarks: nodes come and go and flap, images
 // and policies are created, changed (sometimes into nonsense) and deleted, pulls succeed, fail,
 // hang or loop in ImagePullBackOff; with `faults`, the operator also restarts, watches break and
-// relist, pods go or are replaced while no watch tells, and creates and deletes lose their
-// answers. Seeded, so a failing seed
-// replays exactly.
+// relist, pods go or are replaced while no watch tells, status writes fail, and creates,
+// deletes and status writes lose their answers. Seeded, so a failing seed replays exactly.
 #pragma once
 
 #include <cstdint>
@@ -71,9 +70,9 @@ struct RandomWorld {
     return image;
   }
 
-  // One of the faults, at random: a pod goes or is replaced unseen, a create's or a delete's
-  // answer is lost, the watches break and are listed again, or the operator restarts (and
-  // relists); a relist finds what went unseen.
+  // One of the faults, at random: a pod goes or is replaced unseen, a create's, a delete's or a
+  // status write's answer is lost, a status write fails, the watches break and are listed
+  // again, or the operator restarts (and relists); a relist finds what went unseen.
   void Fault() {
     const auto& pods = world.pods();
     switch (Pick(12)) {
@@ -103,6 +102,14 @@ struct RandomWorld {
         break;
       case 5:
         world.Relist();
+        ++faults_injected;
+        break;
+      case 6:
+        world.FailNextStatusWrite();
+        ++faults_injected;
+        break;
+      case 7:
+        world.LoseNextStatusAnswer();
         ++faults_injected;
         break;
       default:

@@ -252,12 +252,20 @@ void World::Act(const v1::Entry& action) {
         At(now, [this, r] { Input(r); });
         return;
       }
+      if (fail_status_write_) {
+        fail_status_write_ = false;
+        v1::Entry r = ActionResultOf(action, v1::ACTION_PATCH_STATUS, p.cached_image(), false, 500,
+                                     "InternalError");
+        At(now, [this, r] { Input(r); });
+        return;
+      }
       *it->second.mutable_status() = p.status();
       it->second.set_resource_version(std::to_string(++rv_));
       v1::CachedImage image = Projected(it->second);
       At(now, [this, image] { Input(Watch(v1::MODIFIED, image)); });
       v1::Entry r =
           ActionResultOf(action, v1::ACTION_PATCH_STATUS, p.cached_image(), true, 200, "");
+      LoseOnce(&lose_status_answer_, &r);
       At(now, [this, r] { Input(r); });
       return;
     }

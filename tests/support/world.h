@@ -58,6 +58,10 @@ class World {
   void LoseNextDeleteAnswer() { lose_delete_answer_ = true; }
   // The next pod delete fails on the server (500) and leaves the pod as it was.
   void FailNextDelete() { fail_delete_ = true; }
+  // The next status write fails on the server (500) and writes nothing; or it is written, but
+  // its answer is lost.
+  void FailNextStatusWrite() { fail_status_write_ = true; }
+  void LoseNextStatusAnswer() { lose_status_answer_ = true; }
   // While on, the server refuses every pod delete (403, as RBAC without delete would).
   void RefuseDeletes(bool on) { refuse_deletes_ = on; }
 
@@ -111,6 +115,7 @@ class World {
   bool started_ = false;
   bool lose_create_answer_ = false, lose_delete_answer_ = false, fail_delete_ = false;
   bool refuse_deletes_ = false;
+  bool fail_status_write_ = false, lose_status_answer_ = false;
 };
 
 // Starts `w` on one node with CachedImage web under PullPolicy broken, whose maxConcurrentNodes 0
