@@ -1,8 +1,9 @@
 // Random cluster histories for property tests and benchmarks: nodes come and go and flap, images
 // and policies are created, changed (sometimes into nonsense) and deleted, pulls succeed, fail,
-// hang or loop in ImagePullBackOff; with `faults`, the operator also restarts, watches break and
-// relist, pods go or are replaced while no watch tells, status writes fail, and creates,
-// deletes and status writes lose their answers. Seeded, so a failing seed replays exactly.
+// hang, loop in ImagePullBackOff or lose their pod (evicted); with `faults`, the operator also
+// restarts, watches break and relist, pods go or are replaced while no watch tells, status
+// writes fail, and creates, deletes and status writes lose their answers. Seeded, so a failing
+// seed replays exactly.
 #pragma once
 
 #include <cstdint>
@@ -21,8 +22,10 @@ struct RandomWorld {
     world.SetBehaviour([this](const v1::Pod&) {
       int roll = Pick(100);
       if (roll < 60) return Pull{Pull::kSucceed, 200 + Pick(20'000)};
-      if (roll < 75) return Pull{Pull::kNotFound, 0};
-      if (roll < 88) return Pull{Pull::kExitFailure, 100 + Pick(5'000)};
+      if (roll < 72) return Pull{Pull::kNotFound, 0};
+      if (roll < 76) return Pull{Pull::kAuthFailure, 0};
+      if (roll < 85) return Pull{Pull::kExitFailure, 100 + Pick(5'000)};
+      if (roll < 89) return Pull{Pull::kGone, 100 + Pick(5'000)};
       return Pull{Pull::kHang, 0};
     });
     for (int i = 0; i < policy_count; ++i)
