@@ -1,12 +1,14 @@
 // drop-replay: the offline face of drop (DESIGN.md section 8). It reads a journal directory (a
 // copy, a checkpoint, or a live journal read as a secondary) and never writes to it.
 // Exit codes: 0 fine, 1 a finding (verify found a divergence), 2 bad usage or unreadable journal.
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -25,6 +27,7 @@
 #include "core/build.h"
 #include "core/duration.h"
 #include "replay/commands.h"
+#include "replay/describe.h"
 #include "replay/explain.h"
 #include "replay/reader.h"
 #include "replay/simulate.h"
@@ -36,8 +39,22 @@ using namespace drop::replay;  // NOLINT(build/namespaces)
 
 namespace {
 
-int Fail(const Status& s) {
-  std::cerr << "drop-replay: " << s.message() << '\n';
+// Says the error; exit code 2. `from_variable` is the journal's path when $DROP_JOURNAL gave it
+// rather than -j: where the error names the journal, it says where the path came from, which the
+// user did not type.
+int Fail(const Status& s, const std::string& from_variable = "") {
+  std::string message = s.message();
+  const std::string named = "journal " + from_variable;
+  for (size_t at = from_variable.empty() ? std::string::npos : message.find(named);
+       at != std::string::npos; at = message.find(named, at + 1)) {
+    size_t end = at + named.size();
+    // "journal /tmp/j:", "journal /tmp/j has", "journal /tmp/j,": not a longer path.
+    if (end == message.size() || std::strchr(":;, ", message[end]) != nullptr) {
+      message.insert(end, " (from $DROP_JOURNAL)");
+      break;
+    }
+  }
+  std::cerr << "drop-replay: " << message << '\n';
   return kExitBadInput;
 }
 
@@ -76,8 +93,9 @@ CLI::Validator AtLeast(uint64_t min) {
       "N>=" + std::to_string(min));
 }
 
-// drop-replay never writes into the journal: refuses a path of `flag` that lies inside it.
-Status OutsideJournal(const std::string& path, const std::string& journal, const char* flag) {
+// Whether writing `path` would write inside the journal directory (false when that cannot be
+// told: the open or the write says more).
+bool LeadsInto(const std::string& path, const std::string& journal) {
   namespace fs = std::filesystem;
   std::error_code ec, link_ec;
   fs::path dir = fs::weakly_canonical(journal, ec);
@@ -90,28 +108,50 @@ Status OutsideJournal(const std::string& path, const std::string& journal, const
     target = to.is_absolute() ? to : target.parent_path() / to;
   }
   target = fs::weakly_canonical(target, ec);
-  if (ec || dir.empty()) return Status::Ok();  // cannot tell: the open or the write says more
+  if (ec || dir.empty()) return false;
   auto [d, t] = std::mismatch(dir.begin(), dir.end(), target.begin(), target.end());
-  if (d != dir.end()) return Status::Ok();
+  return d == dir.end();
+}
+
+// drop-replay never writes into the journal: refuses a path of `flag` that lies inside it.
+Status OutsideJournal(const std::string& path, const std::string& journal, const char* flag) {
+  if (!LeadsInto(path, journal)) return Status::Ok();
   return Status::InvalidArgument(std::string(flag) + " " + path + " lies inside the journal " +
                                  journal +
                                  ", which drop-replay never writes to; give a path "
                                  "outside it");
 }
 
-// Writes the timeline to `path`: a file is written aside and renamed into place, so a failure
-// leaves an earlier timeline as it was; a device or a pipe (/dev/stdout) is written straight.
+// Where the timeline for `path` is written before it is renamed into place: a file is written
+// aside, so that a failure leaves an earlier timeline as it was; "" for a device, a pipe or a
+// symlink (/dev/stdout), which is written straight (through the symlink, not over it).
+std::string Aside(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::file_status st = fs::symlink_status(path, ec);
+  return !fs::exists(st) || fs::is_regular_file(st) ? path + ".part" : "";
+}
+
+// Writes the timeline to `path`, through Aside(path) where there is one.
 Result<TimelineFigures> WriteTimelineFile(const Reader& r, const TimelineOptions& o,
                                           const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  // A symlink (/dev/stdout) is written through, not replaced by the file renamed over it.
-  fs::file_status st = fs::symlink_status(path, ec);
-  bool aside = !fs::exists(st) || fs::is_regular_file(st);
   if (fs::is_directory(fs::status(path, ec))) {
     return Status::InvalidArgument("-o " + path + " is a directory; give the HTML file's path");
   }
-  const std::string written = aside ? path + ".part" : path;
+  const std::string aside_path = Aside(path);
+  const bool aside = !aside_path.empty();
+  const std::string written = aside ? aside_path : path;
+  if (aside) {
+    // Made new, never opened as found: a file left at that name (by an interrupted run) may be a
+    // symlink or a hard link to a journal's file, and would be written through. Its name alone
+    // goes.
+    ::unlink(written.c_str());
+    int fd = ::open(written.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) return Status::IOError("cannot write " + written + ": " + std::strerror(errno));
+    ::close(fd);
+  }
   std::ofstream file(written, std::ios::binary | std::ios::trunc);
   if (!file) return Status::IOError("cannot write " + written + ": " + std::strerror(errno));
   Result<TimelineFigures> figures = WriteTimeline(r, o, file);
@@ -210,8 +250,300 @@ std::string Spelled(const CLI::Option* opt, int argc, char** argv) {
       std::string flag = "--" + name;
       if (arg == flag || arg.starts_with(flag + "=")) spelled = flag;
     }
+    for (const std::string& name : opt->get_snames()) {
+      if (arg == "-" + name) spelled = "-" + name;
+    }
   }
   return spelled;
+}
+
+// "a", "a and b", "a, b and c".
+std::string Listed(const std::vector<std::string>& items) {
+  std::string list;
+  for (size_t i = 0; i < items.size(); ++i)
+    list += (i == 0 ? "" : i + 1 == items.size() ? " and " : ", ") + items[i];
+  return list;
+}
+
+// drop-replay itself, then the command the command line chose (once CLI11 has come to it).
+std::vector<const CLI::App*> Parsed(const CLI::App& app) {
+  std::vector<const CLI::App*> parsed = {&app};
+  for (const CLI::App* c : app.get_subcommands())
+    parsed.push_back(c);
+  return parsed;
+}
+
+// The flag a word names ("--from", "-o", "--to=5"): the command's, else drop-replay's own (a
+// command's flags fall through to it); nullptr when it names none.
+const CLI::Option* FlagNamed(const std::vector<const CLI::App*>& parsed, std::string_view word) {
+  if (word.size() < 2 || word[0] != '-') return nullptr;
+  const std::string name(word.substr(0, word.find('=')));
+  for (auto c = parsed.rbegin(); c != parsed.rend(); ++c) {
+    if (const CLI::Option* opt = (*c)->get_option_no_throw(name)) return opt;
+  }
+  return nullptr;
+}
+
+// The command (or drop-replay itself) that `opt` belongs to.
+const CLI::App* OwnerOf(const std::vector<const CLI::App*>& parsed, const CLI::Option* opt) {
+  for (const CLI::App* c : parsed) {
+    const std::vector<const CLI::Option*> options = c->get_options();
+    if (std::find(options.begin(), options.end(), opt) != options.end()) return c;
+  }
+  return parsed.front();
+}
+
+// What a flag or an argument of `command` takes, as its help says: for the errors that say it is
+// missing.
+std::string Takes(const CLI::Option* opt, const CLI::App* command) {
+  const std::string name = opt->get_name();
+  if (name == "--since" || name == "--until" || name == "--from" || name == "--to" ||
+      name == "--at") {
+    return "a point: a sequence number, an RFC 3339 time (2027-01-15T08:00:00Z), a time of day "
+           "(10:02:13), or an offset (+90s from the start, -5m from the end)";
+  }
+  if (name == "--kind") {
+    std::string kinds;
+    for (const std::string& k : KindFilters())
+      kinds += (kinds.empty() ? "" : ", ") + k;
+    return "an entry kind: " + kinds;
+  }
+  if (name == "object" && command->get_name() == "explain") {
+    return "a CachedImage: cachedimage/NAME (or NAME)";
+  }
+  if (name == "--output" && command->get_name() == "timeline") {
+    return "the HTML file to write (-o rollout.html), or - for standard output";
+  }
+  static const std::pair<const char*, const char*> kTakes[] = {
+      {"--journal", "the journal directory: the operator's --journal-dir, or a copy of it"},
+      {"--output", "an output format: yaml or json (or leave the flag out for a table)"},
+      {"--object", "an object as KIND/NAME: cachedimage/web, pullpolicy/NAME, node/NAME, pod/NAME"},
+      {"object", "an object: cachedimage/NAME, pullpolicy/NAME or node/NAME"},
+      {"--node", "a node's name"},
+      {"--reconcile-id", "the reconcileID of a line in drop's logs, a whole number of at least 1"},
+      {"--limit", "a number of entries, a whole number (0: no limit)"},
+      {"--jobs", "a number of threads, a whole number of at least 1"},
+      {"--set",
+       "FIELD=VALUE of the PullPolicy spec (maxConcurrentNodes=5); drop-replay simulate --help "
+       "lists the fields"},
+      {"--policy", "a PullPolicy's name ('default' for the built-in one)"},
+      {"--full-speed-pulls", "a number of pulls, a whole number (0: no limit)"},
+      {"--record", "a new directory for the simulated journal"},
+  };
+  for (const auto& [flag, takes] : kTakes) {
+    if (name == flag) return takes;
+  }
+  // A flag no line above knows yet: its kind, and where its help is.
+  const std::string type = opt->get_type_name();
+  return std::string(type.starts_with("INT") || type.starts_with("UINT") ? "a whole number"
+                                                                         : "a value") +
+         " (drop-replay --help-all says what each flag takes)";
+}
+
+// "--since", "--from=5": whether a word is a flag, for a flag given no value before it. Single-dash
+// words are flags only when known: an offset is "-5m".
+bool LooksLikeAFlag(const std::vector<const CLI::App*>& parsed, std::string_view word) {
+  return FlagNamed(parsed, word) != nullptr || (word.size() > 2 && word.starts_with("--") &&
+                                                std::isalpha(static_cast<unsigned char>(word[2])));
+}
+
+// A flag given without its value: CLI11 takes the next word for it whatever it is ("log --from
+// --kind outcome" reads "--kind" as a time; "-j $DIR info" with DIR unset, "info" as the journal),
+// or, at the end, says "1 required TEXT missing" under another of its names. Says which flag, as
+// typed, and what it takes; Ok when each flag has its value.
+Status ValueMissing(const CLI::App& app, int argc, char** argv) {
+  const std::vector<const CLI::App*> parsed = Parsed(app);
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") break;
+    const CLI::Option* opt = FlagNamed(parsed, arg);
+    // A switch takes no value; "--from=5" and "-ojson" carry theirs.
+    if (opt == nullptr || opt->get_items_expected_max() == 0 ||
+        arg.find('=') != std::string_view::npos || (!arg.starts_with("--") && arg.size() > 2)) {
+      continue;
+    }
+    std::string after;
+    if (i + 1 < argc) {
+      std::string_view next = argv[i + 1];
+      bool command = false;
+      if (app.get_subcommands().empty()) {
+        for (const CLI::App* c : app.get_subcommands([](const CLI::App*) { return true; }))
+          command = command || c->get_name() == next;
+      }
+      if (!LooksLikeAFlag(parsed, next) && !command) {
+        ++i;  // its value
+        continue;
+      }
+      after = " (the next word, " + std::string(next) + ", is " +
+              (command ? "the command" : "a flag") + ")";
+    }
+    return Status::InvalidArgument(std::string(arg) + ": no value after it" + after + "; give " +
+                                   Takes(opt, OwnerOf(parsed, opt)));
+  }
+  return Status::Ok();
+}
+
+// A flag of one value given more than once ("--at +1s --at +2s"), or Ok.
+Status GivenTwice(const CLI::App& app, int argc, char** argv) {
+  const std::vector<const CLI::App*> parsed = Parsed(app);
+  for (const CLI::App* c : parsed) {
+    for (const CLI::Option* opt : c->get_options()) {
+      if (opt->get_items_expected_max() != 1 || opt->count() < 2) {
+        continue;
+      }
+      std::vector<std::string> spellings;
+      for (int i = 1; i < argc && std::string_view(argv[i]) != "--"; ++i) {
+        std::string_view arg = argv[i];
+        std::string spelled(arg.substr(0, arg.find('=')));
+        if (FlagNamed(parsed, arg) == opt &&
+            std::find(spellings.begin(), spellings.end(), spelled) == spellings.end()) {
+          spellings.push_back(spelled);
+        }
+      }
+      if (spellings.empty()) spellings.push_back(opt->get_name());
+      std::string values;
+      for (const std::string& v : opt->results())
+        values += (values.empty() ? "" : ", ") + v;
+      return Status::InvalidArgument(
+          spellings.front() + ": given " +
+          (opt->count() == 2 ? std::string("twice") : std::to_string(opt->count()) + " times") +
+          " (" + values + ")" +
+          (spellings.size() > 1 ? ", as " + Listed(spellings) + ", one flag by two names" : "") +
+          "; give it once");
+    }
+  }
+  return Status::Ok();
+}
+
+// What a command needs and was not given: "diff needs --from and --to; give each a point: ...";
+// Ok when it has all of it.
+Status NeedsMissing(const CLI::App* command) {
+  std::vector<const CLI::Option*> missing;
+  for (const CLI::Option* opt : command->get_options()) {
+    if (opt->get_required() && opt->count() == 0) missing.push_back(opt);
+  }
+  if (missing.empty()) return Status::Ok();
+  // Each said with what it takes, or all at once when they take the same.
+  bool same = true;
+  for (const CLI::Option* opt : missing)
+    same = same && Takes(opt, command) == Takes(missing.front(), command);
+  if (!same) missing.resize(1);
+  std::vector<std::string> names;
+  for (const CLI::Option* opt : missing) {
+    names.push_back(opt->nonpositional() ? opt->get_name()
+                                         : "its " + opt->get_name() + " argument");
+  }
+  return Status::InvalidArgument(command->get_name() + " needs " + Listed(names) + "; give " +
+                                 (missing.size() > 1 ? "each " : "") +
+                                 Takes(missing.front(), command));
+}
+
+// The commands, for an error that asks for one.
+std::string Commands(const CLI::App& app) {
+  std::string commands;
+  for (const CLI::App* c : app.get_subcommands([](const CLI::App*) { return true; }))
+    commands += (commands.empty() ? "" : ", ") + c->get_name();
+  return "the commands are " + commands + " (drop-replay --help says what each does)";
+}
+
+// CLI11's refusal of the command line, said as drop-replay says its other errors: what was wrong,
+// named as typed, and what to give instead. `journal`: the -j flag.
+Status ParseFailure(const CLI::App& app, const CLI::ParseError& e, const CLI::Option* journal,
+                    int argc, char** argv) {
+  // A flag that took the next word for its value is the first thing wrong, whatever CLI11 tripped
+  // over after it.
+  if (Status s = ValueMissing(app, argc, argv); !s.ok()) return s;
+  const std::vector<const CLI::App*> parsed = Parsed(app);
+  if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr) {
+    if (parsed.size() > 1) {
+      if (Status s = NeedsMissing(parsed.back()); !s.ok()) return s;
+    } else {
+      // CLI11 takes a mistyped command for a missing one; say which word it did not know.
+      std::vector<std::string> extra = app.remaining();
+      if (extra.empty()) return Status::InvalidArgument("no command given; " + Commands(app));
+      const std::string& word = extra.front();
+      return Status::InvalidArgument(
+          (word.starts_with("-") ? "no command given, and drop-replay itself takes no " + word
+                                 : "'" + word + "' is not a command") +
+          "; " + Commands(app));
+    }
+  }
+  if (dynamic_cast<const CLI::ArgumentMismatch*>(&e) != nullptr) {
+    if (Status s = GivenTwice(app, argc, argv); !s.ok()) return s;
+  }
+  // CLI11 lists the words it did not expect last first ("1 --threads"): say them as typed, and
+  // to which command (a command's extras are handed up to drop-replay's).
+  if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
+    const CLI::App* command = parsed.back();
+    std::vector<std::string> extra;
+    for (const std::string& w : app.remaining(true)) {
+      if (w != "--") extra.push_back(w);
+    }
+    std::string words;
+    for (const std::string& w : extra)
+      words += (words.empty() ? "" : " ") + w;
+    // A command's flags go after it: given before it, drop-replay itself was handed them. The
+    // extra words before the command, in order, past the journal flag's value (a journal may
+    // be named like a command).
+    std::string early;
+    size_t next = 0;
+    for (int i = 1; i < argc && command != &app && next < extra.size(); ++i) {
+      std::string_view arg = argv[i];
+      if (arg == "-j" || arg == "--journal") {
+        ++i;
+      } else if (arg == command->get_name()) {
+        break;
+      } else if (arg == extra[next]) {
+        early += (early.empty() ? "" : " ") + extra[next++];
+      }
+    }
+    const std::string name = command == &app ? "drop-replay" : "drop-replay " + command->get_name();
+    // A journal's directory given as a word, without -j: "drop-replay /tmp/j info".
+    std::error_code ec;
+    const std::string& lone = extra.size() == 1 ? extra.front() : "";
+    const bool journal_word = journal->count() == 0 && command != &app && !lone.empty() &&
+                              !lone.starts_with("-") && std::filesystem::is_directory(lone, ec);
+    const std::string with_j = "; to read the journal in " + lone + ", give it with -j (" +
+                               "drop-replay -j " + lone + " " + command->get_name() + ")";
+    if (!early.empty()) {
+      return Status::InvalidArgument(
+          "'" + early + "' comes before the command " + command->get_name() +
+          (journal_word ? with_j : ": a command's flags go after it (" + name + " " + early + ")"));
+    }
+    if (!words.empty()) {
+      return Status::InvalidArgument(
+          name + " does not take '" + words + "'" +
+          (journal_word ? with_j : "; " + name + " --help lists what it takes"));
+    }
+  }
+  // "Could not convert: --jobs = 99999999999": a value CLI11 could not store in the flag.
+  if (dynamic_cast<const CLI::ConversionError*>(&e) != nullptr) {
+    const std::string what = e.what();
+    const std::string prefix = "Could not convert: ";
+    const size_t equals = what.find(" = ");
+    const CLI::Option* opt = what.starts_with(prefix) && equals != std::string::npos
+                                 ? FlagNamed(parsed, std::string_view(what).substr(
+                                                         prefix.size(), equals - prefix.size()))
+                                 : nullptr;
+    if (opt != nullptr && !opt->results().empty()) {
+      const std::string flag = Spelled(opt, argc, argv);
+      const std::string& value = opt->results().back();
+      if (opt->get_items_expected_max() == 0) {  // a switch: --salvage=maybe
+        return Status::InvalidArgument(flag + "=" + value + ": " + flag +
+                                       " takes no value; give it alone, or leave it out");
+      }
+      return Status::InvalidArgument(
+          flag + " " + value + ": more than the flag holds" +
+          (opt->get_type_name().starts_with("INT") ? " (at most 2147483647)" : "") + "; give " +
+          Takes(opt, OwnerOf(parsed, opt)));
+    }
+    return Status::InvalidArgument(what +
+                                   ": not a value of the flag's kind; drop-replay --help-all "
+                                   "says what each flag takes");
+  }
+  // Said as drop-replay says its other errors ("--jobs: must be a whole number of at least 1").
+  return Status::InvalidArgument(std::string(e.what()) +
+                                 "; drop-replay --help-all lists every command's flags");
 }
 
 }  // namespace
@@ -241,8 +573,10 @@ int Run(int argc, char** argv) {
   app.fallthrough();
 
   std::string dir;
-  if (const char* env = std::getenv("DROP_JOURNAL")) dir = env;
-  app.add_option("-j,--journal", dir, "The journal directory (default: $DROP_JOURNAL)");
+  const char* env = std::getenv("DROP_JOURNAL");
+  if (env != nullptr) dir = env;
+  CLI::Option* journal =
+      app.add_option("-j,--journal", dir, "The journal directory (default: $DROP_JOURNAL)");
   bool salvage = false;
   app.add_flag("--salvage", salvage,
                "Read a journal whose write-ahead log is damaged up to the damage, instead of "
@@ -368,76 +702,13 @@ int Run(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // CLI11 takes a mistyped command for a missing one; say which word it did not know.
-    std::vector<std::string> extra = app.remaining();
-    if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr && !extra.empty()) {
-      std::string commands;
-      for (const CLI::App* c : app.get_subcommands([](const CLI::App*) { return true; }))
-        commands += (commands.empty() ? "" : ", ") + c->get_name();
-      const std::string& word = extra.front();
-      return Fail(Status::InvalidArgument(
-          (word.starts_with("-") ? "no command given, and drop-replay itself takes no " + word
-                                 : "'" + word + "' is not a command") +
-          "; the commands are " + commands + " (drop-replay --help says what each does)"));
-    }
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --help-all
-    // CLI11 lists the words it did not expect last first ("1 --threads"): say them as typed, and
-    // to which command (a command's extras are handed up to drop-replay's).
-    if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
-      const CLI::App* command = &app;
-      if (!app.get_subcommands().empty()) command = app.get_subcommands().front();
-      std::vector<std::string> extra;
-      for (const std::string& w : app.remaining(true)) {
-        if (w != "--") extra.push_back(w);
-      }
-      std::string words;
-      for (const std::string& w : extra)
-        words += (words.empty() ? "" : " ") + w;
-      // A command's flags go after it: given before it, drop-replay itself was handed them. The
-      // extra words before the command, in order, past the journal flag's value (a journal may
-      // be named like a command).
-      std::string early;
-      size_t next = 0;
-      for (int i = 1; i < argc && command != &app && next < extra.size(); ++i) {
-        std::string_view arg = argv[i];
-        if (arg == "-j" || arg == "--journal") {
-          ++i;
-        } else if (arg == command->get_name()) {
-          break;
-        } else if (arg == extra[next]) {
-          early += (early.empty() ? "" : " ") + extra[next++];
-        }
-      }
-      const std::string name =
-          command == &app ? "drop-replay" : "drop-replay " + command->get_name();
-      if (!early.empty()) {
-        return Fail(Status::InvalidArgument(
-            "'" + early + "' comes before the command " + command->get_name() +
-            ": a command's flags go after it (" + name + " " + early + ")"));
-      }
-      if (!words.empty()) {
-        return Fail(Status::InvalidArgument(name + " does not take '" + words + "'; " + name +
-                                            " --help lists what it takes"));
-      }
-    }
-    // "Could not convert: --full-speed-pulls = 99999999999" says neither why nor what would do.
-    if (dynamic_cast<const CLI::ConversionError*>(&e) != nullptr) {
-      return Fail(
-          Status::InvalidArgument(std::string(e.what()) +
-                                  ": not a value of the flag's kind (a whole number flag takes "
-                                  "at most 2147483647); drop-replay --help-all says what each "
-                                  "flag takes"));
-    }
-    // Said as drop-replay says its other errors ("--at: At Most 1 required but received 2").
-    return Fail(Status::InvalidArgument(std::string(e.what()) +
-                                        "; drop-replay --help-all lists every command's flags"));
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --help-all, --version
+    return Fail(ParseFailure(app, e, journal, argc, argv));
   }
+  if (Status s = ValueMissing(app, argc, argv); !s.ok()) return Fail(s);
   // An empty value reads as no value at all: `log --node "$NODE"` with NODE unset listed every
   // node's entries.
-  std::vector<const CLI::App*> parsed = {&app};
-  for (const CLI::App* c : app.get_subcommands())
-    parsed.push_back(c);
-  for (const CLI::App* c : parsed) {
+  for (const CLI::App* c : Parsed(app)) {
     for (const CLI::Option* opt : c->get_options()) {
       const CLI::results_t& values = opt->results();
       if (opt->get_type_size() == 0 || opt->get_name() == "--journal" ||
@@ -457,30 +728,43 @@ int Run(int argc, char** argv) {
   timeline.until_flag = Spelled(timeline_until, argc, argv);
   exp.since_flag = Spelled(export_since, argc, argv);
   exp.until_flag = Spelled(export_until, argc, argv);
+  // Set and empty, DROP_JOURNAL is no journal either, and the user may not know it is set.
+  const bool from_variable = journal->count() == 0 && env != nullptr;
   if (dir.empty()) {
     return Fail(Status::InvalidArgument(
-        "no journal given: pass --journal DIR (-j) or set DROP_JOURNAL to the operator's "
-        "--journal-dir or a copy of it"));
+        std::string("no journal given") +
+        (from_variable ? " ($DROP_JOURNAL is set but empty)" : "") +
+        ": pass --journal DIR (-j) or set DROP_JOURNAL to the operator's --journal-dir or a copy "
+        "of it"));
   }
+  // From here an error may name the journal.
+  auto fail = [&](const Status& s) { return Fail(s, from_variable ? dir : ""); };
   bool is_timeline = timeline_cmd->parsed();
   Result<Format> format = ParseFormat(is_timeline ? "" : output);
-  if (!format.ok()) return Fail(format.status());
+  if (!format.ok()) return fail(format.status());
 
   if (is_timeline && (timeline_file == "json" || timeline_file == "yaml")) {
-    return Fail(Status::InvalidArgument(
+    return fail(Status::InvalidArgument(
         "timeline -o " + timeline_file +
         ": the timeline is one HTML file, and -o names it (-o rollout.html); it has no " +
         timeline_file + " form (export gives the entries as JSON lines)"));
   }
   if (is_timeline && !timeline_file.empty() && timeline_file != "-") {
-    if (Status s = OutsideJournal(timeline_file, dir, "-o"); !s.ok()) return Fail(s);
+    if (Status s = OutsideJournal(timeline_file, dir, "-o"); !s.ok()) return fail(s);
+    // The file written first and renamed, which a symlink left at its name would send elsewhere.
+    if (const std::string aside = Aside(timeline_file); !aside.empty() && LeadsInto(aside, dir)) {
+      return fail(Status::InvalidArgument(
+          "-o " + timeline_file + ": the timeline is written to " + aside +
+          " first and renamed, and " + aside + " leads into the journal " + dir +
+          ", which drop-replay never writes to; remove " + aside + ", or give another path"));
+    }
   }
   if (simulate_cmd->parsed() && !simulate.record_dir.empty()) {
-    if (Status s = OutsideJournal(simulate.record_dir, dir, "--record"); !s.ok()) return Fail(s);
+    if (Status s = OutsideJournal(simulate.record_dir, dir, "--record"); !s.ok()) return fail(s);
   }
 
   Result<std::unique_ptr<Reader>> reader = Reader::Open(dir, salvage);
-  if (!reader.ok()) return Fail(reader.status());
+  if (!reader.ok()) return fail(reader.status());
   interrupts->RemoveOnInterrupt((*reader)->temp_dir());
   if (!(*reader)->salvage_note().empty()) std::cerr << (*reader)->salvage_note() << '\n';
   const Reader& r = **reader;
@@ -503,7 +787,7 @@ int Run(int argc, char** argv) {
   } else if (verify_cmd->parsed()) {
     if (isatty(STDERR_FILENO)) verify.progress = ProgressLine("verify");
     Result<VerifyReport> report = Verify(r, verify);
-    if (!report.ok()) return Fail(report.status());
+    if (!report.ok()) return fail(report.status());
     PrintVerify(r, *report, *format, out);
     code = report->clean() ? kExitOk : kExitFinding;
   } else if (diff_cmd->parsed()) {
@@ -513,7 +797,7 @@ int Run(int argc, char** argv) {
     bool to_stdout = timeline_file.empty() || timeline_file == "-";
     Result<TimelineFigures> figures =
         to_stdout ? WriteTimeline(r, timeline, out) : WriteTimelineFile(r, timeline, timeline_file);
-    if (!figures.ok()) return Fail(figures.status());
+    if (!figures.ok()) return fail(figures.status());
     if (!to_stdout) {
       std::cerr << "wrote " << timeline_file << ": " << figures->lanes
                 << (figures->lanes == 1 ? " lane, " : " lanes, ") << figures->spans
@@ -524,17 +808,17 @@ int Run(int argc, char** argv) {
   } else if (simulate_cmd->parsed()) {
     simulate.format = *format;
     Result<SimulateReport> report = RunSimulate(r, simulate);
-    if (!report.ok()) return Fail(report.status());
+    if (!report.ok()) return fail(report.status());
     PrintSimulate(*report, *format, out);
   } else if (export_cmd->parsed()) {
     s = Export(r, exp, out);
   }
-  if (!s.ok()) return Fail(s);
+  if (!s.ok()) return fail(s);
   // Output that did not reach its file is an error, not a silent success: a full disk, a closed
   // standard output.
   out.flush();
   if (!out) {
-    return Fail(Status::IOError(
+    return fail(Status::IOError(
         std::string("cannot write the output") +
         (out_buffer.error() != 0 ? std::string(": ") + std::strerror(out_buffer.error()) : "")));
   }

@@ -5,8 +5,10 @@
 
 #include <boost/json.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <regex>
 
 #include "core/build.h"
@@ -1207,6 +1209,271 @@ TEST(Cli, ARangeFromATimeBeforeTheJournalStartsAtItsFirstEntry) {
               std::string::npos)
         << r.err;
   }
+}
+
+// A copy that left CURRENT out holds the rest of a journal: it is named an incomplete copy, with
+// what it holds, not "not a drop journal"; an empty directory is still not a journal.
+TEST(BadInput, ACopyWithoutItsCurrentFileIsNamedAnIncompleteCopy) {
+  Recorded rec;
+  {
+    // Its entries in table files, as a journal that has run a while holds them.
+    journal::Store::Options rw;
+    rw.mode = journal::Store::Mode::kReadWrite;
+    auto store = journal::Store::Open(rec.journal, rw);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    ASSERT_TRUE((*store)
+                    ->db()
+                    ->Flush(rocksdb::FlushOptions(),
+                            {(*store)->entries(), (*store)->snapshots(), (*store)->meta()})
+                    .ok());
+  }
+  TempDir dir;
+  const std::string copy = dir / "copy";
+  std::filesystem::copy(rec.journal, copy, std::filesystem::copy_options::recursive);
+  std::filesystem::remove(copy + "/CURRENT");
+  std::string manifest;
+  int tables = 0;
+  for (const auto& f : std::filesystem::directory_iterator(copy)) {
+    const std::string name = f.path().filename().string();
+    if (name.starts_with("MANIFEST-")) manifest = name;
+    if (f.path().extension() == ".sst") ++tables;
+  }
+  ASSERT_FALSE(manifest.empty());
+  ASSERT_GT(tables, 0) << "the test needs a journal with table files";
+  const std::string before = testing::Fingerprint(copy);
+  testing::Run r = Replay(copy, {"info"});
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.err.find("journal " + copy + ": holds " + manifest), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(std::to_string(tables) + (tables == 1 ? " table file" : " table files")),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(" but no CURRENT file (the name of the MANIFEST to read): an incomplete "
+                       "copy of a journal; copy the whole directory again, CURRENT with it, or "
+                       "take a RocksDB checkpoint of the journal (a checkpoint always has "
+                       "CURRENT)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("not a drop journal"), std::string::npos) << r.err;
+  EXPECT_EQ(testing::Fingerprint(copy), before);
+
+  std::filesystem::create_directory(dir / "empty");
+  testing::Run empty = Replay(dir / "empty", {"info"});
+  EXPECT_EQ(empty.exit_code, 2);
+  EXPECT_NE(empty.err.find("not a drop journal (no RocksDB CURRENT file); give the directory the "
+                           "operator writes its journal to"),
+            std::string::npos)
+      << empty.err;
+}
+
+// $DROP_JOURNAL set for the commands a test runs, as it was again after the test.
+class JournalVariable {
+ public:
+  explicit JournalVariable(const std::string& value) {
+    if (const char* was = std::getenv("DROP_JOURNAL")) was_ = was;
+    setenv("DROP_JOURNAL", value.c_str(), 1);
+  }
+  ~JournalVariable() {
+    if (was_) {
+      setenv("DROP_JOURNAL", was_->c_str(), 1);
+    } else {
+      unsetenv("DROP_JOURNAL");
+    }
+  }
+  JournalVariable(const JournalVariable&) = delete;
+  JournalVariable& operator=(const JournalVariable&) = delete;
+
+ private:
+  std::optional<std::string> was_;
+};
+
+// A path the user did not type on the command line is named with where it came from; -j, which
+// wins over the variable, is not.
+TEST(BadInput, AnErrorAboutAJournalFromTheVariableSaysSo) {
+  Recorded rec;
+  TempDir dir;
+  {
+    JournalVariable variable(dir / "nope");
+    testing::Run missing = Replay("", {"info"});
+    EXPECT_EQ(missing.exit_code, 2);
+    EXPECT_NE(missing.err.find("journal " + dir / "nope" +
+                               " (from $DROP_JOURNAL): no such directory; give the directory"),
+              std::string::npos)
+        << missing.err;
+    testing::Run given = Replay(dir / "other", {"info"});
+    EXPECT_EQ(given.exit_code, 2);
+    EXPECT_NE(given.err.find("journal " + dir / "other" + ": no such directory"), std::string::npos)
+        << given.err;
+    EXPECT_EQ(given.err.find("DROP_JOURNAL"), std::string::npos) << given.err;
+  }
+  {
+    // Errors after the journal is found, and about paths beside it, say it too.
+    JournalVariable variable(rec.journal);
+    const std::string before = testing::Fingerprint(rec.journal);
+    testing::Run inside = Replay("", {"timeline", "-o", rec.journal + "/t.html"});
+    EXPECT_EQ(inside.exit_code, 2);
+    EXPECT_NE(inside.err.find("lies inside the journal " + rec.journal +
+                              " (from $DROP_JOURNAL), which drop-replay never writes to"),
+              std::string::npos)
+        << inside.err;
+    EXPECT_EQ(testing::Fingerprint(rec.journal), before);
+  }
+  {
+    JournalVariable variable("");
+    testing::Run empty = Replay("", {"info"});
+    EXPECT_EQ(empty.exit_code, 2);
+    EXPECT_NE(empty.err.find("no journal given ($DROP_JOURNAL is set but empty): pass --journal "
+                             "DIR (-j)"),
+              std::string::npos)
+        << empty.err;
+  }
+}
+
+// CLI11's own words never reach the user: "--since: 1 required TEXT missing" named neither the
+// flag typed nor what it takes.
+void ExpectNoCli11Words(const testing::Run& r) {
+  for (const char* words :
+       {"required", "TEXT", "At Most", "Expected", "Could not convert", "A subcommand"}) {
+    EXPECT_EQ(r.err.find(words), std::string::npos) << r.err;
+  }
+}
+
+// A flag at the end, or followed by another flag (which CLI11 would take for its value), is named
+// as typed, with what it takes.
+TEST(BadInput, AFlagWithoutItsValueIsNamedAsTypedWithWhatItTakes) {
+  Recorded rec;
+  const std::string point =
+      "; give a point: a sequence number, an RFC 3339 time (2027-01-15T08:00:00Z), a time of "
+      "day (10:02:13), or an offset (+90s from the start, -5m from the end)";
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"log", "--from"}, "--from: no value after it" + point},
+      {{"log", "--until"}, "--until: no value after it" + point},
+      {{"log", "--from", "--kind", "outcome"},
+       "--from: no value after it (the next word, --kind, is a flag)" + point},
+      {{"diff", "--from", "--to", "5"},
+       "--from: no value after it (the next word, --to, is a flag)" + point},
+      {{"state", "--at", "--help"},
+       "--at: no value after it (the next word, --help, is a flag)" + point},
+      {{"verify", "--jobs"},
+       "--jobs: no value after it; give a number of threads, a whole number of at least 1"},
+      {{"log", "--limit"}, "--limit: no value after it; give a number of entries"},
+      {{"log", "-k"}, "-k: no value after it; give an entry kind: input, decision, action"},
+      {{"log", "--node", "-o", "json"},
+       "--node: no value after it (the next word, -o, is a flag); give a node's name"},
+      {{"info", "-o"}, "-o: no value after it; give an output format: yaml or json"},
+      {{"timeline", "-o"}, "-o: no value after it; give the HTML file to write (-o rollout.html)"},
+      {{"simulate", "--record"},
+       "--record: no value after it; give a new directory for the simulated journal"},
+  };
+  const std::string before = testing::Fingerprint(rec.journal);
+  for (const Case& c : cases) {
+    testing::Run r = Replay(rec.journal, c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args[0] << " " << c.args[1];
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    EXPECT_NE(r.err.find("drop-replay: " + c.says), std::string::npos) << r.err;
+    ExpectNoCli11Words(r);
+  }
+  // The journal flag: at the end, or before the command, as `-j $DIR info` runs with DIR unset.
+  testing::Run end = Replay("", {"info", "-j"});
+  EXPECT_EQ(end.exit_code, 2);
+  EXPECT_NE(end.err.find("-j: no value after it; give the journal directory: the operator's "
+                         "--journal-dir, or a copy of it"),
+            std::string::npos)
+      << end.err;
+  testing::Run command = Replay("", {"-j", "info"});
+  EXPECT_EQ(command.exit_code, 2);
+  EXPECT_NE(command.err.find("-j: no value after it (the next word, info, is the command); give "
+                             "the journal directory"),
+            std::string::npos)
+      << command.err;
+  ExpectNoCli11Words(command);
+  EXPECT_EQ(testing::Fingerprint(rec.journal), before);
+  // A switch takes no value, and an offset is no flag.
+  EXPECT_EQ(Replay(rec.journal, {"verify", "--walk", "-o", "json"}).exit_code, 0);
+  EXPECT_EQ(Replay("", {"--salvage", "-j", rec.journal, "info"}).exit_code, 0);
+  EXPECT_EQ(Replay(rec.journal, {"log", "--from", "-5m", "--limit", "1"}).exit_code, 0);
+}
+
+// CLI11's other refusals, said in drop-replay's words: a flag given twice, what a command needs,
+// no command, a number too large, a value for a switch, a journal given without -j.
+TEST(BadInput, CommandLineMistakesAreSaidInDropReplaysWords) {
+  Recorded rec;
+  const std::string point =
+      "a point: a sequence number, an RFC 3339 time (2027-01-15T08:00:00Z), a time of day "
+      "(10:02:13), or an offset (+90s from the start, -5m from the end)";
+  struct Case {
+    std::string journal;
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {rec.journal,
+       {"state", "--at", "+1s", "--at", "+2s"},
+       "--at: given twice (+1s, +2s); give it once"},
+      {rec.journal,
+       {"export", "--since", "1", "--from", "2"},
+       "--since: given twice (1, 2), as --since and --from, one flag by two names; give it once"},
+      {rec.journal,
+       {"timeline", "-o", "a.html", "-o", "b.html"},
+       "-o: given twice (a.html, b.html); give it once"},
+      {rec.journal, {"diff"}, "diff needs --from and --to; give each " + point},
+      {rec.journal, {"diff", "--to", "5", "x"}, "diff needs --from; give " + point},
+      {rec.journal,
+       {"explain"},
+       "explain needs its object argument; give a CachedImage: cachedimage/NAME (or NAME)"},
+      {rec.journal, {}, "no command given; the commands are info, log, state, explain, verify, "},
+      {rec.journal,
+       {"verify", "--jobs", "99999999999"},
+       "--jobs 99999999999: more than the flag holds (at most 2147483647); give a number of "
+       "threads"},
+      {rec.journal,
+       {"--salvage=maybe", "info"},
+       "--salvage=maybe: --salvage takes no value; give it alone, or leave it out"},
+      {"",
+       {rec.journal, "info"},
+       "'" + rec.journal + "' comes before the command info; to read the journal in " +
+           rec.journal + ", give it with -j (drop-replay -j " + rec.journal + " info)"},
+  };
+  const std::string before = testing::Fingerprint(rec.journal);
+  for (const Case& c : cases) {
+    testing::Run r = Replay(c.journal, c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.says;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    EXPECT_NE(r.err.find("drop-replay: " + c.says), std::string::npos) << r.err;
+    ExpectNoCli11Words(r);
+  }
+  EXPECT_EQ(testing::Fingerprint(rec.journal), before);
+}
+
+// The timeline is written to FILE.part and renamed: that name is judged as -o is, and a file left
+// there is never written through (a hard link to a journal's file looks like any other file).
+TEST(BadInput, TheTimelinesTemporaryFileNeverLeadsIntoTheJournal) {
+  Recorded rec;
+  TempDir out;
+  const std::string before = testing::Fingerprint(rec.journal);
+  std::filesystem::create_symlink(rec.journal + "/CURRENT", out / "t.html.part");
+  testing::Run link = Replay(rec.journal, {"timeline", "-o", out / "t.html"});
+  EXPECT_EQ(link.exit_code, 2) << link.err;
+  EXPECT_NE(
+      link.err.find("-o " + out / "t.html" + ": the timeline is written to " + out / "t.html.part" +
+                    " first and renamed, and " + out / "t.html.part" + " leads into the journal " +
+                    rec.journal + ", which drop-replay never writes to; remove " +
+                    out / "t.html.part" + ", or give another path"),
+      std::string::npos)
+      << link.err;
+  EXPECT_FALSE(std::filesystem::exists(out / "t.html"));
+  EXPECT_EQ(testing::Fingerprint(rec.journal), before);
+
+  std::filesystem::create_hard_link(rec.journal + "/CURRENT", out / "u.html.part");
+  testing::Run hard = Replay(rec.journal, {"timeline", "-o", out / "u.html"});
+  EXPECT_EQ(hard.exit_code, 0) << hard.err;
+  EXPECT_TRUE(testing::ReadFile(out / "u.html").starts_with("<!doctype html>"));
+  EXPECT_FALSE(std::filesystem::exists(out / "u.html.part"));
+  EXPECT_EQ(testing::Fingerprint(rec.journal), before);
+  EXPECT_EQ(Replay(rec.journal, {"verify"}).exit_code, 0);
 }
 
 }  // namespace
