@@ -333,7 +333,10 @@ void ApplyOutcome(const v1::Entry& e, v1::State* state) {
   if (o.outcome() == v1::PULL_SUCCEEDED) {
     if (node_known) InsertSorted(image->mutable_pulled_nodes(), o.node());
     Erase(image->mutable_failures(), o.node());
+    // The streak ends, its time with it: a pacing decision does not cite a failure of a streak
+    // gone as its input, and a later failure found by a relist counts from its own time.
     image->set_consecutive_failures(0);
+    image->clear_last_failure_ms();
   } else {
     image->set_consecutive_failures(image->consecutive_failures() + 1);
     image->set_last_failure_ms(std::max(image->last_failure_ms(), ended));

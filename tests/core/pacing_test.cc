@@ -148,6 +148,35 @@ TEST(Pacing, AFailingImageGoesBackToFullPaceWhenAPullSucceeds) {
   ASSERT_TRUE(w.RunUntil([&] { return w.Image("web").status().phase() == "Ready"; }, 60 * kSec));
 }
 
+// The success that ends a streak of failures takes the streak's time with it: the waits decided
+// after it cite no last failure, as an image that never failed.
+TEST(Pacing, ASuccessClearsTheLastFailureTheWaitsAfterItCite) {
+  World w;
+  AddNodes(w, 30);
+  w.PutPolicy(PolicyBuilder("fast", /*max_concurrent=*/3).Backoff(kSec, kSec, 1, 100));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("fast"));
+  int tries = 0;  // the registry fails the first 2 pulls, then serves the image
+  w.SetBehaviour([&](const v1::Pod&) {
+    return ++tries <= 2 ? Pull{Pull::kExitFailure, kSec} : Takes(5 * kSec);
+  });
+  w.Start();
+  ASSERT_TRUE(w.RunUntil([&] { return w.Image("web").status().phase() == "Ready"; }, 300 * kSec));
+  int64_t healed = testing::Outcomes(w.journal(), v1::PULL_SUCCEEDED).at(0).time_ms();
+  int before = 0, after = 0;
+  for (const v1::Entry& e : w.journal()) {
+    if (!e.has_pacing()) continue;
+    if (e.time_ms() < healed) {
+      before += e.pacing().last_failure_ms() > 0;
+    } else if (e.pacing().verdict() == v1::WAIT_CONCURRENCY) {
+      ++after;
+      EXPECT_EQ(e.pacing().last_failure_ms(), 0) << "entry " << e.seq();
+    }
+  }
+  EXPECT_GT(before, 0) << "no wait cited the failures while they lasted";
+  EXPECT_GT(after, 0);
+  EXPECT_EQ(Find(w.state().images(), "web")->last_failure_ms(), 0);
+}
+
 TEST(Pacing, EveryImagePullErrorReasonIsExcludedFromActive) {
   for (const char* reason :
        {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}) {
