@@ -110,6 +110,10 @@ std::string PolicyDisplayName(std::string_view name) {
   return name.empty() ? "the default PullPolicy" : "PullPolicy " + std::string(name);
 }
 
+std::string PolicyName(std::string_view name) {
+  return std::string(name.empty() ? kDefaultPolicyName : name);
+}
+
 bool operator<(const v1::Key& a, const v1::Key& b) {
   if (a.kind() != b.kind()) return a.kind() < b.kind();
   return a.name() < b.name();
@@ -144,7 +148,7 @@ std::string KeyString(const v1::Key& key) {
     case v1::KIND_CACHED_IMAGE:
       return "cachedimage/" + key.name();
     case v1::KIND_PULL_POLICY:
-      return "pullpolicy/" + (key.name().empty() ? "(default)" : key.name());
+      return "pullpolicy/" + PolicyName(key.name());
     case v1::KIND_DISCOVERY_POLICY:
       return "discoverypolicy/" + key.name();
     case v1::KIND_NODE:

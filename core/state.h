@@ -140,6 +140,10 @@ const v1::PullPolicySpec& DefaultPolicySpec();
 
 // "PullPolicy gentle", or "the default PullPolicy" for the built-in one.
 std::string PolicyDisplayName(std::string_view name);
+// The built-in policy's name where names are listed (tables, keys, metric labels).
+inline constexpr std::string_view kDefaultPolicyName = "(default)";
+// A PullPolicy's name as listed: its own, or kDefaultPolicyName for the built-in one.
+std::string PolicyName(std::string_view name);
 
 bool operator<(const v1::Key& a, const v1::Key& b);
 bool operator==(const v1::Key& a, const v1::Key& b);

@@ -35,8 +35,11 @@ const char* KindName(v1::ObjectKind kind) {
 void Reconcile(uint64_t id, const v1::Key& key, boost::json::object* f) {
   (*f)["controller"] = Controller(key);
   (*f)["reconcileID"] = std::to_string(id);
-  (*f)[key.kind() == v1::KIND_PULL_POLICY ? "pullpolicy" : "cachedimage"] =
-      key.name().empty() ? "(default)" : key.name();
+  if (key.kind() == v1::KIND_PULL_POLICY) {
+    (*f)["pullpolicy"] = PolicyName(key.name());
+  } else {
+    (*f)["cachedimage"] = key.name();
+  }
 }
 
 // The actions whose outcome comes back as an ActionResult (an Event's does not).

@@ -15,10 +15,6 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-std::string PolicyLabel(const std::string& policy) {
-  return policy.empty() ? "(default)" : policy;
-}
-
 // Makes the family's series the `wanted` ones, by labels: each is set to its value, and a series
 // no longer wanted (its object is gone) is removed instead of reporting its last value forever.
 void SetSeries(prometheus::Family<prometheus::Gauge>& family,
@@ -191,13 +187,13 @@ void Metrics::Observe(std::span<const v1::Entry> batch, const v1::State& state) 
   // no pod left under it, takes its series with it.
   std::map<prometheus::Labels, double> pulls;
   for (const v1::PolicyRecord& p : state.policies())
-    pulls[{{"policy", PolicyLabel(p.object().name())}}] = 0;
+    pulls[{{"policy", PolicyName(p.object().name())}}] = 0;
   double* count = nullptr;
   const std::string* policy = nullptr;
   for (const v1::PodRecord& pod : AllPods(state)) {
     if (policy == nullptr || pod.policy() != *policy) {
       policy = &pod.policy();
-      count = &pulls[{{"policy", PolicyLabel(*policy)}}];
+      count = &pulls[{{"policy", PolicyName(*policy)}}];
     }
     *count += IsActive(pod);
   }

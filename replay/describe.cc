@@ -65,7 +65,7 @@ const char* ActionName(v1::ActionKind k) {
 }
 
 std::string Policy(const std::string& name) {
-  return "pullpolicy/" + (name.empty() ? std::string("(default)") : name);
+  return "pullpolicy/" + PolicyName(name);
 }
 
 std::string NodeText(const v1::Node& n) {

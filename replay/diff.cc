@@ -286,8 +286,11 @@ Status Diff(const Reader& r, const DiffOptions& o, std::ostream& out) {
           if (!more.empty()) c += (c.empty() ? "" : "; ") + more;
         };
         v1::CachedImageSpec spec_x = x.object().spec(), spec_y = y.object().spec();
-        spec_x.clear_image();
-        spec_y.clear_image();
+        for (v1::CachedImageSpec* spec : {&spec_x, &spec_y}) {
+          spec->clear_image();
+          // No pullPolicyRef is the built-in policy, named as the other commands name it.
+          spec->set_pull_policy_ref(PolicyName(spec->pull_policy_ref()));
+        }
         say(FieldChanges(spec_x, spec_y));
         say(FieldChanges(StatusRest(xs), StatusRest(ys)));
         if (x.pulled_nodes_size() != y.pulled_nodes_size()) {  // drops when a node goes

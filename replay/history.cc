@@ -519,16 +519,10 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
             l.phase.clear();
           }
           // After the core folds a CachedImage, its pods count against its policy (see
-          // ApplyCachedImage): a pull in flight moves with it. Its pulls are under its last
-          // policy, except when it is new to the history (pods can come before their CachedImage).
+          // ApplyCachedImage): a pull in flight moves with it, also when the CachedImage is new
+          // to the history (pods can come before their CachedImage).
           if (!deleted && (fresh || l.policy != c.spec().pull_policy_ref())) {
             const int to = h.policies.Id(c.spec().pull_policy_ref());
-            for (const auto& [pod, at] : open) {
-              PullRecord& pull = h.pulls[at];
-              if (pull.image == id && pull.end_ms == 0 && pull.policy_at_end() != to) {
-                pull.moves.push_back({now, e.seq(), to});
-              }
-            }
             if (o.passes) actives.Moved(c.name(), to, e);
           }
           l.deleted = deleted;

@@ -40,15 +40,6 @@ struct PodReport {
 
 struct PullRecord {
   int image = -1, node = -1, policy = -1;  // policy: the one it started under
-  // While it ran its CachedImage moved to another PullPolicy, and its count went along (see
-  // ApplyCachedImage): at which entry, and to which policy, in journal order.
-  struct Move {
-    int64_t at_ms;
-    uint64_t seq;
-    int to;
-  };
-  std::vector<Move> moves;
-  int policy_at_end() const { return moves.empty() ? policy : moves.back().to; }
   std::string pod;
   uint64_t start_seq = 0;  // the CreatePod entry
   int64_t start_ms = 0;

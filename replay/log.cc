@@ -1,13 +1,74 @@
 // drop-replay log: the journal's entries, filtered by time, kind, object, node or reconcileID.
 #include <algorithm>
 #include <ostream>
+#include <set>
 
 #include "core/duration.h"
+#include "core/state.h"
 #include "replay/commands.h"
 #include "replay/describe.h"
 #include "replay/table.h"
 
 namespace drop::replay {
+namespace {
+
+// kubectl's AGE (apimachinery's HumanDuration): whole seconds, so that a column never holds both
+// "1s" and Age's tenths ("1.1s").
+std::string WholeAge(int64_t ms) {
+  return Age(ms - ms % 1000);
+}
+
+// The edits (insertions, deletions, substitutions) that make `a` into `b`: Levenshtein's distance.
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({above + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// After a --object filter matched nothing: Ok when some entry of the journal names `object`
+// (kind/name) after all, elsewhere than asked; else an error that says no entry names it and
+// offers the closest names of its kind that entries do name. Reads the whole journal: only a log
+// that shows nothing pays for it.
+Status NamedAnywhere(const Reader& r, const std::string& typed, const std::string& object) {
+  const std::string kind = object.substr(0, object.find('/') + 1);  // "pod/"
+  std::set<std::string> names;                                      // of that kind
+  journal::Store::Iterator it = r.store().Entries(r.first(), r.last());
+  for (; it.Valid(); it.Next()) {
+    for (std::string& o : ObjectsOf(it.entry())) {
+      if (o == object) return Status::Ok();
+      if (o.starts_with(kind)) names.insert(std::move(o));
+    }
+  }
+  if (!it.status().ok()) return it.status();
+  std::vector<std::pair<size_t, std::string>> closest;  // (distance, name), names in order
+  for (const std::string& n : names)
+    closest.emplace_back(EditDistance(object, n), n);
+  std::stable_sort(closest.begin(), closest.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  if (closest.size() > 3) closest.resize(3);
+  std::string message = "--object " + typed + ": no entry of the journal names " + object +
+                        " (it holds " + r.RangeText() + ")";
+  if (closest.empty()) {
+    return Status::NotFound(message + "; none names any " + kind.substr(0, kind.size() - 1));
+  }
+  message += "; did you mean ";
+  for (size_t i = 0; i < closest.size(); ++i) {
+    message += (i == 0 ? "" : i + 1 < closest.size() ? ", " : " or ") + closest[i].second;
+  }
+  return Status::NotFound(message + "?");
+}
+
+}  // namespace
 
 Status Log(const Reader& r, const LogOptions& o, std::ostream& out, std::ostream& notes) {
   for (const std::string& k : o.kinds) {
@@ -26,7 +87,7 @@ Status Log(const Reader& r, const LogOptions& o, std::ostream& out, std::ostream
     object = parsed->first + "/" + parsed->second;
     // The built-in policy is shown as pullpolicy/(default); "default" names it too, as in state
     // (and a PullPolicy a user named "default", if there is one).
-    if (object == "pullpolicy/default") also = "pullpolicy/(default)";
+    if (object == "pullpolicy/default") also = "pullpolicy/" + PolicyName("");
   }
   if (r.empty()) return r.NoEntries();
   Result<std::pair<uint64_t, uint64_t>> range =
@@ -51,7 +112,8 @@ Status Log(const Reader& r, const LogOptions& o, std::ostream& out, std::ostream
     if (start->reconcile().trigger_seq() >= r.first()) trigger = start->reconcile().trigger_seq();
   }
 
-  // AGE is kubectl's, counted back from the journal's last entry (the moment it was copied).
+  // AGE is kubectl's, counted back from the journal's last entry (the moment it was copied), not
+  // from now: the notes say so under the table.
   Table table({"SEQ", "TIME", "AGE", "KIND", "OBJECT", "SUMMARY"});
   boost::json::array items;
   uint64_t shown = 0;
@@ -63,8 +125,8 @@ Status Log(const Reader& r, const LogOptions& o, std::ostream& out, std::ostream
         kind += " [" + std::to_string(e.reconcile_id()) + "]";
       }
       table.Add({std::to_string(e.seq()), FormatTimeMillis(e.time_ms()),
-                 Age(r.last_time() - e.time_ms()), kind, objects.empty() ? "-" : objects.front(),
-                 Summary(e)});
+                 WholeAge(r.last_time() - e.time_ms()), kind,
+                 objects.empty() ? "-" : objects.front(), Summary(e)});
     } else {
       items.push_back(EntryDocument(e));
     }
@@ -98,8 +160,20 @@ Status Log(const Reader& r, const LogOptions& o, std::ostream& out, std::ostream
     if (matches(e)) emit(e);
   }
   if (!it.status().ok()) return it.status();
+  // A name no entry of the journal has (a misspelt pod?) is an error, not an empty log; the
+  // built-in policy always exists, named or not.
+  if (shown == 0 && !object.empty() && also.empty() && object != "pullpolicy/" + PolicyName("")) {
+    if (Status s = NamedAnywhere(r, o.object, object); !s.ok()) return s;
+  }
   if (o.format == Format::kTable) {
-    if (!table.empty()) table.Print(out);
+    if (!table.empty()) {
+      table.Print(out);
+      // Under the table, and only when it reached its file: a failed write is the one thing said.
+      if (out.flush()) {
+        notes << "AGE counts back from the journal's last entry (" << r.last() << ", "
+              << FormatTimeMillis(r.last_time()) << "), the moment it was copied.\n";
+      }
+    }
     // As kubectl says "No resources found": a filter that matched nothing (a misspelt name?) is
     // told apart from a command that printed nothing for another reason.
     if (table.empty()) {

@@ -1,6 +1,7 @@
 #include "replay/objects.h"
 
 #include "core/duration.h"
+#include "core/state.h"
 #include "replay/describe.h"
 
 namespace drop::replay {
@@ -119,7 +120,7 @@ object PullPolicyDocument(const v1::PullPolicy& p) {
   object doc;
   doc["apiVersion"] = "drop.io/v1alpha1";
   doc["kind"] = "PullPolicy";
-  doc["metadata"] = Metadata(p.name().empty() ? "(default)" : p.name(), p.uid(), p.generation());
+  doc["metadata"] = Metadata(PolicyName(p.name()), p.uid(), p.generation());
   const v1::PullPolicySpec& s = p.spec();
   object spec;
   spec["maxConcurrentNodes"] = s.max_concurrent_nodes();
@@ -173,7 +174,7 @@ object PodDocument(const v1::PodRecord& r) {
   doc["node"] = p.node();
   doc["cachedImage"] = p.cached_image();
   doc["image"] = p.image();
-  doc["policy"] = r.policy().empty() ? "(default)" : r.policy();
+  doc["policy"] = PolicyName(r.policy());
   doc["phase"] = PodPhaseText(p);
   if (r.issued_ms() > 0) doc["created"] = FormatTimeMillis(r.issued_ms());
   if (r.finished_ms() > 0) doc["finished"] = FormatTimeMillis(r.finished_ms());

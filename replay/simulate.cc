@@ -15,6 +15,7 @@
 #include "core/step.h"
 #include "core/validation.h"
 #include "journal/journal.h"
+#include "replay/describe.h"
 #include "replay/history.h"
 #include "replay/simulation.h"
 #include "replay/table.h"
@@ -366,9 +367,9 @@ void LeaveOutRecordedPulls(const v1::State& start, std::vector<v1::Entry>* input
   }
 }
 
-std::string PolicyName(const std::string& name) {
-  if (name.empty() || name == kDefaultStandIn) return "(default)";
-  return name;
+// A policy's name as the report shows it: the stand-in is the built-in policy.
+std::string ReportedPolicyName(const std::string& name) {
+  return PolicyName(name == kDefaultStandIn ? "" : name);
 }
 
 }  // namespace
@@ -396,10 +397,10 @@ Result<SimulateReport> RunSimulate(const Reader& r, const SimulateOptions& o) {
   if (!start.ok()) return start.status();
 
   // Which policies change: the named ones, or all (the built-in default included).
-  // The built-in policy is "default", or "(default)" as the table shows it.
+  // The built-in policy is "default", or kDefaultPolicyName as the table shows it.
   std::set<std::string> chosen;
   for (const std::string& name : o.policies)
-    chosen.insert(name == "(default)" ? "default" : name);
+    chosen.insert(name == kDefaultPolicyName ? "default" : name);
   bool all = chosen.empty();
   bool change_default = !o.sets.empty() && (all || chosen.count("default") > 0);
   auto changes = [&](const std::string& name) {
@@ -485,7 +486,7 @@ Result<SimulateReport> RunSimulate(const Reader& r, const SimulateOptions& o) {
     apply(&after);
     std::string problem = ValidatePullPolicy(name == kDefaultStandIn ? "" : name, after);
     if (!problem.empty()) return Status::InvalidArgument("--set: " + problem);
-    changed[PolicyName(name)] = {before, after};
+    changed[ReportedPolicyName(name)] = {before, after};
     return Status::Ok();
   };
 
@@ -597,7 +598,7 @@ Result<SimulateReport> RunSimulate(const Reader& r, const SimulateOptions& o) {
     if (life.image.empty()) continue;  // seen only in passing (another policy's pass)
     Projection p;
     p.image = history->images[id];
-    p.policy = PolicyName(life.policy);
+    p.policy = ReportedPolicyName(life.policy);
     p.since_ms = life.since_ms;
     // A completion is the last time it became Ready, if it still was at the end; an image Ready
     // when the journal begins whose status says so at the end was Ready throughout.

@@ -57,7 +57,7 @@ Status Image(const v1::State& state, const Point& at, const std::string& name, F
 
 Status Policy(const v1::State& state, const Point& at, const std::string& name, Format format,
               std::ostream& out) {
-  std::string key = name == "(default)" ? "" : name;
+  std::string key = name == kDefaultPolicyName ? "" : name;
   const v1::PolicyRecord* p = Find(state.policies(), key);
   v1::PullPolicy object;
   if (p != nullptr) {
@@ -71,8 +71,8 @@ Status Policy(const v1::State& state, const Point& at, const std::string& name, 
       names.push_back(x.object().name());
     return Status::NotFound("pullpolicy/" + name + " does not exist after entry " +
                             std::to_string(at.seq) + " (" + FormatTimeMillis(at.time_ms) +
-                            "); PullPolicies then: " + Names(names) +
-                            " (and pullpolicy/(default), the built-in one)");
+                            "); PullPolicies then: " + Names(names) + " (and pullpolicy/" +
+                            PolicyName("") + ", the built-in one)");
   }
   boost::json::object doc = PullPolicyDocument(object);
   boost::json::object pacing;
@@ -101,7 +101,7 @@ Status Policy(const v1::State& state, const Point& at, const std::string& name, 
   pacing["cachedImages"] = std::move(images);
   doc["pacing"] = std::move(pacing);
   if (format == Format::kYaml) {
-    out << "# pullpolicy/" << (key.empty() ? "(default)" : key) << " at " << PointText(at)
+    out << "# pullpolicy/" << PolicyName(key) << " at " << PointText(at)
         << "; pacing: what drop counted then\n";
   }
   Print(doc, format, out);
@@ -177,7 +177,7 @@ void Everything(const v1::State& state, const Reader& r, const Point& at, Format
       if (const v1::PolicyRecord* p = Find(state.policies(), name)) {
         object = p->object();
       } else {
-        *object.mutable_spec() = DefaultPolicySpec();  // named "(default)" in the document
+        *object.mutable_spec() = DefaultPolicySpec();  // named by PolicyName("") in the document
       }
       items.push_back(PullPolicyDocument(object));
     }
@@ -194,11 +194,10 @@ void Everything(const v1::State& state, const Reader& r, const Point& at, Format
   for (const v1::ImageRecord& i : state.images()) {
     v1::CachedImageStatus s = DesiredStatus(state, ImageView(state, i), at.time_ms);
     const std::string& policy = i.object().spec().pull_policy_ref();
-    images.Add({i.object().name(), i.object().spec().image(), policy.empty() ? "(default)" : policy,
-                s.phase(),
+    images.Add({i.object().name(), i.object().spec().image(), PolicyName(policy), s.phase(),
                 std::to_string(s.nodes_ready()) + "/" + std::to_string(s.nodes_targeted()),
                 std::to_string(s.consecutive_failures()),
-                s.next_pull_time_ms() > 0 ? FormatTime(s.next_pull_time_ms()) : "-",
+                s.next_pull_time_ms() > 0 ? FormatTimeMillis(s.next_pull_time_ms()) : "-",
                 s.conditions_size() > 0 ? s.conditions(0).reason() : "-", LastWrite(i, s)});
   }
   if (!images.empty()) images.Print(out);
@@ -208,7 +207,7 @@ void Everything(const v1::State& state, const Reader& r, const Point& at, Format
     const v1::PullPolicySpec* spec = FindPolicySpec(state, name);
     int64_t last = LastCreation(state, name);
     int active = CountActive(state, name);
-    policies.Add({name.empty() ? "(default)" : name, std::to_string(spec->max_concurrent_nodes()),
+    policies.Add({PolicyName(name), std::to_string(spec->max_concurrent_nodes()),
                   FormatDuration(spec->min_delay_between_pulls_ms()), std::to_string(active),
                   last > 0 ? FormatTimeMillis(last) : "-"});
   }

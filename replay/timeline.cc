@@ -7,6 +7,8 @@
 #include <numeric>
 
 #include "core/duration.h"
+#include "core/state.h"
+#include "replay/describe.h"
 #include "replay/history.h"
 #include "replay/release.h"
 
@@ -307,7 +309,7 @@ Result<TimelineFigures> WriteTimeline(const Reader& r, const TimelineOptions& o,
   meta["images"] = Strings(h.images.all());
   std::vector<std::string> policies;
   for (const std::string& p : h.policies.all())
-    policies.push_back(p.empty() ? "(default)" : p);
+    policies.push_back(PolicyName(p));
   meta["policies"] = Strings(policies);
   meta["reasons"] = Strings(reasons);
 

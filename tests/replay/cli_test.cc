@@ -1476,5 +1476,112 @@ TEST(BadInput, TheTimelinesTemporaryFileNeverLeadsIntoTheJournal) {
   EXPECT_EQ(Replay(rec.journal, {"verify"}).exit_code, 0);
 }
 
+// An object no entry of the journal names is a mistake (a misspelt name?): exit code 2, and the
+// names of its kind the journal does have, closest first. One the journal names elsewhere than
+// asked, and the built-in policy, which always exists, only match nothing.
+TEST(Cli, LogOfAnObjectNoEntryNamesIsAnErrorThatOffersTheClosestNames) {
+  Recorded rec;
+  const std::string holds = " (it holds entries 1.." + std::to_string(rec.world.journal().size());
+  testing::Run image = Replay(rec.journal, {"log", "--object", "cachedimage/webb"});
+  EXPECT_EQ(image.exit_code, 2) << image.err;
+  EXPECT_TRUE(image.out.empty()) << image.out;
+  EXPECT_NE(image.err.find("drop-replay: --object cachedimage/webb: no entry of the journal names "
+                           "cachedimage/webb" +
+                           holds),
+            std::string::npos)
+      << image.err;
+  EXPECT_NE(image.err.find("; did you mean cachedimage/web or cachedimage/db?\n"),
+            std::string::npos)
+      << image.err;
+  // Three at most, by edit distance and then by name.
+  testing::Run node = Replay(rec.journal, {"log", "--object", "Node/node-55", "-o", "json"});
+  EXPECT_EQ(node.exit_code, 2) << node.err;
+  EXPECT_NE(node.err.find("; did you mean node/node-5, node/node-0 or node/node-1?\n"),
+            std::string::npos)
+      << node.err;
+  testing::Run pod = Replay(rec.journal, {"log", "--object", "pod/nosuch"});
+  EXPECT_EQ(pod.exit_code, 2) << pod.err;
+  EXPECT_NE(pod.err.find("; did you mean pod/drop-"), std::string::npos) << pod.err;
+  // Named by the journal, not by the entries asked for: nothing matches, as before.
+  testing::Run early = Replay(rec.journal, {"log", "--object", "cachedimage/web", "--until", "1"});
+  EXPECT_EQ(early.exit_code, 0) << early.err;
+  EXPECT_NE(early.err.find("No entries match, of entries 1..1."), std::string::npos) << early.err;
+  for (const char* policy : {"pullpolicy/default", "pullpolicy/(default)"}) {
+    testing::Run builtin = Replay(rec.journal, {"log", "--object", policy, "--until", "1"});
+    EXPECT_EQ(builtin.exit_code, 0) << policy << ": " << builtin.err;
+  }
+}
+
+// AGE is kubectl's, in whole units (apimachinery's HumanDuration), never tenths beside whole
+// seconds; the notes say once what it counts back from.
+TEST(Cli, LogAgesAreWholeUnitsCountedBackFromTheJournalsLastEntry) {
+  TempDir dir;
+  World w;
+  for (int i = 0; i < 4; ++i)
+    w.PutNode(NodeBuilder("node-" + std::to_string(i)));
+  w.PutPolicy(PolicyBuilder("gentle", 1, 1300));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("gentle"));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, 1700}; });
+  w.Start();
+  w.RunFor(30 * kSec);
+  ASSERT_TRUE(testing::WriteJournal(w.journal(), dir / "j").ok());
+  testing::Run r = Replay(dir / "j", {"log"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(r.out.starts_with("SEQ   TIME                       AGE ")) << r.out;
+  const std::regex row("\n[0-9]+ +[^ ]+ +([^ ]+) ");  // SEQ, TIME, AGE
+  const std::regex kubectl("[0-9]+(s|m|h|d)|[0-9]+m[0-9]+s|[0-9]+h[0-9]+m|[0-9]+d[0-9]+h");
+  int rows = 0;
+  std::string unlike;  // the ages kubectl would not print
+  for (auto it = std::sregex_iterator(r.out.begin(), r.out.end(), row);
+       it != std::sregex_iterator(); ++it, ++rows) {
+    if (!std::regex_match((*it)[1].str(), kubectl)) unlike += " " + (*it)[1].str();
+  }
+  EXPECT_EQ(rows, static_cast<int>(w.journal().size()));
+  EXPECT_EQ(unlike, "") << r.out;
+  const v1::Entry& last = w.journal().back();
+  EXPECT_EQ(r.err, "AGE counts back from the journal's last entry (" + std::to_string(last.seq()) +
+                       ", " + FormatTimeMillis(last.time_ms()) + "), the moment it was copied.\n");
+  testing::Run json = Replay(dir / "j", {"log", "-o", "json"});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(json.err, "");
+}
+
+// Every time `state` prints has milliseconds, its NEXT PULL column's too.
+TEST(Cli, StateGivesEveryTimeInMilliseconds) {
+  TempDir dir;
+  World w;
+  w.PutNode(NodeBuilder("node-0"));
+  w.PutPolicy(PolicyBuilder("p", 1).Backoff(30 * kSec, 60 * kSec, 2, 5));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("p"));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kExitFailure, kSec}; });
+  w.Start();
+  w.RunFor(5 * kSec);
+  ASSERT_TRUE(testing::WriteJournal(w.journal(), dir / "j").ok());
+  testing::Run r = Replay(dir / "j", {"state"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\nweb .* 2027-01-15T08:00:3[0-9]\\.[0-9]{3}Z ")))
+      << "a next pull in backoff: " << r.out;
+  EXPECT_FALSE(std::regex_search(r.out, std::regex("T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"))) << r.out;
+}
+
+// A CachedImage that leaves its PullPolicy for the built-in one moves to pullpolicy/(default),
+// as every other command names it: not to a blank.
+TEST(Cli, DiffNamesTheBuiltInPolicyOfACachedImageWithNoPullPolicyRef) {
+  TempDir dir;
+  World w;
+  w.PutNode(NodeBuilder("node-0"));
+  w.PutPolicy(PolicyBuilder("gentle", 1));
+  w.PutImage(ImageBuilder("web", "web:1").Policy("gentle"));
+  w.SetBehaviour([](const v1::Pod&) { return Pull{Pull::kSucceed, kSec}; });
+  w.Start();
+  w.RunFor(5 * kSec);
+  w.PutImage(ImageBuilder("web", "web:1"));
+  w.RunFor(kSec);
+  ASSERT_TRUE(testing::WriteJournal(w.journal(), dir / "j").ok());
+  testing::Run away = Replay(dir / "j", {"diff", "--from", "+4s", "--to", "-0s"});
+  ASSERT_EQ(away.exit_code, 0) << away.err;
+  EXPECT_NE(away.out.find("pullPolicyRef: gentle -> (default)"), std::string::npos) << away.out;
+}
+
 }  // namespace
 }  // namespace drop::replay
