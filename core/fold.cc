@@ -266,11 +266,12 @@ void ApplyActionResult(const v1::Entry& e, v1::State* state) {
       if (r.reason() == "NotFound") {
         ErasePod(state, r.cached_image(), key);
       } else if (v1::PodRecord* pod = FindPodMutable(state, r.cached_image(), key)) {
-        // A later reconcile tries again, after a pause: a delete the server keeps refusing (the
-        // uid precondition of a pod replaced under its name, RBAC without delete) is not sent
-        // again at once, in a loop as fast as the server answers.
+        // A later reconcile tries again, after a pause that doubles with each refusal: a delete
+        // the server keeps refusing (the uid precondition of a pod replaced under its name, RBAC
+        // without delete) is not sent again at once, in a loop as fast as the server answers.
         pod->set_delete_issued(false);
-        pod->set_delete_retry_ms(e.time_ms() + kDeleteRetryDelayMs);
+        pod->set_delete_refusals(pod->delete_refusals() + 1);
+        pod->set_delete_retry_ms(e.time_ms() + DeleteRetryDelay(pod->delete_refusals()));
       }
       return;
     }

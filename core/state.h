@@ -40,8 +40,16 @@ inline const std::string& NameOf(const std::string& s) {
 
 // After a failed status write, the least time before the next attempt.
 constexpr int64_t kStatusRetryDelayMs = 5000;
-// After a failed pod delete (other than NotFound), the least time before the next attempt.
+// After a pod delete the server refused, the least time before the next attempt: it doubles with
+// each refusal in a row, up to kMaxDeleteRetryDelayMs. Without RBAC's delete verb every finished
+// pod is refused; at a fixed pause thousands of them would fill the executor's queue, ahead of
+// the creates and status writes.
 constexpr int64_t kDeleteRetryDelayMs = 5000;
+constexpr int64_t kMaxDeleteRetryDelayMs = 5 * 60 * 1000;
+inline int64_t DeleteRetryDelay(int32_t refusals) {
+  const int doublings = std::clamp(refusals - 1, 0, 10);
+  return std::min(kDeleteRetryDelayMs << doublings, kMaxDeleteRetryDelayMs);
+}
 // Least time between two status writes that only report progress.
 constexpr int64_t kStatusMinIntervalMs = 2000;
 
