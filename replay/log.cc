@@ -35,31 +35,62 @@ size_t EditDistance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-// After a --object filter matched nothing: Ok when some entry of the journal names `object`
-// (kind/name) after all, elsewhere than asked; else an error that says no entry names it and
-// offers the closest names of its kind that entries do name. Reads the whole journal: only a log
-// that shows nothing pays for it.
+// The objects the state holds, as ObjectsOf names them ("pod/NAME").
+std::vector<std::string> ObjectsIn(const v1::State& state) {
+  std::vector<std::string> out;
+  for (const v1::NodeRecord& n : state.nodes())
+    out.push_back("node/" + n.node().name());
+  for (const v1::ImageRecord& i : state.images())
+    out.push_back("cachedimage/" + i.object().name());
+  for (const v1::PolicyRecord& p : state.policies())
+    out.push_back("pullpolicy/" + p.object().name());
+  for (const v1::PodRecord& p : AllPods(state))
+    out.push_back("pod/" + p.pod().name());
+  return out;
+}
+
+// After a --object filter matched nothing: Ok when the journal names `object` (kind/name) after
+// all, elsewhere than asked: an entry, or the state its kept entries start from (retention may
+// have cut every entry that named it); else an error that says so and offers the names of its
+// kind that are close to it. Reads the whole journal: only a log that shows nothing pays for it.
 Status NamedAnywhere(const Reader& r, const std::string& typed, const std::string& object) {
   const std::string kind = object.substr(0, object.find('/') + 1);  // "pod/"
   std::set<std::string> names;                                      // of that kind
-  journal::Store::Iterator it = r.store().Entries(r.first(), r.last());
-  for (; it.Valid(); it.Next()) {
-    for (std::string& o : ObjectsOf(it.entry())) {
-      if (o == object) return Status::Ok();
+  auto seen = [&](std::vector<std::string> objects) {
+    for (std::string& o : objects) {
+      if (o == object) return true;
       if (o.starts_with(kind)) names.insert(std::move(o));
     }
+    return false;
+  };
+  if (r.origin().seq > 0) {
+    Result<v1::State> origin = r.StateAt(r.origin());
+    if (!origin.ok()) return origin.status();
+    if (seen(ObjectsIn(*origin))) return Status::Ok();
+  }
+  journal::Store::Iterator it = r.store().Entries(r.first(), r.last());
+  for (; it.Valid(); it.Next()) {
+    if (seen(ObjectsOf(it.entry()))) return Status::Ok();
   }
   if (!it.status().ok()) return it.status();
+  // Close: a typo's few edits, not any name of the kind.
+  const std::string name = object.substr(kind.size());
+  const size_t near = std::max<size_t>(2, name.size() / 3);
   std::vector<std::pair<size_t, std::string>> closest;  // (distance, name), names in order
-  for (const std::string& n : names)
-    closest.emplace_back(EditDistance(object, n), n);
+  for (const std::string& n : names) {
+    size_t d = EditDistance(name, n.substr(kind.size()));
+    if (d <= near) closest.emplace_back(d, n);
+  }
   std::stable_sort(closest.begin(), closest.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   if (closest.size() > 3) closest.resize(3);
-  std::string message = "--object " + typed + ": no entry of the journal names " + object +
-                        " (it holds " + r.RangeText() + ")";
+  std::string message = "--object " + typed + ": the journal never names " + object + " (" +
+                        (r.origin().seq > 0 ? "neither the state it starts from nor " : "") +
+                        "entries " + std::to_string(r.first()) + ".." + std::to_string(r.last()) +
+                        ")";
   if (closest.empty()) {
-    return Status::NotFound(message + "; none names any " + kind.substr(0, kind.size() - 1));
+    return Status::NotFound(message + "; " + std::to_string(names.size()) + " " +
+                            kind.substr(0, kind.size() - 1) + " names are in it, none close");
   }
   message += "; did you mean ";
   for (size_t i = 0; i < closest.size(); ++i) {
