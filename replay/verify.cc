@@ -42,6 +42,7 @@ struct SegmentResult {
   bool snapshot_checked = false;
   std::optional<Divergence> divergence;
   std::string snapshot_mismatch;
+  std::string snapshot_by;  // the build that wrote that snapshot
   Status status;
 };
 
@@ -240,6 +241,7 @@ SegmentResult Check(const journal::Store& store, const Segment& seg, v1::State* 
     if (!SerializesTo(*state, snap->SerializeAsString())) {
       out.snapshot_mismatch = "the snapshot after entry " + std::to_string(seg.last) +
                               " is not the fold of the entries before it";
+      out.snapshot_by = snap->config().version();  // the operator's, as it folded its start
     }
   }
   return out;
@@ -613,6 +615,7 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
     report.snapshots_checked += s.snapshot_checked;
     if (!s.snapshot_mismatch.empty() && report.snapshot_mismatch.empty()) {
       report.snapshot_mismatch = s.snapshot_mismatch;
+      report.snapshot_by = s.snapshot_by;
     }
     if (s.divergence) {
       report.divergence = std::move(s.divergence);
@@ -622,6 +625,25 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   return report;
 }
+
+namespace {
+
+// Where `what` (the input that diverged, the snapshot that is not the fold) was recorded by
+// another build than this drop-replay: the builds may differ by design.
+void OtherBuildNote(const char* what, const std::string& by, std::ostream& out) {
+  if (!by.empty() && by != kBuild) {
+    out << "The " << what << " was recorded by drop " << by << "; this drop-replay is " << kBuild
+        << ". Where their decisions differ by design, this is not a fault: verify with the "
+        << "drop-replay of " << by << " to check the recording itself.\n";
+  } else if (by == kBuild && std::string_view(kBuild).ends_with(".dirty")) {
+    // Two builds of one commit with local changes name themselves alike, and may decide otherwise.
+    out << "The " << what << " was recorded by a build named as this one, " << kBuild
+        << ", which has local changes: if they were not the same changes, the builds may differ "
+        << "by design here.\n";
+  }
+}
+
+}  // namespace
 
 void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::ostream& out) {
   const uint64_t entries = rep.last >= rep.first ? rep.last - rep.first + 1 : 0;
@@ -651,7 +673,10 @@ void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::o
                                               {"recordedBy", d.recorded_by},
                                               {"recomputedBy", kBuild}};
     }
-    if (!rep.snapshot_mismatch.empty()) doc["snapshotMismatch"] = rep.snapshot_mismatch;
+    if (!rep.snapshot_mismatch.empty()) {
+      doc["snapshotMismatch"] = rep.snapshot_mismatch;
+      doc["snapshotRecordedBy"] = rep.snapshot_by;
+    }
     Print(doc, format, out);
     return;
   }
@@ -692,8 +717,9 @@ void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::o
     return;
   }
   if (!rep.divergence) {
-    out << "verify: FINDING. " << rep.snapshot_mismatch << "; the decisions up to it match.\n"
-        << speed << '\n';
+    out << "verify: FINDING. " << rep.snapshot_mismatch << "; the decisions up to it match.\n";
+    OtherBuildNote("snapshot", rep.snapshot_by, out);
+    out << speed << '\n';
     return;
   }
   const Divergence& d = *rep.divergence;
@@ -705,16 +731,7 @@ void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::o
     out << "note: asked for entries " << rep.asked_first << ".." << rep.asked_last << "; the check "
         << CheckStart(rep) << (d.seq < rep.asked_first ? ", and found this before them.\n" : ".\n");
   }
-  if (!d.recorded_by.empty() && d.recorded_by != kBuild) {
-    out << "The input was recorded by drop " << d.recorded_by << "; this drop-replay is " << kBuild
-        << ". Where their decisions differ by design, this is not a fault: verify with "
-        << "the drop-replay of " << d.recorded_by << " to check the recording itself.\n";
-  } else if (d.recorded_by == kBuild && std::string_view(kBuild).ends_with(".dirty")) {
-    // Two builds of one commit with local changes name themselves alike, and may decide otherwise.
-    out << "The input was recorded by a build named as this one, " << kBuild
-        << ", which has local changes: if they were not the same changes, the builds may differ "
-        << "by design here.\n";
-  }
+  OtherBuildNote("input", d.recorded_by, out);
   out << '\n';
   std::vector<std::string> a = TextLines(d.recorded), b = TextLines(d.recomputed);
   size_t width = 36;

@@ -65,6 +65,7 @@ struct VerifyReport {
   double seconds = 0;
   std::optional<Divergence> divergence;
   std::string snapshot_mismatch;  // a snapshot that is not the fold of the entries before it
+  std::string snapshot_by;        // the build that recorded it
   bool clean() const { return !divergence && snapshot_mismatch.empty(); }
 };
 
