@@ -1,9 +1,9 @@
 // drop-replay: the offline face of drop (DESIGN.md section 8). It reads a journal directory (a
 // copy, a checkpoint, or a live journal read as a secondary) and never writes to it.
 // Exit codes: 0 fine, 1 a finding (verify found a divergence), 2 bad usage or unreadable journal.
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -93,9 +93,8 @@ CLI::Validator AtLeast(uint64_t min) {
       "N>=" + std::to_string(min));
 }
 
-// Whether writing `path` would write inside the journal directory (false when that cannot be
-// told: the open or the write says more).
-bool LeadsInto(const std::string& path, const std::string& journal) {
+// drop-replay never writes into the journal: refuses a path of `flag` that lies inside it.
+Status OutsideJournal(const std::string& path, const std::string& journal, const char* flag) {
   namespace fs = std::filesystem;
   std::error_code ec, link_ec;
   fs::path dir = fs::weakly_canonical(journal, ec);
@@ -108,31 +107,19 @@ bool LeadsInto(const std::string& path, const std::string& journal) {
     target = to.is_absolute() ? to : target.parent_path() / to;
   }
   target = fs::weakly_canonical(target, ec);
-  if (ec || dir.empty()) return false;
+  if (ec || dir.empty()) return Status::Ok();  // cannot tell: the open or the write says more
   auto [d, t] = std::mismatch(dir.begin(), dir.end(), target.begin(), target.end());
-  return d == dir.end();
-}
-
-// drop-replay never writes into the journal: refuses a path of `flag` that lies inside it.
-Status OutsideJournal(const std::string& path, const std::string& journal, const char* flag) {
-  if (!LeadsInto(path, journal)) return Status::Ok();
+  if (d != dir.end()) return Status::Ok();
   return Status::InvalidArgument(std::string(flag) + " " + path + " lies inside the journal " +
                                  journal +
                                  ", which drop-replay never writes to; give a path "
                                  "outside it");
 }
 
-// Where the timeline for `path` is written before it is renamed into place: a file is written
-// aside, so that a failure leaves an earlier timeline as it was; "" for a device, a pipe or a
-// symlink (/dev/stdout), which is written straight (through the symlink, not over it).
-std::string Aside(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::file_status st = fs::symlink_status(path, ec);
-  return !fs::exists(st) || fs::is_regular_file(st) ? path + ".part" : "";
-}
-
-// Writes the timeline to `path`, through Aside(path) where there is one.
+// Writes the timeline to `path`. A file is written under a new name beside it and renamed into
+// place, so that a failure leaves an earlier timeline as it was; the name is mkstemp's, so no file
+// left beside it (a link into a journal, say) is ever opened. A device, a pipe or a symlink
+// (/dev/stdout) is written straight, through the symlink rather than over it.
 Result<TimelineFigures> WriteTimelineFile(const Reader& r, const TimelineOptions& o,
                                           const std::string& path) {
   namespace fs = std::filesystem;
@@ -140,16 +127,21 @@ Result<TimelineFigures> WriteTimelineFile(const Reader& r, const TimelineOptions
   if (fs::is_directory(fs::status(path, ec))) {
     return Status::InvalidArgument("-o " + path + " is a directory; give the HTML file's path");
   }
-  const std::string aside_path = Aside(path);
-  const bool aside = !aside_path.empty();
-  const std::string written = aside ? aside_path : path;
+  fs::file_status st = fs::symlink_status(path, ec);
+  const bool aside = !fs::exists(st) || fs::is_regular_file(st);
+  std::string written = path;
   if (aside) {
-    // Made new, never opened as found: a file left at that name (by an interrupted run) may be a
-    // symlink or a hard link to a journal's file, and would be written through. Its name alone
-    // goes.
-    ::unlink(written.c_str());
-    int fd = ::open(written.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0) return Status::IOError("cannot write " + written + ": " + std::strerror(errno));
+    const fs::path p(path);
+    written = (p.parent_path() / ("." + p.filename().string() + ".XXXXXX")).string();
+    int fd = ::mkstemp(written.data());
+    if (fd < 0) {
+      return Status::IOError("cannot write " + path +
+                             ": cannot make a file beside it: " + std::strerror(errno));
+    }
+    // As a file made by open(2) would be, not mkstemp's owner-only.
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+    ::fchmod(fd, 0666 & ~mask);
     ::close(fd);
   }
   std::ofstream file(written, std::ios::binary | std::ios::trunc);
@@ -751,13 +743,6 @@ int Run(int argc, char** argv) {
   }
   if (is_timeline && !timeline_file.empty() && timeline_file != "-") {
     if (Status s = OutsideJournal(timeline_file, dir, "-o"); !s.ok()) return fail(s);
-    // The file written first and renamed, which a symlink left at its name would send elsewhere.
-    if (const std::string aside = Aside(timeline_file); !aside.empty() && LeadsInto(aside, dir)) {
-      return fail(Status::InvalidArgument(
-          "-o " + timeline_file + ": the timeline is written to " + aside +
-          " first and renamed, and " + aside + " leads into the journal " + dir +
-          ", which drop-replay never writes to; remove " + aside + ", or give another path"));
-    }
   }
   if (simulate_cmd->parsed() && !simulate.record_dir.empty()) {
     if (Status s = OutsideJournal(simulate.record_dir, dir, "--record"); !s.ok()) return fail(s);
