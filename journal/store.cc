@@ -183,7 +183,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options
     // taking it for a new one would write over what is left of the record.
     if (marked && !creating) {
       return Status::NotFound("journal " + dir +
-                              ": holds nothing yet; drop stopped while it was creating it");
+                              ": holds nothing yet: drop is creating it, or stopped while it did");
     }
     if (!marked && !(options.salvage && options.mode != Mode::kReadWrite)) {
       Result<std::pair<uint64_t, uint64_t>> range = store->Range();

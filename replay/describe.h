@@ -47,10 +47,6 @@ const char* PodPhaseName(v1::PodPhase phase);
 // fired": why a reconcile ran, in words, from the input that triggered it.
 std::string TriggerText(const v1::Entry& input);
 
-// The built-in PullPolicy (its name is empty) as every command shows it: pullpolicy/(default).
-// `state` and `log --object` take that name for it (and "default"). core/state.cc's KeyString
-// writes a reconcile's key so too.
-
 // What the user names an object by: "cachedimage/web" -> {"cachedimage", "web"}. Accepts plurals
 // ("cachedimages/web"), kubectl's short names (ci, pp, no, po) and any case (CachedImage/web).
 // `kinds` is what the error names as the kinds the caller takes.

@@ -201,8 +201,8 @@ Status Log(const Reader& r, const LogOptions& o, std::ostream& out, std::ostream
       table.Print(out);
       // Under the table, and only when it reached its file: a failed write is the one thing said.
       if (out.flush()) {
-        notes << "AGE counts back from the journal's last entry (" << r.last() << ", "
-              << FormatTimeMillis(r.last_time()) << "), the moment it was copied.\n";
+        notes << "AGE counts back from the journal's last entry (entry " << r.last() << ", "
+              << FormatTimeMillis(r.last_time()) << "), not from now.\n";
       }
     }
     // As kubectl says "No resources found": a filter that matched nothing (a misspelt name?) is

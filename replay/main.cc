@@ -88,6 +88,11 @@ CLI::Validator AtLeast(uint64_t min) {
         const char* end = value.data() + value.size();
         auto [at, error] = std::from_chars(value.data(), end, n);
         if (error == std::errc() && at == end && n >= min) return "";
+        if (value.empty())
+          return "an empty value; give a whole number of at least " + std::to_string(min);
+        if (error == std::errc::result_out_of_range && at == end) {
+          return value + " is more than the flag holds; give a smaller whole number";
+        }
         return "must be a whole number of at least " + std::to_string(min) + ", not " + value;
       },
       "N>=" + std::to_string(min));

@@ -41,7 +41,7 @@ Status IncompleteCopy(const std::string& dir) {
   if (!fs::is_directory(dir, ec) || fs::exists(fs::path(dir) / "CURRENT", ec)) return Status::Ok();
   if (fs::exists(fs::path(dir) / journal::kCreatingFile, ec)) {
     return Status::NotFound("journal " + dir +
-                            ": holds nothing yet; drop stopped while it was creating it");
+                            ": holds nothing yet: drop is creating it, or stopped while it did");
   }
   std::vector<std::string> manifests, others;
   int tables = 0, logs = 0;

@@ -15,7 +15,6 @@
 #include "core/step.h"
 #include "core/validation.h"
 #include "journal/journal.h"
-#include "replay/describe.h"
 #include "replay/history.h"
 #include "replay/simulation.h"
 #include "replay/table.h"

@@ -8,7 +8,6 @@
 
 #include "core/duration.h"
 #include "core/state.h"
-#include "replay/describe.h"
 #include "replay/history.h"
 #include "replay/release.h"
 

@@ -1556,8 +1556,19 @@ TEST(Cli, LogAgesAreWholeUnitsCountedBackFromTheJournalsLastEntry) {
   EXPECT_EQ(rows, static_cast<int>(w.journal().size()));
   EXPECT_EQ(unlike, "") << r.out;
   const v1::Entry& last = w.journal().back();
-  EXPECT_EQ(r.err, "AGE counts back from the journal's last entry (" + std::to_string(last.seq()) +
-                       ", " + FormatTimeMillis(last.time_ms()) + "), the moment it was copied.\n");
+  EXPECT_EQ(r.err, "AGE counts back from the journal's last entry (entry " +
+                       std::to_string(last.seq()) + ", " + FormatTimeMillis(last.time_ms()) +
+                       "), not from now.\n");
+  // Counted back from the last entry, not from now (the journal was recorded in 2027).
+  std::smatch first, final;
+  const std::string table = r.out;
+  ASSERT_TRUE(std::regex_search(table, first, row));
+  for (auto it = std::sregex_iterator(table.begin(), table.end(), row);
+       it != std::sregex_iterator(); ++it)
+    final = *it;
+  EXPECT_EQ(final[1].str(), "0s");
+  const int64_t span = (last.time_ms() - w.journal().front().time_ms()) / 1000;
+  EXPECT_EQ(first[1].str(), std::to_string(span) + "s");
   testing::Run json = Replay(dir / "j", {"log", "-o", "json"});
   EXPECT_EQ(json.exit_code, 0) << json.err;
   EXPECT_EQ(json.err, "");
