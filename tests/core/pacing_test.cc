@@ -161,11 +161,11 @@ TEST(Pacing, ASuccessClearsTheLastFailureTheWaitsAfterItCite) {
   });
   w.Start();
   ASSERT_TRUE(w.RunUntil([&] { return w.Image("web").status().phase() == "Ready"; }, 300 * kSec));
-  int64_t healed = testing::Outcomes(w.journal(), v1::PULL_SUCCEEDED).at(0).time_ms();
+  uint64_t healed = testing::Outcomes(w.journal(), v1::PULL_SUCCEEDED).at(0).seq();
   int before = 0, after = 0;
   for (const v1::Entry& e : w.journal()) {
     if (!e.has_pacing()) continue;
-    if (e.time_ms() < healed) {
+    if (e.seq() < healed) {
       before += e.pacing().last_failure_ms() > 0;
     } else if (e.pacing().verdict() == v1::WAIT_CONCURRENCY) {
       ++after;

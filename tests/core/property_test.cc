@@ -303,7 +303,7 @@ TEST_P(Property, OnceTheFaultsEndAndTheObjectsAreMendedEveryImageIsHeldWhereverT
   }
   world.RunFor(2 * 3600 * 1000);
   const v1::State& state = world.state();
-  int pullable = 0;
+  int pullable = 0, targeted = 0;
   for (const v1::ImageRecord& r : state.images()) {
     ImageView view(state, r);
     const std::string& name = r.object().name();
@@ -317,7 +317,16 @@ TEST_P(Property, OnceTheFaultsEndAndTheObjectsAreMendedEveryImageIsHeldWhereverT
     EXPECT_EQ(desired.nodes_ready(), written.nodes_ready()) << "cachedimage/" << name;
     EXPECT_EQ(desired.nodes_targeted(), written.nodes_targeted()) << "cachedimage/" << name;
     EXPECT_EQ(desired.phase(), written.phase()) << "cachedimage/" << name;
+    targeted += written.nodes_targeted();
+    // What drop counts as pulled, the kubelet holds: a drop pod of the image succeeded there.
+    view.ForEachNode([&](const NodeFacts& f) {
+      EXPECT_TRUE(!f.pulled || world.PulledOn(f.node->name(), r.object().spec().image()))
+          << "cachedimage/" << name << " counts " << f.node->name()
+          << " pulled, where no pod of it succeeded";
+      return true;
+    });
   }
+  EXPECT_GT(targeted, 0) << "no node is targeted: the history checks nothing";
   EXPECT_EQ(pullable, random.image_count) << "a CachedImage drop cannot act on is left";
   for (const auto& [pod, object] : world.pods()) {
     ADD_FAILURE() << "pod " << pod << " of cachedimage/" << object.cached_image() << " on "

@@ -312,6 +312,7 @@ void World::Progress(const std::string& name, const std::string& uid, int step) 
       pod.set_waiting_reason("");
       pod.set_finish_time_ms(now);
       if (pull.mode == Pull::kSucceed) {
+        pulled_.insert({pod.node(), pod.image()});
         pod.set_phase(v1::POD_SUCCEEDED);
         pod.set_terminated_reason("Completed");
       } else {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,11 @@ class World {
   const std::vector<Creation>& creations() const { return creations_; }
   // Number of pods whose creation found another pod of the same CachedImage on its node.
   int double_pods() const { return double_pods_; }
+  // Whether a pod of `image` (a reference, as a pod's container names it) ever succeeded on
+  // `node`: what the kubelet holds, whatever drop believes.
+  bool PulledOn(const std::string& node, const std::string& image) const {
+    return pulled_.count({node, image}) > 0;
+  }
 
  private:
   void At(int64_t at, std::function<void()> run);
@@ -112,6 +118,7 @@ class World {
   std::vector<v1::EmitEvent> events_;
   std::vector<Creation> creations_;
   int double_pods_ = 0;
+  std::set<std::pair<std::string, std::string>> pulled_;  // (node, image)
   bool started_ = false;
   bool lose_create_answer_ = false, lose_delete_answer_ = false, fail_delete_ = false;
   bool refuse_deletes_ = false;
