@@ -318,16 +318,22 @@ TEST(Cli, DiffNamesTheStatusFieldsBeyondItsSummary) {
   EXPECT_NE(swapped.err.find("swap them"), std::string::npos) << swapped.err;
 }
 
+// The demo's journal as a minute's retention leaves it: its first entries cut, the state they
+// folded to kept in a snapshot.
+void WriteRetentionCutDemo(const std::string& dir) {
+  testing::WriteOptions wo;
+  wo.snapshot_every_entries = 10;
+  wo.retention_age_ms = 60 * kSec;
+  ASSERT_TRUE(testing::WriteJournal(testing::DemoJournal(), dir, wo).ok());
+  ASSERT_EQ(Replay(dir, {"info"}).out.find("entries:          1.."), std::string::npos)
+      << "a prefix should be gone";
+}
+
 // A diff compares two states. Before a journal that starts at entry 1 lies the empty state; before
 // one retention cut, a state never kept: refused, where a range of entries starts at the journal.
 TEST(Cli, DiffFromBeforeAJournalRetentionCutIsRefused) {
   TempDir dir;
-  testing::WriteOptions wo;
-  wo.snapshot_every_entries = 10;
-  wo.retention_age_ms = 60 * kSec;
-  ASSERT_TRUE(testing::WriteJournal(testing::DemoJournal(), dir / "j", wo).ok());
-  ASSERT_EQ(Replay(dir / "j", {"info"}).out.find("entries:          1.."), std::string::npos)
-      << "a prefix should be gone";
+  ASSERT_NO_FATAL_FAILURE(WriteRetentionCutDemo(dir / "j"));
   const std::string before = "2027-01-15T07:00:00Z";
   testing::Run diff = Replay(dir / "j", {"diff", "--from", before, "--to", "-0s"});
   EXPECT_EQ(diff.exit_code, 2) << diff.out;
@@ -1509,12 +1515,7 @@ TEST(Cli, LogOfAnObjectNoEntryNamesIsAnErrorThatOffersTheClosestNames) {
 // though no entry it kept names them: a node that only stood there is no misspelling.
 TEST(Cli, LogOfAnObjectOnlyTheRetainedStateHoldsMatchesNothingAndIsNoError) {
   TempDir dir;
-  testing::WriteOptions wo;
-  wo.snapshot_every_entries = 10;
-  wo.retention_age_ms = 60 * kSec;
-  ASSERT_TRUE(testing::WriteJournal(testing::DemoJournal(), dir / "j", wo).ok());
-  ASSERT_EQ(Replay(dir / "j", {"info"}).out.find("entries:          1.."), std::string::npos)
-      << "a prefix should be gone";
+  ASSERT_NO_FATAL_FAILURE(WriteRetentionCutDemo(dir / "j"));
   int unnamed = 0;  // nodes no kept entry names
   for (int i = 0; i < 20; ++i) {
     const std::string node = "node/cpu-" + std::to_string(i);
