@@ -377,6 +377,22 @@ int Run(int argc, char** argv) {
   CLI::Option* export_until =
       export_cmd->add_option("--until,--to", exp.until, "Up to this point (inclusive)");
 
+  // "-j=DIR", "-o=json": kubectl's flags take a short flag's value after '=' too, where CLI11 would
+  // keep the '=' in the value ("journal =DIR: no such directory").
+  std::vector<std::string> words(argv, argv + argc);
+  for (size_t i = 1; i < words.size() && words[i] != "--"; ++i) {
+    if (words[i].size() > 2 && words[i][0] == '-' && words[i][1] != '-' && words[i][2] == '=') {
+      std::string value = words[i].substr(3);
+      words[i].resize(2);
+      words.insert(words.begin() + static_cast<long>(++i), std::move(value));
+    }
+  }
+  std::vector<char*> split;
+  for (std::string& w : words)
+    split.push_back(w.data());
+  argc = static_cast<int>(words.size());
+  argv = split.data();
+
   // CLI11 reads "--journal=" (a variable that expanded to nothing) as "--journal" alone and takes
   // the next word for its value: "--journal= info" would open a journal named info.
   for (int i = 1; i < argc; ++i) {
@@ -401,7 +417,7 @@ int Run(int argc, char** argv) {
   for (const CLI::App* c : Parsed(app)) {
     for (const CLI::Option* opt : c->get_options()) {
       const CLI::results_t& values = opt->results();
-      if (opt->get_type_size() == 0 || opt->get_name() == "--journal" ||
+      if (opt->get_type_size() == 0 ||
           std::find(values.begin(), values.end(), "") == values.end()) {
         continue;
       }

@@ -1612,5 +1612,27 @@ TEST(Cli, DiffNamesTheBuiltInPolicyOfACachedImageWithNoPullPolicyRef) {
   EXPECT_NE(away.out.find("pullPolicyRef: gentle -> (default)"), std::string::npos) << away.out;
 }
 
+// A short flag's value after '=' (-j=DIR, -o=json), as kubectl takes it: CLI11 kept the '=' in the
+// value ("journal =DIR: no such directory"). And -j given empty is said as any empty flag is,
+// not as a journal never given while $DROP_JOURNAL names one.
+TEST(Cli, AShortFlagTakesItsValueAfterAnEqualsSignAndAnEmptyOneIsSaidSo) {
+  Recorded rec;
+  testing::Run info = Replay("", {"-j=" + rec.journal, "info"});
+  EXPECT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_NE(info.out.find("journal:          " + rec.journal), std::string::npos) << info.out;
+  testing::Run json = Replay(rec.journal, {"state", "-o=json"});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_TRUE(json.out.starts_with("{")) << json.out;
+  testing::Run offset = Replay(rec.journal, {"log", "--since=-1s", "--kind", "outcome"});
+  EXPECT_EQ(offset.exit_code, 0) << offset.err;
+  JournalVariable variable(rec.journal);
+  testing::Run empty = Replay("", {"-j", "", "info"});
+  EXPECT_EQ(empty.exit_code, 2);
+  EXPECT_NE(empty.err.find("drop-replay: -j is empty (a shell variable that is not set expands "
+                           "to nothing); give it a value, or leave it out"),
+            std::string::npos)
+      << empty.err;
+}
+
 }  // namespace
 }  // namespace drop::replay
