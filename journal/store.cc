@@ -62,6 +62,47 @@ Result<uint64_t> ParseNumber(const std::string& text, const std::string& what) {
   return v;
 }
 
+// A journal a writer began and has not finished creating: its schema version is not written yet.
+Status NothingYet(const std::string& dir) {
+  return Status::NotFound("journal " + dir +
+                          ": holds nothing yet: drop is creating it, or stopped while it did");
+}
+
+// The RocksDB files a directory without CURRENT holds, as "MANIFEST-000005 and 12 table files";
+// empty when it holds none. Those of a database are named first; OPTIONS and IDENTITY only when
+// nothing else is there, as they hold no entries.
+std::string RocksDbFilesHeld(const std::string& dir) {
+  std::error_code ec;
+  std::vector<std::string> manifests, others;
+  int tables = 0, logs = 0;
+  for (const fs::directory_entry& f : fs::directory_iterator(dir, ec)) {
+    const std::string name = f.path().filename().string();
+    const bool numbered = !name.empty() && std::isdigit(static_cast<unsigned char>(name[0]));
+    if (name.starts_with("MANIFEST-")) {
+      manifests.push_back(name);
+    } else if (numbered && name.ends_with(".sst")) {
+      ++tables;
+    } else if (numbered && name.ends_with(".log")) {
+      ++logs;
+    } else if (name.starts_with("OPTIONS-") || name == "IDENTITY") {
+      others.push_back(name);
+    }
+  }
+  std::sort(manifests.begin(), manifests.end());  // the directory's order is no order
+  std::sort(others.begin(), others.end());
+  std::vector<std::string> held = manifests;
+  auto count = [](int n, const char* noun) {
+    return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+  };
+  if (tables > 0) held.push_back(count(tables, "table file"));
+  if (logs > 0) held.push_back(count(logs, "write-ahead log"));
+  if (held.empty()) held = others;
+  std::string list;
+  for (size_t i = 0; i < held.size(); ++i)
+    list += (i == 0 ? "" : i + 1 == held.size() ? " and " : ", ") + held[i];
+  return list;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options& options) {
@@ -88,6 +129,15 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options
   // A directory drop began to create the journal in holds RocksDB's first files, which are ours.
   bool ours = fs::is_empty(dir, ec) || marked;
   if (exists && !has_db && !(creating && ours)) {
+    if (marked) return NothingYet(dir);
+    // The rest of a database without its CURRENT: a copy cut short, not something else.
+    if (const std::string held = RocksDbFilesHeld(dir); !held.empty() && !creating) {
+      return Status::InvalidArgument(
+          "journal " + dir + ": holds " + held +
+          " but no CURRENT file (the name of the MANIFEST to read): an incomplete copy of a "
+          "journal; copy the whole directory again, CURRENT with it, or take a RocksDB "
+          "checkpoint of the journal (a checkpoint always has CURRENT)");
+    }
     return Status::InvalidArgument("journal " + dir + ": not a drop journal (no RocksDB CURRENT " +
                                    "file); " + instead);
   }
@@ -181,10 +231,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options
     // goes. With the mark, the creation was cut short: a writer creates the journal again.
     // Without it, the journal lost its write-ahead log (deleted, emptied, left out of a copy):
     // taking it for a new one would write over what is left of the record.
-    if (marked && !creating) {
-      return Status::NotFound("journal " + dir +
-                              ": holds nothing yet: drop is creating it, or stopped while it did");
-    }
+    if (marked && !creating) return NothingYet(dir);
     if (!marked && !(options.salvage && options.mode != Mode::kReadWrite)) {
       Result<std::pair<uint64_t, uint64_t>> range = store->Range();
       if (!range.ok()) return range.status();

@@ -3,16 +3,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cctype>
 #include <cstdlib>
 #include <filesystem>
-#include <vector>
 
 #include "core/duration.h"
 #include "core/fold.h"
 #include "journal/format.h"
-#include "replay/describe.h"
 #include "replay/point.h"
 
 namespace drop::replay {
@@ -33,52 +29,9 @@ bool WriterHoldsLock(const std::string& dir) {
   return held;
 }
 
-// A directory without RocksDB's CURRENT that holds the rest of a database is a copy cut short (or
-// one that left CURRENT out), not "not a journal": says what is there and how to copy it whole.
-// Ok for anything else, which the store judges: an empty or unrelated directory, a journal.
-Status IncompleteCopy(const std::string& dir) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec) || fs::exists(fs::path(dir) / "CURRENT", ec)) return Status::Ok();
-  if (fs::exists(fs::path(dir) / journal::kCreatingFile, ec)) {
-    return Status::NotFound("journal " + dir +
-                            ": holds nothing yet: drop is creating it, or stopped while it did");
-  }
-  std::vector<std::string> manifests, others;
-  int tables = 0, logs = 0;
-  for (const fs::directory_entry& f : fs::directory_iterator(dir, ec)) {
-    const std::string name = f.path().filename().string();
-    const bool numbered = !name.empty() && std::isdigit(static_cast<unsigned char>(name[0]));
-    if (name.starts_with("MANIFEST-")) {
-      manifests.push_back(name);
-    } else if (numbered && name.ends_with(".sst")) {
-      ++tables;
-    } else if (numbered && name.ends_with(".log")) {
-      ++logs;
-    } else if (name.starts_with("OPTIONS-") || name == "IDENTITY") {
-      others.push_back(name);
-    }
-  }
-  std::sort(manifests.begin(), manifests.end());  // the directory's order is no order
-  std::sort(others.begin(), others.end());
-  std::vector<std::string> held = manifests;
-  if (tables > 0) held.push_back(Count(tables, "table file"));
-  if (logs > 0) held.push_back(Count(logs, "write-ahead log"));
-  if (held.empty()) held = others;  // RocksDB's by their names, though they hold no entries
-  if (held.empty()) return Status::Ok();
-  std::string list;
-  for (size_t i = 0; i < held.size(); ++i)
-    list += (i == 0 ? "" : i + 1 == held.size() ? " and " : ", ") + held[i];
-  return Status::InvalidArgument(
-      "journal " + dir + ": holds " + list +
-      " but no CURRENT file (the name of the MANIFEST to read): an incomplete copy of a journal; "
-      "copy the whole directory again, CURRENT with it, or take a RocksDB checkpoint of the "
-      "journal (a checkpoint always has CURRENT)");
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Reader>> Reader::Open(const std::string& dir, bool salvage) {
-  if (Status s = IncompleteCopy(dir); !s.ok()) return s;
   if (salvage) {
     // Salvaged only when a whole read is refused as damaged, so that the user hears what was
     // left out.
