@@ -35,14 +35,6 @@ std::vector<const CLI::App*> Parsed(const CLI::App& app) {
 
 namespace {
 
-// "a", "a and b", "a, b and c".
-std::string Listed(const std::vector<std::string>& items) {
-  std::string list;
-  for (size_t i = 0; i < items.size(); ++i)
-    list += (i == 0 ? "" : i + 1 == items.size() ? " and " : ", ") + items[i];
-  return list;
-}
-
 // The flag a word names ("--from", "-o", "--to=5"): the command's, else drop-replay's own (a
 // command's flags fall through to it); nullptr when it names none.
 const CLI::Option* FlagNamed(const std::vector<const CLI::App*>& parsed, std::string_view word) {
@@ -72,12 +64,7 @@ std::string Takes(const CLI::Option* opt, const CLI::App* command) {
     return "a point: a sequence number, an RFC 3339 time (2027-01-15T08:00:00Z), a time of day "
            "(10:02:13), or an offset (+90s from the start, -5m from the end)";
   }
-  if (name == "--kind") {
-    std::string kinds;
-    for (const std::string& k : KindFilters())
-      kinds += (kinds.empty() ? "" : ", ") + k;
-    return "an entry kind: " + kinds;
-  }
+  if (name == "--kind") return "an entry kind: " + Listed(KindFilters(), ",");
   if (name == "object" && command->get_name() == "explain") {
     return "a CachedImage: cachedimage/NAME (or NAME)";
   }
@@ -135,9 +122,7 @@ Status GivenTwice(const CLI::App& app, int argc, char** argv) {
         }
       }
       if (spellings.empty()) spellings.push_back(opt->get_name());
-      std::string values;
-      for (const std::string& v : opt->results())
-        values += (values.empty() ? "" : ", ") + v;
+      const std::string values = Listed(opt->results(), ",");
       return Status::InvalidArgument(
           spellings.front() + ": given " +
           (opt->count() == 2 ? std::string("twice") : std::to_string(opt->count()) + " times") +
@@ -174,10 +159,10 @@ Status NeedsMissing(const CLI::App* command) {
 
 // The commands, for an error that asks for one.
 std::string Commands(const CLI::App& app) {
-  std::string commands;
+  std::vector<std::string> commands;
   for (const CLI::App* c : app.get_subcommands([](const CLI::App*) { return true; }))
-    commands += (commands.empty() ? "" : ", ") + c->get_name();
-  return "the commands are " + commands + " (drop-replay --help says what each does)";
+    commands.push_back(c->get_name());
+  return "the commands are " + Listed(commands, ",") + " (drop-replay --help says what each does)";
 }
 
 }  // namespace

@@ -92,11 +92,10 @@ Status NamedAnywhere(const Reader& r, const std::string& typed, const std::strin
     return Status::NotFound(message + "; " + std::to_string(names.size()) + " " +
                             kind.substr(0, kind.size() - 1) + " names are in it, none close");
   }
-  message += "; did you mean ";
-  for (size_t i = 0; i < closest.size(); ++i) {
-    message += (i == 0 ? "" : i + 1 < closest.size() ? ", " : " or ") + closest[i].second;
-  }
-  return Status::NotFound(message + "?");
+  std::vector<std::string> offered;
+  for (const auto& [distance, n] : closest)
+    offered.push_back(n);
+  return Status::NotFound(message + "; did you mean " + Listed(offered, "or") + "?");
 }
 
 }  // namespace
@@ -105,10 +104,8 @@ Status Log(const Reader& r, const LogOptions& o, std::ostream& out, std::ostream
   for (const std::string& k : o.kinds) {
     const auto& known = KindFilters();
     if (std::find(known.begin(), known.end(), k) == known.end()) {
-      std::string list;
-      for (const std::string& n : known)
-        list += (list.empty() ? "" : ", ") + n;
-      return Status::InvalidArgument("--kind " + k + ": unknown kind; use one of " + list);
+      return Status::InvalidArgument("--kind " + k + ": unknown kind; use one of " +
+                                     Listed(known, ","));
     }
   }
   std::string object, also;

@@ -19,10 +19,7 @@ namespace drop::replay {
 namespace {
 
 std::string Names(const std::vector<std::string>& names) {
-  std::string s;
-  for (const std::string& n : names)
-    s += (s.empty() ? "" : ", ") + n;
-  return s.empty() ? "none" : s;
+  return names.empty() ? "none" : Listed(names, ",");
 }
 
 // Whether the status drop last wrote equals `desired` (compared in journal form).
