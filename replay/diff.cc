@@ -274,17 +274,17 @@ Status Diff(const Reader& r, const DiffOptions& o, std::ostream& out) {
       },
       [&](const v1::ImageRecord& x, const v1::ImageRecord& y) {
         std::string c;
-        if (x.object().spec().image() != y.object().spec().image()) {
-          c = "image " + x.object().spec().image() + " -> " + y.object().spec().image() + "; ";
-        }
-        const v1::CachedImageStatus &xs = da.at(x.object().name()), &ys = db.at(y.object().name());
-        std::string sa = StatusLine(xs), sb = StatusLine(ys);
-        if (sa != sb) c += sa + " -> " + sb;
-        // The rest of the spec and of the status drop would write: what the line above leaves
-        // out (the nodes listed are counted there and in the nodes pulled, below).
         auto say = [&](const std::string& more) {
           if (!more.empty()) c += (c.empty() ? "" : "; ") + more;
         };
+        if (x.object().spec().image() != y.object().spec().image()) {
+          say("image " + x.object().spec().image() + " -> " + y.object().spec().image());
+        }
+        const v1::CachedImageStatus &xs = da.at(x.object().name()), &ys = db.at(y.object().name());
+        std::string sa = StatusLine(xs), sb = StatusLine(ys);
+        if (sa != sb) say(sa + " -> " + sb);
+        // The rest of the spec and of the status drop would write: what the line above leaves
+        // out (the nodes listed are counted there and in the nodes pulled, below).
         v1::CachedImageSpec spec_x = x.object().spec(), spec_y = y.object().spec();
         for (v1::CachedImageSpec* spec : {&spec_x, &spec_y}) {
           spec->clear_image();
@@ -294,9 +294,8 @@ Status Diff(const Reader& r, const DiffOptions& o, std::ostream& out) {
         say(FieldChanges(spec_x, spec_y));
         say(FieldChanges(StatusRest(xs), StatusRest(ys)));
         if (x.pulled_nodes_size() != y.pulled_nodes_size()) {  // drops when a node goes
-          c += (c.empty() ? "" : "; ") + std::string("nodes pulled ") +
-               std::to_string(x.pulled_nodes_size()) + " -> " +
-               std::to_string(y.pulled_nodes_size());
+          say("nodes pulled " + std::to_string(x.pulled_nodes_size()) + " -> " +
+              std::to_string(y.pulled_nodes_size()));
         }
         return c;
       },

@@ -371,6 +371,25 @@ TEST(Cli, DiffNamesFieldsAsTheApiDoes) {
       << r.out;
 }
 
+// A CachedImage's changes are one list, each part once: a new image of one that targets no node
+// leaves its status line as it was, and the parts around it are not joined twice.
+TEST(Cli, DiffJoinsACachedImagesChangesOnce) {
+  TempDir dir;
+  World w;
+  w.PutNode(NodeBuilder("node-0"));
+  w.PutImage(ImageBuilder("web", "web:1").Selector({{"pool", "gpu"}}));
+  w.Start();
+  w.RunFor(5 * kSec);
+  w.PutImage(ImageBuilder("web", "web:2").Selector({{"pool", "gpu"}}));
+  w.RunFor(kSec);
+  ASSERT_TRUE(testing::WriteJournal(w.journal(), dir / "j").ok());
+  testing::Run r = Replay(dir / "j", {"diff", "--from", "+2s", "--to", "-0s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("~ cachedimage/web: image web:1 -> web:2; observedGeneration: 1 -> 2\n"),
+            std::string::npos)
+      << r.out;
+}
+
 // log, timeline and export take a range as diff and verify do, --from and --to, as well as
 // --since and --until: a user who has just run diff need not learn two spellings.
 TEST(Cli, ARangeIsFromAndToInEveryCommand) {
