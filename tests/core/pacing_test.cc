@@ -130,16 +130,21 @@ TEST(Pacing, AFailingImagePullsOnOneNodeAtATime) {
   }
 }
 
-TEST(Pacing, AFailingImageGoesBackToFullPaceWhenAPullSucceeds) {
-  World w;
+// Starts `w` on 30 nodes with CachedImage web under PullPolicy fast (`max_concurrent`, backoff
+// 1 s), from a registry that fails the first `failures` pulls, then serves the image (5 s a pull).
+void StartWithARegistryThatHeals(World& w, int max_concurrent, int failures) {
   AddNodes(w, 30);
-  w.PutPolicy(PolicyBuilder("fast", /*max_concurrent=*/10).Backoff(kSec, kSec, 1, 100));
+  w.PutPolicy(PolicyBuilder("fast", max_concurrent).Backoff(kSec, kSec, 1, 100));
   w.PutImage(ImageBuilder("web", "web:1").Policy("fast"));
-  int tries = 0;  // the registry fails the first 12 pulls, then serves the image
-  w.SetBehaviour([&](const v1::Pod&) {
-    return ++tries <= 12 ? Pull{Pull::kExitFailure, kSec} : Takes(5 * kSec);
+  w.SetBehaviour([failures, tries = 0](const v1::Pod&) mutable {
+    return ++tries <= failures ? Pull{Pull::kExitFailure, kSec} : Takes(5 * kSec);
   });
   w.Start();
+}
+
+TEST(Pacing, AFailingImageGoesBackToFullPaceWhenAPullSucceeds) {
+  World w;
+  StartWithARegistryThatHeals(w, /*max_concurrent=*/10, /*failures=*/12);
   ASSERT_TRUE(w.RunUntil(
       [&] { return !testing::Outcomes(w.journal(), v1::PULL_SUCCEEDED).empty(); }, 120 * kSec));
   int64_t healed = testing::Outcomes(w.journal(), v1::PULL_SUCCEEDED)[0].time_ms();
@@ -152,14 +157,7 @@ TEST(Pacing, AFailingImageGoesBackToFullPaceWhenAPullSucceeds) {
 // after it cite no last failure, as an image that never failed.
 TEST(Pacing, ASuccessClearsTheLastFailureTheWaitsAfterItCite) {
   World w;
-  AddNodes(w, 30);
-  w.PutPolicy(PolicyBuilder("fast", /*max_concurrent=*/3).Backoff(kSec, kSec, 1, 100));
-  w.PutImage(ImageBuilder("web", "web:1").Policy("fast"));
-  int tries = 0;  // the registry fails the first 2 pulls, then serves the image
-  w.SetBehaviour([&](const v1::Pod&) {
-    return ++tries <= 2 ? Pull{Pull::kExitFailure, kSec} : Takes(5 * kSec);
-  });
-  w.Start();
+  StartWithARegistryThatHeals(w, /*max_concurrent=*/3, /*failures=*/2);
   ASSERT_TRUE(w.RunUntil([&] { return w.Image("web").status().phase() == "Ready"; }, 300 * kSec));
   uint64_t healed = testing::Outcomes(w.journal(), v1::PULL_SUCCEEDED).at(0).seq();
   int before = 0, after = 0;
