@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "replay/describe.h"
+#include "replay/point.h"
 
 namespace drop::replay {
 
@@ -61,8 +62,7 @@ std::string Takes(const CLI::Option* opt, const CLI::App* command) {
   const std::string name = opt->get_name();
   if (name == "--since" || name == "--until" || name == "--from" || name == "--to" ||
       name == "--at") {
-    return "a point: a sequence number, an RFC 3339 time (2027-01-15T08:00:00Z), a time of day "
-           "(10:02:13), or an offset (+90s from the start, -5m from the end)";
+    return "a point: " + std::string(kPointForms);
   }
   if (name == "--kind") return "an entry kind: " + Listed(KindFilters(), ",");
   if (name == "object" && command->get_name() == "explain") {

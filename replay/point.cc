@@ -104,10 +104,7 @@ Result<Point> ResolvePoint(const Reader& r, std::string_view text, std::string_v
       if (text.size() > 4 && AllDigits(text.substr(0, 4)) && text[4] == '-') {
         return Status::InvalidArgument(what + ": " + parsed.status().message());
       }
-      return Status::InvalidArgument(what +
-                                     ": malformed: not a sequence number, an RFC 3339 time "
-                                     "(2027-01-15T08:00:00Z), a time of day (10:02:13), "
-                                     "or an offset (+90s from the start, -5m from the end)");
+      return Status::InvalidArgument(what + ": malformed: not " + std::string(kPointForms));
     }
     t = *parsed;
   }

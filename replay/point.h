@@ -9,6 +9,11 @@
 
 namespace drop::replay {
 
+// The forms a point takes, for the messages that ask for one.
+inline constexpr std::string_view kPointForms =
+    "a sequence number, an RFC 3339 time (2027-01-15T08:00:00Z), a time of day (10:02:13), or an "
+    "offset (+90s from the start, -5m from the end)";
+
 // See Reader::Resolve; `range_start` says whether `text` is where a range starts.
 Result<Point> ResolvePoint(const Reader& reader, std::string_view text, std::string_view flag,
                            bool range_start);
