@@ -112,8 +112,14 @@ Status OutsideJournal(const std::string& path, const std::string& journal, const
   }
   target = fs::weakly_canonical(target, ec);
   if (ec || dir.empty()) return Status::Ok();  // cannot tell: the open or the write says more
-  auto [d, t] = std::mismatch(dir.begin(), dir.end(), target.begin(), target.end());
-  if (d != dir.end()) return Status::Ok();
+  // The journal is known by its device and inode, not by its name: a bind mount shows it under
+  // another. The path's ancestors that do not exist yet are nothing.
+  bool inside = false;
+  for (fs::path p = target; !inside; p = p.parent_path()) {
+    inside = fs::equivalent(p, dir, ec);
+    if (p == p.parent_path()) break;
+  }
+  if (!inside) return Status::Ok();
   return Status::InvalidArgument(std::string(flag) + " " + path + " lies inside the journal " +
                                  journal +
                                  ", which drop-replay never writes to; give a path "

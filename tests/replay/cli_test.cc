@@ -871,6 +871,24 @@ TEST(BadInput, OutputIsNeverWrittenIntoTheJournalAndAFailedWriteIsExitTwo) {
   EXPECT_FALSE(std::filesystem::exists(rec.journal + "/t.html"));
   EXPECT_EQ(testing::Fingerprint(rec.journal), before);
 
+  // A bind mount shows the journal under another name: it is still the journal. The mount is
+  // made in a mount namespace of the command's own, where the machine allows one.
+  if (std::system("unshare -m --propagation private true 2>/dev/null") == 0) {
+    const std::string view = out / "view";
+    const std::string inner = "mount --bind " + testing::Quote(rec.journal) + " " +
+                              testing::Quote(view) + " && exec " + testing::Quote(DROP_REPLAY) +
+                              " -j " + testing::Quote(rec.journal) + " timeline -o " +
+                              testing::Quote(view + "/t.html");
+    std::filesystem::create_directory(view);
+    const std::string mounted = "unshare -m --propagation private sh -c " + testing::Quote(inner) +
+                                " >/dev/null 2>" + testing::Quote(out / "err");
+    int status = std::system(mounted.c_str());
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << mounted;
+    std::string err = testing::ReadFile(out / "err");
+    EXPECT_NE(err.find("lies inside the journal"), std::string::npos) << err;
+    EXPECT_EQ(testing::Fingerprint(rec.journal), before);
+  }
+
   // A device is written to, not replaced by a file renamed over it.
   testing::Run null = Replay(rec.journal, {"timeline", "-o", "/dev/null"});
   EXPECT_EQ(null.exit_code, 0) << null.err;
