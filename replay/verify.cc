@@ -605,6 +605,7 @@ Result<VerifyReport> Verify(const Reader& r, const VerifyOptions& o) {
   report.first = start + 1;
   report.last = to;
   report.jobs = jobs;
+  report.gone_through = checked.load();
   for (size_t i = 0; i < segments.size(); ++i) {
     SegmentResult& s = results[i];
     if (segments[i].first > diverged_at.load()) break;
@@ -646,7 +647,6 @@ void OtherBuildNote(const char* what, const std::string& by, std::ostream& out) 
 }  // namespace
 
 void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::ostream& out) {
-  const uint64_t entries = rep.last >= rep.first ? rep.last - rep.first + 1 : 0;
   // The decisions that matched: a divergent recorded one is counted in rep.decisions.
   const uint64_t matched = rep.decisions - (rep.divergence && rep.divergence->recorded ? 1 : 0);
   if (format != Format::kTable) {
@@ -682,8 +682,8 @@ void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::o
   }
   char figures[64];
   std::snprintf(figures, sizeof figures, "%.2f s, %.0f entries/s on %d thread%s", rep.seconds,
-                rep.seconds > 0 ? static_cast<double>(entries) / rep.seconds : 0.0, rep.jobs,
-                rep.jobs == 1 ? "" : "s");
+                rep.seconds > 0 ? static_cast<double>(rep.gone_through) / rep.seconds : 0.0,
+                rep.jobs, rep.jobs == 1 ? "" : "s");
   std::string speed = figures;
   if (rep.jobs < rep.jobs_asked) {
     speed += " (not " + std::to_string(rep.jobs_asked) + ": threads check the stretches between " +

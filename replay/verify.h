@@ -63,6 +63,9 @@ struct VerifyReport {
   // snapshots, the parts that can be checked apart.
   int jobs_asked = 0;
   double seconds = 0;
+  // Entries the threads went through, for the speed: after a divergence, fewer than the range
+  // (the other threads stop at their next stretch).
+  uint64_t gone_through = 0;
   std::optional<Divergence> divergence;
   std::string snapshot_mismatch;  // a snapshot that is not the fold of the entries before it
   std::string snapshot_by;        // the build that recorded it

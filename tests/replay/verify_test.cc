@@ -222,6 +222,7 @@ TEST(Verify, RunsOfSegmentsCheckEverySnapshotAndStopAtTheFirstDivergence) {
     EXPECT_TRUE(report->clean());
     EXPECT_EQ(static_cast<size_t>(report->snapshots_checked), snapshots);
     EXPECT_EQ(report->inputs + report->decisions, journal.size());
+    EXPECT_EQ(report->gone_through, journal.size());
   }
   // Inside the third quarter: the middle of a run that does not start the journal.
   uint64_t seq = 0;
@@ -240,6 +241,11 @@ TEST(Verify, RunsOfSegmentsCheckEverySnapshotAndStopAtTheFirstDivergence) {
   EXPECT_EQ(report->divergence->seq, seq);
   EXPECT_LT(static_cast<size_t>(report->snapshots_checked), snapshots);
   EXPECT_GT(report->snapshots_checked, 0);
+  // The speed counts the entries gone through, not the range: one thread stops at the divergence.
+  Result<VerifyReport> alone = VerifyJournal(dir, 1);
+  ASSERT_TRUE(alone.ok()) << alone.status().ToString();
+  EXPECT_EQ(alone->gone_through, seq);
+  EXPECT_LT(alone->gone_through, alone->last);
 }
 
 // Verifies a random history under each of `options`: clean; then, with a decision in its third
