@@ -317,9 +317,11 @@ Result<TimelineFigures> WriteTimeline(const Reader& r, const TimelineOptions& o,
   size_t at = page.find(marker);
   if (at == std::string::npos) return Status::Internal("the timeline page has no data marker");
   std::string json = boost::json::serialize(meta);
-  // Inside a <script> element "</" must not appear: a name could close it.
-  for (size_t i = json.find("</"); i != std::string::npos; i = json.find("</", i + 3))
-    json.replace(i, 2, "<\\/");
+  // Inside a <script> element no '<' may appear: "</script" in a name would close the element,
+  // and "<!--<script" would keep the real end from closing it. In JSON a '<' is only ever inside
+  // a string, where \u003c says the same.
+  for (size_t i = json.find('<'); i != std::string::npos; i = json.find('<', i + 6))
+    json.replace(i, 1, "\\u003c");
   std::string data = "const META = " + json + ";\nconst BLOB = \"" + Base64(pack.bytes()) + "\";\n";
   page.replace(at, marker.size(), data);
   out << page;

@@ -80,6 +80,84 @@ TEST(Timeline, IsSelfContainedAndChromiumDrawsItsLanesWithoutAScriptError) {
   EXPECT_NE(dom.find("<div id=\"errors\"></div>"), std::string::npos) << "a script error";
 }
 
+// Text the page embeds (the journal's path here; a registry's message too) cannot end its script
+// early, nor keep its end from ending it: "<!--<script" would have the parser look past the real
+// "</script>", and the page would draw nothing.
+TEST(Timeline, TextThatLooksLikeMarkupLeavesThePageWhole) {
+  TempDir dir;
+  const std::string journal = dir / "<!--<script>j</script>";
+  ASSERT_TRUE(testing::WriteJournal(testing::DemoJournal(), journal).ok());
+  testing::Run r = Replay(journal, {"timeline", "-o", dir / "timeline.html"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string html = testing::ReadFile(dir / "timeline.html");
+  const size_t data = html.find("const META = ");
+  ASSERT_NE(data, std::string::npos);
+  const size_t end = html.find(";\n", html.find("const BLOB = ", data));
+  EXPECT_GT(html.find('<', data), end) << "a '<' inside the data";
+  ASSERT_EQ(std::system((Chromium(dir, "--dump-dom " +
+                                           testing::Quote("file://" + (dir / "timeline.html"))) +
+                         " >" + testing::Quote(dir / "dom.html"))
+                            .c_str()),
+            0);
+  std::string dom = testing::ReadFile(dir / "dom.html");
+  EXPECT_NE(dom.find("data-rendered=\"29 lanes\""), std::string::npos) << dom.substr(0, 2000);
+  EXPECT_NE(dom.find("<div id=\"errors\"></div>"), std::string::npos) << "a script error";
+}
+
+// What the page's laneShapes gives, in Chromium, for spans set after the page has loaded: the
+// script `spans` sets S, BY_LANE and LONGEST, and `views` is a list of [from, to] for lane 0.
+// Returns the shapes of each view as JSON: [{waits: [[x, width]], pulls: [[x, width, outcome]]}].
+boost::json::array ShapesInChromium(const std::string& spans, const std::string& views) {
+  TempDir dir;
+  EXPECT_TRUE(testing::WriteJournal(testing::DemoJournal(), dir / "j").ok());
+  testing::Run r = Replay(dir / "j", {"timeline", "-o", dir / "timeline.html"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::string html = testing::ReadFile(dir / "timeline.html");
+  const std::string probe =
+      "<script>\n" + spans + "\nvar out = " + views +
+      ".map(function (v) { view.from = v[0]; view.to = v[1]; "
+      "return laneShapes(0, 1130); });\n"
+      "var pre = document.createElement('pre'); pre.id = 'shapes';\n"
+      "pre.textContent = JSON.stringify(out); document.body.appendChild(pre);\n"
+      "</script>\n";
+  html.insert(html.rfind("</body>"), probe);
+  std::ofstream(dir / "probe.html") << html;
+  EXPECT_EQ(
+      std::system((Chromium(dir, "--dump-dom " + testing::Quote("file://" + (dir / "probe.html"))) +
+                   " >" + testing::Quote(dir / "dom.html"))
+                      .c_str()),
+      0);
+  std::string dom = testing::ReadFile(dir / "dom.html");
+  std::smatch m;
+  if (!std::regex_search(dom, m, std::regex("<pre id=\"shapes\">([^<]*)</pre>"))) {
+    ADD_FAILURE() << "no shapes: " << dom.substr(0, 3000);
+    return {};
+  }
+  return boost::json::parse(m[1].str()).as_array();
+}
+
+// Spans are kept in the order their pulls start, not the order their waits begin: a wait that
+// began before another image's on the same node, for a pull that started after it, is drawn
+// wherever it reaches into the view. A pull over before the view is not drawn at its edge.
+TEST(Timeline, ALaneDrawsEveryWaitInTheViewAndNoPullThatEndedBeforeIt) {
+  // Lane 0: image 0 waits 250..300 and pulls to 310; image 1 waits 150..400 and pulls to 410.
+  // Lane 1: a long wait, so that spans of lane 0 are looked at from far before the view.
+  const std::string spans =
+      "S = {lane: [0, 0, 1], image: [0, 1, 0], policy: [0, 0, 0], start: [300, 400, 1500],\n"
+      "     wait: [50, 250, 1400], dur: [10, 10, 10], code: [1, 1, 1], early: [0, 0, 0]};\n"
+      "BY_LANE = [[0, 1], [2]]; LONGEST = 1410; view.image = -1;";
+  boost::json::array shapes = ShapesInChromium(spans, "[[100, 200], [1000, 2000]]");
+  ASSERT_EQ(shapes.size(), 2u);
+  // [100, 200]: image 1's wait, from 150 to past the view's end; image 0's begins after it.
+  const boost::json::array& waits = shapes[0].at("waits").as_array();
+  ASSERT_EQ(waits.size(), 1u) << shapes[0];
+  EXPECT_NEAR(waits[0].as_array()[0].to_number<double>(), 130 + 0.5 * 1000, 1);
+  EXPECT_TRUE(shapes[0].at("pulls").as_array().empty()) << shapes[0];
+  // [1000, 2000]: both pulls of lane 0 ended long before.
+  EXPECT_TRUE(shapes[1].at("waits").as_array().empty()) << shapes[1];
+  EXPECT_TRUE(shapes[1].at("pulls").as_array().empty()) << shapes[1];
+}
+
 // The page's data as its script decodes it (timeline_page.html): META, and each span's lane,
 // image, start, wait, duration and outcome (0 pulling, 1 pulled, 2 failed, 3 never started), with
 // how long before the range a pull under way at its start began.
