@@ -28,8 +28,13 @@ constexpr const char* kDefaultStandIn = "drop-replay-default";
 
 Status Set(v1::PullPolicySpec* spec, const std::string& text) {
   size_t eq = text.find('=');
-  std::string field = text.substr(0, eq),
-              value = eq == std::string::npos ? "" : text.substr(eq + 1);
+  // Spaces around the field and the value are no part of them: "maxConcurrentNodes = 5".
+  auto trimmed = [](std::string_view s) {
+    const size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
+    return b == std::string_view::npos ? std::string() : std::string(s.substr(b, e - b + 1));
+  };
+  std::string field = trimmed(std::string_view(text).substr(0, eq)),
+              value = eq == std::string::npos ? "" : trimmed(std::string_view(text).substr(eq + 1));
   auto bad = [&](const std::string& why) {
     return Status::InvalidArgument("--set " + text + ": " + why);
   };
@@ -681,8 +686,8 @@ void PrintSimulate(const SimulateReport& rep, Format format, std::ostream& out) 
       x["simulated"] = took(p.since_ms, p.simulated_ms, p.simulated_ready_throughout);
       if (p.recorded_ms > 0) x["recordedReady"] = FormatTimeMillis(p.recorded_ms);
       if (p.simulated_ms > 0) x["simulatedReady"] = FormatTimeMillis(p.simulated_ms);
-      x["recordedFirst"] = took(p.since_ms, p.recorded_first_ms);
-      x["simulatedFirst"] = took(p.since_ms, p.simulated_first_ms);
+      x["recordedFirst"] = took(p.since_ms, p.recorded_first_ms, p.recorded_ready_throughout);
+      x["simulatedFirst"] = took(p.since_ms, p.simulated_first_ms, p.simulated_ready_throughout);
       images.push_back(std::move(x));
     }
     doc["cachedImages"] = std::move(images);
@@ -708,9 +713,8 @@ void PrintSimulate(const SimulateReport& rep, Format format, std::ostream& out) 
   auto change = [](int64_t since, int64_t recorded, int64_t simulated) {
     if (recorded <= since || simulated <= 0) return std::string("-");
     double r = static_cast<double>(simulated - since) / static_cast<double>(recorded - since);
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%+.0f%%", (r - 1) * 100);
-    return std::string(buf);
+    const long percent = std::lround((r - 1) * 100);  // rounded first: no "-0%"
+    return (percent > 0 ? "+" : "") + std::to_string(percent) + "%";
   };
   // Where an image went back to Pulling, its first Ready says what the last one may hide.
   const bool went_back = std::any_of(rep.images.begin(), rep.images.end(), [](const Projection& p) {
@@ -765,10 +769,11 @@ void PrintSimulate(const SimulateReport& rep, Format format, std::ostream& out) 
   }
   char buf[200];
   std::snprintf(buf, sizeof buf,
-                "\n%llu pulls simulated (at most %d drop pods in flight at once, all policies "
+                "\n%llu pulls simulated (at most %d drop pod%s in flight at once, all policies "
                 "together), %llu journal entries, in %.2f s of wall time",
                 static_cast<unsigned long long>(rep.pulls), rep.peak_active,
-                static_cast<unsigned long long>(rep.entries), rep.wall_seconds);
+                rep.peak_active == 1 ? "" : "s", static_cast<unsigned long long>(rep.entries),
+                rep.wall_seconds);
   out << buf;
   if (rep.unrecorded > 0) {
     out << "; " << rep.unrecorded << " pulls had no recorded counterpart on their node and took "

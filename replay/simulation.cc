@@ -64,7 +64,10 @@ class SimulatedCluster {
       int64_t transfer = NextTransferEnd();
       if (next == kNever && transfer == kNever) break;
       int64_t at = std::min(next, transfer);
-      if (at > o_.until_ms) break;
+      if (at > o_.until_ms) {  // it ran to the limit, with nothing before it left to happen
+        Advance(o_.until_ms);
+        break;
+      }
       if (inputs_left_ == 0 && AllReady() && in_flight_ == 0) break;
       if (transfer <= next) {
         FinishTransfers(transfer);

@@ -118,6 +118,10 @@ TEST(Simulate, TheRecordedPolicyReproducesTheRecordedCompletionWithinFivePercent
   }
   EXPECT_EQ(rows["broken"].recorded, "never");
   EXPECT_EQ(rows["broken"].simulated, "never");
+  // A change under half a percent either way is 0%, not "-0%".
+  testing::Run table = Replay(j, {"simulate"});
+  EXPECT_EQ(table.out.find("-0%"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find(" 0%"), std::string::npos) << table.out;
 }
 
 TEST(Simulate, ARestartInTheRecordingKeepsTheSimulatedPods) {
@@ -258,15 +262,20 @@ TEST(Simulate, AnImageReadyWhereTheJournalBeginsIsReadyAtStartNotNever) {
       << "a prefix is gone: " << info.out;
   testing::Run r = Replay(dir / "j", {"simulate", "-o", "json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::map<std::string, std::pair<std::string, std::string>> runs;
+  std::map<std::string, std::pair<std::string, std::string>> runs, firsts;
   const boost::json::value doc = boost::json::parse(r.out);
   for (const boost::json::value& x : doc.at("cachedImages").as_array()) {
-    runs[std::string(x.at("cachedImage").as_string())] = {
-        std::string(x.at("recorded").as_string()), std::string(x.at("simulated").as_string())};
+    const std::string name(x.at("cachedImage").as_string());
+    runs[name] = {std::string(x.at("recorded").as_string()),
+                  std::string(x.at("simulated").as_string())};
+    firsts[name] = {std::string(x.at("recordedFirst").as_string()),
+                    std::string(x.at("simulatedFirst").as_string())};
   }
   for (const char* name : {"base", "ml-runtime"}) {
     EXPECT_EQ(runs[name].first, "Ready at start") << name << ": " << r.out;
     EXPECT_EQ(runs[name].second, "Ready at start") << name << ": " << r.out;
+    // Its first Ready is the same: not "never" beside it.
+    EXPECT_EQ(firsts[name], runs[name]) << name << ": " << r.out;
   }
   EXPECT_EQ(runs["broken"].first, "never") << r.out;
   testing::Run table = Replay(dir / "j", {"simulate"});
@@ -303,6 +312,25 @@ TEST(Simulate, AnImageReadyAtTheStartButNotAtTheEndIsNeverReady) {
   const boost::json::value& app = doc.at("cachedImages").at(0);
   EXPECT_EQ(app.at("recorded"), "never") << r.out;
   EXPECT_EQ(app.at("simulated"), "never") << r.out;
+}
+
+// A policy that lets nothing start before the simulation's limit: it runs to that limit, and says
+// so, not the time of the last thing that happened.
+TEST(Simulate, ARunThatReachesItsLimitStopsThere) {
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(testing::DemoJournal(), dir / "j").ok());
+  testing::Run info = Replay(dir / "j", {"info", "-o", "json"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  const boost::json::value range = boost::json::parse(info.out);
+  const int64_t first = Ms(std::string(range.at("firstTime").as_string())),
+                last = Ms(std::string(range.at("lastTime").as_string()));
+  testing::Run r =
+      Replay(dir / "j", {"simulate", "--set", "minDelayBetweenPulls=1000h", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const boost::json::value doc = boost::json::parse(r.out);
+  EXPECT_EQ(Ms(std::string(doc.at("simulatedUntil").as_string())),
+            last + std::max<int64_t>(10 * (last - first), 3600 * kSec))
+      << r.out;
 }
 
 TEST(Simulate, AnUnknownFieldOrAnInvalidValueIsBadInput) {
@@ -348,6 +376,10 @@ TEST(Simulate, AnUnknownFieldOrAnInvalidValueIsBadInput) {
       << fine.err;
   EXPECT_EQ(Replay(j, {"simulate", "--set", "pullTimeout=1.5ms"}).exit_code, 2);
   EXPECT_EQ(Replay(j, {"simulate", "--set", "pullTimeout=0.25s"}).exit_code, 0);
+  // Spaces around the field and its value are no part of them.
+  testing::Run spaced = Replay(j, {"simulate", "--set", " maxConcurrentNodes = 5 "});
+  EXPECT_EQ(spaced.exit_code, 0) << spaced.err;
+  EXPECT_NE(spaced.out.find("maxConcurrentNodes 4 -> 5"), std::string::npos) << spaced.out;
   testing::Run factor = Replay(j, {"simulate", "--set", "backoff.factor=1.0000001"});
   EXPECT_NE(factor.out.find("backoff.factor 2 -> 1.0000001"), std::string::npos) << factor.out;
   testing::Run twice =
