@@ -10,6 +10,7 @@
 #include "core/drop_pod.h"
 #include "core/executor.h"
 #include "core/fold.h"
+#include "core/image_ref.h"
 #include "core/index.h"
 #include "core/reconcile.h"
 #include "core/state.h"
@@ -154,9 +155,15 @@ class SimulatedCluster {
       *c->mutable_status() = status;
       if (w->type() == v1::DELETED) {
         images_.erase(c->name());
-      } else {
-        images_[c->name()] = *c;
+        return true;
       }
+      // A new CachedImage, or a new image for one, starts its life again (as History counts
+      // lives): its first Ready is the one after this.
+      if (it == images_.end() ||
+          ImageMatchHash(it->second.spec().image()) != ImageMatchHash(c->spec().image())) {
+        result_.first_ready_ms.erase(c->name());
+      }
+      images_[c->name()] = *c;
       return true;
     }
     if (w->has_pod()) {  // a pod from before the start, unless the simulated drop deleted it

@@ -220,6 +220,30 @@ TEST(Simulate, ASlowerPolicyIsNotToldByTheRecordedNodesWhatItHasNotPulledYet) {
   EXPECT_LT(Ms(app.recorded_ready) - Ms(app.since), 12 * kSec) << r.out;
 }
 
+// A new spec.image starts the CachedImage's life again, in both runs: its first Ready is the one
+// after, not "never" because the first one of all came before the change.
+TEST(Simulate, AnImageChangedMidRecordingIsFirstReadyAfterTheChange) {
+  World w;
+  for (int i = 0; i < 3; ++i)
+    w.PutNode(NodeBuilder("node-" + std::to_string(i)));
+  w.PutPolicy(PolicyBuilder("p", 1, 0));
+  w.PutImage(ImageBuilder("app", "registry.example.com/app:1").Policy("p"));
+  w.Start();
+  w.RunFor(60 * kSec);
+  ASSERT_EQ(w.Image("app").status().phase(), "Ready");
+  w.PutImage(ImageBuilder("app", "registry.example.com/app:2").Policy("p"));
+  w.RunFor(60 * kSec);
+  ASSERT_EQ(w.Image("app").status().phase(), "Ready");
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(w.journal(), dir / "j").ok());
+  testing::Run r = Replay(dir / "j", {"simulate", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const boost::json::value app = boost::json::parse(r.out).at("cachedImages").at(0);
+  EXPECT_EQ(app.at("recordedFirst"), app.at("recorded")) << r.out;
+  EXPECT_EQ(app.at("simulatedFirst"), app.at("simulated")) << r.out;
+  EXPECT_NE(app.at("simulated"), "never") << r.out;
+}
+
 // A node that joins late sends ml-runtime back to Pulling, and its pull sets the completion in
 // both runs: the first Ready shows what more concurrency gained.
 TEST(Simulate, TheFirstReadyShowsAGainALateNodeHidesInTheCompletion) {
