@@ -103,15 +103,18 @@ Status Set(v1::PullPolicySpec* spec, const std::string& text) {
 class RecordedPulls : public PullSource {
  public:
   RecordedPulls(const History& h, int full_speed) {
-    std::vector<const PullRecord*> done;
+    std::vector<Done> done;
     for (const PullRecord& p : h.pulls) {
       if (p.start_seq == 0) continue;  // in flight before the journal: no whole life
       PodLife life = LifeOf(p);
       const std::string key = h.images[p.image] + '\0' + h.nodes[p.node];
-      lives_[key].push_back(life);
-      if (p.outcome == v1::PULL_SUCCEEDED && !life.reports.empty()) done.push_back(&p);
+      std::vector<PodLife>& lives = lives_[key];
+      lives.push_back(life);
+      if (p.outcome == v1::PULL_SUCCEEDED && !life.reports.empty()) {
+        done.push_back({&p, &lives, lives.size() - 1});
+      }
     }
-    if (full_speed > 0) Derate(done, full_speed, h);
+    if (full_speed > 0) Derate(done, full_speed);
     // By image, after derating, for nodes with no recorded pull of their own.
     for (const auto& [key, lives] : lives_) {
       auto& of_image = by_image_[key.substr(0, key.find('\0'))];
@@ -227,24 +230,28 @@ class RecordedPulls : public PullSource {
     return out;
   }
 
-  void Derate(const std::vector<const PullRecord*>& done, int k, const History& h) {
+  // A successful recorded pull and its life among its (CachedImage, node)'s.
+  struct Done {
+    const PullRecord* pull;
+    std::vector<PodLife>* lives;  // a map's value: stays where it is
+    size_t life;
+  };
+
+  // Each successful pull's transfer at full speed: its recorded one, shortened by how many pulls
+  // it shared the bandwidth with beyond `k`.
+  void Derate(const std::vector<Done>& done, int k) {
     struct Span {
       int64_t start, end;
       int image;
     };
     std::vector<Span> spans;
-    for (const PullRecord* p : done)
-      spans.push_back({p->start_ms, p->end_ms, p->image});
+    for (const Done& d : done)
+      spans.push_back({d.pull->start_ms, d.pull->end_ms, d.pull->image});
     std::vector<double> overlap = Overlaps(spans);
     for (size_t i = 0; i < done.size(); ++i) {
-      const PullRecord* p = done[i];
-      auto& lives = lives_[h.images[p->image] + '\0' + h.nodes[p->node]];
-      for (PodLife& l : lives) {
-        if (!l.reports.empty() && l.reports.back().phase == v1::POD_SUCCEEDED) {
-          l.transfer_ms = static_cast<int64_t>(static_cast<double>(Transfer(l)) *
-                                               std::min(1.0, k / overlap[i]));
-        }
-      }
+      PodLife& l = (*done[i].lives)[done[i].life];
+      l.transfer_ms =
+          static_cast<int64_t>(static_cast<double>(Transfer(l)) * std::min(1.0, k / overlap[i]));
     }
   }
 

@@ -244,6 +244,38 @@ TEST(Simulate, AnImageChangedMidRecordingIsFirstReadyAfterTheChange) {
   EXPECT_NE(app.at("simulated"), "never") << r.out;
 }
 
+// Under a bandwidth limit, each recorded pull is derated by the overlap it had itself, also where
+// its node pulled the image again later at another overlap: three pulls at once, then the same
+// nodes replaced and pulled one at a time. The first rollout, all at once at full speed 1, takes
+// what it took, not three times that.
+TEST(Simulate, EachPullOfANodeIsDeratedByItsOwnOverlap) {
+  World w;
+  for (int i = 0; i < 3; ++i)
+    w.PutNode(NodeBuilder("node-" + std::to_string(i)));
+  w.PutPolicy(PolicyBuilder("p", 3, 0));
+  w.PutImage(ImageBuilder("app", "registry.example.com/app:1").Policy("p"));
+  w.Start();
+  w.RunFor(60 * kSec);
+  ASSERT_EQ(w.Image("app").status().phase(), "Ready");
+  w.PutPolicy(PolicyBuilder("p", 1, 0));
+  for (int i = 0; i < 3; ++i) {  // replaced: the new nodes lack the image
+    w.RemoveNode("node-" + std::to_string(i));
+    w.PutNode(NodeBuilder("node-" + std::to_string(i)).Uid("uid-new-" + std::to_string(i)));
+  }
+  w.RunFor(60 * kSec);
+  ASSERT_EQ(w.Image("app").status().phase(), "Ready");
+  TempDir dir;
+  ASSERT_TRUE(testing::WriteJournal(w.journal(), dir / "j").ok());
+  testing::Run r = Replay(dir / "j", {"simulate", "--full-speed-pulls", "1", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const boost::json::value app = boost::json::parse(r.out).at("cachedImages").at(0);
+  Result<int64_t> recorded = ParseDuration(std::string(app.at("recordedFirst").as_string()));
+  Result<int64_t> simulated = ParseDuration(std::string(app.at("simulatedFirst").as_string()));
+  ASSERT_TRUE(recorded.ok() && simulated.ok()) << r.out;
+  EXPECT_NEAR(static_cast<double>(*simulated) / static_cast<double>(*recorded), 1.0, 0.05) << r.out;
+  EXPECT_EQ(app.at("recorded"), app.at("simulated")) << r.out;
+}
+
 // A node that joins late sends ml-runtime back to Pulling, and its pull sets the completion in
 // both runs: the first Ready shows what more concurrency gained.
 TEST(Simulate, TheFirstReadyShowsAGainALateNodeHidesInTheCompletion) {
