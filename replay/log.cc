@@ -49,11 +49,12 @@ std::vector<std::string> ObjectsIn(const v1::State& state) {
   return out;
 }
 
-// After a --object filter matched nothing: Ok when the journal names `object` (kind/name) after
-// all, elsewhere than asked: an entry, or the state its kept entries start from (retention may
-// have cut every entry that named it); else an error that says so and offers the names of its
-// kind that are close to it. Reads the whole journal: only a log that shows nothing pays for it.
-Status NamedAnywhere(const Reader& r, const std::string& typed, const std::string& object) {
+// After a --object or --node filter (`given`, as typed: "--node gpu-7") matched nothing: Ok when
+// the journal names `object` (kind/name) after all, elsewhere than asked: an entry, or the state
+// its kept entries start from (retention may have cut every entry that named it); else an error
+// that says so and offers the names of its kind that are close to it. Reads the whole journal: only
+// a log that shows nothing pays for it.
+Status NamedAnywhere(const Reader& r, const std::string& given, const std::string& object) {
   const std::string kind = object.substr(0, object.find('/') + 1);  // "pod/"
   std::set<std::string> names;                                      // of that kind
   auto seen = [&](std::vector<std::string> objects) {
@@ -84,7 +85,7 @@ Status NamedAnywhere(const Reader& r, const std::string& typed, const std::strin
   std::stable_sort(closest.begin(), closest.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   if (closest.size() > 3) closest.resize(3);
-  std::string message = "--object " + typed + ": the journal never names " + object + " (" +
+  std::string message = given + ": the journal never names " + object + " (" +
                         (r.origin().seq > 0 ? "neither the state it starts from nor " : "") +
                         "entries " + std::to_string(r.first()) + ".." + std::to_string(r.last()) +
                         ")";
@@ -191,7 +192,10 @@ Status Log(const Reader& r, const LogOptions& o, std::ostream& out, std::ostream
   // A name no entry of the journal has (a misspelt pod?) is an error, not an empty log; the
   // built-in policy always exists, named or not.
   if (shown == 0 && !object.empty() && also.empty() && object != "pullpolicy/" + PolicyName("")) {
-    if (Status s = NamedAnywhere(r, o.object, object); !s.ok()) return s;
+    if (Status s = NamedAnywhere(r, "--object " + o.object, object); !s.ok()) return s;
+  }
+  if (shown == 0 && !o.node.empty()) {
+    if (Status s = NamedAnywhere(r, "--node " + o.node, "node/" + o.node); !s.ok()) return s;
   }
   if (o.format == Format::kTable) {
     if (!table.empty()) {

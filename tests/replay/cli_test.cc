@@ -1534,6 +1534,13 @@ TEST(Cli, LogOfAnObjectNoEntryNamesIsAnErrorThatOffersTheClosestNames) {
   EXPECT_NE(node.err.find("; did you mean node/node-5, node/node-0 or node/node-1?\n"),
             std::string::npos)
       << node.err;
+  // --node names an object as much as --object does.
+  testing::Run by_node = Replay(rec.journal, {"log", "--node", "node-55"});
+  EXPECT_EQ(by_node.exit_code, 2) << by_node.err;
+  EXPECT_NE(by_node.err.find("drop-replay: --node node-55: the journal never names node/node-55" +
+                             holds + "; did you mean node/node-5, node/node-0 or node/node-1?\n"),
+            std::string::npos)
+      << by_node.err;
   // No name is offered that is not close: a pod's names are long hashes.
   testing::Run pod = Replay(rec.journal, {"log", "--object", "pod/nosuch"});
   EXPECT_EQ(pod.exit_code, 2) << pod.err;
