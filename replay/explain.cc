@@ -407,6 +407,8 @@ class Explainer {
       d.clear_node();
       d.clear_pod();
       Held(d, start->seq(), *pass, view, who, s);
+      // The decision cited is that Start: the hold is what it means for the other nodes.
+      s->inputs["recordedVerdict"] = VerdictName(v1::START);
       return;
     }
     if (pass->blocking == v1::VERDICT_UNKNOWN && pass->starts == 0) {

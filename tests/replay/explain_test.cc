@@ -379,6 +379,14 @@ TEST(Explain, AFailingImageWaitsOnItsOnePullInFlight) {
           .find(" on node-3, created in an entry to come, to end (pacing pass at 08:00:50.700)"),
       std::string::npos)
       << at_start.out;
+  // The entry it cites is that Start, and -o json says so beside the hold it implies.
+  testing::Run at_start_json = Replay(j, {"explain", "cachedimage/web", "--node", "node-4", "--at",
+                                          std::to_string(created - 1), "-o", "json"});
+  ASSERT_EQ(at_start_json.exit_code, 0) << at_start_json.err;
+  EXPECT_NE(at_start_json.out.find("\"verdict\": \"WaitBackoff\""), std::string::npos)
+      << at_start_json.out;
+  EXPECT_NE(at_start_json.out.find("\"recordedVerdict\": \"Start\""), std::string::npos)
+      << at_start_json.out;
   // node-0's failed pod was deleted at its second ImagePullBackOff: the node waits on the
   // backoff its failure set, and says which pull failed.
   testing::Run failed =
