@@ -115,8 +115,11 @@ Status Info(const Reader& r, Format format, std::ostream& out) {
   }
   char size[64];
   std::snprintf(size, sizeof size, "%.1f MiB", static_cast<double>(disk) / (1 << 20));
-  std::string per = entries > 0 ? " (" + std::to_string(disk / entries) + " bytes/entry on disk, " +
-                                      std::to_string(bytes / entries) + " uncompressed)"
+  // The directory holds snapshots and RocksDB's own files beside the entries: its size an entry
+  // is what a journal costs, not how well the entries compress.
+  std::string per = entries > 0 ? " (" + std::to_string(disk / entries) +
+                                      " bytes an entry, snapshots and all; an entry is " +
+                                      std::to_string(bytes / entries) + " bytes uncompressed)"
                                 : "";
   line("size on disk:", size + per);
   line("operator starts:", std::to_string(starts));
