@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <regex>
@@ -220,28 +221,42 @@ TEST(Simulate, ASlowerPolicyIsNotToldByTheRecordedNodesWhatItHasNotPulledYet) {
   EXPECT_LT(Ms(app.recorded_ready) - Ms(app.since), 12 * kSec) << r.out;
 }
 
-// A new spec.image starts the CachedImage's life again, in both runs: its first Ready is the one
-// after, not "never" because the first one of all came before the change.
-TEST(Simulate, AnImageChangedMidRecordingIsFirstReadyAfterTheChange) {
+// CachedImage app on three nodes under PullPolicy p, pulled `limit` at a time until Ready, then
+// `change`d and Ready again: its row in `simulate -o json` with `args`.
+boost::json::value SimulatedAfterAChange(int limit, const std::function<void(World&)>& change,
+                                         std::vector<std::string> args) {
   World w;
   for (int i = 0; i < 3; ++i)
     w.PutNode(NodeBuilder("node-" + std::to_string(i)));
-  w.PutPolicy(PolicyBuilder("p", 1, 0));
+  w.PutPolicy(PolicyBuilder("p", limit, 0));
   w.PutImage(ImageBuilder("app", "registry.example.com/app:1").Policy("p"));
   w.Start();
   w.RunFor(60 * kSec);
-  ASSERT_EQ(w.Image("app").status().phase(), "Ready");
-  w.PutImage(ImageBuilder("app", "registry.example.com/app:2").Policy("p"));
+  EXPECT_EQ(w.Image("app").status().phase(), "Ready");
+  change(w);
   w.RunFor(60 * kSec);
-  ASSERT_EQ(w.Image("app").status().phase(), "Ready");
+  EXPECT_EQ(w.Image("app").status().phase(), "Ready");
   TempDir dir;
-  ASSERT_TRUE(testing::WriteJournal(w.journal(), dir / "j").ok());
-  testing::Run r = Replay(dir / "j", {"simulate", "-o", "json"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const boost::json::value app = boost::json::parse(r.out).at("cachedImages").at(0);
-  EXPECT_EQ(app.at("recordedFirst"), app.at("recorded")) << r.out;
-  EXPECT_EQ(app.at("simulatedFirst"), app.at("simulated")) << r.out;
-  EXPECT_NE(app.at("simulated"), "never") << r.out;
+  EXPECT_TRUE(testing::WriteJournal(w.journal(), dir / "j").ok());
+  args.insert(args.begin(), "simulate");
+  args.insert(args.end(), {"-o", "json"});
+  testing::Run r = Replay(dir / "j", args);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.exit_code == 0 ? boost::json::parse(r.out).at("cachedImages").at(0)
+                          : boost::json::value();
+}
+
+// A new spec.image starts the CachedImage's life again, in both runs: its first Ready is the one
+// after, not "never" because the first one of all came before the change.
+TEST(Simulate, AnImageChangedMidRecordingIsFirstReadyAfterTheChange) {
+  const boost::json::value app = SimulatedAfterAChange(
+      1,
+      [](World& w) { w.PutImage(ImageBuilder("app", "registry.example.com/app:2").Policy("p")); },
+      {});
+  ASSERT_TRUE(app.is_object());
+  EXPECT_EQ(app.at("recordedFirst"), app.at("recorded")) << app;
+  EXPECT_EQ(app.at("simulatedFirst"), app.at("simulated")) << app;
+  EXPECT_NE(app.at("simulated"), "never") << app;
 }
 
 // Under a bandwidth limit, each recorded pull is derated by the overlap it had itself, also where
@@ -249,31 +264,22 @@ TEST(Simulate, AnImageChangedMidRecordingIsFirstReadyAfterTheChange) {
 // nodes replaced and pulled one at a time. The first rollout, all at once at full speed 1, takes
 // what it took, not three times that.
 TEST(Simulate, EachPullOfANodeIsDeratedByItsOwnOverlap) {
-  World w;
-  for (int i = 0; i < 3; ++i)
-    w.PutNode(NodeBuilder("node-" + std::to_string(i)));
-  w.PutPolicy(PolicyBuilder("p", 3, 0));
-  w.PutImage(ImageBuilder("app", "registry.example.com/app:1").Policy("p"));
-  w.Start();
-  w.RunFor(60 * kSec);
-  ASSERT_EQ(w.Image("app").status().phase(), "Ready");
-  w.PutPolicy(PolicyBuilder("p", 1, 0));
-  for (int i = 0; i < 3; ++i) {  // replaced: the new nodes lack the image
-    w.RemoveNode("node-" + std::to_string(i));
-    w.PutNode(NodeBuilder("node-" + std::to_string(i)).Uid("uid-new-" + std::to_string(i)));
-  }
-  w.RunFor(60 * kSec);
-  ASSERT_EQ(w.Image("app").status().phase(), "Ready");
-  TempDir dir;
-  ASSERT_TRUE(testing::WriteJournal(w.journal(), dir / "j").ok());
-  testing::Run r = Replay(dir / "j", {"simulate", "--full-speed-pulls", "1", "-o", "json"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const boost::json::value app = boost::json::parse(r.out).at("cachedImages").at(0);
+  const boost::json::value app = SimulatedAfterAChange(
+      3,
+      [](World& w) {
+        w.PutPolicy(PolicyBuilder("p", 1, 0));
+        for (int i = 0; i < 3; ++i) {  // replaced: the new nodes lack the image
+          w.RemoveNode("node-" + std::to_string(i));
+          w.PutNode(NodeBuilder("node-" + std::to_string(i)).Uid("uid-new-" + std::to_string(i)));
+        }
+      },
+      {"--full-speed-pulls", "1"});
+  ASSERT_TRUE(app.is_object());
   Result<int64_t> recorded = ParseDuration(std::string(app.at("recordedFirst").as_string()));
   Result<int64_t> simulated = ParseDuration(std::string(app.at("simulatedFirst").as_string()));
-  ASSERT_TRUE(recorded.ok() && simulated.ok()) << r.out;
-  EXPECT_NEAR(static_cast<double>(*simulated) / static_cast<double>(*recorded), 1.0, 0.05) << r.out;
-  EXPECT_EQ(app.at("recorded"), app.at("simulated")) << r.out;
+  ASSERT_TRUE(recorded.ok() && simulated.ok()) << app;
+  EXPECT_NEAR(static_cast<double>(*simulated) / static_cast<double>(*recorded), 1.0, 0.05) << app;
+  EXPECT_EQ(app.at("recorded"), app.at("simulated")) << app;
 }
 
 // A node that joins late sends ml-runtime back to Pulling, and its pull sets the completion in
