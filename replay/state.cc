@@ -217,15 +217,18 @@ void Everything(const v1::State& state, const Reader& r, const Point& at, Format
     ready += n.node().ready();
     unschedulable += n.node().unschedulable();
   }
-  int active = 0, finished = 0;
+  // A pod stuck on a pull error is neither active (rule 1 leaves it out) nor finished.
+  int active = 0, finished = 0, stuck = 0;
   for (const v1::PodRecord& p : AllPods(state)) {
     active += IsActive(p);
     finished += p.finished_ms() > 0;
+    stuck += p.finished_ms() == 0 && !IsActive(p) && IsImagePullError(p.pod().waiting_reason());
   }
-  Table summary({"NODES", "READY", "UNSCHEDULABLE", "DROP PODS", "ACTIVE", "FINISHED"});
+  Table summary(
+      {"NODES", "READY", "UNSCHEDULABLE", "DROP PODS", "ACTIVE", "ON PULL ERROR", "FINISHED"});
   summary.Add({std::to_string(state.nodes_size()), std::to_string(ready),
                std::to_string(unschedulable), std::to_string(PodCount(state)),
-               std::to_string(active), std::to_string(finished)});
+               std::to_string(active), std::to_string(stuck), std::to_string(finished)});
   summary.Print(out);
 }
 

@@ -203,6 +203,37 @@ TEST(Cli, StateAtAPointShowsWhatDropBelievedThen) {
   }
 }
 
+// The summary's drop pods are active, on a pull error (rule 1 counts them as neither) or finished:
+// the row adds up, in the demo's rollout where broken's first pod reports ErrImagePull and at a few
+// times around it.
+TEST(Cli, StatesSummaryCountsEveryDropPodOnce) {
+  TempDir dir;
+  const std::vector<v1::Entry> journal = testing::DemoJournal();
+  ASSERT_TRUE(testing::WriteJournal(journal, dir / "j").ok());
+  std::vector<std::string> points = {"+5s", "+20s", "+60s", "+200s"};
+  for (const v1::Entry& e : journal) {
+    if (e.has_watch() && e.watch().has_pod() &&
+        e.watch().pod().waiting_reason() == "ErrImagePull") {
+      points.push_back(std::to_string(e.seq()));
+      break;
+    }
+  }
+  ASSERT_EQ(points.size(), 5u) << "no pod of broken reports ErrImagePull";
+  for (const std::string& at : points) {
+    testing::Run summary = Replay(dir / "j", {"state", "--at", at});
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(summary.out, m,
+                                  std::regex("ON PULL ERROR +FINISHED *\\n(?:[0-9]+ +){3}"
+                                             "([0-9]+) +([0-9]+) +([0-9]+) +([0-9]+)")))
+        << at << ": " << summary.out << summary.err;
+    EXPECT_EQ(std::stoi(m[1]), std::stoi(m[2]) + std::stoi(m[3]) + std::stoi(m[4])) << at << ":\n"
+                                                                                    << summary.out;
+    if (at == points.back()) {
+      EXPECT_GE(std::stoi(m[3]), 1) << at << ":\n" << summary.out;
+    }
+  }
+}
+
 TEST(Cli, StateOfAnInvalidPullPolicySaysWhyNothingUnderItPulls) {
   TempDir dir;
   World w;
