@@ -10,6 +10,9 @@
 #include <charconv>
 #include <filesystem>
 #include <limits>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "core/fold.h"
 #include "core/state.h"
@@ -60,6 +63,32 @@ Result<uint64_t> ParseNumber(const std::string& text, const std::string& what) {
     return Status::Corruption(what + " is \"" + text + "\", not a number");
   }
   return v;
+}
+
+// The first of RocksDB's files in `dir` (CURRENT, MANIFEST-*, *.log, *.sst) that is not a regular
+// file, with what it is instead; nullopt when each is one. A FIFO would hang the open, and a
+// device (/dev/zero) would fill the memory.
+std::optional<std::pair<std::string, std::string>> NotARegularFile(const std::string& dir) {
+  std::error_code ec;
+  std::vector<std::pair<std::string, std::string>> odd;
+  for (const fs::directory_entry& f : fs::directory_iterator(dir, ec)) {
+    const std::string name = f.path().filename().string();
+    if (name != "CURRENT" && !name.starts_with("MANIFEST-") && !name.ends_with(".log") &&
+        !name.ends_with(".sst")) {
+      continue;
+    }
+    std::error_code type_ec;
+    const fs::file_type type = fs::status(f.path(), type_ec).type();  // through a symlink
+    if (type_ec || type == fs::file_type::regular) continue;  // a dangling one: RocksDB says so
+    odd.emplace_back(name, type == fs::file_type::directory ? "a directory"
+                           : type == fs::file_type::fifo    ? "a FIFO"
+                           : type == fs::file_type::socket  ? "a socket"
+                           : type == fs::file_type::character || type == fs::file_type::block
+                               ? "a device"
+                               : "not a file");
+  }
+  if (odd.empty()) return std::nullopt;
+  return *std::min_element(odd.begin(), odd.end());  // the directory's order is no order
 }
 
 // A journal a writer began and has not finished creating: its schema version is not written yet.
@@ -145,14 +174,21 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options
   if (!exists && creating) {
     fs::create_directories(dir, ec);  // RocksDB makes the last directory only; errors show below
   }
+  if (const auto odd = exists ? NotARegularFile(dir) : std::nullopt) {
+    return Status::Corruption("journal " + dir + ": " + odd->first + " is " + odd->second +
+                              ", not a file; the journal is damaged or not what it seems. Copy "
+                              "the whole journal directory again, every file in it, or restore "
+                              "it from a backup");
+  }
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = options.create_if_missing;
   db_options.paranoid_checks = true;
   // A crash can tear the last record of the WAL; anything else damaged is an error, unless the
   // user asks to salvage what comes before it.
-  db_options.wal_recovery_mode = options.salvage
-                                     ? rocksdb::WALRecoveryMode::kPointInTimeRecovery
+  db_options.wal_recovery_mode = options.salvage ? rocksdb::WALRecoveryMode::kPointInTimeRecovery
+                                 : options.whole_tail
+                                     ? rocksdb::WALRecoveryMode::kAbsoluteConsistency
                                      : rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   db_options.max_open_files = options.mode == Mode::kSecondary ? -1 : 512;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;

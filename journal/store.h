@@ -32,6 +32,10 @@ class Store {
     // Open past a damaged WAL by keeping the entries before the damage (RocksDB point-in-time
     // recovery) instead of refusing. Entries after the damage are lost.
     bool salvage = false;
+    // Refuse a WAL whose last record is torn too (RocksDB's absolute consistency): a reader
+    // that wants to say so. Without it the torn record is dropped without a word, as after a
+    // crash mid-write it must be for the operator to carry on.
+    bool whole_tail = false;
     std::string secondary_dir;  // kSecondary: where RocksDB keeps the secondary's own files
   };
 

@@ -204,6 +204,20 @@ class Interrupts {
   std::string dir_;
 };
 
+// RocksDB, as Debian builds it, keeps its assertions: a journal whose write-ahead log repeats
+// itself (a log appended to itself, a second copy of one log) trips one as the journal opens, and
+// the process aborts. While the journal opens, an abort is said as the damage it is, exit 2.
+extern "C" void AbortWhileOpening(int) {
+  static const char kMessage[] =
+      "drop-replay: the journal's files failed a check of the RocksDB library as they were read "
+      "(the line above): they are damaged or mixed up, as a write-ahead log that repeats itself "
+      "is. Copy the whole journal directory again, every file in it, or restore it from a "
+      "backup\n";
+  if (::write(STDERR_FILENO, kMessage, sizeof kMessage - 1) < 0) {
+  }
+  ::_exit(kExitBadInput);
+}
+
 // Standard output that remembers why its first failed write failed. The stream keeps only that a
 // write failed; by the end of a command that writes much (export, log), errno says nothing of it.
 class OutputBuffer : public std::streambuf {
@@ -475,10 +489,15 @@ int Run(int argc, char** argv) {
     if (Status s = OutsideJournal(simulate.record_dir, dir, "--record"); !s.ok()) return fail(s);
   }
 
+  struct sigaction on_abort {
+  }, before{};
+  on_abort.sa_handler = AbortWhileOpening;
+  sigaction(SIGABRT, &on_abort, &before);
   Result<std::unique_ptr<Reader>> reader = Reader::Open(dir, salvage);
+  sigaction(SIGABRT, &before, nullptr);
   if (!reader.ok()) return fail(reader.status());
   interrupts->RemoveOnInterrupt((*reader)->temp_dir());
-  if (!(*reader)->salvage_note().empty()) std::cerr << (*reader)->salvage_note() << '\n';
+  if (!(*reader)->note().empty()) std::cerr << (*reader)->note() << '\n';
   const Reader& r = **reader;
   OutputBuffer out_buffer(std::cout.rdbuf());
   std::ostream out(&out_buffer);

@@ -37,26 +37,44 @@ Result<std::unique_ptr<Reader>> Reader::Open(const std::string& dir, bool salvag
     // left out.
     Result<std::unique_ptr<Reader>> whole = Open(dir, false);
     if (whole.ok()) {
-      (*whole)->salvage_note_ = "--salvage: the journal is whole; nothing was left out";
+      // No damage found is not proof of none: a log cut at a record's end reads as a shorter one.
+      if ((*whole)->note_.empty()) {
+        (*whole)->note_ = "--salvage: no damage found; every entry was read";
+      }
       return whole;
     }
     if (whole.status().code() != Status::Code::kCorruption) return whole.status();
-    Result<std::unique_ptr<Reader>> part = OpenAs(dir, true);
+    Result<std::unique_ptr<Reader>> part = OpenAs(dir, Tail::kSalvage);
     if (part.ok()) {
-      (*part)->salvage_note_ =
-          "--salvage: read " + (*part)->RangeText() +
-          ", up to the damage; what the journal recorded after it is not shown";
+      (*part)->note_ = "--salvage: read " + (*part)->RangeText() +
+                       ", up to the damage; what the journal recorded after it is not shown";
     }
     return part;
   }
-  return OpenAs(dir, false);
+  // A copy's write-ahead log may end in a torn record: the operator stopped mid-write, or the
+  // copy was cut there. The record never counted (its batch was not acknowledged), so the
+  // journal is read without it, but the user hears of it: a cut copy reads as a shorter one.
+  Result<std::unique_ptr<Reader>> whole = OpenAs(dir, Tail::kWhole);
+  if (whole.ok() || whole.status().code() != Status::Code::kCorruption ||
+      whole.status().message().find("write-ahead log") == std::string::npos) {
+    return whole;
+  }
+  Result<std::unique_ptr<Reader>> torn = OpenAs(dir, Tail::kTorn);
+  if (torn.ok()) {
+    (*torn)->note_ =
+        "note: the journal's write-ahead log ends in a torn record (the operator "
+        "stopped mid-write, or the copy was cut short there): read " +
+        (*torn)->RangeText() + ", what came before it";
+  }
+  return torn;
 }
 
-Result<std::unique_ptr<Reader>> Reader::OpenAs(const std::string& dir, bool salvage) {
+Result<std::unique_ptr<Reader>> Reader::OpenAs(const std::string& dir, Tail tail) {
   std::unique_ptr<Reader> r(new Reader());
   journal::Store::Options options;
   options.mode = journal::Store::Mode::kReadOnly;
-  options.salvage = salvage;
+  options.salvage = tail == Tail::kSalvage;
+  options.whole_tail = tail == Tail::kWhole;
   if (WriterHoldsLock(dir)) {
     std::error_code tmp_error;
     fs::path tmp = fs::temp_directory_path(tmp_error);
@@ -69,6 +87,7 @@ Result<std::unique_ptr<Reader>> Reader::OpenAs(const std::string& dir, bool salv
     r->secondary_dir_ = pattern;
     options.mode = journal::Store::Mode::kSecondary;
     options.secondary_dir = pattern;
+    options.whole_tail = false;  // the writer is in the middle of its log's last record
   }
   Result<std::unique_ptr<journal::Store>> store = journal::Store::Open(dir, options);
   if (!store.ok()) return store.status();

@@ -25,7 +25,7 @@ class Reader {
  public:
   // With `salvage`, a write-ahead log damaged in the middle is read up to the damage instead of
   // refused (RocksDB's point-in-time recovery): what a damaged journal still tells. Only a
-  // journal refused as damaged is salvaged; salvage_note() says what was read.
+  // journal refused as damaged is salvaged; note() says what was read.
   static Result<std::unique_ptr<Reader>> Open(const std::string& dir, bool salvage = false);
   ~Reader();
   Reader(const Reader&) = delete;
@@ -74,15 +74,19 @@ class Reader {
 
   // "entries 1..52341, 2027-01-15T08:00:00Z to 2027-01-15T09:12:44Z"
   std::string RangeText() const;
-  // Opened with salvage: what it read and what it left out, for the user (stderr).
-  const std::string& salvage_note() const { return salvage_note_; }
+  // What the open read and left out, for the user (stderr): with salvage, or past a torn last
+  // record of the write-ahead log. Empty when there is nothing to say.
+  const std::string& note() const { return note_; }
 
  private:
-  static Result<std::unique_ptr<Reader>> OpenAs(const std::string& dir, bool salvage);
+  // How the open takes the write-ahead log's last record: whole or refused, torn and dropped,
+  // or any damage salvaged up to.
+  enum class Tail { kWhole, kTorn, kSalvage };
+  static Result<std::unique_ptr<Reader>> OpenAs(const std::string& dir, Tail tail);
   Reader() = default;
   std::unique_ptr<journal::Store> store_;
   std::string secondary_dir_;
-  std::string salvage_note_;
+  std::string note_;
   uint64_t first_ = 1, last_ = 0;
   int64_t first_time_ = 0, last_time_ = 0, origin_time_ = 0;
 };
