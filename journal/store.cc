@@ -153,6 +153,10 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options
     return Status::InvalidArgument("journal " + dir + ": a file, not a directory; " + instead);
   }
   if (!exists && !creating) {
+    if (fs::is_symlink(fs::symlink_status(dir, ec))) {
+      return Status::NotFound("journal " + dir + ": a symbolic link to nothing that exists (or " +
+                              "in a loop); " + instead);
+    }
     return Status::NotFound("journal " + dir + ": no such directory; " + instead);
   }
   // A directory drop began to create the journal in holds RocksDB's first files, which are ours.
@@ -338,7 +342,11 @@ std::string Store::DescribeFile(const std::string& file) const {
 Status Store::Convert(const rocksdb::Status& s, const std::string& what) const {
   if (s.ok()) return Status::Ok();
   std::string where = "journal " + dir_ + ": " + what + ": ";
-  std::string named = FileNamed(s.ToString());
+  // RocksDB's words, without the newline some of them end in (a table file's size mismatch).
+  std::string said = s.ToString();
+  while (!said.empty() && std::isspace(static_cast<unsigned char>(said.back())))
+    said.pop_back();
+  std::string named = FileNamed(said);
   if (s.IsCorruption()) {
     std::string file = named.empty() ? "" : DescribeFile(named);
     if (file.empty() && db_ == nullptr) {
@@ -356,7 +364,7 @@ Status Store::Convert(const rocksdb::Status& s, const std::string& what) const {
     }
     // A damaged log can be read up to the damage (a point-in-time recovery); a damaged table or
     // MANIFEST cannot be read past; a missing file is a copy that left it out.
-    bool missing = s.ToString().find("No such file") != std::string::npos;
+    bool missing = said.find("No such file") != std::string::npos;
     std::string advice =
         missing ? ". Copy the whole journal directory, every file in it, or restore it from a "
                   "backup"
@@ -366,19 +374,19 @@ Status Store::Convert(const rocksdb::Status& s, const std::string& what) const {
             : ". Restore the directory from a backup, or move it aside: drop starts a new journal "
               "and relists the cluster";
     std::string verdict = missing ? " is missing: " : " is damaged: ";
-    return Status::Corruption(where + (file.empty() ? "" : file + verdict) + s.ToString() + advice);
+    return Status::Corruption(where + (file.empty() ? "" : file + verdict) + said + advice);
   }
   if (!named.empty() && !named.ends_with(".log") && db_ == nullptr &&
-      s.ToString().find("No such file") != std::string::npos) {
+      said.find("No such file") != std::string::npos) {
     // A file the journal needs is missing or unreadable: a copy that left some out.
-    return Status::IOError(where + "cannot read its " + DescribeFile(named) + ": " + s.ToString() +
+    return Status::IOError(where + "cannot read its " + DescribeFile(named) + ": " + said +
                            ". Copy the whole journal directory, every file in it, or restore it "
                            "from a backup");
   }
-  if (s.IsNotFound()) return Status::NotFound(where + s.ToString());
-  if (s.IsInvalidArgument()) return Status::InvalidArgument(where + s.ToString());
-  if (s.IsBusy() || s.IsTryAgain()) return Status::Unavailable(where + s.ToString());
-  return Status::IOError(where + s.ToString());
+  if (s.IsNotFound()) return Status::NotFound(where + said);
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(where + said);
+  if (s.IsBusy() || s.IsTryAgain()) return Status::Unavailable(where + said);
+  return Status::IOError(where + said);
 }
 
 Result<uint64_t> Store::MetaNumber(std::string_view key) const {

@@ -35,10 +35,15 @@ Status Info(const Reader& r, Format format, std::ostream& out) {
   // The build that was running where the kept entries begin, when retention dropped its start:
   // the state there, kept in a snapshot, carries its config.
   std::string before, unknown;
+  // On a damaged journal info still says what it can, and why the rest is unknown; then it ends
+  // with the damage, exit 2, as every other command there does.
+  Status damage = Status::Ok();
   if (r.origin().seq > 0 && r.has_state()) {
-    // On a damaged journal info still says what it can, and why the rest is unknown.
     Result<v1::State> origin = r.StateAt(r.origin());
     if (origin.ok() && origin->has_config()) before = origin->config().version();
+    if (!origin.ok() && origin.status().code() == Status::Code::kCorruption) {
+      damage = origin.status();
+    }
     if (!origin.ok()) {
       unknown = "the build that ran before entry " + std::to_string(r.origin().seq + 1) +
                 " is unknown: " + origin.status().message();
@@ -87,7 +92,7 @@ Status Info(const Reader& r, Format format, std::ostream& out) {
     }
     doc["snapshots"] = std::move(s);
     Print(doc, format, out);
-    return Status::Ok();
+    return damage;
   }
 
   auto line = [&](const char* k, const std::string& v) {
@@ -155,7 +160,7 @@ Status Info(const Reader& r, Format format, std::ostream& out) {
     }
     t.Print(out);
   }
-  return Status::Ok();
+  return damage;
 }
 
 }  // namespace drop::replay

@@ -523,6 +523,16 @@ TEST(BadInput, AMissingDirectoryIsExitTwoWithAMessage) {
   testing::Run r = Replay(dir / "nope", {"info"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("no such directory"), std::string::npos) << r.err;
+  // A symbolic link that leads nowhere, or round in a loop, is said to be one.
+  std::filesystem::create_directory_symlink(dir / "loop", dir / "loop");
+  std::filesystem::create_directory_symlink(dir / "gone", dir / "dangling");
+  for (const char* link : {"loop", "dangling"}) {
+    testing::Run linked = Replay(dir / link, {"info"});
+    EXPECT_EQ(linked.exit_code, 2) << link;
+    EXPECT_NE(linked.err.find("a symbolic link to nothing that exists (or in a loop)"),
+              std::string::npos)
+        << linked.err;
+  }
   testing::Run none = Replay("", {"info"});
   EXPECT_EQ(none.exit_code, 2);
   EXPECT_NE(none.err.find("pass --journal DIR"), std::string::npos) << none.err;
@@ -719,12 +729,17 @@ TEST(Cli, AJournalWhoseEntriesRetentionDroppedStillShowsItsLastState) {
   EXPECT_EQ(explain.exit_code, 2);
   EXPECT_NE(explain.err.find("drop-replay state` shows it"), std::string::npos) << explain.err;
   EXPECT_EQ(Replay(rec.journal, {"log"}).exit_code, 2);
-  // With that snapshot damaged, info says what it still can, and why the build is unknown.
+  // With that snapshot damaged, info says what it still can, and why the build is unknown; then
+  // it ends with the damage, exit 2, as every other command there does.
   Damage(rec, [&](journal::Store& s, rocksdb::DB* db) {
     return db->Put(rocksdb::WriteOptions(), s.snapshots(), journal::EncodeSeq(last), "garbage");
   });
   testing::Run damaged = Replay(rec.journal, {"info"});
-  EXPECT_EQ(damaged.exit_code, 0) << damaged.err;
+  EXPECT_EQ(damaged.exit_code, 2) << damaged.err;
+  EXPECT_NE(damaged.err.find("the snapshot at entry " + std::to_string(last) +
+                             " does not decode as a drop.v1.State; the journal is damaged"),
+            std::string::npos)
+      << damaged.err;
   EXPECT_NE(damaged.out.find("recorded by:      the build that ran before entry " +
                              std::to_string(last + 1) + " is unknown: "),
             std::string::npos)
