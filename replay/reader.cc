@@ -113,6 +113,18 @@ Result<std::unique_ptr<Reader>> Reader::OpenAs(const std::string& dir, Tail tail
       }
     }
   } else {
+    // Retention records where the entries it kept begin: entries missing before that point were
+    // lost, not dropped (a table file a live journal's reader does not find, say).
+    Result<uint64_t> kept = r->store_->MetaNumber(journal::kFirstSeqKey);
+    if (!kept.ok()) return kept.status();
+    if (*kept > 0 && r->first_ > *kept) {
+      return Status::Corruption(
+          "journal " + dir + ": entries " + std::to_string(*kept) + ".." +
+          std::to_string(r->first_ - 1) +
+          " are missing, and retention did not drop them (it keeps entries from " +
+          std::to_string(*kept) + " on): a table file is missing or damaged. Copy the whole " +
+          "journal directory again, every file in it, or restore it from a backup");
+    }
     Result<v1::Entry> first = r->store_->Get(r->first_);
     if (!first.ok()) return first.status();
     Result<v1::Entry> last = r->store_->Get(r->last_);

@@ -746,6 +746,22 @@ TEST(Cli, AJournalWhoseEntriesRetentionDroppedStillShowsItsLastState) {
       << damaged.out;
 }
 
+// Entries gone from before the point retention keeps them from were lost, not dropped: a table
+// file missing under a live journal's reader (which RocksDB lets pass) reads so.
+TEST(BadInput, EntriesMissingBeforeWhatRetentionKeptAreDamageNotRetention) {
+  Recorded rec;
+  Damage(rec, [&](journal::Store& s, rocksdb::DB* db) {
+    return db->DeleteRange(rocksdb::WriteOptions(), s.entries(), journal::EncodeSeq(1),
+                           journal::EncodeSeq(6));
+  });
+  testing::Run info = Replay(rec.journal, {"info"});
+  EXPECT_EQ(info.exit_code, 2) << info.out;
+  EXPECT_NE(info.err.find(": entries 1..5 are missing, and retention did not drop them (it keeps "
+                          "entries from 1 on): a table file is missing or damaged"),
+            std::string::npos)
+      << info.err;
+}
+
 TEST(BadInput, AnUnknownObjectIsExitTwoAndListsWhatExists) {
   Recorded rec;
   testing::Run r = Replay(rec.journal, {"explain", "cachedimage/nope"});
