@@ -489,8 +489,8 @@ int Run(int argc, char** argv) {
     if (Status s = OutsideJournal(simulate.record_dir, dir, "--record"); !s.ok()) return fail(s);
   }
 
-  struct sigaction on_abort {
-  }, before{};
+  struct sigaction on_abort = {};
+  struct sigaction before = {};
   on_abort.sa_handler = AbortWhileOpening;
   sigaction(SIGABRT, &on_abort, &before);
   Result<std::unique_ptr<Reader>> reader = Reader::Open(dir, salvage);
