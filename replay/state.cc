@@ -52,29 +52,13 @@ Status Image(const v1::State& state, const Point& at, const std::string& name, F
   return Status::Ok();
 }
 
-Status Policy(const v1::State& state, const Point& at, const std::string& name, Format format,
-              std::ostream& out) {
-  std::string key = name == kDefaultPolicyName ? "" : name;
-  const v1::PolicyRecord* p = Find(state.policies(), key);
-  v1::PullPolicy object;
-  if (p != nullptr) {
-    object = p->object();
-  } else if (key.empty() || name == "default") {
-    key = "";
-    *object.mutable_spec() = DefaultPolicySpec();
-  } else {
-    std::vector<std::string> names;
-    for (const v1::PolicyRecord& x : state.policies())
-      names.push_back(x.object().name());
-    return Status::NotFound("pullpolicy/" + name + " does not exist after entry " +
-                            std::to_string(at.seq) + " (" + FormatTimeMillis(at.time_ms) +
-                            "); PullPolicies then: " + Names(names) + " (and pullpolicy/" +
-                            PolicyName("") + ", the built-in one)");
-  }
-  boost::json::object doc = PullPolicyDocument(object);
+// What drop counted for PullPolicy `key` (spec `spec`, record `p`; nullptr for the built-in one):
+// why it cannot be used, its active pods, its last creation, its next evaluation, its images.
+boost::json::object Pacing(const v1::State& state, const std::string& key,
+                           const v1::PullPolicySpec& spec, const v1::PolicyRecord* p) {
   boost::json::object pacing;
   // Why no CachedImage under it pulls, if it cannot be used: a PullPolicy has no status to say so.
-  if (std::string error = PullPolicyError(key, object.spec(), p); !error.empty()) {
+  if (std::string error = PullPolicyError(key, spec, p); !error.empty()) {
     pacing["specError"] = error;
   }
   boost::json::array active, images;
@@ -96,7 +80,30 @@ Status Policy(const v1::State& state, const Point& at, const std::string& name, 
     pacing["nextEvaluation"] = FormatTimeMillis(q->at_ms());
   }
   pacing["cachedImages"] = std::move(images);
-  doc["pacing"] = std::move(pacing);
+  return pacing;
+}
+
+Status Policy(const v1::State& state, const Point& at, const std::string& name, Format format,
+              std::ostream& out) {
+  std::string key = name == kDefaultPolicyName ? "" : name;
+  const v1::PolicyRecord* p = Find(state.policies(), key);
+  v1::PullPolicy object;
+  if (p != nullptr) {
+    object = p->object();
+  } else if (key.empty() || name == "default") {
+    key = "";
+    *object.mutable_spec() = DefaultPolicySpec();
+  } else {
+    std::vector<std::string> names;
+    for (const v1::PolicyRecord& x : state.policies())
+      names.push_back(x.object().name());
+    return Status::NotFound("pullpolicy/" + name + " does not exist after entry " +
+                            std::to_string(at.seq) + " (" + FormatTimeMillis(at.time_ms) +
+                            "); PullPolicies then: " + Names(names) + " (and pullpolicy/" +
+                            PolicyName("") + ", the built-in one)");
+  }
+  boost::json::object doc = PullPolicyDocument(object);
+  doc["pacing"] = Pacing(state, key, object.spec(), p);
   if (format == Format::kYaml) {
     out << "# pullpolicy/" << PolicyName(key) << " at " << PointText(at)
         << "; pacing: what drop counted then\n";
@@ -171,12 +178,15 @@ void Everything(const v1::State& state, const Reader& r, const Point& at, Format
     }
     for (const std::string& name : PolicyNames(state)) {
       v1::PullPolicy object;
-      if (const v1::PolicyRecord* p = Find(state.policies(), name)) {
+      const v1::PolicyRecord* p = Find(state.policies(), name);
+      if (p != nullptr) {
         object = p->object();
       } else {
         *object.mutable_spec() = DefaultPolicySpec();  // named by PolicyName("") in the document
       }
-      items.push_back(PullPolicyDocument(object));
+      boost::json::object doc = PullPolicyDocument(object);
+      doc["pacing"] = Pacing(state, name, object.spec(), p);  // as the table's columns
+      items.push_back(std::move(doc));
     }
     for (const v1::NodeRecord& n : state.nodes())
       items.push_back(NodeDocument(n.node()));

@@ -190,6 +190,20 @@ TEST(Cli, StateAtAPointShowsWhatDropBelievedThen) {
   EXPECT_NE(all.out.find("gentle"), std::string::npos);
   testing::Run policy = Replay(rec.journal, {"state", "--at", "+4s", "pullpolicy/gentle"});
   EXPECT_NE(policy.out.find("activePods:"), std::string::npos) << policy.out;
+  // The whole state as a list carries each PullPolicy's pacing too, as the table's columns do.
+  testing::Run list = Replay(rec.journal, {"state", "--at", "+4s", "-o", "json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  int policies = 0;
+  const boost::json::value doc = boost::json::parse(list.out);
+  for (const boost::json::value& item : doc.at("items").as_array()) {
+    if (item.at("kind") != "PullPolicy") continue;
+    ++policies;
+    const boost::json::object& pacing = item.at("pacing").as_object();
+    EXPECT_EQ(pacing.at("active").to_number<int64_t>(),
+              static_cast<int64_t>(pacing.at("activePods").as_array().size()))
+        << item;
+  }
+  EXPECT_GE(policies, 1) << list.out;
   testing::Run node = Replay(rec.journal, {"state", "node/node-5"});
   EXPECT_NE(node.out.find("cachedImage: db"), std::string::npos) << node.out;
   // Right after its create, a pod the watch has not shown is being created: no phase yet, and
