@@ -54,11 +54,9 @@ Result<std::unique_ptr<Reader>> Reader::Open(const std::string& dir, bool salvag
   // A copy's write-ahead log may end in a torn record: the operator stopped mid-write, or the
   // copy was cut there. The record never counted (its batch was not acknowledged), so the
   // journal is read without it, but the user hears of it: a cut copy reads as a shorter one.
+  // The two opens differ only in the log's last record: damage the second reads past is that.
   Result<std::unique_ptr<Reader>> whole = OpenAs(dir, Tail::kWhole);
-  if (whole.ok() || whole.status().code() != Status::Code::kCorruption ||
-      whole.status().message().find("write-ahead log") == std::string::npos) {
-    return whole;
-  }
+  if (whole.ok() || whole.status().code() != Status::Code::kCorruption) return whole;
   Result<std::unique_ptr<Reader>> torn = OpenAs(dir, Tail::kTorn);
   if (torn.ok()) {
     (*torn)->note_ =
