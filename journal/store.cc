@@ -16,6 +16,7 @@
 
 #include "core/fold.h"
 #include "core/state.h"
+#include "core/words.h"
 #include "journal/format.h"
 #include "journal/read_ahead.h"
 #include "journal/wire.h"
@@ -120,16 +121,10 @@ std::string RocksDbFilesHeld(const std::string& dir) {
   std::sort(manifests.begin(), manifests.end());  // the directory's order is no order
   std::sort(others.begin(), others.end());
   std::vector<std::string> held = manifests;
-  auto count = [](int n, const char* noun) {
-    return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
-  };
-  if (tables > 0) held.push_back(count(tables, "table file"));
-  if (logs > 0) held.push_back(count(logs, "write-ahead log"));
+  if (tables > 0) held.push_back(Count(tables, "table file"));
+  if (logs > 0) held.push_back(Count(logs, "write-ahead log"));
   if (held.empty()) held = others;
-  std::string list;
-  for (size_t i = 0; i < held.size(); ++i)
-    list += (i == 0 ? "" : i + 1 == held.size() ? " and " : ", ") + held[i];
-  return list;
+  return Listed(held);
 }
 
 }  // namespace

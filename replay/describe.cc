@@ -92,18 +92,6 @@ const char* PodPhaseName(v1::PodPhase phase) {
   }
 }
 
-std::string Count(int64_t n, std::string_view noun) {
-  return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
-}
-
-std::string Listed(const std::vector<std::string>& items, std::string_view last) {
-  const std::string before_last = last == "," ? ", " : " " + std::string(last) + " ";
-  std::string list;
-  for (size_t i = 0; i < items.size(); ++i)
-    list += (i == 0 ? "" : i + 1 == items.size() ? before_last : ", ") + items[i];
-  return list;
-}
-
 std::string PodPhaseText(const v1::Pod& pod) {
   // A pod drop created that the watch has not shown yet: it has no phase, and Kubernetes'
   // Unknown (its node out of touch) would mislead.

@@ -9,6 +9,7 @@
 
 #include "core/schema.h"
 #include "core/status.h"
+#include "core/words.h"  // Count and Listed, which the messages here use
 
 namespace drop::replay {
 
@@ -34,13 +35,6 @@ std::string Summary(const v1::Entry& e);
 // sentinel near int64's limit) and hashes (fixed64) stay strings, as protobuf's JSON mapping
 // writes every 64-bit integer.
 boost::json::object EntryDocument(const v1::Entry& e);
-
-// "1 taint", "3 taints": a count and its noun, singular for one.
-std::string Count(int64_t n, std::string_view noun);
-
-// Items as a sentence lists them: "a", "a and b", "a, b and c"; `last` joins the last two ("or"),
-// and "," lists them all alike: "a, b, c".
-std::string Listed(const std::vector<std::string>& items, std::string_view last = "and");
 
 // "Pending", "Succeeded", ... with the waiting reason when there is one; "Creating" for a pod
 // drop created that the watch has not shown yet.
