@@ -14,6 +14,7 @@
 #include "core/state.h"
 #include "core/step.h"
 #include "core/validation.h"
+#include "core/words.h"
 #include "journal/journal.h"
 #include "replay/history.h"
 #include "replay/simulation.h"
@@ -774,14 +775,12 @@ void PrintSimulate(const SimulateReport& rep, Format format, std::ostream& out) 
         << " past the recording's end (it stops once every image is Ready, when nothing is left "
            "to happen, or ten times the recorded span past the end, an hour at least).\n";
   }
-  char buf[200];
-  std::snprintf(buf, sizeof buf,
-                "\n%llu pulls simulated (at most %d drop pod%s in flight at once, all policies "
-                "together), %llu journal entries, in %.2f s of wall time",
-                static_cast<unsigned long long>(rep.pulls), rep.peak_active,
-                rep.peak_active == 1 ? "" : "s", static_cast<unsigned long long>(rep.entries),
-                rep.wall_seconds);
-  out << buf;
+  char wall[32];
+  std::snprintf(wall, sizeof wall, "%.2f s", rep.wall_seconds);
+  out << '\n'
+      << Count(static_cast<int64_t>(rep.pulls), "pull") << " simulated (at most "
+      << Count(rep.peak_active, "drop pod") << " in flight at once, all policies together), "
+      << rep.entries << " journal entries, in " << wall << " of wall time";
   if (rep.unrecorded > 0) {
     out << "; " << rep.unrecorded << " pulls had no recorded counterpart on their node and took "
         << "a typical recorded life of their image";
