@@ -29,12 +29,12 @@ int Names::Find(const std::string& name) const {
   return it == ids_.end() ? -1 : it->second;
 }
 
-namespace {
-
-std::string MatchKey(const std::string& image) {
+std::string ImageMatchKey(const std::string& image) {
   Result<ImageRef> ref = ParseImageRef(image);
   return ref.ok() ? ref->MatchKey() : "";
 }
+
+namespace {
 
 // The kind of object a stored EmitEvent is about (its field 1), read without decoding it.
 int EventKind(std::string_view event) {
@@ -324,7 +324,7 @@ class Wants {
       return;
     }
     auto it = specs_.find(id);
-    std::string key = MatchKey(object.spec().image());
+    std::string key = ImageMatchKey(object.spec().image());
     bool fresh = it == specs_.end() || keys_[id] != key;
     bool spec_changed =
         fresh || it->second.SerializeAsString() != object.spec().SerializeAsString();
@@ -508,8 +508,8 @@ Result<History> History::Scan(const Reader& r, const Point& from, uint64_t to,
           int id = h.images.Id(c.name());
           if (static_cast<int>(h.lives.size()) <= id) h.lives.resize(id + 1);
           ImageLife& l = h.lives[id];
-          bool fresh =
-              l.image.empty() || l.deleted || MatchKey(l.image) != MatchKey(c.spec().image());
+          bool fresh = l.image.empty() || l.deleted ||
+                       ImageMatchKey(l.image) != ImageMatchKey(c.spec().image());
           if (fresh) {
             forget([&](uint64_t p) { return static_cast<int>(p >> 32) == id; });
           }

@@ -88,6 +88,10 @@ struct PassRecord {
   bool invalid_spec = false;
 };
 
+// What a CachedImage's life follows of its spec.image: the content the reference names on a node
+// (ImageRef::MatchKey; "" when it does not parse). A new key starts a new life.
+std::string ImageMatchKey(const std::string& image);
+
 struct ImageLife {
   int64_t since_ms = 0;        // created, or its image last changed
   int64_t ready_ms = 0;        // last became Ready (status written with phase Ready); 0: never

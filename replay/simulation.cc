@@ -10,12 +10,12 @@
 #include "core/drop_pod.h"
 #include "core/executor.h"
 #include "core/fold.h"
-#include "core/image_ref.h"
 #include "core/index.h"
 #include "core/reconcile.h"
 #include "core/state.h"
 #include "core/step.h"
 #include "replay/agenda.h"
+#include "replay/history.h"
 
 namespace drop::replay {
 namespace {
@@ -160,7 +160,7 @@ class SimulatedCluster {
       // A new CachedImage, or a new image for one, starts its life again (as History counts
       // lives): its first Ready is the one after this.
       if (it == images_.end() ||
-          ImageMatchHash(it->second.spec().image()) != ImageMatchHash(c->spec().image())) {
+          ImageMatchKey(it->second.spec().image()) != ImageMatchKey(c->spec().image())) {
         result_.first_ready_ms.erase(c->name());
       }
       images_[c->name()] = *c;
