@@ -175,9 +175,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const Options
   }
   if (const auto odd = exists ? NotARegularFile(dir) : std::nullopt) {
     return Status::Corruption("journal " + dir + ": " + odd->first + " is " + odd->second +
-                              ", not a file; the journal is damaged or not what it seems. Copy "
-                              "the whole journal directory again, every file in it, or restore "
-                              "it from a backup");
+                              ", not a file; the journal is damaged or not what it seems. " +
+                              std::string(kCopyAgain));
   }
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = options.create_if_missing;

@@ -12,12 +12,17 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/schema.h"
 #include "core/status.h"
 
 namespace drop::journal {
+
+// What to do about a journal whose files are damaged or missing, as its errors say it.
+inline constexpr std::string_view kCopyAgain =
+    "Copy the whole journal directory again, every file in it, or restore it from a backup";
 
 class Store {
  public:

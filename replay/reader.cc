@@ -120,8 +120,8 @@ Result<std::unique_ptr<Reader>> Reader::OpenAs(const std::string& dir, Tail tail
           "journal " + dir + ": entries " + std::to_string(*kept) + ".." +
           std::to_string(r->first_ - 1) +
           " are missing, and retention did not drop them (it keeps entries from " +
-          std::to_string(*kept) + " on): a table file is missing or damaged. Copy the whole " +
-          "journal directory again, every file in it, or restore it from a backup");
+          std::to_string(*kept) + " on): a table file is missing or damaged. " +
+          std::string(journal::kCopyAgain));
     }
     Result<v1::Entry> first = r->store_->Get(r->first_);
     if (!first.ok()) return first.status();
