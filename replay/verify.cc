@@ -681,10 +681,9 @@ void PrintVerify(const Reader& r, const VerifyReport& rep, Format format, std::o
     return;
   }
   char figures[64];
-  std::snprintf(figures, sizeof figures, "%.2f s, %.0f entries/s on %d thread%s", rep.seconds,
-                rep.seconds > 0 ? static_cast<double>(rep.gone_through) / rep.seconds : 0.0,
-                rep.jobs, rep.jobs == 1 ? "" : "s");
-  std::string speed = figures;
+  std::snprintf(figures, sizeof figures, "%.2f s, %.0f entries/s on ", rep.seconds,
+                rep.seconds > 0 ? static_cast<double>(rep.gone_through) / rep.seconds : 0.0);
+  std::string speed = figures + Count(rep.jobs, "thread");
   if (rep.jobs < rep.jobs_asked) {
     speed += " (not " + std::to_string(rep.jobs_asked) + ": threads check the stretches between " +
              "snapshots apart, and this range has " + std::to_string(rep.jobs) + ")";
