@@ -1,5 +1,7 @@
 #include "replay/describe.h"
 
+#include <google/protobuf/stubs/common.h>
+#include <google/protobuf/stubs/strutil.h>
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
@@ -280,17 +282,18 @@ boost::json::value DefaultOf(const google::protobuf::FieldDescriptor* f) {
 
 // `o`, a message of type `d` as protobuf's JSON mapping writes it, as EntryDocument gives it:
 // its fields in the order the schema declares them, those left out for their default put in
-// (not messages, nor fields that track their presence: those stay absent), and the int64 and
-// uint64 fields as numbers. (The mapping's own option for defaults builds a tree of every field
-// of every message: four times slower.)
-boost::json::object Complete(const google::protobuf::Descriptor* d, boost::json::object o) {
+// (not messages, nor fields that track their presence: those stay absent), the int64 and uint64
+// fields as numbers, and text as itself. (The mapping's own option for defaults builds a tree of
+// every field of every message: four times slower.) False when a text is not UTF-8.
+bool Complete(const google::protobuf::Descriptor* d, boost::json::object* o) {
   using google::protobuf::FieldDescriptor;
   boost::json::object out;
-  out.reserve(o.size());
+  out.reserve(o->size());
+  bool text = true;
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
-    auto it = o.find(f->json_name());
-    if (it == o.end()) {
+    auto it = o->find(f->json_name());
+    if (it == o->end()) {
       if (f->is_repeated() ||
           (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE && !f->has_presence())) {
         out.emplace(f->json_name(), DefaultOf(f));
@@ -298,27 +301,34 @@ boost::json::object Complete(const google::protobuf::Descriptor* d, boost::json:
       continue;
     }
     const FieldDescriptor* v = f->is_map() ? f->message_type()->map_value() : f;
-    auto convert = [v](boost::json::value& x) {
+    auto convert = [v, &text](boost::json::value& x) {
       if (v->type() == FieldDescriptor::TYPE_MESSAGE) {
-        if (x.is_object()) x = Complete(v->message_type(), std::move(x.as_object()));
+        if (x.is_object()) text = Complete(v->message_type(), &x.as_object()) && text;
         return;
       }
       if (!x.is_string()) return;
-      std::string_view text = x.as_string();
-      const char* end = text.data() + text.size();
+      std::string_view written = x.as_string();
+      if (v->type() == FieldDescriptor::TYPE_BYTES) {
+        std::string decoded;
+        text = google::protobuf::Base64Unescape(written, &decoded) &&
+               google::protobuf::internal::IsStructurallyValidUTF8(decoded) && text;
+        x = decoded;
+        return;
+      }
+      const char* end = written.data() + written.size();
       // Beyond 2^53 - 1 a double (jq, JavaScript) may round it: such a value, a sentinel near
       // int64's limit in practice, keeps its string.
       constexpr uint64_t kExact = (uint64_t{1} << 53) - 1;
       if (v->type() == FieldDescriptor::TYPE_INT64 || v->type() == FieldDescriptor::TYPE_SINT64 ||
           v->type() == FieldDescriptor::TYPE_SFIXED64) {
         int64_t n = 0;
-        if (std::from_chars(text.data(), end, n).ptr == end &&
+        if (std::from_chars(written.data(), end, n).ptr == end &&
             (n < 0 ? uint64_t(-(n + 1)) + 1 : uint64_t(n)) <= kExact) {
           x = n;
         }
       } else if (v->type() == FieldDescriptor::TYPE_UINT64) {
         uint64_t n = 0;
-        if (std::from_chars(text.data(), end, n).ptr == end && n <= kExact) x = n;
+        if (std::from_chars(written.data(), end, n).ptr == end && n <= kExact) x = n;
       }
     };
     boost::json::value& value = it->value();
@@ -333,26 +343,33 @@ boost::json::object Complete(const google::protobuf::Descriptor* d, boost::json:
     }
     out.emplace(f->json_name(), std::move(value));
   }
-  return out;
+  *o = std::move(out);
+  return text;
 }
 
 }  // namespace
+
+std::optional<boost::json::object> MessageDocument(const google::protobuf::Message& m) {
+  std::string body;
+  if (!google::protobuf::util::MessageToJsonString(m, &body).ok()) return std::nullopt;
+  boost::json::object fields = std::move(boost::json::parse(body).as_object());
+  if (!Complete(m.GetDescriptor(), &fields)) return std::nullopt;
+  return fields;
+}
 
 boost::json::object EntryDocument(const v1::Entry& e) {
   boost::json::object doc;
   doc["time"] = FormatTimeMillis(e.time_ms());
   doc["kind"] = KindName(e);
-  std::string body;
-  if (auto s = google::protobuf::util::MessageToJsonString(e, &body); !s.ok()) {
-    // Strings that are not UTF-8, which JSON cannot carry: the entry in protobuf's text form.
+  std::optional<boost::json::object> fields = MessageDocument(e);
+  if (!fields) {
+    // Text that is not UTF-8, which JSON cannot carry: the entry in protobuf's text form.
     doc["seq"] = e.seq();
-    doc["unprintable"] = std::string(s.message());
+    doc["unprintable"] = "a text field is not UTF-8";
     doc["text"] = e.ShortDebugString();
     return doc;
   }
-  boost::json::object fields =
-      Complete(v1::Entry::descriptor(), std::move(boost::json::parse(body).as_object()));
-  for (auto& kv : fields)
+  for (auto& kv : *fields)
     doc.emplace(kv.key(), std::move(kv.value()));
   return doc;
 }

@@ -2,7 +2,10 @@
 // summary ("pod/drop-web-3f2a Succeeded on node-3"). `log`, `explain` and `verify` print these.
 #pragma once
 
+#include <google/protobuf/message.h>
+
 #include <boost/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +38,11 @@ std::string Summary(const v1::Entry& e);
 // sentinel near int64's limit) and hashes (fixed64) stay strings, as protobuf's JSON mapping
 // writes every 64-bit integer.
 boost::json::object EntryDocument(const v1::Entry& e);
+
+// `m` as protobuf's JSON mapping writes it, as EntryDocument gives its fields: every field shown,
+// 64-bit integers as numbers where a double holds them, and text (declared bytes, which the
+// mapping writes in base64) as itself. nullopt when a text is not UTF-8, which JSON cannot carry.
+std::optional<boost::json::object> MessageDocument(const google::protobuf::Message& m);
 
 // "Pending", "Succeeded", ... with the waiting reason when there is one; "Creating" for a pod
 // drop created that the watch has not shown yet.

@@ -1,6 +1,4 @@
 // drop-replay diff: what changed in drop's view between two points.
-#include <google/protobuf/util/json_util.h>
-
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cstdio>
@@ -47,8 +45,8 @@ void Flatten(const boost::json::value& v, const std::string& path,
     for (const auto& [key, x] : v.as_object()) {
       std::string name(key);
       if (name == "podTtlAfterFinishedMs") name = "podTTLAfterFinishedMs";  // as the CRD has it
-      if (name.ends_with("Ms") && x.is_string()) {  // int64 in JSON is a string
-        const int64_t ms = std::stoll(std::string(x.as_string()));
+      if (name.ends_with("Ms") && x.is_int64()) {
+        const int64_t ms = x.as_int64();
         if (name.ends_with("TimeMs") && ms == 0) continue;  // no time: "(none)"
         (*out)[path + name.substr(0, name.size() - 2)] =
             name.ends_with("TimeMs") ? FormatTimeMillis(ms) : FormatDuration(ms);
@@ -69,15 +67,12 @@ void Flatten(const boost::json::value& v, const std::string& path,
 }
 
 std::map<std::string, std::string> Fields(const google::protobuf::Message& m) {
-  google::protobuf::util::JsonPrintOptions o;
-  o.always_print_primitive_fields = true;
-  std::string json;
   std::map<std::string, std::string> out;
-  if (!google::protobuf::util::MessageToJsonString(m, &json, o).ok()) {
+  if (std::optional<boost::json::object> fields = MessageDocument(m)) {
+    Flatten(*fields, "", &out);
+  } else {
     out[""] = m.ShortDebugString();  // not valid UTF-8: compared whole
-    return out;
   }
-  Flatten(boost::json::parse(json), "", &out);
   return out;
 }
 

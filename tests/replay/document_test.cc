@@ -110,5 +110,39 @@ TEST(ObjectsOf, AStatusWriteNamesTheNodesItsStatusLists) {
                                                     "node/cpu-10"}));
 }
 
+// Text is declared bytes in the schema, which protobuf's JSON mapping writes in base64: a document
+// gives it as the text it is, in every kind of place (a field, a list, a nested message), and an
+// entry whose text is not UTF-8, which JSON cannot carry, in protobuf's text form.
+TEST(EntryDocument, TextIsItselfAndTextThatIsNotUtf8IsNamed) {
+  v1::Entry watch;
+  v1::Node* node = watch.mutable_watch()->mutable_node();
+  node->set_name("gpu-7");
+  v1::Label* label = node->add_labels();
+  label->set_key("pool");
+  label->set_value("gpu");
+  boost::json::object doc = EntryDocument(watch);
+  const boost::json::object& n = doc.at("watch").at("node").as_object();
+  EXPECT_EQ(n.at("name"), "gpu-7") << boost::json::serialize(doc);
+  EXPECT_EQ(n.at("labels").at(0).at("key"), "pool");
+  EXPECT_EQ(n.at("labels").at(0).at("value"), "gpu");
+  EXPECT_EQ(n.at("uid"), "") << "a text left out for its default is shown empty";
+
+  v1::Entry event;
+  event.set_seq(7);
+  v1::EmitEvent* e = event.mutable_action()->mutable_emit_event();
+  e->set_message("pulled in 1.2s \u00b7 caf\u00e9 \u2713");
+  doc = EntryDocument(event);
+  EXPECT_EQ(doc.at("action").at("emitEvent").at("message"),
+            "pulled in 1.2s \u00b7 caf\u00e9 \u2713")
+      << boost::json::serialize(doc);
+  EXPECT_FALSE(doc.contains("unprintable"));
+
+  e->set_message("cut short \xe2\x9c");
+  doc = EntryDocument(event);
+  EXPECT_EQ(doc.at("seq"), 7);
+  EXPECT_EQ(doc.at("unprintable"), "a text field is not UTF-8");
+  EXPECT_NE(doc.at("text").as_string().find("cut short"), std::string_view::npos);
+}
+
 }  // namespace
 }  // namespace drop::replay
