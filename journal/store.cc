@@ -360,8 +360,7 @@ Status Store::Convert(const rocksdb::Status& s, const std::string& what) const {
     // MANIFEST cannot be read past; a missing file is a copy that left it out.
     bool missing = said.find("No such file") != std::string::npos;
     std::string advice =
-        missing ? ". Copy the whole journal directory, every file in it, or restore it from a "
-                  "backup"
+        missing ? ". " + std::string(kCopyAgain)
         : file.starts_with("write-ahead log")
             ? ". drop-replay --salvage reads the entries before the damage; to run drop again, "
               "move the directory aside: drop starts a new journal and relists the cluster"
@@ -373,9 +372,8 @@ Status Store::Convert(const rocksdb::Status& s, const std::string& what) const {
   if (!named.empty() && !named.ends_with(".log") && db_ == nullptr &&
       said.find("No such file") != std::string::npos) {
     // A file the journal needs is missing or unreadable: a copy that left some out.
-    return Status::IOError(where + "cannot read its " + DescribeFile(named) + ": " + said +
-                           ". Copy the whole journal directory, every file in it, or restore it "
-                           "from a backup");
+    return Status::IOError(where + "cannot read its " + DescribeFile(named) + ": " + said + ". " +
+                           std::string(kCopyAgain));
   }
   if (s.IsNotFound()) return Status::NotFound(where + said);
   if (s.IsInvalidArgument()) return Status::InvalidArgument(where + said);
