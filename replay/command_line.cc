@@ -186,12 +186,16 @@ Status ValueMissing(const CLI::App& app, int argc, char** argv) {
         for (const CLI::App* c : app.get_subcommands([](const CLI::App*) { return true; }))
           command = command || c->get_name() == next;
       }
-      if (!LooksLikeAFlag(parsed, next) && !command) {
+      const bool ends = next == "--";  // CLI11 would take it for the value
+      if (!LooksLikeAFlag(parsed, next) && !command && !ends) {
         ++i;  // its value
         continue;
       }
-      after = " (the next word, " + std::string(next) + ", is " +
-              (command ? "the command" : "a flag") + ")";
+      after = " (the next word, " + std::string(next) + ", " +
+              (ends      ? "ends the flags"
+               : command ? "is the command"
+                         : "is a flag") +
+              ")";
     }
     return Status::InvalidArgument(std::string(arg) + ": no value after it" + after + "; give " +
                                    Takes(opt, OwnerOf(parsed, opt)));

@@ -1577,6 +1577,12 @@ TEST(BadInput, AFlagWithoutItsValueIsNamedAsTypedWithWhatItTakes) {
             std::string::npos)
       << command.err;
   ExpectNoCli11Words(command);
+  testing::Run ends = Replay("", {"-j", "--", "info"});  // CLI11 takes "--" for the directory
+  EXPECT_EQ(ends.exit_code, 2);
+  EXPECT_NE(ends.err.find("-j: no value after it (the next word, --, ends the flags); give the "
+                          "journal directory"),
+            std::string::npos)
+      << ends.err;
   EXPECT_EQ(testing::Fingerprint(rec.journal), before);
   // A switch takes no value, and an offset is no flag.
   EXPECT_EQ(Replay(rec.journal, {"verify", "--walk", "-o", "json"}).exit_code, 0);
