@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -204,9 +205,22 @@ class Interrupts {
   std::string dir_;
 };
 
+// The temporary directory of a live journal's secondary instance while the journal opens, and
+// the info log RocksDB keeps in it: paths laid out beforehand, for a signal handler to remove.
+char opening_dir[PATH_MAX];
+char opening_log[PATH_MAX];
+
+void MadeTempDir(const std::string& dir) {
+  const std::string log = dir + "/LOG";
+  if (log.size() >= sizeof opening_log) return;  // mkdtemp's own path: never so long
+  std::memcpy(opening_dir, dir.c_str(), dir.size() + 1);
+  std::memcpy(opening_log, log.c_str(), log.size() + 1);
+}
+
 // RocksDB, as Debian builds it, keeps its assertions: a journal whose write-ahead log repeats
 // itself (a log appended to itself, a second copy of one log) trips one as the journal opens, and
-// the process aborts. While the journal opens, an abort is said as the damage it is, exit 2.
+// the process aborts. While the journal opens, an abort is said as the damage it is, exit 2, and
+// the temporary directory of a live journal goes.
 extern "C" void AbortWhileOpening(int) {
   static const char kMessage[] =
       "drop-replay: the journal's files failed a check of the RocksDB library as they were read "
@@ -214,6 +228,10 @@ extern "C" void AbortWhileOpening(int) {
       "is. Copy the whole journal directory again, every file in it, or restore it from a "
       "backup\n";
   if (::write(STDERR_FILENO, kMessage, sizeof kMessage - 1) < 0) {
+  }
+  if (opening_dir[0] != '\0') {
+    ::unlink(opening_log);
+    ::rmdir(opening_dir);
   }
   ::_exit(kExitBadInput);
 }
@@ -493,7 +511,10 @@ int Run(int argc, char** argv) {
   struct sigaction before = {};
   on_abort.sa_handler = AbortWhileOpening;
   sigaction(SIGABRT, &on_abort, &before);
-  Result<std::unique_ptr<Reader>> reader = Reader::Open(dir, salvage);
+  Result<std::unique_ptr<Reader>> reader = Reader::Open(dir, salvage, [&](const std::string& t) {
+    interrupts->RemoveOnInterrupt(t);
+    MadeTempDir(t);
+  });
   sigaction(SIGABRT, &before, nullptr);
   if (!reader.ok()) return fail(reader.status());
   interrupts->RemoveOnInterrupt((*reader)->temp_dir());

@@ -31,11 +31,12 @@ bool WriterHoldsLock(const std::string& dir) {
 
 }  // namespace
 
-Result<std::unique_ptr<Reader>> Reader::Open(const std::string& dir, bool salvage) {
+Result<std::unique_ptr<Reader>> Reader::Open(const std::string& dir, bool salvage,
+                                             const TempDirHook& made_temp_dir) {
   if (salvage) {
     // Salvaged only when a whole read is refused as damaged, so that the user hears what was
     // left out.
-    Result<std::unique_ptr<Reader>> whole = Open(dir, false);
+    Result<std::unique_ptr<Reader>> whole = Open(dir, false, made_temp_dir);
     if (whole.ok()) {
       // No damage found is not proof of none: a log cut at a record's end reads as a shorter one.
       if ((*whole)->note_.empty()) {
@@ -44,7 +45,7 @@ Result<std::unique_ptr<Reader>> Reader::Open(const std::string& dir, bool salvag
       return whole;
     }
     if (whole.status().code() != Status::Code::kCorruption) return whole.status();
-    Result<std::unique_ptr<Reader>> part = OpenAs(dir, Tail::kSalvage);
+    Result<std::unique_ptr<Reader>> part = OpenAs(dir, Tail::kSalvage, made_temp_dir);
     if (part.ok()) {
       (*part)->note_ = "--salvage: read " + (*part)->RangeText() +
                        ", up to the damage; what the journal recorded after it is not shown";
@@ -55,9 +56,9 @@ Result<std::unique_ptr<Reader>> Reader::Open(const std::string& dir, bool salvag
   // copy was cut there. The record never counted (its batch was not acknowledged), so the
   // journal is read without it, but the user hears of it: a cut copy reads as a shorter one.
   // The two opens differ only in the log's last record: damage the second reads past is that.
-  Result<std::unique_ptr<Reader>> whole = OpenAs(dir, Tail::kWhole);
+  Result<std::unique_ptr<Reader>> whole = OpenAs(dir, Tail::kWhole, made_temp_dir);
   if (whole.ok() || whole.status().code() != Status::Code::kCorruption) return whole;
-  Result<std::unique_ptr<Reader>> torn = OpenAs(dir, Tail::kTorn);
+  Result<std::unique_ptr<Reader>> torn = OpenAs(dir, Tail::kTorn, made_temp_dir);
   if (torn.ok()) {
     (*torn)->note_ =
         "note: the journal's write-ahead log ends in a torn record (the operator "
@@ -67,7 +68,8 @@ Result<std::unique_ptr<Reader>> Reader::Open(const std::string& dir, bool salvag
   return torn;
 }
 
-Result<std::unique_ptr<Reader>> Reader::OpenAs(const std::string& dir, Tail tail) {
+Result<std::unique_ptr<Reader>> Reader::OpenAs(const std::string& dir, Tail tail,
+                                               const TempDirHook& made_temp_dir) {
   std::unique_ptr<Reader> r(new Reader());
   journal::Store::Options options;
   options.mode = journal::Store::Mode::kReadOnly;
@@ -83,6 +85,7 @@ Result<std::unique_ptr<Reader>> Reader::OpenAs(const std::string& dir, Tail tail
                              dir + "; set TMPDIR to a writable directory");
     }
     r->secondary_dir_ = pattern;
+    if (made_temp_dir) made_temp_dir(pattern);
     options.mode = journal::Store::Mode::kSecondary;
     options.secondary_dir = pattern;
     options.whole_tail = false;  // the writer is in the middle of its log's last record

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,7 +27,12 @@ class Reader {
   // With `salvage`, a write-ahead log damaged in the middle is read up to the damage instead of
   // refused (RocksDB's point-in-time recovery): what a damaged journal still tells. Only a
   // journal refused as damaged is salvaged; note() says what was read.
-  static Result<std::unique_ptr<Reader>> Open(const std::string& dir, bool salvage = false);
+  // A live journal is followed by a secondary instance, whose files go in a temporary directory:
+  // `made_temp_dir` hears its path as soon as it is made, before the journal opens, so that a
+  // process that dies while opening can still remove it.
+  using TempDirHook = std::function<void(const std::string& temp_dir)>;
+  static Result<std::unique_ptr<Reader>> Open(const std::string& dir, bool salvage = false,
+                                              const TempDirHook& made_temp_dir = nullptr);
   ~Reader();
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;
@@ -82,7 +88,8 @@ class Reader {
   // How the open takes the write-ahead log's last record: whole or refused, torn and dropped,
   // or any damage salvaged up to.
   enum class Tail { kWhole, kTorn, kSalvage };
-  static Result<std::unique_ptr<Reader>> OpenAs(const std::string& dir, Tail tail);
+  static Result<std::unique_ptr<Reader>> OpenAs(const std::string& dir, Tail tail,
+                                                const TempDirHook& made_temp_dir);
   Reader() = default;
   std::unique_ptr<journal::Store> store_;
   std::string secondary_dir_;

@@ -1,12 +1,14 @@
 // drop-replay as a command: info, log, state, diff, export on a recorded journal; bad input gives
 // exit code 2 and a message that says what to do; no command writes to the journal; a live
 // journal (its writer running) is read beside the writer.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <boost/json.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -577,8 +579,11 @@ TEST(BadInput, DamagedFilesAreSaidAsDamageNeverAHangOrACrash) {
   const std::string before = testing::Fingerprint(rec.journal);
   TempDir out;
   // A copy of the journal, changed by `damage` (given the copy's write-ahead log), then read.
+  // With `live`, the copy's LOCK is held as its writer holds it, and drop-replay follows it as a
+  // secondary, with its temporary directory in out/tmp.
+  fs::create_directory(out / "tmp");
   auto read = [&](const std::string& name, const std::function<void(const fs::path&)>& damage,
-                  const std::string& flags) {
+                  const std::string& flags, bool live = false) {
     const fs::path copy = out / name;
     fs::copy(rec.journal, copy);
     fs::path log;
@@ -587,10 +592,18 @@ TEST(BadInput, DamagedFilesAreSaidAsDamageNeverAHangOrACrash) {
     }
     EXPECT_FALSE(log.empty()) << "the journal's entries are in a write-ahead log";
     damage(log);
-    const std::string cmd = "timeout 60 " + testing::Quote(DROP_REPLAY) + " -j " +
-                            testing::Quote(copy) + " " + flags + " info >/dev/null 2>" +
-                            testing::Quote(out / (name + ".err"));
+    const int lock = live ? ::open((copy / "LOCK").c_str(), O_RDWR | O_CLOEXEC) : -1;
+    if (live) {
+      struct flock held {};
+      held.l_type = F_WRLCK;
+      held.l_whence = SEEK_SET;
+      EXPECT_EQ(::fcntl(lock, F_SETLK, &held), 0) << std::strerror(errno);
+    }
+    const std::string cmd = "TMPDIR=" + testing::Quote(out / "tmp") + " timeout 60 " +
+                            testing::Quote(DROP_REPLAY) + " -j " + testing::Quote(copy) + " " +
+                            flags + " info >/dev/null 2>" + testing::Quote(out / (name + ".err"));
     const int status = std::system(cmd.c_str());
+    if (lock >= 0) ::close(lock);
     return std::pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1,
                      testing::ReadFile(out / (name + ".err")));
   };
@@ -601,19 +614,20 @@ TEST(BadInput, DamagedFilesAreSaidAsDamageNeverAHangOrACrash) {
                           "stopped mid-write, or the copy was cut short there): read entries 1.."),
             std::string::npos)
       << torn_err;
-  auto [again, again_err] = read(
-      "repeated",
-      [](const fs::path& log) {
-        const std::string bytes = testing::ReadFile(log);
-        std::ofstream(log, std::ios::app | std::ios::binary) << bytes;
-      },
-      "");
-  EXPECT_TRUE(again == 0 || again == 2) << again << ": " << again_err;
-  if (again == 2 && again_err.find("Assertion") != std::string::npos) {
-    EXPECT_NE(again_err.find("drop-replay: the journal's files failed a check of the RocksDB "
-                             "library as they were read"),
-              std::string::npos)
-        << again_err;
+  auto repeat = [](const fs::path& log) {
+    const std::string bytes = testing::ReadFile(log);
+    std::ofstream(log, std::ios::app | std::ios::binary) << bytes;
+  };
+  for (bool live : {false, true}) {
+    auto [again, again_err] = read(live ? "repeated-live" : "repeated", repeat, "", live);
+    EXPECT_TRUE(again == 0 || again == 2) << again << ": " << again_err;
+    if (again == 2 && again_err.find("Assertion") != std::string::npos) {
+      EXPECT_NE(again_err.find("drop-replay: the journal's files failed a check of the RocksDB "
+                               "library as they were read"),
+                std::string::npos)
+          << again_err;
+    }
+    EXPECT_TRUE(fs::is_empty(out / "tmp")) << "a live journal's temporary directory stays behind";
   }
   auto [fifo, fifo_err] = read(
       "fifo",
