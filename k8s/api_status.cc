@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "core/utf8.h"
 #include "k8s/json_util.h"
 
 namespace drop::k8s {
@@ -92,8 +93,9 @@ ApiStatus ApiStatusFromResponse(const RequestInfo& info, int http_code, std::str
   }
   if (reason.empty()) reason = ReasonForCode(http_code);
   if (server_message.empty()) {
-    // Not a Status: keep the start of whatever came back, on one line.
-    server_message = std::string(body.substr(0, 200));
+    // Not a Status: keep the start of whatever came back, on one line, as UTF-8 (the message is
+    // journaled as text; the cut may split a character, and a proxy may send anything).
+    server_message = ToUtf8(body.substr(0, 200));
     for (char& c : server_message) {
       if (c == '\n' || c == '\r') c = ' ';
     }

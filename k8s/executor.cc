@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/state.h"
+#include "core/utf8.h"
 #include "k8s/io_thread.h"
 #include "k8s/json_util.h"
 #include "k8s/manifests.h"
@@ -83,9 +84,11 @@ namespace {
 
 v1::Entry Result(const v1::Entry& action, v1::ActionKind kind, const std::string& target,
                  const ApiStatus& status) {
-  v1::Entry e =
-      ActionResultOf(action, kind, target, status.ok(), status.http_code(), status.reason());
-  e.mutable_action_result()->set_message(status.message());
+  // The message may quote what came back (an exec plugin's stderr, a body that is not JSON): it
+  // is journaled as UTF-8, as all text is.
+  v1::Entry e = ActionResultOf(action, kind, target, status.ok(), status.http_code(),
+                               ToUtf8(status.reason()));
+  e.mutable_action_result()->set_message(ToUtf8(status.message()));
   return e;
 }
 

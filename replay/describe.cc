@@ -1,6 +1,5 @@
 #include "replay/describe.h"
 
-#include <google/protobuf/stubs/common.h>
 #include <google/protobuf/stubs/strutil.h>
 #include <google/protobuf/util/json_util.h>
 
@@ -13,6 +12,7 @@
 #include "core/pacing.h"
 #include "core/state.h"
 #include "core/step.h"
+#include "core/utf8.h"
 
 namespace drop::replay {
 namespace {
@@ -310,8 +310,7 @@ bool Complete(const google::protobuf::Descriptor* d, boost::json::object* o) {
       std::string_view written = x.as_string();
       if (v->type() == FieldDescriptor::TYPE_BYTES) {
         std::string decoded;
-        text = google::protobuf::Base64Unescape(written, &decoded) &&
-               google::protobuf::internal::IsStructurallyValidUTF8(decoded) && text;
+        text = google::protobuf::Base64Unescape(written, &decoded) && IsUtf8(decoded) && text;
         x = decoded;
         return;
       }

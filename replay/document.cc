@@ -6,6 +6,8 @@
 #include <iterator>
 #include <string_view>
 
+#include "core/utf8.h"
+
 namespace drop::replay {
 namespace {
 
@@ -35,7 +37,7 @@ void Emit(YAML::Emitter& e, const boost::json::value& v) {
       if (v.get_object().empty()) e << YAML::Flow;  // "spec: {}", as kubectl prints it
       e << YAML::BeginMap;
       for (const auto& kv : v.get_object()) {
-        e << YAML::Key << std::string(kv.key()) << YAML::Value;
+        e << YAML::Key << ToUtf8(kv.key()) << YAML::Value;
         Emit(e, kv.value());
       }
       e << YAML::EndMap;
@@ -48,7 +50,7 @@ void Emit(YAML::Emitter& e, const boost::json::value& v) {
       e << YAML::EndSeq;
       return;
     case boost::json::kind::string: {
-      std::string s(v.get_string());
+      std::string s = ToUtf8(v.get_string());
       if (ReadsAsAnotherType(s)) e << YAML::DoubleQuoted;
       e << s;
       return;
@@ -88,7 +90,7 @@ void EmitJson(const boost::json::value& v, std::ostream& out, int depth) {
       size_t i = 0;
       for (const auto& kv : o) {
         Indent(out, (depth + 1) * 4);
-        out << boost::json::serialize(boost::json::string(kv.key())) << ": ";
+        out << boost::json::serialize(boost::json::string(ToUtf8(kv.key()))) << ": ";
         EmitJson(kv.value(), out, depth + 1);
         out << (++i < o.size() ? ",\n" : "\n");
       }
@@ -112,6 +114,9 @@ void EmitJson(const boost::json::value& v, std::ostream& out, int depth) {
       out << "]";
       return;
     }
+    case boost::json::kind::string:
+      out << boost::json::serialize(boost::json::string(ToUtf8(v.get_string())));
+      return;
     default:
       out << boost::json::serialize(v);
   }

@@ -1,13 +1,41 @@
-// Value types of the core: durations, times, image references, drop pod names.
+// Value types of the core: durations, times, image references, drop pod names, UTF-8 text.
 #include <gtest/gtest.h>
 
 #include "core/drop_pod.h"
 #include "core/duration.h"
 #include "core/image_ref.h"
+#include "core/utf8.h"
 #include "tests/support/builders.h"
 
 namespace drop {
 namespace {
+
+// Well-formed UTF-8 passes as it is; anything else has each byte that begins no character replaced
+// by U+FFFD: a stray continuation byte, a character cut short (as a text cut at a byte count is),
+// an overlong form, a surrogate, a code point past U+10FFFF, a byte UTF-8 never uses.
+TEST(Utf8, WellFormedTextPassesAndEveryBadByteBecomesAReplacementCharacter) {
+  for (std::string_view good : std::initializer_list<std::string_view>{
+           "", "cpu-0", "caf\xC3\xA9", "\xE2\x9C\x93 done", "\xF0\x9F\x90\xB3", "\xED\x9F\xBF",
+           "\xF4\x8F\xBF\xBF", std::string_view("a\0b", 3)}) {
+    EXPECT_TRUE(IsUtf8(good)) << good;
+    EXPECT_EQ(ToUtf8(good), good);
+  }
+  const std::string r = "\xEF\xBF\xBD";
+  const std::pair<std::string_view, std::string> bad[] = {
+      {"\x80", r},                          // a continuation byte alone
+      {"ok \xE2\x9C", "ok " + r + r},       // cut short
+      {"\xC0\xAF", r + r},                  // an overlong '/'
+      {"\xE0\x80\xAF", r + r + r},          // an overlong '/' in three bytes
+      {"\xED\xA0\x80", r + r + r},          // a surrogate
+      {"\xF4\x90\x80\x80", r + r + r + r},  // past U+10FFFF
+      {"\xFF and \xC3\xA9", r + " and \xC3\xA9"},
+  };
+  for (const auto& [text, fixed] : bad) {
+    EXPECT_FALSE(IsUtf8(text)) << text;
+    EXPECT_EQ(ToUtf8(text), fixed) << text;
+    EXPECT_TRUE(IsUtf8(ToUtf8(text)));
+  }
+}
 
 TEST(Duration, ParsesGoForms) {
   EXPECT_EQ(*ParseDuration("90s"), 90'000);

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/utf8.h"
 #include "k8s/backoff.h"
 #include "k8s/event_recorder.h"
 #include "k8s/exec_plugin.h"
@@ -62,6 +63,23 @@ struct Fixture {
 
 json::object Pod(const std::string& name) {
   return json::object{{"metadata", json::object{{"name", name}, {"namespace", "drop-system"}}}};
+}
+
+// A response that is not a metav1.Status keeps the start of its body in the message, which is
+// journaled as text: cut at 200 bytes, it may split a character, and a proxy may send anything.
+TEST(ApiStatus, ABodyThatIsNotAStatusIsKeptAsUtf8OnOneLine) {
+  RequestInfo info;
+  info.verb = "create";
+  info.resource = "pods";
+  info.namespace_ = "drop-system";
+  const std::string body = std::string(199, 'x') + "\xC3\xA9 and more\n\xFF";
+  ApiStatus s = ApiStatusFromResponse(info, 502, body);
+  EXPECT_TRUE(IsUtf8(s.message())) << s.message();
+  EXPECT_NE(s.message().find(": 502 "), std::string::npos) << s.message();
+  EXPECT_TRUE(s.message().ends_with(std::string(199, 'x') + "\xEF\xBF\xBD")) << s.message();
+  ApiStatus lines = ApiStatusFromResponse(info, 502, "<html>\r\n<body>bad gateway\xFF</body>");
+  EXPECT_NE(lines.message().find("<html>  <body>bad gateway\xEF\xBF\xBD</body>"), std::string::npos)
+      << lines.message();
 }
 
 TEST(Client, TooManyRequestsIsRetriedAfterRetryAfterEvenForACreate) {

@@ -6,6 +6,7 @@
 
 #include <sstream>
 
+#include "core/utf8.h"
 #include "replay/describe.h"
 
 namespace drop::replay {
@@ -108,6 +109,21 @@ TEST(ObjectsOf, AStatusWriteNamesTheNodesItsStatusLists) {
   p->mutable_status()->add_failed_nodes()->set_node("cpu-10");
   EXPECT_EQ(ObjectsOf(e), (std::vector<std::string>{"cachedimage/web", "node/cpu-0", "node/cpu-1",
                                                     "node/cpu-10"}));
+}
+
+// Text that is not UTF-8 comes out as UTF-8 in both forms, each bad byte a U+FFFD, key or value.
+TEST(Yaml, TextThatIsNotUtf8IsPrintedWithReplacementCharacters) {
+  boost::json::object doc;
+  doc["message"] = "cut short \xE2\x9C";
+  doc["node-\xFF"] = "caf\xC3\xA9";
+  for (Format f : {Format::kJson, Format::kYaml}) {
+    std::ostringstream out;
+    Print(doc, f, out);
+    EXPECT_TRUE(IsUtf8(out.str())) << out.str();
+    EXPECT_NE(out.str().find("cut short \xEF\xBF\xBD\xEF\xBF\xBD"), std::string::npos) << out.str();
+    EXPECT_NE(out.str().find("node-\xEF\xBF\xBD"), std::string::npos) << out.str();
+    EXPECT_NE(out.str().find("caf\xC3\xA9"), std::string::npos) << out.str();
+  }
 }
 
 // Text is declared bytes in the schema, which protobuf's JSON mapping writes in base64: a document
