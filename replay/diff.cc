@@ -1,9 +1,11 @@
 // drop-replay diff: what changed in drop's view between two points.
 #include <algorithm>
 #include <boost/json.hpp>
+#include <charconv>
 #include <cstdio>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <ranges>
 #include <set>
 
@@ -36,6 +38,17 @@ std::string ItemText(const boost::json::value& item) {
   return text;
 }
 
+// A time or duration field's milliseconds: a number, or a string beyond 2^53 (MessageDocument).
+std::optional<int64_t> Millis(const boost::json::value& x) {
+  if (x.is_int64()) return x.as_int64();
+  if (!x.is_string()) return std::nullopt;
+  const std::string_view text = x.as_string();
+  int64_t ms = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), ms);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return ms;
+}
+
 // A message's fields by the API's names, leaf by leaf: "backoff.maxDelay" -> "10m". A duration
 // (a field whose name ends in Ms) is written as one; each item of a list is a key of its own,
 // "taints[gpu=true:NoSchedule]", so that a diff names the items that came or went.
@@ -45,11 +58,10 @@ void Flatten(const boost::json::value& v, const std::string& path,
     for (const auto& [key, x] : v.as_object()) {
       std::string name(key);
       if (name == "podTtlAfterFinishedMs") name = "podTTLAfterFinishedMs";  // as the CRD has it
-      if (name.ends_with("Ms") && x.is_int64()) {
-        const int64_t ms = x.as_int64();
-        if (name.ends_with("TimeMs") && ms == 0) continue;  // no time: "(none)"
+      if (std::optional<int64_t> ms = name.ends_with("Ms") ? Millis(x) : std::nullopt) {
+        if (name.ends_with("TimeMs") && *ms == 0) continue;  // no time: "(none)"
         (*out)[path + name.substr(0, name.size() - 2)] =
-            name.ends_with("TimeMs") ? FormatTimeMillis(ms) : FormatDuration(ms);
+            name.ends_with("TimeMs") ? FormatTimeMillis(*ms) : FormatDuration(*ms);
         continue;
       }
       Flatten(x, path + name + (x.is_object() ? "." : ""), out);

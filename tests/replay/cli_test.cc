@@ -405,6 +405,7 @@ TEST(Cli, DiffNamesFieldsAsTheApiDoes) {
   w.RunFor(5 * kSec);
   PolicyBuilder slower("gentle", 1, 10 * kSec);
   slower.object.set_generation(2);
+  slower.Timeout(9'007'200'000'000'000);  // beyond 2^53: its JSON is a string
   w.PutPolicy(slower);
   w.PutNode(NodeBuilder("node-0").Unschedulable().Taint("node.kubernetes.io/unschedulable", "",
                                                         "NoSchedule"));
@@ -413,7 +414,7 @@ TEST(Cli, DiffNamesFieldsAsTheApiDoes) {
   testing::Run r = Replay(dir / "j", {"diff", "--from", "+2s", "--to", "-0s"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("~ pullpolicy/gentle: maxConcurrentNodes: 4 -> 1; minDelayBetweenPulls: "
-                       "0s -> 10s\n"),
+                       "0s -> 10s; pullTimeout: 10m0s -> 2502000000h0m0s\n"),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("~ node/node-0: unschedulable: false -> true; taints: "
