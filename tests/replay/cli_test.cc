@@ -1414,8 +1414,9 @@ TEST(Cli, ARangeFromATimeBeforeTheJournalStartsAtItsFirstEntry) {
 }
 
 // A copy that left CURRENT out holds the rest of a journal: it is named an incomplete copy, with
-// what it holds, not "not a drop journal"; an empty directory is still not a journal.
-TEST(BadInput, ACopyWithoutItsCurrentFileIsNamedAnIncompleteCopy) {
+// what it holds, not "not a drop journal". One that left out a table file or the MANIFEST names
+// the file and says to copy again. An empty directory is still not a journal.
+TEST(BadInput, ACopyWithoutOneOfItsFilesIsNamedAnIncompleteCopy) {
   Recorded rec;
   {
     // Its entries in table files, as a journal that has run a while holds them.
@@ -1457,6 +1458,25 @@ TEST(BadInput, ACopyWithoutItsCurrentFileIsNamedAnIncompleteCopy) {
       << r.err;
   EXPECT_EQ(r.err.find("not a drop journal"), std::string::npos) << r.err;
   EXPECT_EQ(testing::Fingerprint(copy), before);
+
+  // A copy that left out a table file, or the MANIFEST: named, and copied again.
+  const std::string again = ". " + std::string(journal::kCopyAgain);
+  std::string table;
+  for (const auto& f : std::filesystem::directory_iterator(rec.journal)) {
+    if (f.path().extension() == ".sst") table = f.path().filename().string();
+  }
+  for (const std::string& left_out : {table, manifest}) {
+    const std::string part = dir / ("without-" + left_out);
+    std::filesystem::copy(rec.journal, part, std::filesystem::copy_options::recursive);
+    std::filesystem::remove(part + "/" + left_out);
+    testing::Run missing = Replay(part, {"info"});
+    EXPECT_EQ(missing.exit_code, 2) << missing.out;
+    EXPECT_NE(missing.err.find(left_out == table ? "table file " + table + " is missing: "
+                                                 : "cannot read its " + manifest + " (the list"),
+              std::string::npos)
+        << missing.err;
+    EXPECT_TRUE(missing.err.ends_with(again + "\n")) << missing.err;
+  }
 
   std::filesystem::create_directory(dir / "empty");
   testing::Run empty = Replay(dir / "empty", {"info"});
