@@ -516,6 +516,7 @@ int Run(int argc, char** argv) {
     MadeTempDir(t);
   });
   sigaction(SIGABRT, &before, nullptr);
+  opening_dir[0] = '\0';
   if (!reader.ok()) return fail(reader.status());
   interrupts->RemoveOnInterrupt((*reader)->temp_dir());
   if (!(*reader)->note().empty()) std::cerr << (*reader)->note() << '\n';
