@@ -210,6 +210,12 @@ class Interrupts {
 char opening_dir[PATH_MAX];
 char opening_log[PATH_MAX];
 
+// What the handler below says, laid out before it can run: a handler may not allocate.
+const std::string kAbortWhileOpening =
+    "drop-replay: the journal's files failed a check of the RocksDB library as they were read (the "
+    "line above): they are damaged or mixed up, as a write-ahead log that repeats itself is. " +
+    std::string(journal::kCopyAgain) + "\n";
+
 void MadeTempDir(const std::string& dir) {
   const std::string log = dir + "/LOG";
   if (log.size() >= sizeof opening_log) return;  // mkdtemp's own path: never so long
@@ -222,12 +228,7 @@ void MadeTempDir(const std::string& dir) {
 // the process aborts. While the journal opens, an abort is said as the damage it is, exit 2, and
 // the temporary directory of a live journal goes.
 extern "C" void AbortWhileOpening(int) {
-  static const char kMessage[] =
-      "drop-replay: the journal's files failed a check of the RocksDB library as they were read "
-      "(the line above): they are damaged or mixed up, as a write-ahead log that repeats itself "
-      "is. Copy the whole journal directory again, every file in it, or restore it from a "
-      "backup\n";
-  if (::write(STDERR_FILENO, kMessage, sizeof kMessage - 1) < 0) {
+  if (::write(STDERR_FILENO, kAbortWhileOpening.data(), kAbortWhileOpening.size()) < 0) {
   }
   if (opening_dir[0] != '\0') {
     ::unlink(opening_log);
