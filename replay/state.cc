@@ -83,17 +83,28 @@ boost::json::object Pacing(const v1::State& state, const std::string& key,
   return pacing;
 }
 
+// PullPolicy `key` as a document, with its pacing: its object, or for the built-in one (no record
+// `p`) the default spec, named by PolicyName("").
+boost::json::object PolicyDocument(const v1::State& state, const std::string& key,
+                                   const v1::PolicyRecord* p) {
+  v1::PullPolicy object;
+  if (p != nullptr) {
+    object = p->object();
+  } else {
+    *object.mutable_spec() = DefaultPolicySpec();
+  }
+  boost::json::object doc = PullPolicyDocument(object);
+  doc["pacing"] = Pacing(state, key, object.spec(), p);
+  return doc;
+}
+
 Status Policy(const v1::State& state, const Point& at, const std::string& name, Format format,
               std::ostream& out) {
   std::string key = name == kDefaultPolicyName ? "" : name;
   const v1::PolicyRecord* p = Find(state.policies(), key);
-  v1::PullPolicy object;
-  if (p != nullptr) {
-    object = p->object();
-  } else if (key.empty() || name == "default") {
+  if (p == nullptr && (key.empty() || name == "default")) {
     key = "";
-    *object.mutable_spec() = DefaultPolicySpec();
-  } else {
+  } else if (p == nullptr) {
     std::vector<std::string> names;
     for (const v1::PolicyRecord& x : state.policies())
       names.push_back(x.object().name());
@@ -102,8 +113,7 @@ Status Policy(const v1::State& state, const Point& at, const std::string& name, 
                             "); PullPolicies then: " + Names(names) + " (and pullpolicy/" +
                             PolicyName("") + ", the built-in one)");
   }
-  boost::json::object doc = PullPolicyDocument(object);
-  doc["pacing"] = Pacing(state, key, object.spec(), p);
+  boost::json::object doc = PolicyDocument(state, key, p);
   if (format == Format::kYaml) {
     out << "# pullpolicy/" << PolicyName(key) << " at " << PointText(at)
         << "; pacing: what drop counted then\n";
@@ -176,18 +186,8 @@ void Everything(const v1::State& state, const Reader& r, const Point& at, Format
       items.push_back(
           CachedImageDocument(i.object(), DesiredStatus(state, ImageView(state, i), at.time_ms)));
     }
-    for (const std::string& name : PolicyNames(state)) {
-      v1::PullPolicy object;
-      const v1::PolicyRecord* p = Find(state.policies(), name);
-      if (p != nullptr) {
-        object = p->object();
-      } else {
-        *object.mutable_spec() = DefaultPolicySpec();  // named by PolicyName("") in the document
-      }
-      boost::json::object doc = PullPolicyDocument(object);
-      doc["pacing"] = Pacing(state, name, object.spec(), p);  // as the table's columns
-      items.push_back(std::move(doc));
-    }
+    for (const std::string& name : PolicyNames(state))  // with their pacing, as the table's columns
+      items.push_back(PolicyDocument(state, name, Find(state.policies(), name)));
     for (const v1::NodeRecord& n : state.nodes())
       items.push_back(NodeDocument(n.node()));
     Print(List(std::move(items)), format, out);
