@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 #include <map>
+#include <optional>
 #include <regex>
 
 #include "core/pacing.h"
@@ -31,6 +32,16 @@ std::string Chromium(const TempDir& dir, const std::string& args) {
       testing::Quote(dir / "profile") + " --window-size=1400,900 " + args + " 2>" +
       testing::Quote(dir / "chromium.log");
   return cmd;
+}
+
+// The DOM headless Chromium builds of the page in file `page`, its scripts run; nullopt when
+// Chromium fails (dir/chromium.log says why).
+std::optional<std::string> DumpDom(const TempDir& dir, const std::string& page) {
+  const std::string dom = dir / "dom.html";
+  const std::string cmd =
+      Chromium(dir, "--dump-dom " + testing::Quote("file://" + page)) + " >" + testing::Quote(dom);
+  if (std::system(cmd.c_str()) != 0) return std::nullopt;
+  return testing::ReadFile(dom);
 }
 
 // The history of the whole of `journal`, written to dir/j as the operator writes it.
@@ -65,11 +76,9 @@ TEST(Timeline, IsSelfContainedAndChromiumDrawsItsLanesWithoutAScriptError) {
   ASSERT_GT(png.size(), 10'000u) << "a screenshot with lanes drawn is larger than a blank page";
   EXPECT_EQ(png.substr(1, 3), "PNG");
 
-  ASSERT_EQ(std::system((Chromium(dir, "--dump-dom " + testing::Quote(url)) + " >" +
-                         testing::Quote(dir / "dom.html"))
-                            .c_str()),
-            0);
-  std::string dom = testing::ReadFile(dir / "dom.html");
+  std::optional<std::string> page = DumpDom(dir, dir / "timeline.html");
+  ASSERT_TRUE(page) << testing::ReadFile(dir / "chromium.log");
+  const std::string& dom = *page;
   std::smatch m;
   ASSERT_TRUE(std::regex_search(dom, m, std::regex("data-rendered=\"([0-9]+) lanes\"")))
       << dom.substr(0, 2000);
@@ -94,12 +103,9 @@ TEST(Timeline, TextThatLooksLikeMarkupLeavesThePageWhole) {
   ASSERT_NE(data, std::string::npos);
   const size_t end = html.find(";\n", html.find("const BLOB = ", data));
   EXPECT_GT(html.find('<', data), end) << "a '<' inside the data";
-  ASSERT_EQ(std::system((Chromium(dir, "--dump-dom " +
-                                           testing::Quote("file://" + (dir / "timeline.html"))) +
-                         " >" + testing::Quote(dir / "dom.html"))
-                            .c_str()),
-            0);
-  std::string dom = testing::ReadFile(dir / "dom.html");
+  std::optional<std::string> page = DumpDom(dir, dir / "timeline.html");
+  ASSERT_TRUE(page) << testing::ReadFile(dir / "chromium.log");
+  const std::string& dom = *page;
   EXPECT_NE(dom.find("data-rendered=\"29 lanes\""), std::string::npos) << dom.substr(0, 2000);
   EXPECT_NE(dom.find("<div id=\"errors\"></div>"), std::string::npos) << "a script error";
 }
@@ -122,12 +128,9 @@ boost::json::array ShapesInChromium(const std::string& spans, const std::string&
       "</script>\n";
   html.insert(html.rfind("</body>"), probe);
   std::ofstream(dir / "probe.html") << html;
-  EXPECT_EQ(
-      std::system((Chromium(dir, "--dump-dom " + testing::Quote("file://" + (dir / "probe.html"))) +
-                   " >" + testing::Quote(dir / "dom.html"))
-                      .c_str()),
-      0);
-  std::string dom = testing::ReadFile(dir / "dom.html");
+  std::optional<std::string> page = DumpDom(dir, dir / "probe.html");
+  EXPECT_TRUE(page) << testing::ReadFile(dir / "chromium.log");
+  const std::string dom = page.value_or("");
   std::smatch m;
   if (!std::regex_search(dom, m, std::regex("<pre id=\"shapes\">([^<]*)</pre>"))) {
     ADD_FAILURE() << "no shapes: " << dom.substr(0, 3000);
